@@ -1,0 +1,14 @@
+//! `xenpci check` (being written).
+use std::process::ExitCode;
+use clap::Args;
+use super::Globals;
+/// Arguments of `xenpci check`.
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// JSON output.
+    #[arg(long)]
+    pub json: bool,
+}
+pub fn run(_a: CheckArgs, _g: &Globals) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("check: not written yet")
+}

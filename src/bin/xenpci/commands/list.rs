@@ -1,0 +1,14 @@
+//! `xenpci list` (being written).
+use std::process::ExitCode;
+use clap::Args;
+use super::Globals;
+/// Arguments of `xenpci list`.
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    /// JSON output.
+    #[arg(long)]
+    pub json: bool,
+}
+pub fn run(_a: ListArgs, _g: &Globals) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("list: not written yet")
+}

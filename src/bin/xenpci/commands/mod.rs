@@ -1,0 +1,46 @@
+//! One module per subcommand, each with its clap arguments and a `run` returning the exit code.
+//! Shared here: the global options (host root, verbosity).
+
+pub mod check;
+pub mod list;
+pub mod spec;
+pub mod xapi_pci;
+pub mod xlcfg;
+
+use std::path::PathBuf;
+
+use clap::Args;
+use xenpci::host::HostRoot;
+
+/// Options every subcommand understands.
+#[derive(Args, Debug, Clone)]
+pub struct Globals {
+    /// Read the host's /sys, /proc, /boot, /etc under DIR instead of / (a fixture tree or a mounted
+    /// image).
+    #[arg(long, global = true, env = "XENPCI_ROOT", value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Log what xenpci does to stderr (-v: info, -vv: debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+impl Globals {
+    /// The host root chosen by `--root` / `XENPCI_ROOT`, else `/`.
+    pub fn host_root(&self) -> HostRoot {
+        self.root.clone().map(HostRoot::new).unwrap_or_default()
+    }
+}
+
+/// Sets up tracing on stderr according to `-v`.
+pub fn init_tracing(g: &Globals) {
+    let level = match g.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::new(level))
+        .without_time()
+        .try_init();
+}

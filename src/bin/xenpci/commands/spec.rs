@@ -1,0 +1,12 @@
+//! `xenpci spec parse|fmt` (being written).
+use std::process::ExitCode;
+use clap::Subcommand;
+use super::Globals;
+#[derive(Subcommand, Debug)]
+pub enum SpecCmd {
+    /// Parse specs.
+    Parse { specs: Vec<String> },
+}
+pub fn run(_c: SpecCmd, _g: &Globals) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("spec: not written yet")
+}

@@ -1,0 +1,12 @@
+//! `xenpci xapi-pci` (being written).
+use std::process::ExitCode;
+use clap::Subcommand;
+use super::Globals;
+#[derive(Subcommand, Debug)]
+pub enum XapiPciCmd {
+    /// Parse specs.
+    Parse { specs: Vec<String> },
+}
+pub fn run(_c: XapiPciCmd, _g: &Globals) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("xapi-pci: not written yet")
+}
