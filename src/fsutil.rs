@@ -44,27 +44,49 @@ fn injected(step: &'static str) -> io::Result<()> {
 /// Writes `content` to `path` atomically. When the file exists and `backup` is true, its old
 /// content is first copied to `path.xenpci-YYYYmmddTHHMMSS[.N].bak`, whose path is returned.
 /// The new file keeps the old file's permissions.
-pub fn atomic_write(path: &Path, content: &[u8], backup: bool) -> Result<Option<PathBuf>, WriteError> {
-    let err = |step, source| WriteError::Step { path: path.to_path_buf(), step, source };
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+pub fn atomic_write(
+    path: &Path,
+    content: &[u8],
+    backup: bool,
+) -> Result<Option<PathBuf>, WriteError> {
+    let err = |step, source| WriteError::Step {
+        path: path.to_path_buf(),
+        step,
+        source,
+    };
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let old_meta = fs::metadata(path).ok();
     let mut backup_path = None;
     if backup && old_meta.is_some() {
         let b = backup_name(path);
-        injected("backup").and_then(|_| fs::copy(path, &b)).map_err(|e| err("backup", e))?;
+        injected("backup")
+            .and_then(|_| fs::copy(path, &b))
+            .map_err(|e| err("backup", e))?;
         backup_path = Some(b);
     }
     injected("create").map_err(|e| err("create temporary file", e))?;
     let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{}.", path.file_name().unwrap_or_default().to_string_lossy()))
+        .prefix(&format!(
+            ".{}.",
+            path.file_name().unwrap_or_default().to_string_lossy()
+        ))
         .suffix(".xenpci-tmp")
         .tempfile_in(dir)
         .map_err(|e| err("create temporary file", e))?;
-    injected("write").and_then(|_| tmp.write_all(content)).map_err(|e| err("write", e))?;
+    injected("write")
+        .and_then(|_| tmp.write_all(content))
+        .map_err(|e| err("write", e))?;
     if let Some(m) = &old_meta {
-        tmp.as_file().set_permissions(m.permissions()).map_err(|e| err("write", e))?;
+        tmp.as_file()
+            .set_permissions(m.permissions())
+            .map_err(|e| err("write", e))?;
     }
-    injected("fsync").and_then(|_| tmp.as_file().sync_all()).map_err(|e| err("fsync", e))?;
+    injected("fsync")
+        .and_then(|_| tmp.as_file().sync_all())
+        .map_err(|e| err("fsync", e))?;
     injected("rename").map_err(|e| err("rename", e))?;
     tmp.persist(path).map_err(|e| err("rename", e.error))?;
     if let Ok(d) = File::open(dir) {
@@ -93,7 +115,12 @@ pub fn timestamp() -> String {
         .unwrap_or(0);
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let (y, m, d) = civil_from_days(days as i64);
-    format!("{y:04}{m:02}{d:02}T{:02}{:02}{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 // Howard Hinnant's days-to-civil algorithm.
@@ -118,11 +145,19 @@ pub struct FileLock {
 
 /// Takes an exclusive lock on `path` (created if missing), waiting for other holders.
 pub fn lock(path: &Path) -> Result<FileLock, WriteError> {
-    let e = |source| WriteError::Lock { path: path.to_path_buf(), source };
+    let e = |source| WriteError::Lock {
+        path: path.to_path_buf(),
+        source,
+    };
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir).map_err(e)?;
     }
-    let file = OpenOptions::new().create(true).truncate(false).write(true).open(path).map_err(e)?;
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(e)?;
     file.lock().map_err(e)?;
     Ok(FileLock { _file: file })
 }

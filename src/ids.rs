@@ -34,7 +34,9 @@ impl FromStr for DomId {
         if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
             return Err(IdError::DomId(s.to_string()));
         }
-        s.parse().map(DomId).map_err(|_| IdError::DomId(s.to_string()))
+        s.parse()
+            .map(DomId)
+            .map_err(|_| IdError::DomId(s.to_string()))
     }
 }
 
@@ -67,9 +69,10 @@ impl From<VmUuid> for String {
 pub fn looks_like_uuid(s: &str) -> bool {
     let groups: Vec<&str> = s.split('-').collect();
     groups.len() == 5
-        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| {
-            g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit())
-        })
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 impl FromStr for VmUuid {
@@ -97,8 +100,14 @@ mod tests {
     fn ids_round_trip() {
         assert_eq!("17".parse::<DomId>().unwrap().to_string(), "17");
         assert!("-1".parse::<DomId>().is_err());
-        assert!("dom1".parse::<DomId>().unwrap_err().to_string().contains("\"dom1\""));
-        let u = "3F1A9C2E-0B7D-4C1E-9A55-2D6F0E8B4C11".parse::<VmUuid>().unwrap();
+        assert!("dom1"
+            .parse::<DomId>()
+            .unwrap_err()
+            .to_string()
+            .contains("\"dom1\""));
+        let u = "3F1A9C2E-0B7D-4C1E-9A55-2D6F0E8B4C11"
+            .parse::<VmUuid>()
+            .unwrap();
         assert_eq!(u.to_string(), "3f1a9c2e-0b7d-4c1e-9a55-2d6f0e8b4c11");
         assert!("3f1a9c2e-0b7d-4c1e-9a55".parse::<VmUuid>().is_err());
     }

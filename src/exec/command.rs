@@ -21,7 +21,11 @@ pub struct CommandSpec {
 impl CommandSpec {
     /// A command with no arguments yet.
     pub fn new(program: impl Into<String>) -> CommandSpec {
-        CommandSpec { program: program.into(), args: Vec::new(), timeout: None }
+        CommandSpec {
+            program: program.into(),
+            args: Vec::new(),
+            timeout: None,
+        }
     }
 
     /// Adds one argument.
@@ -48,13 +52,27 @@ impl CommandSpec {
 
     /// The argv, program first.
     pub fn argv(&self) -> Vec<String> {
-        std::iter::once(self.program.clone()).chain(self.args.iter().cloned()).collect()
+        std::iter::once(self.program.clone())
+            .chain(self.args.iter().cloned())
+            .collect()
     }
 }
 
 impl fmt::Display for CommandSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&shell_words::join(self.argv()))
+        let words: Vec<String> = self.argv().iter().map(|a| shell_quote(a)).collect();
+        f.write_str(&words.join(" "))
+    }
+}
+
+/// Quotes one word for display in a POSIX shell: unchanged when it holds only characters a shell
+/// leaves alone, else in single quotes (with `'` written as `'\''`).
+pub fn shell_quote(word: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c);
+    if !word.is_empty() && word.chars().all(safe) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
     }
 }
 
@@ -72,7 +90,11 @@ pub struct Output {
 impl Output {
     /// A successful output with this stdout.
     pub fn ok(stdout: impl Into<String>) -> Output {
-        Output { status: Some(0), stdout: stdout.into(), stderr: String::new() }
+        Output {
+            status: Some(0),
+            stdout: stdout.into(),
+            stderr: String::new(),
+        }
     }
 
     /// True when the command exited 0.
@@ -91,8 +113,18 @@ mod tests {
             .arg("vm-param-set")
             .arg("uuid=abc")
             .arg("other-config:pci=0/0000:05:00.0,0/0000:06:00.0");
-        assert_eq!(c.to_string(), "xe vm-param-set uuid=abc other-config:pci=0/0000:05:00.0,0/0000:06:00.0");
-        let c = CommandSpec::new("xen-cmdline").arg("--set-dom0").arg("xen-pciback.hide=(0000:05:00.0)");
-        assert_eq!(c.to_string(), "xen-cmdline --set-dom0 'xen-pciback.hide=(0000:05:00.0)'");
+        assert_eq!(
+            c.to_string(),
+            "xe vm-param-set uuid=abc other-config:pci=0/0000:05:00.0,0/0000:06:00.0"
+        );
+        let c = CommandSpec::new("xen-cmdline")
+            .arg("--set-dom0")
+            .arg("xen-pciback.hide=(0000:05:00.0)");
+        assert_eq!(
+            c.to_string(),
+            "xen-cmdline --set-dom0 'xen-pciback.hide=(0000:05:00.0)'"
+        );
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+        assert_eq!(shell_quote(""), "''");
     }
 }

@@ -9,6 +9,6 @@ mod command;
 mod runner;
 mod tool;
 
-pub use command::{CommandSpec, Output};
+pub use command::{shell_quote, CommandSpec, Output};
 pub use runner::{DryRunRunner, ExecError, RecordingRunner, Runner, SystemRunner};
 pub use tool::{Tool, ToolError};

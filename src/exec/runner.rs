@@ -65,7 +65,11 @@ pub trait Runner: Send + Sync {
         if out.success() {
             Ok(out)
         } else {
-            let text = if out.stderr.trim().is_empty() { &out.stdout } else { &out.stderr };
+            let text = if out.stderr.trim().is_empty() {
+                &out.stdout
+            } else {
+                &out.stderr
+            };
             Err(ExecError::Failed {
                 command: cmd.to_string(),
                 status: out.status.map_or("signal".to_string(), |s| s.to_string()),
@@ -83,7 +87,10 @@ pub struct SystemRunner;
 impl Runner for SystemRunner {
     fn output(&self, cmd: &CommandSpec) -> Result<Output, ExecError> {
         tracing::debug!(command = %cmd, "run");
-        let spawn_err = |source| ExecError::Spawn { command: cmd.to_string(), source };
+        let spawn_err = |source| ExecError::Spawn {
+            command: cmd.to_string(),
+            source,
+        };
         let mut child = Command::new(&cmd.program)
             .args(&cmd.args)
             .stdin(Stdio::null())
@@ -124,7 +131,11 @@ impl Runner for SystemRunner {
         };
         let stdout = String::from_utf8_lossy(&out_t.join().unwrap_or_default()).into_owned();
         let stderr = String::from_utf8_lossy(&err_t.join().unwrap_or_default()).into_owned();
-        Ok(Output { status: status.code(), stdout, stderr })
+        Ok(Output {
+            status: status.code(),
+            stdout,
+            stderr,
+        })
     }
 }
 
@@ -149,7 +160,9 @@ impl DryRunRunner {
 impl Runner for DryRunRunner {
     fn output(&self, cmd: &CommandSpec) -> Result<Output, ExecError> {
         self.seen.lock().expect("lock").push(cmd.clone());
-        Err(ExecError::DryRun { command: cmd.to_string() })
+        Err(ExecError::DryRun {
+            command: cmd.to_string(),
+        })
     }
 
     fn is_dry_run(&self) -> bool {
@@ -184,18 +197,27 @@ impl RecordingRunner {
 
     /// The commands run so far, shell-quoted.
     pub fn calls(&self) -> Vec<String> {
-        self.seen.lock().expect("lock").iter().map(|c| c.to_string()).collect()
+        self.seen
+            .lock()
+            .expect("lock")
+            .iter()
+            .map(|c| c.to_string())
+            .collect()
     }
 }
 
 impl Runner for RecordingRunner {
     fn output(&self, cmd: &CommandSpec) -> Result<Output, ExecError> {
         self.seen.lock().expect("lock").push(cmd.clone());
-        Ok(self.responders.iter().find_map(|r| r(cmd)).unwrap_or(Output {
-            status: Some(127),
-            stdout: String::new(),
-            stderr: format!("{}: command not found", cmd.program),
-        }))
+        Ok(self
+            .responders
+            .iter()
+            .find_map(|r| r(cmd))
+            .unwrap_or(Output {
+                status: Some(127),
+                stdout: String::new(),
+                stderr: format!("{}: command not found", cmd.program),
+            }))
     }
 }
 
@@ -206,7 +228,12 @@ mod tests {
     #[test]
     fn system_runner_passes_argv_without_a_shell() {
         let out = SystemRunner
-            .run(&CommandSpec::new("printf").arg("%s|").arg("a b; echo no").arg("$HOME"))
+            .run(
+                &CommandSpec::new("printf")
+                    .arg("%s|")
+                    .arg("a b; echo no")
+                    .arg("$HOME"),
+            )
             .unwrap();
         assert_eq!(out.stdout, "a b; echo no|$HOME|");
     }
@@ -217,15 +244,25 @@ mod tests {
             .run(&CommandSpec::new("sh").args(["-c", "echo boom >&2; exit 3"]))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("exit 3") && e.contains("boom") && e.contains("sh -c"), "{e}");
-        let e = SystemRunner.run(&CommandSpec::new("/nonexistent/xe")).unwrap_err().to_string();
+        assert!(
+            e.contains("exit 3") && e.contains("boom") && e.contains("sh -c"),
+            "{e}"
+        );
+        let e = SystemRunner
+            .run(&CommandSpec::new("/nonexistent/xe"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("/nonexistent/xe"), "{e}");
     }
 
     #[test]
     fn timeouts_stop_the_child() {
         let e = SystemRunner
-            .run(&CommandSpec::new("sleep").arg("5").timeout(Duration::from_millis(100)))
+            .run(
+                &CommandSpec::new("sleep")
+                    .arg("5")
+                    .timeout(Duration::from_millis(100)),
+            )
             .unwrap_err();
         assert!(matches!(e, ExecError::Timeout { .. }), "{e}");
     }
@@ -233,7 +270,9 @@ mod tests {
     #[test]
     fn dry_run_records_and_refuses_to_answer() {
         let r = DryRunRunner::new();
-        assert!(r.run(&CommandSpec::new("xl").arg("pci-list").arg("1")).is_err());
+        assert!(r
+            .run(&CommandSpec::new("xl").arg("pci-list").arg("1"))
+            .is_err());
         assert_eq!(r.commands()[0].to_string(), "xl pci-list 1");
         assert!(r.is_dry_run());
     }
@@ -242,8 +281,16 @@ mod tests {
     fn recording_runner_answers_from_responders() {
         let r = RecordingRunner::new()
             .on(|c| (c.args.first().map(String::as_str) == Some("info")).then(|| Output::ok("x")));
-        assert_eq!(r.run(&CommandSpec::new("xl").arg("info")).unwrap().stdout, "x");
-        assert_eq!(r.output(&CommandSpec::new("xl").arg("list")).unwrap().status, Some(127));
+        assert_eq!(
+            r.run(&CommandSpec::new("xl").arg("info")).unwrap().stdout,
+            "x"
+        );
+        assert_eq!(
+            r.output(&CommandSpec::new("xl").arg("list"))
+                .unwrap()
+                .status,
+            Some(127)
+        );
         assert_eq!(r.calls(), vec!["xl info", "xl list"]);
     }
 }

@@ -73,7 +73,11 @@ impl Tool {
             [] => String::new(),
             f => format!(" nor at {}", f.join(", ")),
         };
-        Err(ToolError { name: self.name(), var: self.env_var(), extra })
+        Err(ToolError {
+            name: self.name(),
+            var: self.env_var(),
+            extra,
+        })
     }
 
     /// True when the program can be found.
@@ -85,7 +89,9 @@ impl Tool {
     /// (fine for a dry run; a real run then fails with the spawn error naming the program).
     pub fn command(self) -> CommandSpec {
         CommandSpec::new(
-            self.locate().map(|p| p.to_string_lossy().into_owned()).unwrap_or_else(|_| self.name().into()),
+            self.locate()
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_else(|_| self.name().into()),
         )
     }
 }

@@ -20,7 +20,10 @@ impl HostRoot {
 
     /// The root from `XENPCI_ROOT`, else `/`.
     pub fn from_env() -> HostRoot {
-        std::env::var_os("XENPCI_ROOT").filter(|v| !v.is_empty()).map(HostRoot::new).unwrap_or_default()
+        std::env::var_os("XENPCI_ROOT")
+            .filter(|v| !v.is_empty())
+            .map(HostRoot::new)
+            .unwrap_or_default()
     }
 
     /// The root directory itself.
@@ -56,8 +59,14 @@ mod tests {
     #[test]
     fn paths_map_into_and_out_of_the_root() {
         let r = HostRoot::new("/tmp/demo");
-        assert_eq!(r.path("/sys/bus/pci"), PathBuf::from("/tmp/demo/sys/bus/pci"));
-        assert_eq!(r.host_path(Path::new("/tmp/demo/proc/mounts")), PathBuf::from("/proc/mounts"));
+        assert_eq!(
+            r.path("/sys/bus/pci"),
+            PathBuf::from("/tmp/demo/sys/bus/pci")
+        );
+        assert_eq!(
+            r.host_path(Path::new("/tmp/demo/proc/mounts")),
+            PathBuf::from("/proc/mounts")
+        );
         assert_eq!(HostRoot::default().path("/etc/x"), PathBuf::from("/etc/x"));
     }
 }

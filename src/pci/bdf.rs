@@ -25,7 +25,9 @@ pub struct Bdf {
 
 /// Why a text is not a PCI address.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid PCI address {input:?}: {reason} (expected [SSSS:]BB:DD.F in hex, e.g. 0000:05:00.0)")]
+#[error(
+    "invalid PCI address {input:?}: {reason} (expected [SSSS:]BB:DD.F in hex, e.g. 0000:05:00.0)"
+)]
 pub struct BdfError {
     /// The text that was given.
     pub input: String,
@@ -36,12 +38,20 @@ pub struct BdfError {
 impl Bdf {
     /// Builds an address, checking each part's range.
     pub fn new(segment: u16, bus: u8, device: u8, function: u8) -> Option<Bdf> {
-        (device <= 0x1f && function <= 7).then_some(Bdf { segment, bus, device, function })
+        (device <= 0x1f && function <= 7).then_some(Bdf {
+            segment,
+            bus,
+            device,
+            function,
+        })
     }
 
     /// The sysfs/xenstore-key form used by libxl's bookkeeping: `SSSS-BB-DD-F`.
     pub fn xenstore_key(&self) -> String {
-        format!("{:04x}-{:02x}-{:02x}-{:x}", self.segment, self.bus, self.device, self.function)
+        format!(
+            "{:04x}-{:02x}-{:02x}-{:x}",
+            self.segment, self.bus, self.device, self.function
+        )
     }
 
     /// The short form `BB:DD.F` (segment omitted; only meaningful for segment 0).
@@ -66,7 +76,10 @@ impl fmt::Display for Bdf {
 }
 
 fn hex_field(input: &str, part: &str, name: &str, max: u32, width: usize) -> Result<u32, BdfError> {
-    let err = |reason: String| BdfError { input: input.to_string(), reason };
+    let err = |reason: String| BdfError {
+        input: input.to_string(),
+        reason,
+    };
     if part.is_empty() {
         return Err(err(format!("the {name} is empty")));
     }
@@ -77,7 +90,9 @@ fn hex_field(input: &str, part: &str, name: &str, max: u32, width: usize) -> Res
     }
     let v = u32::from_str_radix(part, 16).map_err(|e| err(e.to_string()))?;
     if v > max {
-        return Err(err(format!("the {name} 0x{v:x} is above the maximum 0x{max:x}")));
+        return Err(err(format!(
+            "the {name} 0x{v:x} is above the maximum 0x{max:x}"
+        )));
     }
     Ok(v)
 }
@@ -86,8 +101,13 @@ impl FromStr for Bdf {
     type Err = BdfError;
 
     fn from_str(s: &str) -> Result<Bdf, BdfError> {
-        let err = |reason: &str| BdfError { input: s.to_string(), reason: reason.to_string() };
-        let (head, function) = s.rsplit_once('.').ok_or_else(|| err("no '.' before the function"))?;
+        let err = |reason: &str| BdfError {
+            input: s.to_string(),
+            reason: reason.to_string(),
+        };
+        let (head, function) = s
+            .rsplit_once('.')
+            .ok_or_else(|| err("no '.' before the function"))?;
         let parts: Vec<&str> = head.split(':').collect();
         let (segment, bus, device) = match parts.as_slice() {
             [bus, device] => ("0", *bus, *device),

@@ -70,7 +70,14 @@ pub struct SpecError {
 
 /// Parses a PCI_SPEC_STRING with xl's per-device defaults; returns what Xen reaches and warnings
 /// for every input Xen reads in a surprising way.
-pub fn parse_spec(input: &str, defaults: &SpecDefaults) -> Result<(PciSpec, Vec<String>), SpecError> {
+pub fn parse_spec(
+    input: &str,
+    defaults: &SpecDefaults,
+) -> Result<(PciSpec, Vec<String>), SpecError> {
     let _ = defaults;
-    Err(SpecError { input: input.into(), offset: 0, message: "parser not written yet".into() })
+    Err(SpecError {
+        input: input.into(),
+        offset: 0,
+        message: "parser not written yet".into(),
+    })
 }

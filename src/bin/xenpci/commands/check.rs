@@ -1,7 +1,7 @@
 //! `xenpci check` (being written).
-use std::process::ExitCode;
-use clap::Args;
 use super::Globals;
+use clap::Args;
+use std::process::ExitCode;
 /// Arguments of `xenpci check`.
 #[derive(Args, Debug)]
 pub struct CheckArgs {

@@ -1,7 +1,7 @@
 //! `xenpci list` (being written).
-use std::process::ExitCode;
-use clap::Args;
 use super::Globals;
+use clap::Args;
+use std::process::ExitCode;
 /// Arguments of `xenpci list`.
 #[derive(Args, Debug)]
 pub struct ListArgs {

@@ -1,7 +1,7 @@
 //! `xenpci spec parse|fmt` (being written).
-use std::process::ExitCode;
-use clap::Subcommand;
 use super::Globals;
+use clap::Subcommand;
+use std::process::ExitCode;
 #[derive(Subcommand, Debug)]
 pub enum SpecCmd {
     /// Parse specs.

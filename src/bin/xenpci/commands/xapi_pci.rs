@@ -1,7 +1,7 @@
 //! `xenpci xapi-pci` (being written).
-use std::process::ExitCode;
-use clap::Subcommand;
 use super::Globals;
+use clap::Subcommand;
+use std::process::ExitCode;
 #[derive(Subcommand, Debug)]
 pub enum XapiPciCmd {
     /// Parse specs.
