@@ -17,7 +17,10 @@ pub struct Failure {
 
 impl Failure {
     fn new(code: &str, params: impl IntoIterator<Item = String>) -> Failure {
-        Failure { code: code.into(), params: params.into_iter().collect() }
+        Failure {
+            code: code.into(),
+            params: params.into_iter().collect(),
+        }
     }
 }
 
@@ -31,7 +34,10 @@ pub const FUNCTIONS: &[(&str, Function)] = &[("version", version)];
 pub fn dispatch(call: &Call) -> Result<String, Failure> {
     match FUNCTIONS.iter().find(|(name, _)| *name == call.method) {
         Some((_, f)) => f(&call.args),
-        None => Err(Failure::new("UNKNOWN_XENAPI_PLUGIN_FUNCTION", [call.method.clone()])),
+        None => Err(Failure::new(
+            "UNKNOWN_XENAPI_PLUGIN_FUNCTION",
+            [call.method.clone()],
+        )),
     }
 }
 
@@ -40,7 +46,13 @@ fn only(args: &Args, func: &str, known: &[&str]) -> Result<(), Failure> {
     match args.keys().find(|k| !known.contains(&k.as_str())) {
         Some(k) => Err(Failure::new(
             "XENPCI_INVALID_ARGUMENT",
-            [format!("{func}: unknown argument {k:?} (expected one of: {})", known.join(", ")), k.clone()],
+            [
+                format!(
+                    "{func}: unknown argument {k:?} (expected one of: {})",
+                    known.join(", ")
+                ),
+                k.clone(),
+            ],
         )),
         None => Ok(()),
     }

@@ -84,7 +84,13 @@ pub fn parse_call(text: &str) -> Result<Call, ProtocolError> {
     let values: Vec<&Node> = params
         .children
         .iter()
-        .map(|p| if p.name == "param" { child(p, "value") } else { err(format!("<params> holds <{}>", p.name)) })
+        .map(|p| {
+            if p.name == "param" {
+                child(p, "value")
+            } else {
+                err(format!("<params> holds <{}>", p.name))
+            }
+        })
         .collect::<Result<_, _>>()?;
     if values.len() != 2 {
         return err(format!(
@@ -105,17 +111,25 @@ pub fn parse_call(text: &str) -> Result<Call, ProtocolError> {
                         args.insert(k, s);
                     }
                     Value::Other(t) => {
-                        return err(format!("argument {k:?} is an XML-RPC <{t}>, but plugin arguments are strings"))
+                        return err(format!(
+                            "argument {k:?} is an XML-RPC <{t}>, but plugin arguments are strings"
+                        ))
                     }
                     Value::Struct(_) => {
-                        return err(format!("argument {k:?} is a struct, but plugin arguments are strings"))
+                        return err(format!(
+                            "argument {k:?} is a struct, but plugin arguments are strings"
+                        ))
                     }
                 }
             }
         }
         _ => return err("param 2 (the argument map) is not a struct"),
     }
-    Ok(Call { method, session, args })
+    Ok(Call {
+        method,
+        session,
+        args,
+    })
 }
 
 fn member(name: &str, value_xml: &str) -> String {
@@ -146,7 +160,10 @@ pub fn failure(code: &str, params: &[String]) -> String {
     response(&format!(
         "{}{}",
         member("Status", "<string>Failure</string>"),
-        member("ErrorDescription", &format!("<array><data>\n{items}</data></array>"))
+        member(
+            "ErrorDescription",
+            &format!("<array><data>\n{items}</data></array>")
+        )
     ))
 }
 
@@ -188,8 +205,14 @@ mod tests {
     #[test]
     fn responses_escape_their_text() {
         let s = success("[{\"a\":\"<&>\"}]");
-        assert!(s.contains("<string>[{\"a\":\"&lt;&amp;&gt;\"}]</string>"), "{s}");
+        assert!(
+            s.contains("<string>[{\"a\":\"&lt;&amp;&gt;\"}]</string>"),
+            "{s}"
+        );
         let f = failure("XENPCI_INVALID_ARGUMENT", &["bdf".into(), "x<y".into()]);
-        assert!(f.contains("<string>Failure</string>") && f.contains("x&lt;y"), "{f}");
+        assert!(
+            f.contains("<string>Failure</string>") && f.contains("x&lt;y"),
+            "{f}"
+        );
     }
 }

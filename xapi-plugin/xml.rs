@@ -43,7 +43,10 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn err<T>(&self, message: impl Into<String>) -> Result<T, XmlError> {
-        Err(XmlError { offset: self.pos, message: message.into() })
+        Err(XmlError {
+            offset: self.pos,
+            message: message.into(),
+        })
     }
 
     fn rest(&self) -> &'a str {
@@ -111,14 +114,20 @@ impl<'a> Reader<'a> {
                 }
                 (None, '/') if self.rest().starts_with("/>") => {
                     self.pos += 2;
-                    return Ok(Node { name, ..Node::default() });
+                    return Ok(Node {
+                        name,
+                        ..Node::default()
+                    });
                 }
                 (None, '<') => return self.err(format!("'<' inside the start tag <{name}")),
                 _ => {}
             }
             self.pos += c.len_utf8();
         }
-        let mut node = Node { name, ..Node::default() };
+        let mut node = Node {
+            name,
+            ..Node::default()
+        };
         loop {
             let r = self.rest();
             if r.is_empty() {
@@ -166,7 +175,10 @@ impl<'a> Reader<'a> {
             out.push_str(&raw[i..i + amp]);
             let start = i + amp;
             let Some(semi) = raw[start..].find(';') else {
-                return Err(XmlError { offset: self.pos + start, message: "'&' without ';'".into() });
+                return Err(XmlError {
+                    offset: self.pos + start,
+                    message: "'&' without ';'".into(),
+                });
             };
             let ent = &raw[start + 1..start + semi];
             let c = match ent {
@@ -176,7 +188,9 @@ impl<'a> Reader<'a> {
                 "quot" => Some('"'),
                 "apos" => Some('\''),
                 _ if ent.starts_with("#x") || ent.starts_with("#X") => {
-                    u32::from_str_radix(&ent[2..], 16).ok().and_then(char::from_u32)
+                    u32::from_str_radix(&ent[2..], 16)
+                        .ok()
+                        .and_then(char::from_u32)
                 }
                 _ if ent.starts_with('#') => ent[1..].parse().ok().and_then(char::from_u32),
                 _ => None,
@@ -200,7 +214,10 @@ impl<'a> Reader<'a> {
 /// Parses a whole document into its root element.
 pub fn parse(s: &str) -> Result<Node, XmlError> {
     if s.len() > MAX_INPUT {
-        return Err(XmlError { offset: MAX_INPUT, message: format!("document larger than {MAX_INPUT} bytes") });
+        return Err(XmlError {
+            offset: MAX_INPUT,
+            message: format!("document larger than {MAX_INPUT} bytes"),
+        });
     }
     let mut r = Reader { s, pos: 0 };
     r.skip_misc()?;
