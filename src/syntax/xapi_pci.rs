@@ -215,20 +215,15 @@ fn digits<'a>(input: &'a str, width: usize, radix: u32, expected: &'static str) 
         _ => return fail(input, expected),
     }
     let mut end = input.len();
-    let mut used = 0;
     let mut out = String::new();
-    for (i, c) in input.char_indices() {
-        if used == width {
+    for (used, (i, c)) in input.char_indices().enumerate() {
+        if used == width || !(c.is_digit(radix) || c == '_') {
             end = i;
             break;
         }
-        if c.is_digit(radix) {
+        if c != '_' {
             out.push(c);
-        } else if c != '_' {
-            end = i;
-            break;
         }
-        used += 1;
     }
     Ok((&input[end..], out))
 }
