@@ -625,6 +625,45 @@ impl HideList {
             .collect()
     }
 
+    /// What XCP-ng 8.3's xapi (`Pciops.get_hidden_pcidevs`, behind `xe pci-disable-dom0-access`
+    /// and friends) cannot read in this list: it reads `xen-pciback.hide=%s` up to the first
+    /// blank and then only consecutive `(%04x:%02x:%02x.%01x)` entries, so a short-form entry, a
+    /// wildcard or a blank makes those calls fail with `INTERNAL_ERROR` (Scanf failure) or hide
+    /// entries from them. Empty when xapi reads the whole list.
+    pub fn xapi_problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut cursor = 0;
+        for e in &self.entries {
+            if self.input[cursor..e.span.start].contains(is_kspace) {
+                out.push(format!(
+                    "blank before {:?}: xapi stops reading the list there",
+                    e.text
+                ));
+            }
+            cursor = e.span.end;
+            if e.short_form {
+                out.push(format!(
+                    "{:?} is in the short form: xapi fails with a Scanf error",
+                    e.text
+                ));
+            } else if e.pattern.bdf().is_none() {
+                out.push(format!(
+                    "{:?} is a wildcard: xapi fails with a Scanf error",
+                    e.text
+                ));
+            } else if e.text != e.pattern.entry() {
+                out.push(format!(
+                    "{:?} is not written as (DDDD:BB:SS.F): xapi may misread it",
+                    e.text
+                ));
+            }
+        }
+        if self.input[cursor..].contains(is_kspace) {
+            out.push("trailing blank: xapi stops reading the list there".to_string());
+        }
+        out
+    }
+
     /// Every entry rewritten in the long form with no blanks, duplicates removed.
     pub fn normalised(&self) -> String {
         let mut out: Vec<BdfPattern> = Vec::new();
@@ -1226,6 +1265,22 @@ mod tests {
             .unwrap()
             .remove(&[bdf("05:00.1")], WildcardPolicy::Split)
             .is_err());
+    }
+
+    #[test]
+    fn xapi_problems_flags_what_xcpng_83_cannot_read() {
+        assert!(parse("(0000:05:00.0)(0000:06:00.1)")
+            .unwrap()
+            .xapi_problems()
+            .is_empty());
+        let p = parse("(05:00.0) (0000:06:00.*)(0000:7:0.0)")
+            .unwrap()
+            .xapi_problems();
+        assert_eq!(p.len(), 4, "{p:?}");
+        assert!(p[0].contains("short form"));
+        assert!(p[1].contains("blank"));
+        assert!(p[2].contains("wildcard"));
+        assert!(p[3].contains("not written"));
     }
 
     #[test]
