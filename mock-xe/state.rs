@@ -188,6 +188,10 @@ pub struct Device {
     /// Driver bound right now (`"pciback"`, `"ahci"`, …; null: none).
     #[serde(default)]
     pub driver: Option<String>,
+    /// The driver dom0 binds at boot when the device is not hidden (used by
+    /// `mock-host-reboot`; null: none).
+    #[serde(rename = "dom0-driver", default)]
+    pub dom0_driver: Option<String>,
     /// Whether dom0 needs this device (root disk controller, management NIC).
     #[serde(default)]
     pub critical: bool,

@@ -936,3 +936,55 @@ fn broken_state_is_the_mocks_error_not_xes() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.starts_with("mock-xe: state file "), "{}", r.stderr);
 }
+
+// ---- mock-only host reboot: the seed-000 flow end to end ----
+
+#[test]
+fn seed_000_flow_hide_reboot_assign_start() {
+    let s = harm_fixture();
+    s.xe(&format!("pci-disable-dom0-access uuid={P}"))
+        .ok("disable_on_reboot\n");
+    s.xe(&format!("mock-host-reboot host-uuid={H}")).ok("");
+    s.xe(&format!("pci-get-dom0-access-status uuid={P}"))
+        .ok("disabled\n");
+    assert_eq!(s.state()["hosts"][0]["devices"][0]["driver"], "pciback");
+    assert_eq!(
+        s.vm(B)["power-state"],
+        "halted",
+        "the reboot stopped the running VM"
+    );
+    assert_eq!(s.vm(D)["power-state"], "running");
+    s.xe(&format!(
+        "vm-param-set other-config:pci=0/0000:06:00.0 uuid={A}"
+    ))
+    .ok("");
+    s.xe(&format!("vm-start uuid={A}")).ok("");
+    assert_eq!(
+        s.state()["hosts"][0]["taken_from_dom0"],
+        json!([]),
+        "a hidden device harms nothing"
+    );
+    // Unhide and reboot again: dom0's driver (learnt or configured) gets the device back.
+    s.xe(&format!("pci-enable-dom0-access uuid={P}"))
+        .ok("enable_on_reboot\n");
+    s.xe(&format!("mock-host-reboot host-uuid={H}")).ok("");
+    assert_eq!(s.state()["hosts"][0]["devices"][0]["driver"], "igb");
+    s.xe(&format!("pci-get-dom0-access-status uuid={P}"))
+        .ok("enabled\n");
+}
+
+#[test]
+fn malformed_hide_value_leaves_pciback_unloaded_after_reboot() {
+    let s = Scenario::with(|v| {
+        v["hosts"][0]["hide-configured"] = json!("(0000:06.00.0)");
+        v["hosts"][0]["devices"][0]["dom0-driver"] = json!("igb");
+    });
+    s.xe(&format!("mock-host-reboot host-uuid={H}")).ok("");
+    assert_eq!(s.state()["hosts"][0]["pciback-loaded"], false);
+    assert_eq!(s.state()["hosts"][0]["devices"][0]["driver"], "igb");
+    s.xe(&format!("vm-start uuid={A}")).fails(&format!(
+        "{INTERNAL_DOC}\nmessage: pciback has not loaded\n"
+    ));
+    s.xe(&format!("mock-host-reboot host-uuid={C}"))
+        .fails(&format!("{UUID_DOC}\ntype: host\nuuid: {C}\n"));
+}

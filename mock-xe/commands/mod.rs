@@ -3,6 +3,7 @@
 //! (XCP-ng 8.3, the `pci-*` commands), and its implementation.
 
 pub mod host;
+pub mod mock;
 pub mod params;
 pub mod pci;
 pub mod vm_power;
@@ -153,6 +154,13 @@ fn table() -> Vec<Command> {
             reqd: &["uuid"],
             pci_api: true,
             run: pci::status,
+        },
+        // Mock-only (the real xe has no such command): see commands/mock.rs.
+        Command {
+            name: "mock-host-reboot",
+            reqd: &["host-uuid"],
+            pci_api: false,
+            run: mock::host_reboot,
         },
     ]);
     t

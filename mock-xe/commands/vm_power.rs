@@ -126,6 +126,9 @@ fn boot(state: &mut State, vm: usize, host: usize) -> Result<(), XeError> {
                     critical: d.critical,
                     vm: vm_uuid.clone(),
                 });
+                if d.dom0_driver.is_none() {
+                    d.dom0_driver = Some(old.to_string());
+                }
                 d.driver = Some("pciback".into());
             }
             None => d.driver = Some("pciback".into()),
