@@ -148,6 +148,9 @@ pub struct Host {
     /// Whether `/sys/bus/pci/drivers/pciback` exists in dom0.
     #[serde(rename = "pciback-loaded", default = "default_true")]
     pub pciback_loaded: bool,
+    /// Whether Xen has an IOMMU (`CAP_DirectIO`); without it a domain with PCI devices fails.
+    #[serde(default = "default_true")]
+    pub iommu: bool,
     /// Value of `xen-pciback.hide=` in the running dom0's `/proc/cmdline` (null: absent).
     #[serde(rename = "hide-booted", default)]
     pub hide_booted: Option<String>,
@@ -234,6 +237,9 @@ pub struct Vm {
     pub is_control_domain: bool,
     #[serde(rename = "is-a-template", default)]
     pub is_a_template: bool,
+    /// HVM (default) or PV: decides when the domain is built with passthrough enabled.
+    #[serde(default = "default_true")]
+    pub hvm: bool,
     #[serde(rename = "other-config", default)]
     pub other_config: OrderedMap,
     #[serde(default = "default_domid")]

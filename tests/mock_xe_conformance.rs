@@ -988,3 +988,17 @@ fn malformed_hide_value_leaves_pciback_unloaded_after_reboot() {
     s.xe(&format!("mock-host-reboot host-uuid={C}"))
         .fails(&format!("{UUID_DOC}\ntype: host\nuuid: {C}\n"));
 }
+
+#[test]
+fn no_iommu_fails_a_start_with_passthrough() {
+    let s = Scenario::with(|v| {
+        v["hosts"][0]["iommu"] = json!(false);
+        v["vms"][3]["hvm"] = json!(false);
+        v["vms"][3]["other-config"] = json!({"pci": ""});
+    });
+    let no_iommu = format!("{INTERNAL_DOC}\nmessage: xenopsd internal error: Invalid_argument(\"IOMMU unavailable\")\n");
+    s.xe(&format!("vm-start uuid={A}")).fails(&no_iommu);
+    // PV: the mere presence of the key (even empty) turns passthrough on.
+    s.xe(&format!("vm-start uuid={C}")).fails(&no_iommu);
+    s.xe(&format!("vm-start uuid={E}")).ok("");
+}

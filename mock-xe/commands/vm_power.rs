@@ -101,6 +101,17 @@ fn xenopsd(msg: String) -> XeError {
 fn boot(state: &mut State, vm: usize, host: usize) -> Result<(), XeError> {
     let devices = xapi_pci::plug_order(state.vms[vm].other_config.get("pci"));
     let vm_uuid = state.vms[vm].uuid.clone();
+    // create_metadata: HVM → passthrough iff devices; PV → iff the `pci` key exists at all.
+    let passthrough = if state.vms[vm].hvm {
+        !devices.is_empty()
+    } else {
+        state.vms[vm].other_config.contains("pci")
+    };
+    if passthrough && !state.hosts[host].iommu {
+        return Err(xenopsd(
+            "Invalid_argument(\"IOMMU unavailable\")".to_string(),
+        ));
+    }
     let mut plugged = Vec::new();
     for bdf in devices {
         if !state.hosts[host].pciback_loaded {
