@@ -54,6 +54,24 @@ impl XeError {
     }
 }
 
+impl XeError {
+    /// How `do_multiple` words one VM's failure (`cli_operations.ml`): a datamodel error as its
+    /// doc string and `name: value` lines, anything else as `CODE: [ p1; p2 ]` (`string_of_exn`).
+    pub fn multiple_message(&self) -> String {
+        match self {
+            XeError::Api { code, params } if KNOWN.iter().any(|(c, _, _)| c == code) => {
+                render_api(code, params).trim_end_matches('\n').to_string()
+            }
+            XeError::Api { code, params } => format!("{code}: [ {} ]", params.join("; ")),
+            other => {
+                let inner = other.to_string();
+                let inner = inner.trim_end_matches('\n').trim_start_matches("Error: ");
+                format!("INTERNAL_ERROR: [ Cli_util.Cli_failure(\"{inner}\") ]")
+            }
+        }
+    }
+}
+
 /// Datamodel errors the mock can raise: code, doc string, parameter names.
 const KNOWN: &[(&str, &str, &[&str])] = &[
     (
@@ -129,6 +147,16 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "The uuid you supplied was invalid.\ntype: VM\nuuid: deadbeef\n"
+        );
+    }
+
+    #[test]
+    fn multiple_failure_messages() {
+        let e = XeError::api("VM_HAS_PCI_ATTACHED", &["A (a)"]);
+        assert!(e.multiple_message().ends_with("passed through.\nvm: A (a)"));
+        assert_eq!(
+            XeError::api("X", &["a", "b"]).multiple_message(),
+            "X: [ a; b ]"
         );
     }
 

@@ -1002,3 +1002,18 @@ fn no_iommu_fails_a_start_with_passthrough() {
     s.xe(&format!("vm-start uuid={C}")).fails(&no_iommu);
     s.xe(&format!("vm-start uuid={E}")).ok("");
 }
+
+#[test]
+fn multiple_reports_each_failure_on_stdout() {
+    let s = Scenario::with(|v| v["vms"][4]["power-state"] = json!("running"));
+    let r = s.xe("vm-start name-label=dup --multiple");
+    r.is(
+        &format!(
+            "operation failed on {E}: {}",
+            power_err(&format!("{E} (dup)"), "halted", "running")
+        ),
+        "",
+        1,
+    );
+    assert_eq!(s.vm(C)["power-state"], "running", "the other VM started");
+}

@@ -58,8 +58,8 @@ fn do_vm_op(
             let mut failures = Vec::new();
             for i in vms {
                 if let Err(e) = op(c.state, i) {
-                    let first = e.to_string().lines().next().unwrap_or_default().to_string();
-                    failures.push((c.state.vms[i].uuid.clone(), first));
+                    // xapi prepends each failure, so they print last-first.
+                    failures.insert(0, (c.state.vms[i].uuid.clone(), e.multiple_message()));
                 }
             }
             if failures.is_empty() {
