@@ -5,7 +5,9 @@
 //! One call: log it (`XE_MOCK_LOG`), parse argv like xe's client and server, sleep the injected
 //! latency, lock and load `$XE_MOCK_STATE`, count the call and apply an injected fault, run the
 //! command, save the state, unlock, then run a host plugin if the command was
-//! `host-call-plugin`. `xe --version` says it is the mock (the real xe knows no such command).
+//! `host-call-plugin`. With `XE_MOCK_XENSTORE=1` the PCI backend nodes xenopsd writes are
+//! mirrored into the xenstored named by `XENSTORED_PATH`. `xe --version` says it is the mock
+//! (the real xe knows no such command).
 
 mod args;
 mod commands;
@@ -17,6 +19,7 @@ mod plugin;
 mod records;
 mod state;
 mod xapi_pci;
+mod xenstore;
 mod xmlrpc;
 
 use std::path::PathBuf;
@@ -41,6 +44,8 @@ enum MockError {
     State(#[from] state::StateError),
     #[error(transparent)]
     Fault(#[from] faults::FaultError),
+    #[error(transparent)]
+    XenStore(#[from] xenstore::XenStoreError),
 }
 
 fn usage(argv0: &str) -> String {
@@ -132,6 +137,7 @@ fn run(argv0: &str, args: &[String]) -> Result<Outcome, MockError> {
     let mut out = Printer::new(cmd.params.flag("minimal"));
     let (next, plugins_dir) = {
         let (lock, mut st) = state::Locked::open(&state_path)?;
+        let before = xenstore::snapshot(&st);
         let result = if commands::exists(&cmd.name, &st) {
             let count = st.call_counts.entry(cmd.name.clone()).or_insert(0);
             *count += 1;
@@ -144,6 +150,9 @@ fn run(argv0: &str, args: &[String]) -> Result<Outcome, MockError> {
             Err(XeError::UnknownCommand(cmd.name.clone()))
         };
         lock.save(&st)?;
+        if env("XE_MOCK_XENSTORE").as_deref() == Some("1") {
+            xenstore::apply(&before, &xenstore::snapshot(&st))?;
+        }
         let dir = env("XE_MOCK_PLUGINS_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| {
