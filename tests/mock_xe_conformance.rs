@@ -1017,3 +1017,46 @@ fn multiple_reports_each_failure_on_stdout() {
     );
     assert_eq!(s.vm(C)["power-state"], "running", "the other VM started");
 }
+
+#[test]
+fn param_forms_and_map_order() {
+    let s = Scenario::fixture();
+    // Legacy `map-key=value` form; a new key goes to the front of the map (DB add_to_map).
+    s.xe(&format!(
+        "vm-param-set uuid={B} other-config-pci=0/0000:06:00.0"
+    ))
+    .ok("");
+    s.xe(&format!("vm-param-set uuid={A} other-config:zz=1"))
+        .ok("");
+    s.xe(&format!("vm-param-get uuid={A} param-name=other-config"))
+        .ok("zz: 1; mac_seed: m1; pci: 0/0000:06:00.0\n");
+    s.xe(&format!(
+        "vm-param-get uuid={B} param-name=other-config param-key=pci"
+    ))
+    .ok("0/0000:06:00.0\n");
+    s.xe(&format!(
+        "host-param-get uuid={H} param-name=software-version param-key=product_version"
+    ))
+    .ok("8.3.0\n");
+    s.xe(&format!("vm-list uuid={A} params=other-config"))
+        .ok("other-config (MRW)    : zz: 1; mac_seed: m1; pci: 0/0000:06:00.0\n\n\n");
+}
+
+#[test]
+fn plugin_args_from_a_file() {
+    let s = Scenario::fixture();
+    s.plugin("echo", ECHO);
+    std::fs::write(s.path("val.txt"), "from file").unwrap();
+    let file_arg = format!("args:k:file={}", s.path("val.txt").display());
+    s.xe_env(
+        &[
+            "host-call-plugin",
+            &format!("host-uuid={H}"),
+            "plugin=echo",
+            "fn=main",
+            &file_arg,
+        ],
+        &[],
+    )
+    .ok("args were: {'k': 'from file'}\n");
+}
