@@ -1060,3 +1060,21 @@ fn plugin_args_from_a_file() {
     )
     .ok("args were: {'k': 'from file'}\n");
 }
+
+#[test]
+fn plugin_may_call_back_into_xe() {
+    let s = Scenario::fixture();
+    // The plugin reads the same pool: its host's plugin-env names the mock and the state.
+    let mut st = s.state();
+    st["hosts"][0]["plugin-env"] =
+        json!({"XE": env!("CARGO_BIN_EXE_xe"), "XE_MOCK_STATE": s.path("state.json")});
+    s.set_state(&st);
+    s.plugin(
+        "back",
+        "#!/bin/sh\nv=$(\"$XE\" vm-list name-label=web --minimal)\n\
+         printf '<methodResponse><params><param><value><struct><member><name>Status</name><value>Success</value>\
+         </member><member><name>Value</name><value>%s</value></member></struct></value></param></params></methodResponse>' \"$v\"\n",
+    );
+    s.xe(&format!("host-call-plugin host-uuid={H} plugin=back fn=f"))
+        .ok(&format!("{B}\n"));
+}
