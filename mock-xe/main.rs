@@ -46,6 +46,8 @@ enum MockError {
     Fault(#[from] faults::FaultError),
     #[error(transparent)]
     XenStore(#[from] xenstore::XenStoreError),
+    #[error("`{0}` is a real xe command the mock does not emulate")]
+    NotEmulated(String),
 }
 
 fn usage(argv0: &str) -> String {
@@ -128,6 +130,9 @@ fn run(argv0: &str, args: &[String]) -> Result<Outcome, MockError> {
         Ok(c) => c,
         Err(e) => return Ok(xe_failure(String::new(), e)),
     };
+    if commands::not_emulated(&cmd.name) {
+        return Err(MockError::NotEmulated(cmd.name));
+    }
     let faults = faults::parse_faults(&env("XE_MOCK_FAIL").unwrap_or_default())?;
     let delay = faults::latency(&env("XE_MOCK_LATENCY_MS").unwrap_or_default(), &cmd.name)?;
     if !delay.is_zero() {

@@ -1078,3 +1078,13 @@ fn plugin_may_call_back_into_xe() {
     s.xe(&format!("host-call-plugin host-uuid={H} plugin=back fn=f"))
         .ok(&format!("{B}\n"));
 }
+
+#[test]
+fn real_commands_outside_the_mock_are_the_mocks_error() {
+    let r = Scenario::fixture().xe(&format!("vm-suspend uuid={B}"));
+    assert_eq!((r.stdout.as_str(), r.code), ("", 2));
+    assert_eq!(
+        r.stderr,
+        "mock-xe: `vm-suspend` is a real xe command the mock does not emulate\n"
+    );
+}
