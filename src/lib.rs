@@ -17,6 +17,7 @@
 #![forbid(unsafe_code)]
 
 pub mod exec;
+pub mod flows;
 pub mod fsutil;
 pub mod host;
 pub mod ids;

@@ -32,6 +32,8 @@ pub enum Command {
     List(commands::list::ListArgs),
     /// Preflight: would passing these devices through work, and is it safe for dom0?
     Check(commands::check::CheckArgs),
+    #[command(flatten)]
+    Flows(commands::flows::FlowCmd),
     /// Print shell completions (bash, zsh, fish, ...) to stdout.
     Completions {
         /// The shell.
@@ -51,6 +53,7 @@ fn main() -> ExitCode {
         Command::XapiPci(c) => commands::xapi_pci::run(c, &cli.globals),
         Command::List(a) => commands::list::run(a, &cli.globals),
         Command::Check(a) => commands::check::run(a, &cli.globals),
+        Command::Flows(c) => commands::flows::run(c, &cli.globals),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "xenpci", &mut std::io::stdout());

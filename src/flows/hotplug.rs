@@ -1,0 +1,280 @@
+//! Hotplug on plain Xen: `xl pci-attach` / `pci-detach` / `pci-list`, with a preflight that
+//! refuses up front what xl would refuse (device not assignable, a domain built without an
+//! IOMMU context, a PoD guest, `*` without a vslot; xen-xl.md §2.7, §3.4) and a check of the
+//! result in XenStore (backend `num_devs`/`dev-N`/`state-N`, xen-xl.md §5) instead of trusting
+//! xl's exit status. Without a reachable xenstored (another host, or none running) the result is
+//! checked with `xl pci-list`, and the report says so.
+
+use serde::Serialize;
+
+use crate::ids::DomId;
+use crate::pci::Bdf;
+use crate::syntax::pci_spec::{parse_spec, PciSpec, SpecDefaults};
+use crate::xenstore::{verify_pci_backend, GuestKind, Store, Verdict, XsStore};
+
+use super::xl::{DomainInfo, Xl};
+use super::FlowError;
+
+/// How a result was checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum VerifiedBy {
+    /// XenStore backend entries (xenstore-rs).
+    Xenstore,
+    /// `xl pci-list` (no xenstored reachable for this host).
+    XlPciList,
+    /// Nothing ran (dry run).
+    NotRun,
+}
+
+/// The outcome of an attach or detach.
+#[derive(Debug, Clone, Serialize)]
+pub struct HotplugReport {
+    /// The host.
+    pub host: String,
+    /// The domain as given.
+    pub domain: String,
+    /// The devices (host BDFs).
+    pub devices: Vec<Bdf>,
+    /// The xl command.
+    pub command: String,
+    /// How the result was checked.
+    pub verified_by: VerifiedBy,
+    /// Evidence and remarks.
+    pub notes: Vec<String>,
+}
+
+/// Parses SPEC as xl does; a malformed one is refused with the parser's reason.
+pub fn parse(spec: &str) -> Result<PciSpec, FlowError> {
+    parse_spec(spec, &SpecDefaults::default())
+        .map(|(s, _)| s)
+        .map_err(|e| FlowError::BadInput {
+            what: "PCI_SPEC_STRING".into(),
+            input: spec.into(),
+            expected: e.to_string(),
+        })
+}
+
+/// The XenStore of `host` when it is this machine and a xenstored answers.
+pub fn local_store(is_local: bool) -> Option<XsStore> {
+    if !is_local || std::env::var("XENPCI_NO_XENSTORE").as_deref() == Ok("1") {
+        return None;
+    }
+    XsStore::open().ok()
+}
+
+/// What xl would refuse, checked before calling it. Returns the host BDFs the spec covers.
+pub fn preflight_attach(xl: &Xl, dom: &DomainInfo, spec: &PciSpec) -> Result<Bdf, FlowError> {
+    let refuse = |reason: String| FlowError::Refused {
+        action: format!("attach to {} on {}", dom.name, xl.host),
+        reason,
+    };
+    if spec.all_functions && spec.vslot.is_none() {
+        return Err(refuse(
+            "a multi-function device (`*`) needs a guest slot: add @VSLOT (xl: `Must specify a v-slot for multi-function devices`)".into(),
+        ));
+    }
+    if dom.kind == "pvh" {
+        return Err(refuse("Xen 4.17 has no passthrough for PVH guests".into()));
+    }
+    if dom.passthrough.as_deref() == Some("disabled") {
+        let why = if dom.pod {
+            "it is an HVM guest with populate-on-demand (memory < maxmem), which cannot have an IOMMU context"
+        } else {
+            "it was created without passthrough=\"enabled\" and without pci=, so it has no IOMMU context"
+        };
+        let xl_says = if dom.kind == "hvm" {
+            "cannot be assigned - no IOMMU?"
+        } else {
+            "xc_assign_device failed"
+        };
+        return Err(refuse(format!(
+            "domain {} cannot take PCI devices: {why} (xl would fail with `{xl_says}`); recreate it with passthrough=\"enabled\"{}",
+            dom.name,
+            if dom.pod { " and memory = maxmem" } else { "" }
+        )));
+    }
+    let assignable = xl.assignable()?;
+    let bdf = match (&spec.name, spec.bdf) {
+        (Some(n), _) => assignable
+            .iter()
+            .find(|(_, name)| name.as_deref() == Some(n))
+            .map(|(b, _)| *b)
+            .ok_or_else(|| {
+                refuse(format!(
+                    "no assignable device is named {n:?} (xl pci-assignable-add -n NAME BDF)"
+                ))
+            })?,
+        (None, Some(b)) => b,
+        (None, None) => return Err(refuse("the spec names no device".into())),
+    };
+    if !spec.seize && !assignable.iter().any(|(b, _)| *b == bdf) {
+        let attached_elsewhere = "or it is attached to a guest already";
+        return Err(refuse(format!(
+            "{bdf} is not assignable on {}: it is not bound to pciback ({attached_elsewhere}); run `xl pci-assignable-add {bdf}` or `xenpci hide`, or add seize=1",
+            xl.host
+        )));
+    }
+    Ok(bdf)
+}
+
+fn verify(
+    store: &dyn Store,
+    dom: &DomainInfo,
+    bdf: Bdf,
+    want_attached: bool,
+) -> Result<Vec<String>, FlowError> {
+    let kind = if dom.kind == "hvm" {
+        GuestKind::Hvm
+    } else {
+        GuestKind::Pv
+    };
+    let v = verify_pci_backend(store, DomId(dom.domid), bdf, kind).map_err(|e| {
+        FlowError::NotVerified {
+            detail: format!("reading XenStore for {bdf} in domain {}: {e}", dom.domid),
+        }
+    })?;
+    let ok = if want_attached {
+        v.is_attached()
+    } else {
+        matches!(
+            v,
+            Verdict::NotAttached { .. } | Verdict::MissingBackend { .. }
+        )
+    };
+    if ok {
+        Ok(v.reasons().to_vec())
+    } else {
+        Err(FlowError::NotVerified {
+            detail: format!(
+                "xl reported success but XenStore says {} for {bdf} in domain {}: {}",
+                v.label(),
+                dom.domid,
+                v.explanation()
+            ),
+        })
+    }
+}
+
+/// Checks that `bdf` is (or is no longer) attached to `dom`, in XenStore when this host's
+/// xenstored answers, else with `xl pci-list`.
+pub fn check(
+    xl: &Xl,
+    dom: &DomainInfo,
+    bdf: Bdf,
+    want_attached: bool,
+) -> Result<(VerifiedBy, Vec<String>), FlowError> {
+    if let Some(store) = local_store(xl.site.local.as_deref() == Some(xl.host)) {
+        return Ok((
+            VerifiedBy::Xenstore,
+            verify(&store, dom, bdf, want_attached)?,
+        ));
+    }
+    let listed = xl.pci_list(&dom.name)?.iter().any(|e| e.bdf == bdf);
+    if listed != want_attached {
+        return Err(FlowError::NotVerified {
+            detail: format!(
+                "xl pci-list {} {} {bdf} after the {}",
+                dom.name,
+                if listed {
+                    "still lists"
+                } else {
+                    "does not list"
+                },
+                if want_attached { "attach" } else { "detach" }
+            ),
+        });
+    }
+    Ok((
+        VerifiedBy::XlPciList,
+        vec![format!(
+            "no xenstored reachable for {}: checked with xl pci-list",
+            xl.host
+        )],
+    ))
+}
+
+/// Looks the domain up, or says it does not exist on this host.
+pub fn domain(xl: &Xl, dom: &str) -> Result<DomainInfo, FlowError> {
+    xl.domain(dom)?.ok_or_else(|| FlowError::Refused {
+        action: format!("act on {dom}"),
+        reason: format!(
+            "{dom} is not a domain on {} (xl list -l {dom} failed)",
+            xl.host
+        ),
+    })
+}
+
+/// `xenpci attach`: preflight, `xl pci-attach`, verify.
+pub fn attach(
+    xl: &Xl,
+    dom: &str,
+    spec_text: &str,
+    dry_run: bool,
+) -> Result<HotplugReport, FlowError> {
+    let spec = parse(spec_text)?;
+    let info = domain(xl, dom)?;
+    let bdf = preflight_attach(xl, &info, &spec)?;
+    let command = xl
+        .site
+        .xl(xl.host, &["pci-attach", dom, spec_text])
+        .to_string();
+    let mut report = HotplugReport {
+        host: xl.host.to_string(),
+        domain: dom.to_string(),
+        devices: vec![bdf],
+        command,
+        verified_by: VerifiedBy::NotRun,
+        notes: Vec::new(),
+    };
+    if dry_run {
+        return Ok(report);
+    }
+    xl.run(&["pci-attach", dom, spec_text])?;
+    let (by, notes) = check(xl, &info, bdf, true)?;
+    report.verified_by = by;
+    report.notes = notes;
+    Ok(report)
+}
+
+/// `xenpci detach`: the device must be attached (pci-list), `xl pci-detach [-f]`, verify.
+pub fn detach(
+    xl: &Xl,
+    dom: &str,
+    bdf: Bdf,
+    force: bool,
+    dry_run: bool,
+) -> Result<HotplugReport, FlowError> {
+    let info = domain(xl, dom)?;
+    if !xl.pci_list(dom)?.iter().any(|e| e.bdf == bdf) {
+        return Err(FlowError::Refused {
+            action: format!("detach {bdf} from {dom}"),
+            reason: format!(
+                "{bdf} is not attached to {dom} on {} (xl pci-list)",
+                xl.host
+            ),
+        });
+    }
+    let b = bdf.to_string();
+    let mut args = vec!["pci-detach"];
+    if force {
+        args.push("-f");
+    }
+    args.extend([dom, b.as_str()]);
+    let mut report = HotplugReport {
+        host: xl.host.to_string(),
+        domain: dom.to_string(),
+        devices: vec![bdf],
+        command: xl.site.xl(xl.host, &args).to_string(),
+        verified_by: VerifiedBy::NotRun,
+        notes: Vec::new(),
+    };
+    if dry_run {
+        return Ok(report);
+    }
+    xl.run(&args)?;
+    let (by, notes) = check(xl, &info, bdf, false)?;
+    report.verified_by = by;
+    report.notes = notes;
+    Ok(report)
+}

@@ -1,0 +1,58 @@
+//! Flows over several commands and hosts: hotplug ([`hotplug`]), device mapping across hosts
+//! ([`mapping`]), migration with passthrough devices ([`migrate`]) and host evacuation
+//! ([`evacuate`]). Every command runs through a [`transport::Site`] (this host directly, other
+//! hosts over ssh or a template); multi-step flows are journaled ([`crate::journal`]) so they can
+//! be resumed or rolled back.
+
+pub mod hotplug;
+pub mod transport;
+pub mod xl;
+
+/// Why a flow step failed or was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    /// Input that does not parse.
+    #[error("{what} {input:?}: expected {expected}")]
+    BadInput {
+        /// What was read.
+        what: String,
+        /// The input.
+        input: String,
+        /// What was expected.
+        expected: String,
+    },
+    /// A command could not run.
+    #[error("on {host}: {source}")]
+    Exec {
+        /// The host.
+        host: String,
+        /// Why.
+        source: Box<crate::exec::ExecError>,
+    },
+    /// xl failed.
+    #[error("on {host}: `{command}` failed ({status}): {stderr}")]
+    Xl {
+        /// The host.
+        host: String,
+        /// The command.
+        command: String,
+        /// Exit status or signal.
+        status: String,
+        /// xl's stderr.
+        stderr: String,
+    },
+    /// Refused before acting.
+    #[error("refusing to {action}: {reason}")]
+    Refused {
+        /// What was asked.
+        action: String,
+        /// Why not.
+        reason: String,
+    },
+    /// The command claimed success but the result is not there.
+    #[error("not verified: {detail}")]
+    NotVerified {
+        /// What was found.
+        detail: String,
+    },
+}

@@ -1,0 +1,126 @@
+//! `xenpci attach` / `detach` / `attached` against the mock xl: what xl would refuse is refused
+//! before xl is called, and results are verified (xl pci-list, or XenStore with a real oxenstored).
+
+mod flows_support;
+#[allow(dead_code)]
+#[path = "xenstored/harness.rs"]
+mod xenstored;
+
+use flows_support::Scenario;
+
+fn attach_calls(s: &Scenario) -> usize {
+    s.xl_log()
+        .lines()
+        .filter(|l| l.contains(" pci-attach "))
+        .count()
+}
+
+#[test]
+fn attach_with_options_and_vslot_then_detach() {
+    let s = Scenario::lab();
+    let r = s.xenpci(&["attach", "hvmvm", "0000:03:00.0@5,permissive=1"]);
+    r.ok();
+    assert!(
+        r.stdout.contains("verified with xl pci-list"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        s.xl("h1", &["pci-list", "hvmvm"]).stdout,
+        "Vdev Device\n05.0 0000:03:00.0\n"
+    );
+    let r = s.xenpci(&["attached", "hvmvm", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&r.ok().stdout).unwrap();
+    assert_eq!(v[0]["bdf"], "0000:03:00.0");
+    assert_eq!(v[0]["vslot"], 5);
+    s.xenpci(&["detach", "hvmvm", "0000:03:00.0"]).ok();
+    assert_eq!(s.devices_of("h1", "hvmvm"), Some(vec![]));
+}
+
+#[test]
+fn refusals_happen_before_xl_is_called() {
+    let s = Scenario::lab();
+    for (dom, spec, needle) in [
+        ("pvvm", "0000:05:00.0", "not assignable"),
+        ("plain", "0000:03:00.0", "without passthrough=\"enabled\""),
+        ("pod", "0000:03:00.0", "populate-on-demand"),
+        ("hvmvm", "0000:03:00.*", "needs a guest slot"),
+        ("ghost", "0000:03:00.0", "not a domain on h1"),
+    ] {
+        let r = s.xenpci(&["attach", dom, spec]);
+        assert_eq!(r.code, Some(2), "{dom} {spec}: {}", r.stderr);
+        assert!(r.stderr.contains(needle), "{needle:?} not in {}", r.stderr);
+    }
+    assert_eq!(attach_calls(&s), 0);
+    let r = s.xenpci(&["attach", "pvvm", "zz:zz"]);
+    assert!(
+        r.stderr.contains("PCI_SPEC_STRING \"zz:zz\""),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_device_on_another_guest_is_not_attached_twice() {
+    let s = Scenario::lab();
+    s.xenpci(&["attach", "pvvm", "0000:03:00.0"]).ok();
+    let r = s.xenpci(&["attach", "hvmvm", "0000:03:00.0@4"]);
+    assert_eq!(r.code, Some(2));
+    assert!(r.stderr.contains("not assignable"));
+    assert_eq!(s.attachments().len(), 1);
+}
+
+#[test]
+fn xl_failure_is_reported_with_its_stderr() {
+    let s = Scenario::lab();
+    let r = s.xenpci_env(
+        &[("XL_MOCK_FAIL", "pci-attach:1")],
+        &["attach", "pvvm", "0000:03:00.0"],
+    );
+    assert_eq!(r.code, Some(2));
+    assert!(
+        r.stderr.contains("injected failure of pci-attach"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn dry_run_prints_the_command_and_changes_nothing() {
+    let s = Scenario::lab();
+    let r = s.xenpci(&["attach", "pvvm", "0000:03:00.0", "--dry-run"]);
+    assert!(r.ok().stdout.contains("would run on h1: "), "{}", r.stdout);
+    assert!(r.stdout.contains("pci-attach pvvm 0000:03:00.0"));
+    assert_eq!(attach_calls(&s), 0);
+}
+
+#[test]
+fn detach_of_a_device_that_is_not_attached_is_refused() {
+    let s = Scenario::lab();
+    let r = s.xenpci(&["detach", "pvvm", "0000:03:00.0"]);
+    assert_eq!(r.code, Some(2));
+    assert!(r.stderr.contains("is not attached to pvvm"));
+}
+
+/// With a real oxenstored and the mock's XenStore mirror, the attach is verified in XenStore.
+#[test]
+fn attach_is_verified_in_a_real_xenstore() {
+    if xenstored::shared().is_none() {
+        return;
+    }
+    let s = Scenario::lab()
+        .env("XL_MOCK_XENSTORE", "1")
+        .env("XENPCI_NO_XENSTORE", "0");
+    let r = s.xenpci(&["attach", "pvvm", "0000:04:00.0"]);
+    assert!(
+        r.ok().stdout.contains("verified in XenStore"),
+        "{}",
+        r.stdout
+    );
+    let r = s.xenpci(&["detach", "pvvm", "0000:04:00.0"]);
+    assert!(
+        r.ok().stdout.contains("verified in XenStore"),
+        "{}",
+        r.stdout
+    );
+}
