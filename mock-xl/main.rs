@@ -470,8 +470,11 @@ fn list(host: &Host, args: &[String]) -> Out {
                         },
                         "pcidevs": d.pci.iter().map(|a| {
                             let b: Bdf = a.bdf.parse().unwrap_or(Bdf { segment: 0, bus: 0, device: 0, function: 0 });
+                            let opt = |k: &str| a.opts.split(',').find_map(|kv| kv.strip_prefix(k).and_then(|v| v.strip_prefix('='))).unwrap_or("0").to_string();
                             serde_json::json!({"domain": b.segment, "bus": b.bus, "dev": b.device, "func": b.function,
-                                "vdevfn": a.vslot.map_or(0, |s| u32::from(s) << 3)})
+                                "vdevfn": a.vslot.map_or(0, |s| u32::from(s) << 3),
+                                "msitranslate": opt("msitranslate") == "1", "power_mgmt": opt("power_mgmt") == "1",
+                                "permissive": opt("permissive") == "1", "rdm_policy": opt("rdm_policy")})
                         }).collect::<Vec<_>>(),
                     }
                 })

@@ -21,6 +21,7 @@ pub mod flows;
 pub mod fsutil;
 pub mod host;
 pub mod ids;
+pub mod journal;
 pub mod pci;
 pub mod syntax;
 pub mod xenstore;

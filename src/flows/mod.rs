@@ -4,7 +4,13 @@
 //! hosts over ssh or a template); multi-step flows are journaled ([`crate::journal`]) so they can
 //! be resumed or rolled back.
 
+pub mod engine;
+pub mod evacuate;
 pub mod hotplug;
+pub mod mapping;
+pub mod migrate;
+pub mod saved;
+pub mod steps;
 pub mod transport;
 pub mod xl;
 
@@ -49,6 +55,9 @@ pub enum FlowError {
         /// Why not.
         reason: String,
     },
+    /// The mapping file or an identity check.
+    #[error(transparent)]
+    Mapping(#[from] mapping::MappingError),
     /// The command claimed success but the result is not there.
     #[error("not verified: {detail}")]
     NotVerified {

@@ -80,6 +80,34 @@ pub struct DomainInfo {
     pub passthrough: Option<String>,
     /// `target_memkb < max_memkb` on HVM: populate-on-demand.
     pub pod: bool,
+    /// The attached devices with their options, as libxl keeps them (`pcidevs`), as
+    /// re-attachable PCI_SPEC_STRINGs (`BDF[@vslot][,option=…]`).
+    pub pcidevs: Vec<(Bdf, String)>,
+}
+
+/// A libxl `pcidevs` JSON entry as a PCI_SPEC_STRING.
+fn pcidev_spec(d: &serde_json::Value) -> Option<(Bdf, String)> {
+    let n = |k: &str| d[k].as_u64();
+    let bdf = Bdf::new(
+        n("domain")? as u16,
+        n("bus")? as u8,
+        n("dev")? as u8,
+        n("func")? as u8,
+    )?;
+    let mut s = bdf.to_string();
+    let vdevfn = n("vdevfn").unwrap_or(0);
+    if vdevfn >> 3 != 0 {
+        s.push_str(&format!("@{:x}", vdevfn >> 3));
+    }
+    for k in ["msitranslate", "power_mgmt", "permissive"] {
+        if d[k].as_bool() == Some(true) {
+            s.push_str(&format!(",{k}=1"));
+        }
+    }
+    if let Some(p) = d["rdm_policy"].as_str().filter(|p| *p == "relaxed") {
+        s.push_str(&format!(",rdm_policy={p}"));
+    }
+    Some((bdf, s))
 }
 
 /// Parses `xl list -l DOM` (libxl's JSON array of `{domid, config}`).
@@ -107,6 +135,10 @@ pub fn parse_list_long(out: &str) -> Result<DomainInfo, FlowError> {
         kind,
         passthrough: b["passthrough"].as_str().map(str::to_string),
         pod,
+        pcidevs: c["pcidevs"]
+            .as_array()
+            .map(|a| a.iter().filter_map(pcidev_spec).collect())
+            .unwrap_or_default(),
     })
 }
 

@@ -87,6 +87,48 @@ impl Scenario {
         s
     }
 
+    /// The lab plus `pvvm.cfg` (PV, the HBA with permissive=1, a comment) and the HBA attached to
+    /// pvvm; the NIC and HBA of hvmvm... (see callers).
+    pub fn pv_cfg(&self) -> PathBuf {
+        self.write(
+            "pvvm.cfg",
+            "# the ceph OSD guest\nname = \"pvvm\"\ntype = \"pv\"\nmemory = 1024\npci = [ \"0000:03:00.0,permissive=1\" ]  # HBA\n",
+        )
+    }
+
+    /// A mock-xe state: hosts h1/h2 with the HBA models (pciback), VM `xvm` running on h1 with
+    /// other-config:pci = 0/0000:03:00.0.
+    pub fn xapi(&self) {
+        let st = serde_json::json!({
+            "hosts": [
+                {"uuid": "11111111-1111-1111-1111-111111111111", "name-label": "h1",
+                 "devices": [{"bdf": "0000:03:00.0", "uuid": "aaaaaaaa-0000-0000-0000-000000000001", "class": "0104", "driver": "pciback"}]},
+                {"uuid": "22222222-2222-2222-2222-222222222222", "name-label": "h2",
+                 "devices": [{"bdf": "0000:81:00.0", "uuid": "aaaaaaaa-0000-0000-0000-000000000002", "class": "0104", "driver": "pciback"}]}],
+            "vms": [{"uuid": "33333333-3333-3333-3333-333333333333", "name-label": "xvm", "power-state": "halted",
+                     "hvm": true, "other-config": {"pci": "0/0000:03:00.0"}, "domid": -1, "attached-pcis": []}]});
+        std::fs::write(self.path("xe.json"), st.to_string()).unwrap();
+        let mut c = Command::new(env!("CARGO_BIN_EXE_xe"));
+        self.base(&mut c);
+        let o = c.args(["vm-start", "vm=xvm", "on=h1"]).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+
+    /// `xe vm-param-get` of xvm.
+    pub fn xe_get(&self, param: &str) -> String {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_xe"));
+        self.base(&mut c);
+        let o = c
+            .args([
+                "vm-param-get",
+                "uuid=33333333-3333-3333-3333-333333333333",
+                &format!("param-name={param}"),
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    }
+
     pub fn with_state(state: serde_json::Value) -> Scenario {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
@@ -132,6 +174,8 @@ impl Scenario {
             .env("XENPCI_ROOT", self.root("h1"))
             .env("XENPCI_REMOTE_ROOT", self.path("roots").join("{host}"))
             .env("XENPCI_NO_XENSTORE", "1")
+            .env("XENPCI_TOOLSTACK", "xl")
+            .env("XENPCI_MAP", self.path("map.json"))
             .env_remove("XL_MOCK_HOST")
             .env_remove("XL_MOCK_FAIL")
             .env_remove("XE_MOCK_FAIL")

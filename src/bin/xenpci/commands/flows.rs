@@ -7,8 +7,12 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use xenpci::exec::SystemRunner;
 use xenpci::flows::hotplug;
+use xenpci::flows::mapping::Mapping;
+use xenpci::flows::migrate::{Plan, Request, Toolstack};
 use xenpci::flows::transport::{Site, Transport};
 use xenpci::flows::xl::Xl;
+use xenpci::flows::{engine, evacuate, migrate, saved};
+use xenpci::journal::{FlowStatus, Journal};
 use xenpci::pci::Bdf;
 
 use super::Globals;
@@ -62,11 +66,166 @@ impl FlowOpts {
 #[derive(Subcommand, Debug)]
 pub enum FlowCmd {
     /// Hot-add a PCI device to a running domain (xl pci-attach), checked first and verified in XenStore.
-    Attach(AttachArgs),
+    Attach(Box<AttachArgs>),
     /// Hot-remove a PCI device from a domain (xl pci-detach), verified afterwards.
-    Detach(DetachArgs),
+    Detach(Box<DetachArgs>),
     /// List a domain's passthrough devices (xl pci-list).
-    Attached(AttachedArgs),
+    Attached(Box<AttachedArgs>),
+    /// Move a VM with passthrough devices to another host (hot for HVM, cold for PV and XAPI), journaled.
+    Migrate(Box<MigrateArgs>),
+    /// Detach every passthrough device of a domain and save them to a file.
+    #[command(name = "detach-all")]
+    DetachAll(Box<DetachAllArgs>),
+    /// Attach devices saved by detach-all again (mapped to this host's devices with --map).
+    Reattach(Box<ReattachArgs>),
+    /// Finish or roll back half-done flows (after a crash).
+    Resume(Box<ResumeArgs>),
+    /// Show half-done flows.
+    Status(Box<StatusArgs>),
+    /// Move every VM off a host, N at a time.
+    Evacuate(Box<EvacuateArgs>),
+}
+
+/// Options of journaled flows.
+#[derive(Args, Debug, Clone)]
+pub struct StateOpts {
+    /// Where flow journals live (default ROOT/var/lib/xenpci).
+    #[arg(long, env = "XENPCI_STATE_DIR")]
+    pub state_dir: Option<std::path::PathBuf>,
+    /// The device mapping file (docs/mapping.md).
+    #[arg(long = "map", env = "XENPCI_MAP")]
+    pub map: Option<std::path::PathBuf>,
+    /// xl or xapi (default: xapi when `xe` is found, else xl).
+    #[arg(long, env = "XENPCI_TOOLSTACK")]
+    pub toolstack: Option<String>,
+}
+
+impl StateOpts {
+    fn dir(&self, g: &Globals) -> std::path::PathBuf {
+        self.state_dir
+            .clone()
+            .unwrap_or_else(|| xenpci::journal::default_state_dir(&g.host_root()))
+    }
+    fn mapping(&self) -> anyhow::Result<Option<Mapping>> {
+        Ok(match &self.map {
+            Some(p) => Some(Mapping::load(p)?),
+            None => None,
+        })
+    }
+    fn toolstack(&self) -> anyhow::Result<Toolstack> {
+        match self.toolstack.as_deref() {
+            Some("xl") => Ok(Toolstack::Xl),
+            Some("xapi") => Ok(Toolstack::Xapi),
+            None | Some("auto") => Ok(if xenpci::exec::Tool::Xe.available() {
+                Toolstack::Xapi
+            } else {
+                Toolstack::Xl
+            }),
+            Some(o) => anyhow::bail!("--toolstack {o:?}: expected xl, xapi or auto"),
+        }
+    }
+}
+
+/// `xenpci migrate VM --to HOST`.
+#[derive(Args, Debug)]
+pub struct MigrateArgs {
+    /// VM (xl domain name; XAPI name-label or uuid).
+    pub vm: String,
+    /// Target host.
+    #[arg(long)]
+    pub to: String,
+    /// Source host (default: this one).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// The guest's xl.cfg (cold path; default /etc/xen/VM.cfg under --root).
+    #[arg(long)]
+    pub config: Option<std::path::PathBuf>,
+    /// Take the cold path even for an HVM guest.
+    #[arg(long)]
+    pub cold: bool,
+    #[command(flatten)]
+    pub state: StateOpts,
+    #[command(flatten)]
+    pub opts: FlowOpts,
+}
+
+/// `xenpci detach-all VM --save FILE`.
+#[derive(Args, Debug)]
+pub struct DetachAllArgs {
+    /// Domain.
+    pub vm: String,
+    /// Where to save the devices (JSON).
+    #[arg(long)]
+    pub save: std::path::PathBuf,
+    /// Host (default: this one).
+    #[arg(long)]
+    pub host: Option<String>,
+    #[command(flatten)]
+    pub state: StateOpts,
+    #[command(flatten)]
+    pub opts: FlowOpts,
+}
+
+/// `xenpci reattach --from FILE`.
+#[derive(Args, Debug)]
+pub struct ReattachArgs {
+    /// The file written by detach-all --save.
+    #[arg(long = "from")]
+    pub from_file: std::path::PathBuf,
+    /// Host the domain runs on now (default: this one).
+    #[arg(long)]
+    pub host: Option<String>,
+    #[command(flatten)]
+    pub state: StateOpts,
+    #[command(flatten)]
+    pub opts: FlowOpts,
+}
+
+/// `xenpci resume [ID]`.
+#[derive(Args, Debug)]
+pub struct ResumeArgs {
+    /// Flow id (default: every half-done flow).
+    pub id: Option<String>,
+    /// Roll back instead of finishing.
+    #[arg(long)]
+    pub rollback: bool,
+    #[command(flatten)]
+    pub state: StateOpts,
+    #[command(flatten)]
+    pub opts: FlowOpts,
+}
+
+/// `xenpci status`.
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// Also finished flows.
+    #[arg(long)]
+    pub all: bool,
+    #[command(flatten)]
+    pub state: StateOpts,
+    /// JSON output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `xenpci evacuate HOST --to HOST2`.
+#[derive(Args, Debug)]
+pub struct EvacuateArgs {
+    /// Host to empty.
+    pub host: String,
+    /// Target host.
+    #[arg(long)]
+    pub to: String,
+    /// VMs moved at the same time.
+    #[arg(short = 'j', long, default_value_t = 1)]
+    pub jobs: usize,
+    /// Directory of the guests' xl.cfg files (DIR/VM.cfg) for cold moves.
+    #[arg(long)]
+    pub config_dir: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub state: StateOpts,
+    #[command(flatten)]
+    pub opts: FlowOpts,
 }
 
 /// `xenpci attach DOM SPEC`.
@@ -154,7 +313,208 @@ pub fn run(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        FlowCmd::Migrate(a) => {
+            let site = a.opts.site(g, &runner)?;
+            let req = Request {
+                vm: a.vm.clone(),
+                from: a.from.clone().unwrap_or_else(|| a.opts.local(g)),
+                to: a.to.clone(),
+                toolstack: a.state.toolstack()?,
+                config: a.config.clone(),
+                mapping: a.state.mapping()?,
+                cold: a.cold,
+            };
+            let plan = migrate::plan(&site, &req)?;
+            run_plan(&site, &a.state.dir(g), "migrate", &plan, &a.opts)
+        }
+        FlowCmd::DetachAll(a) => {
+            let site = a.opts.site(g, &runner)?;
+            let host = a.host.clone().unwrap_or_else(|| a.opts.local(g));
+            let (plan, saved) = saved::plan_detach_all(&site, &host, &a.vm)?;
+            if !a.opts.dry_run {
+                let text = serde_json::to_string_pretty(&saved)? + "\n";
+                xenpci::fsutil::atomic_write(&a.save, text.as_bytes(), false)?;
+            }
+            run_plan(&site, &a.state.dir(g), "detach-all", &plan, &a.opts)
+        }
+        FlowCmd::Reattach(a) => {
+            let site = a.opts.site(g, &runner)?;
+            let host = a.host.clone().unwrap_or_else(|| a.opts.local(g));
+            let saved = saved::load(&a.from_file)?;
+            let map = a.state.mapping()?;
+            let plan = saved::plan_reattach(&site, &saved, &host, map.as_ref())?;
+            run_plan(&site, &a.state.dir(g), "reattach", &plan, &a.opts)
+        }
+        FlowCmd::Resume(a) => {
+            let site = a.opts.site(g, &runner)?;
+            let dir = a.state.dir(g);
+            let ids: Vec<String> = match &a.id {
+                Some(id) => vec![id.clone()],
+                None => Journal::list(&dir)?
+                    .into_iter()
+                    .filter(|r| !r.status.is_final())
+                    .map(|r| r.id)
+                    .collect(),
+            };
+            if ids.is_empty() {
+                println!("no half-done flow in {}", dir.display());
+            }
+            let mut worst = ExitCode::SUCCESS;
+            for id in ids {
+                let o = engine::resume(&site, &dir, &id, a.rollback)?;
+                if print_outcome(&o, a.opts.json)? != ExitCode::SUCCESS {
+                    worst = ExitCode::from(1);
+                }
+            }
+            Ok(worst)
+        }
+        FlowCmd::Status(a) => {
+            let dir = a.state.dir(g);
+            let flows: Vec<_> = Journal::list(&dir)?
+                .into_iter()
+                .filter(|r| a.all || !r.status.is_final())
+                .collect();
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&flows)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            if flows.is_empty() {
+                println!("no half-done flow in {}", dir.display());
+            }
+            for f in &flows {
+                let done = f
+                    .steps
+                    .iter()
+                    .filter(|s| s.state == xenpci::journal::StepState::Done)
+                    .count();
+                println!(
+                    "{}  {} {} {} {} -> {}  {:?}  {done}/{} steps done",
+                    f.id,
+                    f.kind,
+                    f.mode,
+                    f.vm,
+                    f.from,
+                    f.to,
+                    f.status,
+                    f.steps.len()
+                );
+                for s in f.steps.iter().filter(|s| {
+                    !matches!(
+                        s.state,
+                        xenpci::journal::StepState::Done | xenpci::journal::StepState::Planned
+                    )
+                }) {
+                    println!(
+                        "    step {} {:?}: {}{}",
+                        s.n,
+                        s.state,
+                        s.action,
+                        s.error
+                            .as_deref()
+                            .map(|e| format!(" ({e})"))
+                            .unwrap_or_default()
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        FlowCmd::Evacuate(a) => {
+            let site = a.opts.site(g, &runner)?;
+            let dir = a.state.dir(g);
+            let ev = evacuate::Evacuation {
+                from: a.host.clone(),
+                to: a.to.clone(),
+                jobs: a.jobs,
+                toolstack: a.state.toolstack()?,
+                mapping: a.state.mapping()?,
+                state_dir: &dir,
+                config_dir: a.config_dir.clone(),
+            };
+            if a.opts.dry_run {
+                for vm in evacuate::guests(&site, &a.host, ev.toolstack)? {
+                    let req = Request {
+                        vm: vm.clone(),
+                        from: a.host.clone(),
+                        to: a.to.clone(),
+                        toolstack: ev.toolstack,
+                        config: ev.config_dir.as_ref().map(|d| d.join(format!("{vm}.cfg"))),
+                        mapping: ev.mapping.clone(),
+                        cold: false,
+                    };
+                    match migrate::plan(&site, &req) {
+                        Ok(p) => print!("{p}"),
+                        Err(e) => println!("plan for {vm}: refused: {e}"),
+                    }
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            let out: std::sync::Mutex<Box<dyn std::io::Write + Send>> =
+                std::sync::Mutex::new(Box::new(std::io::stderr()));
+            let results = evacuate::evacuate(&site, &ev, &out)?;
+            if a.opts.json {
+                println!("{}", serde_json::to_string_pretty(&results)?);
+            } else {
+                print!("{}", evacuate::table(&results));
+            }
+            Ok(if results.iter().all(|r| r.result == "moved") {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
     }
+}
+
+fn run_plan(
+    site: &Site,
+    dir: &std::path::Path,
+    kind: &str,
+    plan: &Plan,
+    opts: &FlowOpts,
+) -> anyhow::Result<ExitCode> {
+    if opts.dry_run {
+        if opts.json {
+            println!("{}", serde_json::to_string_pretty(plan)?);
+        } else {
+            print!("{plan}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !opts.json {
+        print!("{plan}");
+    }
+    let o = engine::start(site, dir, kind, plan)?;
+    print_outcome(&o, opts.json)
+}
+
+fn print_outcome(o: &engine::Outcome, json: bool) -> anyhow::Result<ExitCode> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(o)?);
+    } else {
+        match o.status {
+            FlowStatus::Done => println!("flow {}: done", o.id),
+            FlowStatus::RolledBack => {
+                println!("flow {}: rolled back", o.id);
+                if let Some(f) = &o.failure {
+                    println!("  because {f}");
+                }
+                for u in &o.undone {
+                    println!("  undone {u}");
+                }
+            }
+            s => {
+                println!("flow {}: {s:?}", o.id);
+                for u in &o.stuck {
+                    println!("  {u}");
+                }
+            }
+        }
+    }
+    Ok(if o.status == FlowStatus::Done {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn print_report(

@@ -1,0 +1,514 @@
+//! Planning a move of a VM with passthrough devices to another host (issue 6 §3), decided
+//! before anything runs and said up front:
+//!
+//! * **xl, HVM with devices — hot**: detach every device (remembering spec options and vslot),
+//!   `xl migrate`, attach the mapped devices on the target, verify (the VT-d guide's model,
+//!   seed 002). Xen refuses log-dirty mode while a device is assigned (xen-xl.md §3.6).
+//! * **xl, PV with a device or a connected pcifront — cold**: on Xen 4.17, `xl migrate` of such a
+//!   guest crashes xl or fails to suspend even after the detach (FINDINGS.md §D). So: write the
+//!   guest's xl.cfg for the target's BDFs (`xenpci::xlcfg`, byte-exact elsewhere), shut it down,
+//!   `xl create` it on the target, verify.
+//! * **xl, no devices — live**: plain `xl migrate`.
+//! * **XAPI with `other-config:pci` — cold**: xapi plugs PCI only at domain build and refuses
+//!   migration (`VM_HAS_PCI_ATTACHED`, xapi-xe.md §1.3–1.4): shut down, rewrite
+//!   `other-config:pci` for the target's mapped devices, `vm-start on=`, verify.
+//! * **XAPI without devices — live**: `xe vm-migrate`.
+//!
+//! Every mapped device's identity is verified on both hosts, and the target's devices must be
+//! assignable there, before the plan is accepted.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::pci::Bdf;
+use crate::syntax::pci_spec::{format_spec, SpecDefaults};
+use crate::xlcfg::{effective, xl_spec_parser, Document};
+
+use super::hotplug;
+use super::mapping::Mapping;
+use super::steps::{xe, xe_get_pci, Action};
+use super::transport::{Site, Transport};
+use super::xl::Xl;
+use super::FlowError;
+
+/// Which toolstack owns the VM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Toolstack {
+    /// Plain Xen.
+    Xl,
+    /// XAPI (XCP-ng / XenServer).
+    Xapi,
+}
+
+/// What to move where.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// VM name (xl) or name-label/uuid (XAPI).
+    pub vm: String,
+    /// Source host.
+    pub from: String,
+    /// Target host.
+    pub to: String,
+    /// Toolstack.
+    pub toolstack: Toolstack,
+    /// The guest's xl.cfg (xl cold path); default `/etc/xen/<vm>.cfg` under the host root.
+    pub config: Option<PathBuf>,
+    /// Cross-host device mapping (needed when devices move to another host).
+    pub mapping: Option<Mapping>,
+    /// Take the cold path even when hot would work.
+    pub cold: bool,
+}
+
+/// A device that moves.
+#[derive(Debug, Clone, Serialize)]
+pub struct Moved {
+    /// Logical name from the mapping (or `same-host`).
+    pub name: String,
+    /// BDF on the source.
+    pub from: Bdf,
+    /// BDF on the target.
+    pub to: Bdf,
+    /// Spec on the target.
+    pub spec: String,
+}
+
+/// The whole plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    /// `hot`, `cold` or `live`.
+    pub mode: String,
+    /// VM as given, and its uuid for XAPI.
+    pub vm: String,
+    /// Source host.
+    pub from: String,
+    /// Target host.
+    pub to: String,
+    /// What is said before acting (why this mode).
+    pub notes: Vec<String>,
+    /// Devices that move.
+    pub devices: Vec<Moved>,
+    /// Steps, in order.
+    pub steps: Vec<Action>,
+}
+
+fn map_device(req: &Request, site: &Site, bdf: Bdf) -> Result<(String, Bdf), FlowError> {
+    if req.from == req.to {
+        return Ok(("same-host".into(), bdf));
+    }
+    let m = req.mapping.as_ref().ok_or_else(|| FlowError::Refused {
+        action: format!("move {} to {}", req.vm, req.to),
+        reason: format!(
+            "{bdf} must be mapped to a device of {}: give --map FILE (docs/mapping.md)",
+            req.to
+        ),
+    })?;
+    let (name, to) = m.translate(&req.from, bdf, &req.to)?;
+    m.verify(site, &name, &req.from)?;
+    m.verify(site, &name, &req.to)?;
+    Ok((name, to))
+}
+
+fn spec_with(spec: &str, bdf: Bdf, vslot: Option<u8>) -> Result<String, FlowError> {
+    let mut s = hotplug::parse(spec)?;
+    s.bdf = Some(bdf);
+    s.name = None;
+    if vslot.is_some() {
+        s.vslot = vslot;
+    }
+    format_spec(&s, &SpecDefaults::default()).map_err(|e| FlowError::BadInput {
+        what: "PCI_SPEC_STRING".into(),
+        input: spec.into(),
+        expected: e.to_string(),
+    })
+}
+
+/// Reads the guest's xl.cfg pci entries: (bdf, entry as written).
+fn cfg_entries(path: &Path) -> Result<(String, Vec<(Bdf, String)>), FlowError> {
+    let src = std::fs::read_to_string(path).map_err(|e| FlowError::Refused {
+        action: "read the guest config".into(),
+        reason: format!("{}: {e} (give --config FILE)", path.display()),
+    })?;
+    let doc = Document::parse(&src).map_err(|e| FlowError::BadInput {
+        what: "xl.cfg".into(),
+        input: path.display().to_string(),
+        expected: e.report(&path.display().to_string()),
+    })?;
+    let cfg = doc.config().map_err(|e| FlowError::BadInput {
+        what: "xl.cfg".into(),
+        input: path.display().to_string(),
+        expected: e.report(&path.display().to_string()),
+    })?;
+    let eff = effective(&cfg, &path.display().to_string(), &xl_spec_parser);
+    let entries = eff
+        .pci
+        .iter()
+        .filter_map(|d| Some((d.bdf.as_deref()?.parse().ok()?, d.input.clone())))
+        .collect();
+    Ok((src, entries))
+}
+
+/// Plans an xl move.
+pub fn plan_xl(site: &Site, req: &Request) -> Result<Plan, FlowError> {
+    let src = Xl {
+        site,
+        host: &req.from,
+    };
+    let dst = Xl {
+        site,
+        host: &req.to,
+    };
+    let info = hotplug::domain(&src, &req.vm)?;
+    let attached = src.pci_list(&req.vm)?;
+    let pcifront = match hotplug::local_store(site.local.as_deref() == Some(req.from.as_str())) {
+        Some(store) => Some(
+            crate::xenstore::pcifront_present(&store, crate::ids::DomId(info.domid)).map_err(
+                |e| FlowError::NotVerified {
+                    detail: format!("reading XenStore: {e}"),
+                },
+            )?,
+        ),
+        None => None,
+    };
+    let mut notes = Vec::new();
+    let pv_like = info.kind != "hvm";
+    let mode = if attached.is_empty() && pcifront != Some(true) && !req.cold {
+        if pv_like && pcifront.is_none() {
+            notes.push(format!(
+                "{} has no device attached; XenStore of {} is not readable here, so a pcifront left by an earlier device cannot be ruled out (xl would then fail with `failed to suspend at sender` and the guest keeps running)",
+                req.vm, req.from
+            ));
+        }
+        "live"
+    } else if pv_like || req.cold {
+        if req.cold {
+            notes.push("cold move requested (--cold)".into());
+        } else {
+            notes.push(format!(
+                "{} is a {} guest that {}: a live move is impossible on Xen 4.17 (xl migrate crashes with a device attached, and a guest whose pcifront connected cannot suspend even after the detach; FINDINGS.md §D). Taking the cold path: shut down on {}, start on {} with the mapped devices.",
+                req.vm,
+                info.kind.to_uppercase(),
+                if attached.is_empty() { "has had a PCI device (pcifront connected)" } else { "has a PCI device attached" },
+                req.from,
+                req.to
+            ));
+        }
+        "cold"
+    } else {
+        notes.push(format!(
+            "{} is an HVM guest: hot path — detach its devices, live-migrate, attach the mapped devices on {}",
+            req.vm, req.to
+        ));
+        "hot"
+    };
+    let mut devices = Vec::new();
+    let mut steps = Vec::new();
+    match mode {
+        "live" => steps.push(migrate_step(req)),
+        "hot" => {
+            let cfg = req
+                .config
+                .clone()
+                .unwrap_or_else(|| site.root.path(format!("/etc/xen/{}.cfg", req.vm)));
+            let entries = cfg_entries(&cfg).map(|(_, e)| e).unwrap_or_default();
+            for e in &attached {
+                let written = entries
+                    .iter()
+                    .chain(info.pcidevs.iter())
+                    .find(|(b, _)| *b == e.bdf)
+                    .map_or(e.bdf.to_string(), |(_, s)| s.clone());
+                let vslot = (e.vslot != 0).then_some(e.vslot);
+                let here = spec_with(&written, e.bdf, vslot)?;
+                let (name, to) = map_device(req, site, e.bdf)?;
+                let there = spec_with(&written, to, vslot)?;
+                steps.push(Action::XlDetach {
+                    host: req.from.clone(),
+                    dom: req.vm.clone(),
+                    bdf: e.bdf,
+                    spec: here,
+                });
+                devices.push(Moved {
+                    name,
+                    from: e.bdf,
+                    to,
+                    spec: there,
+                });
+            }
+            steps.push(migrate_step(req));
+            for d in &devices {
+                steps.push(Action::XlAttach {
+                    host: req.to.clone(),
+                    dom: req.vm.clone(),
+                    bdf: d.to,
+                    spec: d.spec.clone(),
+                });
+            }
+        }
+        _ => {
+            let cfg = req
+                .config
+                .clone()
+                .unwrap_or_else(|| site.root.path(format!("/etc/xen/{}.cfg", req.vm)));
+            let (text, entries) = cfg_entries(&cfg)?;
+            let mut doc = Document::parse(&text).map_err(|e| FlowError::BadInput {
+                what: "xl.cfg".into(),
+                input: cfg.display().to_string(),
+                expected: e.report(&cfg.display().to_string()),
+            })?;
+            let mut wanted: Vec<(Bdf, String, Option<u8>)> =
+                entries.iter().map(|(b, s)| (*b, s.clone(), None)).collect();
+            for e in &attached {
+                if !wanted.iter().any(|(b, _, _)| *b == e.bdf) {
+                    let written = info
+                        .pcidevs
+                        .iter()
+                        .find(|(b, _)| *b == e.bdf)
+                        .map_or(e.bdf.to_string(), |(_, s)| s.clone());
+                    wanted.push((e.bdf, written, (e.vslot != 0).then_some(e.vslot)));
+                }
+            }
+            for (b, _) in &entries {
+                doc.remove_pci(*b, &xl_spec_parser)
+                    .map_err(|e| FlowError::BadInput {
+                        what: "xl.cfg edit".into(),
+                        input: cfg.display().to_string(),
+                        expected: e.to_string(),
+                    })?;
+            }
+            for (b, written, vslot) in &wanted {
+                let (name, to) = map_device(req, site, *b)?;
+                let spec = spec_with(written, to, *vslot)?;
+                doc.add_pci(&spec, &xl_spec_parser)
+                    .map_err(|e| FlowError::BadInput {
+                        what: "xl.cfg edit".into(),
+                        input: cfg.display().to_string(),
+                        expected: e.to_string(),
+                    })?;
+                devices.push(Moved {
+                    name,
+                    from: *b,
+                    to,
+                    spec,
+                });
+            }
+            let stem = cfg
+                .file_stem()
+                .map_or(req.vm.clone(), |s| s.to_string_lossy().into_owned());
+            let target_cfg = cfg.with_file_name(format!("{stem}@{}.cfg", req.to));
+            let previous = std::fs::read_to_string(&target_cfg).ok();
+            steps.push(Action::WriteFile {
+                path: target_cfg.clone(),
+                content: doc.to_string(),
+                previous,
+            });
+            if site.transport == Transport::Ssh && site.local.as_deref() != Some(req.to.as_str()) {
+                steps.push(Action::CopyFile {
+                    host: req.to.clone(),
+                    path: target_cfg.clone(),
+                });
+            }
+            steps.push(Action::XlShutdown {
+                host: req.from.clone(),
+                dom: req.vm.clone(),
+                config: cfg.clone(),
+            });
+            steps.push(Action::XlCreate {
+                host: req.to.clone(),
+                dom: req.vm.clone(),
+                config: target_cfg,
+                devices: devices.iter().map(|d| d.to).collect(),
+            });
+        }
+    }
+    // the target must be able to take the devices
+    if !devices.is_empty() && req.from != req.to {
+        let free = dst.assignable()?;
+        for d in &devices {
+            if !free.iter().any(|(b, _)| *b == d.to) {
+                return Err(FlowError::Refused {
+                    action: format!("move {} to {}", req.vm, req.to),
+                    reason: format!("{} ({}) is not assignable on {}: bind it to pciback there first (xenpci hide / xl pci-assignable-add)", d.to, d.name, req.to),
+                });
+            }
+        }
+    }
+    if req.from != req.to && dst.domain(&req.vm)?.is_some() {
+        return Err(FlowError::Refused {
+            action: format!("move {} to {}", req.vm, req.to),
+            reason: format!("{} already has a domain named {}", req.to, req.vm),
+        });
+    }
+    Ok(Plan {
+        mode: mode.into(),
+        vm: req.vm.clone(),
+        from: req.from.clone(),
+        to: req.to.clone(),
+        notes,
+        devices,
+        steps,
+    })
+}
+
+fn migrate_step(req: &Request) -> Action {
+    Action::XlMigrate {
+        from: req.from.clone(),
+        to: req.to.clone(),
+        dom: req.vm.clone(),
+    }
+}
+
+/// Plans an XAPI move (pool-wide `xe`, run where xenpci runs).
+pub fn plan_xapi(site: &Site, req: &Request) -> Result<Plan, FlowError> {
+    let uuid = if crate::ids::looks_like_uuid(&req.vm) {
+        req.vm.clone()
+    } else {
+        let u = xe(
+            site,
+            &[
+                "vm-list".into(),
+                format!("name-label={}", req.vm),
+                "params=uuid".into(),
+                "--minimal".into(),
+            ],
+        )?;
+        if u.is_empty() || u.contains(',') {
+            return Err(FlowError::Refused {
+                action: format!("move {}", req.vm),
+                reason: format!(
+                    "xe vm-list name-label={} matches {}",
+                    req.vm,
+                    if u.is_empty() {
+                        "no VM".into()
+                    } else {
+                        format!("several VMs ({u})")
+                    }
+                ),
+            });
+        }
+        u
+    };
+    let get = |p: &str| {
+        xe(
+            site,
+            &[
+                "vm-param-get".into(),
+                format!("uuid={uuid}"),
+                format!("param-name={p}"),
+            ],
+        )
+    };
+    if get("power-state")? != "running" {
+        return Err(FlowError::Refused {
+            action: format!("move {}", req.vm),
+            reason: "the VM is not running".into(),
+        });
+    }
+    let resident = get("resident-on")?;
+    let from_uuid = super::steps::xe_host_uuid(site, &req.from)?;
+    if resident != from_uuid {
+        return Err(FlowError::Refused {
+            action: format!("move {}", req.vm),
+            reason: format!("the VM runs on host {resident}, not on {}", req.from),
+        });
+    }
+    super::steps::xe_host_uuid(site, &req.to)?;
+    let old = xe_get_pci(site, &uuid)?;
+    let mut steps = Vec::new();
+    let mut devices = Vec::new();
+    let mut notes = Vec::new();
+    let entries = old
+        .as_deref()
+        .map(|v| crate::syntax::xapi_pci::parse(v).entries())
+        .unwrap_or_default();
+    let mode = if entries.is_empty() {
+        steps.push(Action::XeMigrate {
+            vm: uuid.clone(),
+            from: req.from.clone(),
+            to: req.to.clone(),
+        });
+        "live"
+    } else {
+        notes.push(format!(
+            "{} has other-config:pci={:?}: XAPI plugs PCI devices only when the domain is built and refuses to migrate it (VM_HAS_PCI_ATTACHED), so this is a COLD move: the VM is shut down on {}, its other-config:pci rewritten for {}'s devices, and started on {}",
+            req.vm, old.clone().unwrap_or_default(), req.from, req.to, req.to
+        ));
+        let mut new_entries = Vec::new();
+        for e in &entries {
+            let (name, to) = map_device(req, site, e.bdf)?;
+            new_entries.push(crate::syntax::xapi_pci::Entry {
+                group: e.group,
+                bdf: to,
+            });
+            devices.push(Moved {
+                name,
+                from: e.bdf,
+                to,
+                spec: format!("{}/{}", e.group, to),
+            });
+        }
+        let new =
+            crate::syntax::xapi_pci::generate(&new_entries).map_err(|e| FlowError::BadInput {
+                what: "other-config:pci".into(),
+                input: old.clone().unwrap_or_default(),
+                expected: e.to_string(),
+            })?;
+        steps.push(Action::XeShutdown {
+            vm: uuid.clone(),
+            host: req.from.clone(),
+        });
+        if Some(&new) != old.as_ref() {
+            steps.push(Action::XeSetPci {
+                vm: uuid.clone(),
+                old: old.clone(),
+                new: Some(new),
+            });
+        }
+        steps.push(Action::XeStart {
+            vm: uuid.clone(),
+            host: req.to.clone(),
+        });
+        "cold"
+    };
+    Ok(Plan {
+        mode: mode.into(),
+        vm: uuid,
+        from: req.from.clone(),
+        to: req.to.clone(),
+        notes,
+        devices,
+        steps,
+    })
+}
+
+/// Plans with the toolstack of the request.
+pub fn plan(site: &Site, req: &Request) -> Result<Plan, FlowError> {
+    match req.toolstack {
+        Toolstack::Xl => plan_xl(site, req),
+        Toolstack::Xapi => plan_xapi(site, req),
+    }
+}
+
+impl std::fmt::Display for Plan {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        writeln!(
+            f,
+            "plan: {} move of {} from {} to {}",
+            self.mode, self.vm, self.from, self.to
+        )?;
+        for n in &self.notes {
+            writeln!(f, "  note: {n}")?;
+        }
+        for d in &self.devices {
+            writeln!(
+                f,
+                "  device {}: {} on {} -> {} on {} ({})",
+                d.name, d.from, self.from, d.to, self.to, d.spec
+            )?;
+        }
+        for (i, s) in self.steps.iter().enumerate() {
+            writeln!(f, "  {}. {s}", i + 1)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,493 @@
+//! The steps flows are made of. Each step knows how to do itself, how to tell whether it is
+//! already done (so a resumed flow can settle a step whose outcome was not journaled), and how
+//! to undo itself. Every command goes through the [`Site`] (host + transport).
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::exec::Tool;
+use crate::pci::Bdf;
+
+use super::hotplug;
+use super::transport::Site;
+use super::xl::Xl;
+use super::FlowError;
+
+/// One step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum Action {
+    /// `xl pci-detach DOM BDF` on `host`; undo re-attaches with `spec`.
+    XlDetach {
+        /// Host.
+        host: String,
+        /// Domain name.
+        dom: String,
+        /// Device.
+        bdf: Bdf,
+        /// The spec it was attached with (options, vslot).
+        spec: String,
+    },
+    /// `xl pci-attach DOM SPEC` on `host`, verified; undo detaches.
+    XlAttach {
+        /// Host.
+        host: String,
+        /// Domain name.
+        dom: String,
+        /// Device.
+        bdf: Bdf,
+        /// Full spec.
+        spec: String,
+    },
+    /// `xl migrate DOM TO` on `from`; undo migrates back.
+    XlMigrate {
+        /// Source.
+        from: String,
+        /// Target.
+        to: String,
+        /// Domain name.
+        dom: String,
+    },
+    /// `xl shutdown -w DOM` on `host`; undo `xl create CONFIG` there.
+    XlShutdown {
+        /// Host.
+        host: String,
+        /// Domain name.
+        dom: String,
+        /// The config it was running from.
+        config: PathBuf,
+    },
+    /// `xl create CONFIG` on `host`, then checks `devices` with pci-list; undo `xl destroy`.
+    XlCreate {
+        /// Host.
+        host: String,
+        /// Domain name.
+        dom: String,
+        /// Config path (as the host sees it).
+        config: PathBuf,
+        /// Devices that must be attached after the create.
+        devices: Vec<Bdf>,
+    },
+    /// Writes a local file; undo restores the previous content (or removes it).
+    WriteFile {
+        /// Path.
+        path: PathBuf,
+        /// New content.
+        content: String,
+        /// Content before, `None` = did not exist.
+        previous: Option<String>,
+    },
+    /// `scp PATH HOST:PATH` (ssh transport only); undo is nothing (the file is inert).
+    CopyFile {
+        /// Host.
+        host: String,
+        /// Path (same on both sides).
+        path: PathBuf,
+    },
+    /// `xe vm-shutdown uuid=VM`; undo `xe vm-start uuid=VM on=HOST`.
+    XeShutdown {
+        /// VM uuid.
+        vm: String,
+        /// Where it ran (name-label).
+        host: String,
+    },
+    /// `xe vm-param-set other-config:pci=NEW` (or remove when empty); undo writes OLD back.
+    XeSetPci {
+        /// VM uuid.
+        vm: String,
+        /// Previous value (`None` = key absent).
+        old: Option<String>,
+        /// New value.
+        new: Option<String>,
+    },
+    /// `xe vm-start uuid=VM on=HOST`, verified running there; undo `xe vm-shutdown`.
+    XeStart {
+        /// VM uuid.
+        vm: String,
+        /// Host name-label.
+        host: String,
+    },
+    /// `xe vm-migrate uuid=VM host=HOST` (a VM without devices); undo migrates back.
+    XeMigrate {
+        /// VM uuid.
+        vm: String,
+        /// Source host name-label.
+        from: String,
+        /// Target host name-label.
+        to: String,
+    },
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        let q = crate::exec::shell_quote;
+        match self {
+            Action::XlDetach { host, dom, bdf, .. } => {
+                write!(f, "[{host}] xl pci-detach {} {bdf}", q(dom))
+            }
+            Action::XlAttach {
+                host, dom, spec, ..
+            } => write!(f, "[{host}] xl pci-attach {} {}", q(dom), q(spec)),
+            Action::XlMigrate { from, to, dom } => {
+                let a: Vec<String> = migrate_args(dom, from, to).iter().map(|w| q(w)).collect();
+                write!(f, "[{from}] xl {}", a.join(" "))
+            }
+            Action::XlShutdown { host, dom, .. } => write!(f, "[{host}] xl shutdown -w {}", q(dom)),
+            Action::XlCreate { host, config, .. } => {
+                write!(f, "[{host}] xl create {}", q(&config.display().to_string()))
+            }
+            Action::WriteFile { path, .. } => {
+                write!(f, "[local] write {}", q(&path.display().to_string()))
+            }
+            Action::CopyFile { host, path } => {
+                let p = path.display().to_string();
+                write!(f, "[local] scp {} {}", q(&p), q(&format!("{host}:{p}")))
+            }
+            Action::XeShutdown { vm, .. } => write!(f, "[pool] xe vm-shutdown uuid={vm}"),
+            Action::XeSetPci {
+                vm, new: Some(v), ..
+            } => write!(
+                f,
+                "[pool] xe vm-param-set uuid={vm} {}",
+                q(&format!("other-config:pci={v}"))
+            ),
+            Action::XeSetPci { vm, new: None, .. } => {
+                write!(
+                    f,
+                    "[pool] xe vm-param-remove uuid={vm} param-name=other-config param-key=pci"
+                )
+            }
+            Action::XeStart { vm, host } => {
+                write!(f, "[pool] xe vm-start uuid={vm} on={}", q(host))
+            }
+            Action::XeMigrate { vm, to, .. } => {
+                write!(f, "[pool] xe vm-migrate uuid={vm} host={}", q(to))
+            }
+        }
+    }
+}
+
+/// `xe ARGS…` on the pool (run where xenpci runs).
+pub fn xe(site: &Site, args: &[String]) -> Result<String, FlowError> {
+    let host = site.local.clone().unwrap_or_default();
+    let mut argv = vec!["xe".to_string()];
+    argv.extend(args.iter().cloned());
+    let cmd = site.command(&host, Some(Tool::Xe), &argv);
+    let o = site.runner.output(&cmd).map_err(|e| FlowError::Exec {
+        host: "pool".into(),
+        source: Box::new(e),
+    })?;
+    if o.success() {
+        Ok(o.stdout.trim_end().to_string())
+    } else {
+        Err(FlowError::Xl {
+            host: "pool".into(),
+            command: cmd.to_string(),
+            status: o
+                .status
+                .map_or("killed by a signal".into(), |s| format!("exit {s}")),
+            stderr: o.stderr.trim().to_string(),
+        })
+    }
+}
+
+fn xe_get(site: &Site, vm: &str, param: &str) -> Result<String, FlowError> {
+    xe(
+        site,
+        &[
+            "vm-param-get".into(),
+            format!("uuid={vm}"),
+            format!("param-name={param}"),
+        ],
+    )
+}
+
+/// `other-config:pci` of `vm`, `None` when the key is absent.
+pub fn xe_get_pci(site: &Site, vm: &str) -> Result<Option<String>, FlowError> {
+    let oc = xe(
+        site,
+        &[
+            "vm-param-get".into(),
+            format!("uuid={vm}"),
+            "param-name=other-config".into(),
+        ],
+    )?;
+    // `k1: v1; k2: v2` — pci values contain no `;`
+    Ok(oc
+        .split("; ")
+        .find_map(|kv| kv.strip_prefix("pci: ").map(str::to_string)))
+}
+
+/// The uuid of the host named `name`.
+pub fn xe_host_uuid(site: &Site, name: &str) -> Result<String, FlowError> {
+    let u = xe(
+        site,
+        &[
+            "host-list".into(),
+            format!("name-label={name}"),
+            "--minimal".into(),
+        ],
+    )?;
+    if u.is_empty() || u.contains(',') {
+        return Err(FlowError::Refused {
+            action: format!("find host {name}"),
+            reason: format!("xe host-list name-label={name} gives {:?}", u),
+        });
+    }
+    Ok(u)
+}
+
+fn xe_running_on(site: &Site, vm: &str, host: &str) -> Result<bool, FlowError> {
+    if xe_get(site, vm, "power-state")? != "running" {
+        return Ok(false);
+    }
+    Ok(xe_get(site, vm, "resident-on")? == xe_host_uuid(site, host)?)
+}
+
+fn on_host(site: &Site, host: &str, dom: &str) -> Result<bool, FlowError> {
+    Ok(Xl { site, host }.domain(dom)?.is_some())
+}
+
+fn attached(site: &Site, host: &str, dom: &str, bdf: Bdf) -> Result<Option<bool>, FlowError> {
+    let xl = Xl { site, host };
+    if xl.domain(dom)?.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(xl.pci_list(dom)?.iter().any(|e| e.bdf == bdf)))
+}
+
+impl Action {
+    /// Does the step.
+    pub fn perform(&self, site: &Site) -> Result<(), FlowError> {
+        match self {
+            Action::XlDetach { host, dom, bdf, .. } => {
+                hotplug::detach(&Xl { site, host }, dom, *bdf, false, false).map(|_| ())
+            }
+            Action::XlAttach {
+                host, dom, spec, ..
+            } => hotplug::attach(&Xl { site, host }, dom, spec, false).map(|_| ()),
+            Action::XlMigrate { from, to, dom } => {
+                Xl { site, host: from }.run(&migrate_args(dom, from, to))
+            }
+            Action::XlShutdown { host, dom, .. } => Xl { site, host }.run(&["shutdown", "-w", dom]),
+            Action::XlCreate {
+                host,
+                dom,
+                config,
+                devices,
+            } => {
+                let xl = Xl { site, host };
+                xl.run(&["create", &config.display().to_string()])?;
+                let have = xl.pci_list(dom)?;
+                match devices.iter().find(|b| !have.iter().any(|e| e.bdf == **b)) {
+                    Some(b) => Err(FlowError::NotVerified {
+                        detail: format!("{dom} started on {host} without {b} (xl pci-list)"),
+                    }),
+                    None => Ok(()),
+                }
+            }
+            Action::WriteFile { path, content, .. } => {
+                crate::fsutil::atomic_write(path, content.as_bytes(), false)
+                    .map(|_| ())
+                    .map_err(|e| FlowError::NotVerified {
+                        detail: format!("writing {}: {e}", path.display()),
+                    })
+            }
+            Action::CopyFile { host, path } => {
+                let p = path.display().to_string();
+                let cmd = crate::exec::CommandSpec::new("scp")
+                    .arg(&p)
+                    .arg(format!("{host}:{p}"));
+                site.runner
+                    .run(&cmd)
+                    .map(|_| ())
+                    .map_err(|e| FlowError::Exec {
+                        host: host.clone(),
+                        source: Box::new(e),
+                    })
+            }
+            Action::XeShutdown { vm, .. } => {
+                xe(site, &["vm-shutdown".into(), format!("uuid={vm}")]).map(|_| ())
+            }
+            Action::XeSetPci { vm, new, .. } => set_pci(site, vm, new.as_deref()),
+            Action::XeStart { vm, host } => {
+                xe(
+                    site,
+                    &[
+                        "vm-start".into(),
+                        format!("uuid={vm}"),
+                        format!("on={host}"),
+                    ],
+                )?;
+                if xe_running_on(site, vm, host)? {
+                    Ok(())
+                } else {
+                    Err(FlowError::NotVerified {
+                        detail: format!(
+                            "xe vm-start returned but VM {vm} is not running on {host}"
+                        ),
+                    })
+                }
+            }
+            Action::XeMigrate { vm, to, .. } => xe(
+                site,
+                &[
+                    "vm-migrate".into(),
+                    format!("uuid={vm}"),
+                    format!("host={to}"),
+                ],
+            )
+            .map(|_| ()),
+        }
+    }
+
+    /// Whether the step's effect is in place now (`None`: cannot tell).
+    pub fn is_done(&self, site: &Site) -> Result<Option<bool>, FlowError> {
+        Ok(match self {
+            Action::XlDetach { host, dom, bdf, .. } => attached(site, host, dom, *bdf)?.map(|a| !a),
+            Action::XlAttach { host, dom, bdf, .. } => {
+                attached(site, host, dom, *bdf)?.or(Some(false))
+            }
+            Action::XlMigrate { from, to, dom } => {
+                Some(on_host(site, to, dom)? && !on_host(site, from, dom)?)
+            }
+            Action::XlShutdown { host, dom, .. } => Some(!on_host(site, host, dom)?),
+            Action::XlCreate { host, dom, .. } => Some(on_host(site, host, dom)?),
+            Action::WriteFile { path, content, .. } => {
+                Some(std::fs::read_to_string(path).ok().as_deref() == Some(content))
+            }
+            Action::CopyFile { .. } => None,
+            Action::XeShutdown { vm, .. } => Some(xe_get(site, vm, "power-state")? == "halted"),
+            Action::XeSetPci { vm, new, .. } => Some(xe_get_pci(site, vm)? == *new),
+            Action::XeStart { vm, host } => Some(xe_running_on(site, vm, host)?),
+            Action::XeMigrate { vm, to, .. } => Some(xe_running_on(site, vm, to)?),
+        })
+    }
+
+    /// Undoes the step (only called when it is done or may be).
+    pub fn undo(&self, site: &Site) -> Result<(), FlowError> {
+        match self {
+            Action::XlDetach {
+                host,
+                dom,
+                bdf,
+                spec,
+            } => {
+                if attached(site, host, dom, *bdf)? == Some(false) {
+                    hotplug::attach(&Xl { site, host }, dom, spec, false)?;
+                }
+                Ok(())
+            }
+            Action::XlAttach { host, dom, bdf, .. } => {
+                if attached(site, host, dom, *bdf)? == Some(true) {
+                    hotplug::detach(&Xl { site, host }, dom, *bdf, true, false)?;
+                }
+                Ok(())
+            }
+            Action::XlMigrate { from, to, dom } => {
+                if on_host(site, to, dom)? && !on_host(site, from, dom)? {
+                    Xl { site, host: to }.run(&migrate_args(dom, to, from))?;
+                }
+                Ok(())
+            }
+            Action::XlShutdown { host, dom, config } => {
+                if !on_host(site, host, dom)? {
+                    Xl { site, host }.run(&["create", &config.display().to_string()])?;
+                }
+                Ok(())
+            }
+            Action::XlCreate { host, dom, .. } => {
+                if on_host(site, host, dom)? {
+                    Xl { site, host }.run(&["destroy", dom])?;
+                }
+                Ok(())
+            }
+            Action::WriteFile { path, previous, .. } => {
+                let r = match previous {
+                    Some(p) => crate::fsutil::atomic_write(path, p.as_bytes(), false).map(|_| ()),
+                    None => {
+                        let _ = std::fs::remove_file(path);
+                        Ok(())
+                    }
+                };
+                r.map_err(|e| FlowError::NotVerified {
+                    detail: format!("restoring {}: {e}", path.display()),
+                })
+            }
+            Action::CopyFile { .. } => Ok(()),
+            Action::XeShutdown { vm, host } => {
+                if !xe_running_on(site, vm, host)? {
+                    xe(
+                        site,
+                        &[
+                            "vm-start".into(),
+                            format!("uuid={vm}"),
+                            format!("on={host}"),
+                        ],
+                    )?;
+                }
+                Ok(())
+            }
+            Action::XeSetPci { vm, old, .. } => set_pci(site, vm, old.as_deref()),
+            Action::XeStart { vm, .. } => {
+                if xe_get(site, vm, "power-state")? == "running" {
+                    xe(site, &["vm-shutdown".into(), format!("uuid={vm}")])?;
+                }
+                Ok(())
+            }
+            Action::XeMigrate { vm, from, to } => {
+                if xe_running_on(site, vm, to)? {
+                    xe(
+                        site,
+                        &[
+                            "vm-migrate".into(),
+                            format!("uuid={vm}"),
+                            format!("host={from}"),
+                        ],
+                    )?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// `migrate DOM TO`, or for the same host `migrate -s "" DOM "xl migrate-receive"` (xl's
+/// local transport, FINDINGS.md §D).
+pub fn migrate_args<'a>(dom: &'a str, from: &str, to: &'a str) -> Vec<&'a str> {
+    if from == to {
+        vec!["migrate", "-s", "", dom, "xl migrate-receive"]
+    } else {
+        vec!["migrate", dom, to]
+    }
+}
+
+fn set_pci(site: &Site, vm: &str, v: Option<&str>) -> Result<(), FlowError> {
+    match v {
+        Some(v) => xe(
+            site,
+            &[
+                "vm-param-set".into(),
+                format!("uuid={vm}"),
+                format!("other-config:pci={v}"),
+            ],
+        ),
+        None => {
+            if xe_get_pci(site, vm)?.is_none() {
+                return Ok(());
+            }
+            xe(
+                site,
+                &[
+                    "vm-param-remove".into(),
+                    format!("uuid={vm}"),
+                    "param-name=other-config".into(),
+                    "param-key=pci".into(),
+                ],
+            )
+        }
+    }
+    .map(|_| ())
+}

@@ -1,0 +1,192 @@
+//! `xenpci migrate` end to end against the mock xl (two hosts) and the mock xe: the HVM hot path
+//! (seed 002's model: hot-remove, migrate, hot-add the mapped devices), the PV cold path (said up
+//! front, FINDINGS §D), a live move without devices, the XAPI cold move, dry run, identity
+//! refusal, detach-all/reattach.
+
+mod flows_support;
+
+use flows_support::Scenario;
+
+fn hvm_with_two_devices() -> Scenario {
+    let s = Scenario::lab();
+    s.xl(
+        "h1",
+        &["pci-attach", "hvmvm", "0000:03:00.0@5,permissive=1"],
+    )
+    .ok();
+    s.xl("h1", &["pci-attach", "hvmvm", "0000:04:00.0@6"]).ok();
+    s
+}
+
+#[test]
+fn hvm_hot_path_moves_mapped_devices_with_options_and_vslots() {
+    let s = hvm_with_two_devices();
+    let r = s.xenpci(&["migrate", "hvmvm", "--to", "h2"]);
+    r.ok();
+    assert!(
+        r.stdout.contains("plan: hot move of hvmvm from h1 to h2"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("flow ") && r.stdout.contains(": done"));
+    assert_eq!(
+        s.xl("h2", &["pci-list", "hvmvm"]).stdout,
+        "Vdev Device\n05.0 0000:81:00.0\n06.0 0000:82:00.0\n"
+    );
+    let st = s.xl_state();
+    let opts = &st["hosts"]["h2"]["domains"][0]["pci"][0]["opts"];
+    assert!(opts.as_str().unwrap().contains("permissive=1"), "{opts}");
+    assert_eq!(s.devices_of("h1", "hvmvm"), None, "gone from h1");
+    // order: detach both, migrate, attach both
+    let log = s.xl_log();
+    let muts: Vec<&str> = log
+        .lines()
+        .filter(|l| {
+            l.contains(" pci-detach ") || l.contains(" migrate ") || l.contains(" pci-attach ")
+        })
+        .collect();
+    assert!(
+        muts[0].contains("pci-detach")
+            && muts[1].contains("pci-detach")
+            && muts[2].contains("migrate")
+            && muts[3].starts_with("[h2] xl pci-attach"),
+        "{muts:?}"
+    );
+}
+
+#[test]
+fn pv_with_a_device_takes_the_cold_path_and_says_so_first() {
+    let s = Scenario::lab();
+    let cfg = s.pv_cfg();
+    s.xl("h1", &["pci-attach", "pvvm", "0000:03:00.0,permissive=1"])
+        .ok();
+    let r = s.xenpci(&[
+        "migrate",
+        "pvvm",
+        "--to",
+        "h2",
+        "--config",
+        cfg.to_str().unwrap(),
+    ]);
+    r.ok();
+    let plan_at = r
+        .stdout
+        .find("live move is impossible")
+        .expect("said up front");
+    assert!(plan_at < r.stdout.find("done").unwrap());
+    assert!(r.stdout.contains("plan: cold move"));
+    assert!(
+        !s.xl_log().contains(" migrate "),
+        "never xl migrate for this guest"
+    );
+    assert_eq!(
+        s.devices_of("h2", "pvvm"),
+        Some(vec!["0000:81:00.0".into()])
+    );
+    let target = std::fs::read_to_string(s.path("pvvm@h2.cfg")).unwrap();
+    assert!(
+        target.starts_with("# the ceph OSD guest\nname = \"pvvm\""),
+        "{target}"
+    );
+    assert!(
+        target.contains("0000:81:00.0,permissive=1") && !target.contains("03:00.0"),
+        "{target}"
+    );
+    assert!(target.contains("# HBA"), "comments kept: {target}");
+    assert_eq!(
+        std::fs::read_to_string(&cfg).unwrap(),
+        std::fs::read_to_string(s.path("pvvm.cfg")).unwrap()
+    );
+}
+
+#[test]
+fn guest_without_devices_moves_live() {
+    let s = Scenario::lab();
+    let r = s.xenpci(&["migrate", "plain", "--to", "h2"]);
+    r.ok();
+    assert!(r.stdout.contains("plan: live move"), "{}", r.stdout);
+    assert_eq!(s.devices_of("h2", "plain"), Some(vec![]));
+}
+
+#[test]
+fn dry_run_prints_every_command_with_its_host_and_changes_nothing() {
+    let s = hvm_with_two_devices();
+    let before = s.attachments();
+    let r = s.xenpci(&["migrate", "hvmvm", "--to", "h2", "--dry-run"]);
+    r.ok();
+    for line in [
+        "1. [h1] xl pci-detach hvmvm 0000:03:00.0",
+        "2. [h1] xl pci-detach hvmvm 0000:04:00.0",
+        "3. [h1] xl migrate hvmvm h2",
+        "4. [h2] xl pci-attach hvmvm 0000:81:00.0@0x05,permissive=1",
+        "5. [h2] xl pci-attach hvmvm 0000:82:00.0@0x06",
+    ] {
+        assert!(r.stdout.contains(line), "{line:?} not in\n{}", r.stdout);
+    }
+    assert_eq!(s.attachments(), before);
+    assert!(
+        !s.path("state/flows").exists()
+            || std::fs::read_dir(s.path("state/flows")).unwrap().count() == 0
+    );
+}
+
+#[test]
+fn identity_mismatch_on_the_target_is_refused_before_acting() {
+    let s = hvm_with_two_devices();
+    std::fs::write(
+        s.root("h2").join("sys/bus/pci/devices/0000:81:00.0/device"),
+        "0x0072\n",
+    )
+    .unwrap();
+    let r = s.xenpci(&["migrate", "hvmvm", "--to", "h2"]);
+    assert_eq!(r.code, Some(2));
+    assert!(r.stderr.contains("identity mismatch for \"ceph-hba\" at 0000:81:00.0 on h2: found 1000:0072, the mapping says 1000:0097"), "{}", r.stderr);
+    assert_eq!(s.attachments().len(), 2);
+    assert!(!s.xl_log().contains("pci-detach"));
+}
+
+#[test]
+fn unmapped_device_is_refused() {
+    let s = Scenario::lab();
+    s.write("map.json", r#"{"devices": {}}"#);
+    s.xl("h1", &["pci-attach", "hvmvm", "0000:03:00.0@5"]).ok();
+    let r = s.xenpci(&["migrate", "hvmvm", "--to", "h2"]);
+    assert_eq!(r.code, Some(2));
+    assert!(
+        r.stderr
+            .contains("0000:03:00.0 on h1 is not in the mapping file"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn xapi_cold_move_rewrites_other_config_and_starts_on_the_target() {
+    let s = Scenario::lab();
+    s.xapi();
+    let r = s.xenpci(&["migrate", "xvm", "--to", "h2", "--toolstack", "xapi"]);
+    r.ok();
+    assert!(r.stdout.contains("COLD move"), "{}", r.stdout);
+    assert_eq!(s.xe_get("other-config"), "pci: 0/0000:81:00.0");
+    assert_eq!(s.xe_get("power-state"), "running");
+    assert_eq!(
+        s.xe_get("resident-on"),
+        "22222222-2222-2222-2222-222222222222"
+    );
+}
+
+#[test]
+fn detach_all_then_reattach_on_another_host_with_the_map() {
+    let s = hvm_with_two_devices();
+    let save = s.path("saved.json");
+    s.xenpci(&["detach-all", "hvmvm", "--save", save.to_str().unwrap()])
+        .ok();
+    assert_eq!(s.devices_of("h1", "hvmvm"), Some(vec![]));
+    s.xl("h1", &["migrate", "hvmvm", "h2"]).ok();
+    s.xenpci(&["reattach", "--from", save.to_str().unwrap(), "--host", "h2"])
+        .ok();
+    assert_eq!(
+        s.xl("h2", &["pci-list", "hvmvm"]).stdout,
+        "Vdev Device\n05.0 0000:81:00.0\n06.0 0000:82:00.0\n"
+    );
+}
