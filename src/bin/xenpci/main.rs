@@ -32,6 +32,8 @@ pub enum Command {
     List(commands::list::ListArgs),
     /// Preflight: would passing these devices through work, and is it safe for dom0?
     Check(commands::check::CheckArgs),
+    /// Show xenpci on the bundled demo host, or write a fixture host root (--write DIR).
+    Demo(commands::demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +45,7 @@ fn main() -> ExitCode {
         Command::XapiPci(c) => commands::xapi_pci::run(c, &cli.globals),
         Command::List(a) => commands::list::run(a, &cli.globals),
         Command::Check(a) => commands::check::run(a, &cli.globals),
+        Command::Demo(a) => commands::demo::run(a, &cli.globals),
     };
     match result {
         Ok(code) => code,
