@@ -355,4 +355,11 @@ mod tests {
         b[0x40] = cap::EXP;
         assert!(ConfigSpace::parse(&b).is_some());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_parse_without_panic(b in proptest::collection::vec(proptest::num::u8::ANY, 0..4200)) {
+            let _ = ConfigSpace::parse(&b);
+        }
+    }
 }

@@ -170,4 +170,13 @@ mod tests {
             assert!(e.to_string().contains(input), "{e}");
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_parses_or_errors_in_range(s in "[0-9a-fA-F:,* ]{0,24}") {
+            if let Err(e) = parse(&s) {
+                proptest::prop_assert!(e.position <= s.len());
+            }
+        }
+    }
 }
