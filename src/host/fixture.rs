@@ -577,7 +577,7 @@ impl Fixture {
         }
         for (name, members) in &self.bridges {
             let bdir = format!("sys/devices/virtual/net/{name}");
-            w.dir(&format!("{bdir}/bridge"))?;
+            w.text(&format!("{bdir}/bridge/stp_state"), "0\n")?;
             w.dir(&format!("{bdir}/brif"))?;
             w.link(&format!("sys/class/net/{name}"), &bdir)?;
             for m in members {
@@ -587,7 +587,7 @@ impl Fixture {
                     .find(|(n, _)| n == m)
                     .map(|(n, b)| format!("{}/net/{n}/brport", self.device_dir(*b)))
                     .unwrap_or_else(|| format!("sys/class/net/{m}/brport"));
-                w.dir(&target)?;
+                w.text(&format!("{target}/state"), "3\n")?;
                 w.link(&format!("{bdir}/brif/{m}"), &target)?;
             }
         }
