@@ -40,6 +40,8 @@ pub enum Command {
     /// Print the man page (roff) to stdout.
     #[command(hide = true)]
     Manpage,
+    /// Show xenpci on the bundled demo host, or write a fixture host root (--write DIR).
+    Demo(commands::demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -60,6 +62,7 @@ fn main() -> ExitCode {
             .render(&mut std::io::stdout())
             .map(|_| ExitCode::SUCCESS)
             .map_err(Into::into),
+        Command::Demo(a) => commands::demo::run(a, &cli.globals),
     };
     match result {
         Ok(code) => code,

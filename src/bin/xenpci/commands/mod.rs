@@ -2,6 +2,7 @@
 //! Shared here: the global options (host root, verbosity).
 
 pub mod check;
+pub mod demo;
 pub mod list;
 pub mod spec;
 pub mod xapi_pci;
