@@ -21,5 +21,6 @@ pub mod fsutil;
 pub mod host;
 pub mod ids;
 pub mod pci;
+pub mod plan;
 pub mod syntax;
 pub mod xlcfg;
