@@ -18,6 +18,7 @@
 
 pub mod exec;
 pub mod fsutil;
+pub mod hide;
 pub mod host;
 pub mod ids;
 pub mod pci;
