@@ -43,19 +43,18 @@ pub struct Ctx<'a> {
 #[derive(Debug, thiserror::Error)]
 pub enum HideError {
     /// The hide list found in a file or command output is unusable.
-    #[error("{place}: {source}")]
+    #[error("{place}: {problem}")]
     List {
         /// Where the list was (file and line, or command).
         place: String,
         /// What is wrong with it.
-        #[source]
-        source: hide_param::HideParamError,
+        problem: hide_param::HideParamError,
     },
     /// A query command failed.
     #[error(transparent)]
     Exec(Box<ExecError>),
     /// A host file could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Io {
         /// Host path.
         path: PathBuf,

@@ -1,7 +1,7 @@
 //! Which persistent method fits this host, and why.
 //!
 //! 1. XAPI hosts (`/etc/xensource-inventory`): XCP-ng 8.3+ with `xe` → `xapi`; version 7+ or
-//!    xen-cmdline present → `xen-cmdline`; 6.x with `/boot/extlinux.conf` → `extlinux`.
+//!    7+ → `xen-cmdline`; 6.x with `/boot/extlinux.conf` → `extlinux` (else xen-cmdline if found).
 //! 2. Plain Xen: an existing `options xen-pciback hide=` line → `modprobe` (that is where the
 //!    list already lives); a grub.cfg with Xen entries → `grub`; an extlinux.conf with Xen labels
 //!    → `extlinux`; pciback loaded as a module (`/sys/module/xen_pciback/initstate`, which only
@@ -51,7 +51,7 @@ pub fn detect(ctx: Ctx<'_>) -> Result<Detected, HideError> {
                 format!("{brand} {ver}: xe pci-disable-dom0-access"),
             );
         }
-        if major >= 7 || found(Tool::XenCmdline) {
+        if major >= 7 {
             return d(Method::XenCmdline, format!("{brand} {ver}: xen-cmdline"));
         }
         if read_host(ctx.root, extlinux::PATH)?.is_some() {
@@ -59,6 +59,9 @@ pub fn detect(ctx: Ctx<'_>) -> Result<Detected, HideError> {
                 Method::Extlinux,
                 format!("{brand} {ver}: {}", extlinux::PATH),
             );
+        }
+        if found(Tool::XenCmdline) {
+            return d(Method::XenCmdline, format!("{brand} {ver}: xen-cmdline"));
         }
         return Err(HideError::Undetected(format!(
             "{brand} {ver} without xen-cmdline or {}",

@@ -102,10 +102,11 @@ pub fn read(ctx: Ctx<'_>) -> Result<Configured, HideError> {
         .ok_or_else(no_label)?;
     let line = text.lines().nth(l.line).unwrap_or("");
     let place = format!("{PATH} line {} (label {})", l.line + 1, l.label);
-    let list = read_args(&line[l.dom0.clone()], KERNEL_KEYS).map_err(|source| HideError::List {
-        place: place.clone(),
-        source,
-    })?;
+    let list =
+        read_args(&line[l.dom0.clone()], KERNEL_KEYS).map_err(|problem| HideError::List {
+            place: place.clone(),
+            problem,
+        })?;
     Ok(Configured {
         list,
         source: place,
@@ -124,12 +125,13 @@ pub fn plan(ctx: Ctx<'_>, change: &Change, plan: &mut Plan) -> Result<(), HideEr
     let mut changed = Vec::new();
     for l in &labels {
         let body = lines[l.line].0.clone();
-        let ed = edit_args(&body[l.dom0.clone()], KERNEL_KEYS, &key, change).map_err(|source| {
-            HideError::List {
-                place: format!("{PATH} line {} (label {})", l.line + 1, l.label),
-                source,
-            }
-        })?;
+        let ed =
+            edit_args(&body[l.dom0.clone()], KERNEL_KEYS, &key, change).map_err(|problem| {
+                HideError::List {
+                    place: format!("{PATH} line {} (label {})", l.line + 1, l.label),
+                    problem,
+                }
+            })?;
         push_notes(plan, ed.notes);
         let new = format!("{}{}{}", &body[..l.dom0.start], ed.new, &body[l.dom0.end..]);
         if new != body {

@@ -135,9 +135,9 @@ pub fn read(ctx: Ctx<'_>) -> Result<Configured, HideError> {
     let e = entries.first().ok_or_else(|| no_entry(path))?;
     let line = text.lines().nth(e.line).unwrap_or("");
     let place = format!("{path} line {} ('{}')", e.line + 1, e.title);
-    let list = read_args(line, KERNEL_KEYS).map_err(|source| HideError::List {
+    let list = read_args(line, KERNEL_KEYS).map_err(|problem| HideError::List {
         place: place.clone(),
-        source,
+        problem,
     })?;
     Ok(Configured {
         list,
@@ -170,10 +170,10 @@ pub fn plan(ctx: Ctx<'_>, change: &Change, plan: &mut Plan) -> Result<(), HideEr
     let key = key_in_use(entries.iter().map(|e| lines[e.line].0.as_str()));
     let mut titles = Vec::new();
     for e in &entries {
-        let ed = edit_args(&lines[e.line].0, KERNEL_KEYS, &key, change).map_err(|source| {
+        let ed = edit_args(&lines[e.line].0, KERNEL_KEYS, &key, change).map_err(|problem| {
             HideError::List {
                 place: format!("{path} line {} ('{}')", e.line + 1, e.title),
-                source,
+                problem,
             }
         })?;
         push_notes(plan, ed.notes);
@@ -262,9 +262,9 @@ fn plan_defaults(text: &str, change: &Change, plan: &mut Plan) -> Result<(), Hid
     let new = match target {
         Some((var, r)) => {
             let ed = edit_args(&text[r.clone()], KERNEL_KEYS, "xen-pciback.hide", change).map_err(
-                |source| HideError::List {
+                |problem| HideError::List {
                     place: place(var),
-                    source,
+                    problem,
                 },
             )?;
             push_notes(plan, ed.notes);
@@ -281,10 +281,10 @@ fn plan_defaults(text: &str, change: &Change, plan: &mut Plan) -> Result<(), Hid
                 .map(|r| text[r].to_string())
                 .unwrap_or_default();
             let ed =
-                edit_args(&linux, KERNEL_KEYS, "xen-pciback.hide", change).map_err(|source| {
+                edit_args(&linux, KERNEL_KEYS, "xen-pciback.hide", change).map_err(|problem| {
                     HideError::List {
                         place: place("GRUB_CMDLINE_LINUX"),
-                        source,
+                        problem,
                     }
                 })?;
             let sep = if text.is_empty() || text.ends_with('\n') {

@@ -92,10 +92,10 @@ pub fn read(ctx: Ctx<'_>) -> Result<Configured, HideError> {
         Some(f) => {
             let line = f.text.lines().nth(f.line).unwrap_or("");
             let place = format!("{} line {}", f.path, f.line + 1);
-            let list = read_args(&line[f.params_at..], MODPROBE_KEYS).map_err(|source| {
+            let list = read_args(&line[f.params_at..], MODPROBE_KEYS).map_err(|problem| {
                 HideError::List {
                     place: place.clone(),
-                    source,
+                    problem,
                 }
             })?;
             Ok(Configured {
@@ -126,9 +126,9 @@ pub fn plan(ctx: Ctx<'_>, change: &Change, plan: &mut Plan) -> Result<(), HideEr
             let mut lines = split_lines(&f.text);
             let body = lines[f.line].0.clone();
             let ed = edit_args(&body[f.params_at..], MODPROBE_KEYS, "hide", change).map_err(
-                |source| HideError::List {
+                |problem| HideError::List {
                     place: format!("{} line {}", f.path, f.line + 1),
-                    source,
+                    problem,
                 },
             )?;
             push_notes(plan, ed.notes);
@@ -155,11 +155,12 @@ pub fn plan(ctx: Ctx<'_>, change: &Change, plan: &mut Plan) -> Result<(), HideEr
                 });
             }
             let old = read_host(ctx.root, OWN_FILE)?;
-            let ed =
-                edit_args("", MODPROBE_KEYS, "hide", change).map_err(|source| HideError::List {
+            let ed = edit_args("", MODPROBE_KEYS, "hide", change).map_err(|problem| {
+                HideError::List {
                     place: OWN_FILE.into(),
-                    source,
-                })?;
+                    problem,
+                }
+            })?;
             let base = old.clone().unwrap_or_else(|| {
                 "# Devices xen-pciback seizes when it loads (written by xenpci hide).\n".into()
             });

@@ -37,9 +37,9 @@ pub fn read(ctx: Ctx<'_>) -> Result<(Configured, (CommandSpec, String)), HideErr
             }
         })
         .unwrap_or("");
-    let list = HideList::parse(value).map_err(|source| HideError::List {
+    let list = HideList::parse(value).map_err(|problem| HideError::List {
         place: format!("`{cmd}` printed {value:?}"),
-        source,
+        problem,
     })?;
     Ok((
         Configured {
@@ -56,10 +56,12 @@ pub fn plan(ctx: Ctx<'_>, change: &Change, plan: &mut Plan) -> Result<(), HideEr
     plan.query(cmd.clone(), out);
     let before = conf.list;
     let mut after = before.clone();
-    let notes = change.apply(&mut after).map_err(|source| HideError::List {
-        place: format!("`{cmd}`"),
-        source,
-    })?;
+    let notes = change
+        .apply(&mut after)
+        .map_err(|problem| HideError::List {
+            place: format!("`{cmd}`"),
+            problem,
+        })?;
     push_notes(plan, notes);
     if after == before {
         return Ok(());

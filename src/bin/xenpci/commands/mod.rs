@@ -2,6 +2,8 @@
 //! Shared here: the global options (host root, verbosity).
 
 pub mod check;
+pub mod hidden;
+pub mod hide;
 pub mod list;
 pub mod spec;
 pub mod xapi_pci;
