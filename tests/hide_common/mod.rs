@@ -154,6 +154,8 @@ impl Host {
     pub fn std_xenpci(&self, args: &[&str]) -> std::process::Command {
         let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("xenpci"));
         c.args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
             .env("XENPCI_ROOT", self.root())
             .env(
                 "XENPCI_XEN_CMDLINE",
