@@ -79,7 +79,9 @@ fn already_hidden_device_changes_nothing() {
     h.xenpci(&["hide", "04:00.0", "--persistent"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("already in the hide list"));
+        .stdout(predicate::str::contains(
+            "0000:04:00.0 is already hidden by \"(0000:04:00.0)\"",
+        ));
     assert_eq!(h.calls().len(), 2, "{:?}", h.calls()); // get, and get again to confirm
     assert!(h.calls().iter().all(|c| c.contains("--get-dom0")));
 }

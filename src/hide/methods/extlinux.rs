@@ -7,7 +7,7 @@ use std::ops::Range;
 
 use super::grub::{key_in_use, split_lines};
 use super::{push_notes, Configured, Method};
-use crate::hide::hide_param::{edit_args, read_args, Change, KERNEL_KEYS};
+use crate::hide::hide_param::{edit_cmdline, read_cmdline, Change};
 use crate::hide::{read_host, Ctx, HideError};
 use crate::plan::Plan;
 
@@ -102,11 +102,10 @@ pub fn read(ctx: Ctx<'_>) -> Result<Configured, HideError> {
         .ok_or_else(no_label)?;
     let line = text.lines().nth(l.line).unwrap_or("");
     let place = format!("{PATH} line {} (label {})", l.line + 1, l.label);
-    let list =
-        read_args(&line[l.dom0.clone()], KERNEL_KEYS).map_err(|problem| HideError::List {
-            place: place.clone(),
-            problem,
-        })?;
+    let list = read_cmdline(&line[l.dom0.clone()]).map_err(|problem| HideError::List {
+        place: place.clone(),
+        problem,
+    })?;
     Ok(Configured {
         list,
         source: place,
@@ -125,13 +124,12 @@ pub fn plan(ctx: Ctx<'_>, change: &Change, plan: &mut Plan) -> Result<(), HideEr
     let mut changed = Vec::new();
     for l in &labels {
         let body = lines[l.line].0.clone();
-        let ed =
-            edit_args(&body[l.dom0.clone()], KERNEL_KEYS, &key, change).map_err(|problem| {
-                HideError::List {
-                    place: format!("{PATH} line {} (label {})", l.line + 1, l.label),
-                    problem,
-                }
-            })?;
+        let ed = edit_cmdline(&body[l.dom0.clone()], &key, change).map_err(|problem| {
+            HideError::List {
+                place: format!("{PATH} line {} (label {})", l.line + 1, l.label),
+                problem,
+            }
+        })?;
         push_notes(plan, ed.notes);
         let new = format!("{}{}{}", &body[..l.dom0.start], ed.new, &body[l.dom0.end..]);
         if new != body {

@@ -8,7 +8,7 @@
 use std::ops::Range;
 
 use super::{push_notes, Configured};
-use crate::hide::hide_param::{edit_args, read_args, Change, KERNEL_KEYS};
+use crate::hide::hide_param::{edit_cmdline, key_of, read_cmdline, Change};
 use crate::hide::{read_host, Ctx, HideError};
 use crate::plan::Plan;
 
@@ -120,11 +120,7 @@ pub(crate) fn split_lines(text: &str) -> Vec<(String, String)> {
 pub(crate) fn key_in_use<'a>(lines: impl IntoIterator<Item = &'a str>) -> String {
     lines
         .into_iter()
-        .find_map(|l| {
-            crate::hide::hide_param::find_params(l, KERNEL_KEYS)
-                .last()
-                .map(|p| p.key.clone())
-        })
+        .find_map(key_of)
         .unwrap_or_else(|| "xen-pciback.hide".into())
 }
 
@@ -135,7 +131,7 @@ pub fn read(ctx: Ctx<'_>) -> Result<Configured, HideError> {
     let e = entries.first().ok_or_else(|| no_entry(path))?;
     let line = text.lines().nth(e.line).unwrap_or("");
     let place = format!("{path} line {} ('{}')", e.line + 1, e.title);
-    let list = read_args(line, KERNEL_KEYS).map_err(|problem| HideError::List {
+    let list = read_cmdline(line).map_err(|problem| HideError::List {
         place: place.clone(),
         problem,
     })?;
@@ -170,12 +166,11 @@ pub fn plan(ctx: Ctx<'_>, change: &Change, plan: &mut Plan) -> Result<(), HideEr
     let key = key_in_use(entries.iter().map(|e| lines[e.line].0.as_str()));
     let mut titles = Vec::new();
     for e in &entries {
-        let ed = edit_args(&lines[e.line].0, KERNEL_KEYS, &key, change).map_err(|problem| {
-            HideError::List {
+        let ed =
+            edit_cmdline(&lines[e.line].0, &key, change).map_err(|problem| HideError::List {
                 place: format!("{path} line {} ('{}')", e.line + 1, e.title),
                 problem,
-            }
-        })?;
+            })?;
         push_notes(plan, ed.notes);
         if ed.new != lines[e.line].0 {
             titles.push(format!("'{}'", e.title));
@@ -237,8 +232,7 @@ const XEN_REPLACE_DEFAULT: &str = "GRUB_CMDLINE_LINUX_XEN_REPLACE_DEFAULT";
 
 /// Plans the `/etc/default/grub` edit that makes `update-grub` regenerate the same list.
 fn plan_defaults(text: &str, change: &Change, plan: &mut Plan) -> Result<(), HideError> {
-    let has_hide =
-        |r: &Range<usize>| read_args(&text[r.clone()], KERNEL_KEYS).is_ok_and(|l| !l.is_empty());
+    let has_hide = |r: &Range<usize>| read_cmdline(&text[r.clone()]).is_ok_and(|l| !l.is_empty());
     // Where Xen entries take their dom0 arguments from, most specific first.
     let replace_default = assignment(text, XEN_REPLACE_DEFAULT);
     let replace = assignment(text, XEN_REPLACE);
@@ -261,12 +255,13 @@ fn plan_defaults(text: &str, change: &Change, plan: &mut Plan) -> Result<(), Hid
     let place = |var: &str| format!("{DEFAULTS} {var}");
     let new = match target {
         Some((var, r)) => {
-            let ed = edit_args(&text[r.clone()], KERNEL_KEYS, "xen-pciback.hide", change).map_err(
-                |problem| HideError::List {
-                    place: place(var),
-                    problem,
-                },
-            )?;
+            let ed =
+                edit_cmdline(&text[r.clone()], "xen-pciback.hide", change).map_err(|problem| {
+                    HideError::List {
+                        place: place(var),
+                        problem,
+                    }
+                })?;
             push_notes(plan, ed.notes);
             (
                 format!("{}{}{}", &text[..r.start], ed.new, &text[r.end..]),
@@ -280,13 +275,12 @@ fn plan_defaults(text: &str, change: &Change, plan: &mut Plan) -> Result<(), Hid
             let linux = assignment(text, "GRUB_CMDLINE_LINUX")
                 .map(|r| text[r].to_string())
                 .unwrap_or_default();
-            let ed =
-                edit_args(&linux, KERNEL_KEYS, "xen-pciback.hide", change).map_err(|problem| {
-                    HideError::List {
-                        place: place("GRUB_CMDLINE_LINUX"),
-                        problem,
-                    }
-                })?;
+            let ed = edit_cmdline(&linux, "xen-pciback.hide", change).map_err(|problem| {
+                HideError::List {
+                    place: place("GRUB_CMDLINE_LINUX"),
+                    problem,
+                }
+            })?;
             let sep = if text.is_empty() || text.ends_with('\n') {
                 ""
             } else {

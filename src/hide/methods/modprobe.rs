@@ -1,28 +1,20 @@
-//! pciback as a module: `options xen-pciback hide=(...)` in `/etc/modprobe.d/*.conf`. The last
-//! such line (files in name order, as modprobe reads them) is edited in place; when there is
-//! none, the line goes to `/etc/modprobe.d/xen-pciback.conf`.
+//! pciback as a module: `options xen-pciback hide=(...)` in `/etc/modprobe.d/*.conf`. The file
+//! holding the last such parameter (files in name order, as modprobe reads them) is edited in
+//! place; when there is none, the line goes to `/etc/modprobe.d/xen-pciback.conf`. Finding and
+//! rewriting the parameter inside a file is [`crate::syntax::hide_list`]'s job.
 
 use std::fs;
 
-use super::grub::split_lines;
 use super::{push_notes, Configured, Method};
-use crate::hide::hide_param::{edit_args, find_params, read_args, Change, MODPROBE_KEYS};
+use crate::hide::hide_param::{Change, HideList};
 use crate::hide::{read_host, Ctx, HideError};
 use crate::plan::Plan;
+use crate::syntax::hide_list::{find_in_modprobe, remove_from_modprobe, set_in_modprobe};
 
 /// The directory.
 pub const DIR: &str = "/etc/modprobe.d";
 /// The file created when no `options xen-pciback hide=` line exists.
 pub const OWN_FILE: &str = "/etc/modprobe.d/xen-pciback.conf";
-const MODULES: [&str; 3] = ["xen-pciback", "xen_pciback", "pciback"];
-
-/// A hide line: file (host path), content, line index and where its parameters start.
-struct Found {
-    path: String,
-    text: String,
-    line: usize,
-    params_at: usize,
-}
 
 fn conf_files(ctx: Ctx<'_>) -> Result<Vec<(String, String)>, HideError> {
     let dir = ctx.root.path(DIR);
@@ -51,131 +43,91 @@ fn conf_files(ctx: Ctx<'_>) -> Result<Vec<(String, String)>, HideError> {
     Ok(out)
 }
 
-/// Where `options <pciback> ` parameters start on a line, if it is one.
-fn options_params(line: &str) -> Option<usize> {
-    let t = line.trim_start();
-    let lead = line.len() - t.len();
-    let rest = t.strip_prefix("options")?;
-    let r2 = rest.trim_start();
-    if r2.len() == rest.len() {
-        return None;
-    }
-    let module = r2.split_whitespace().next()?;
-    MODULES
-        .contains(&module)
-        .then(|| lead + "options".len() + (rest.len() - r2.len()) + module.len())
-}
-
-/// The last `options <pciback> ... hide=` line (files in name order, as modprobe reads them).
-fn find(ctx: Ctx<'_>) -> Result<Option<Found>, HideError> {
+/// The file with the last `hide=` parameter: path, content, 1-based line, value.
+fn find(ctx: Ctx<'_>) -> Result<Option<(String, String, usize, String)>, HideError> {
     let mut last = None;
     for (path, text) in conf_files(ctx)? {
-        for (i, line) in text.lines().enumerate() {
-            if let Some(at) = options_params(line) {
-                if !find_params(&line[at..], MODPROBE_KEYS).is_empty() {
-                    last = Some(Found {
-                        path: path.clone(),
-                        text: text.clone(),
-                        line: i,
-                        params_at: at,
-                    });
-                }
-            }
+        if let Some(h) = find_in_modprobe(&text).last() {
+            last = Some((path, text.clone(), h.line + 1, h.param.value.clone()));
         }
     }
     Ok(last)
 }
 
+fn no_dir() -> HideError {
+    HideError::NotHere {
+        method: Method::Modprobe,
+        what: format!("no {DIR}"),
+    }
+}
+
 /// The configured list (empty when no line sets one).
 pub fn read(ctx: Ctx<'_>) -> Result<Configured, HideError> {
     match find(ctx)? {
-        Some(f) => {
-            let line = f.text.lines().nth(f.line).unwrap_or("");
-            let place = format!("{} line {}", f.path, f.line + 1);
-            let list = read_args(&line[f.params_at..], MODPROBE_KEYS).map_err(|problem| {
-                HideError::List {
-                    place: place.clone(),
-                    problem,
-                }
+        Some((path, _, line, value)) => {
+            let place = format!("{path} line {line}");
+            let list = HideList::parse(&value).map_err(|problem| HideError::List {
+                place: place.clone(),
+                problem,
             })?;
             Ok(Configured {
                 list,
                 source: place,
             })
         }
-        None => {
-            if !ctx.root.path(DIR).is_dir() {
-                return Err(HideError::NotHere {
-                    method: Method::Modprobe,
-                    what: format!("no {DIR}"),
-                });
-            }
-            Ok(Configured {
-                list: Default::default(),
-                source: format!("{DIR}/*.conf (no options xen-pciback hide= line)"),
-            })
-        }
+        None if !ctx.root.path(DIR).is_dir() => Err(no_dir()),
+        None => Ok(Configured {
+            list: HideList::default(),
+            source: format!("{DIR}/*.conf (no options xen-pciback hide= line)"),
+        }),
     }
 }
 
 /// Plans the edit of the hide line, or a new line in [`OWN_FILE`].
 pub fn plan(ctx: Ctx<'_>, change: &Change, plan: &mut Plan) -> Result<(), HideError> {
     let before_len = plan.steps.len();
-    match find(ctx)? {
-        Some(f) => {
-            let mut lines = split_lines(&f.text);
-            let body = lines[f.line].0.clone();
-            let ed = edit_args(&body[f.params_at..], MODPROBE_KEYS, "hide", change).map_err(
-                |problem| HideError::List {
-                    place: format!("{} line {}", f.path, f.line + 1),
-                    problem,
-                },
-            )?;
-            push_notes(plan, ed.notes);
-            lines[f.line].0 = format!("{}{}", &body[..f.params_at], ed.new);
-            let new: String = lines.iter().map(|(b, e)| format!("{b}{e}")).collect();
-            plan.write_file(
-                f.path.as_str(),
-                Some(&f.text),
-                new,
-                format!("persistent (modprobe): hide list on line {}", f.line + 1),
-            );
+    let (path, old, place, before) = match find(ctx)? {
+        Some((path, text, line, value)) => {
+            let place = format!("{path} line {line}");
+            let list = HideList::parse(&value).map_err(|problem| HideError::List {
+                place: place.clone(),
+                problem,
+            })?;
+            (path, Some(text), place, list)
         }
         None => {
-            let Change::Add(_) = change else {
-                for b in change.bdfs() {
-                    plan.note(format!("{b} was not in the hide list"));
-                }
-                return Ok(());
-            };
             if !ctx.root.path(DIR).is_dir() {
-                return Err(HideError::NotHere {
-                    method: Method::Modprobe,
-                    what: format!("no {DIR}"),
-                });
+                return Err(no_dir());
             }
             let old = read_host(ctx.root, OWN_FILE)?;
-            let ed = edit_args("", MODPROBE_KEYS, "hide", change).map_err(|problem| {
-                HideError::List {
-                    place: OWN_FILE.into(),
-                    problem,
-                }
-            })?;
-            let base = old.clone().unwrap_or_else(|| {
-                "# Devices xen-pciback seizes when it loads (written by xenpci hide).\n".into()
-            });
-            let sep = if base.is_empty() || base.ends_with('\n') {
-                ""
-            } else {
-                "\n"
-            };
-            plan.write_file(
-                OWN_FILE,
-                old.as_deref(),
-                format!("{base}{sep}options xen-pciback {}\n", ed.new),
-                "persistent (modprobe): new options xen-pciback hide= line",
-            );
+            (
+                OWN_FILE.to_string(),
+                old,
+                OWN_FILE.to_string(),
+                HideList::default(),
+            )
         }
+    };
+    let (after, notes) = change.apply(&before).map_err(|problem| HideError::List {
+        place: place.clone(),
+        problem,
+    })?;
+    push_notes(plan, notes);
+    if after != before {
+        let base = old.clone().unwrap_or_else(|| {
+            "# Devices xen-pciback seizes when it loads (written by xenpci hide).\n".into()
+        });
+        let new = if after.is_empty() {
+            remove_from_modprobe(&base)
+        } else {
+            set_in_modprobe(&base, &after.to_string())
+        };
+        let why = if old.is_some() {
+            format!("persistent (modprobe): hide list in {place}")
+        } else {
+            "persistent (modprobe): new options xen-pciback hide= line".to_string()
+        };
+        plan.write_file(path.as_str(), old.as_deref(), new, why);
     }
     if plan.steps.len() > before_len {
         plan.note(
@@ -185,21 +137,4 @@ pub fn plan(ctx: Ctx<'_>, change: &Change, plan: &mut Plan) -> Result<(), HideEr
         );
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn options_lines_are_recognised_by_module_name() {
-        let l = "options xen-pciback hide=(0000:05:00.0) passthrough=1";
-        assert_eq!(
-            &l[options_params(l).unwrap()..],
-            " hide=(0000:05:00.0) passthrough=1"
-        );
-        assert!(options_params("options nouveau modeset=0").is_none());
-        assert!(options_params("optionsxen-pciback hide=(1)").is_none());
-        assert!(options_params("  options\tpciback hide=(1)").is_some());
-    }
 }

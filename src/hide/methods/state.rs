@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use super::{live, read_configured, Method};
-use crate::hide::hide_param::{read_args, KERNEL_KEYS};
+use crate::hide::hide_param::read_cmdline;
 use crate::hide::{read_host, Ctx, HideError};
 use crate::pci::Bdf;
 
@@ -45,7 +45,7 @@ pub struct Hidden {
 pub fn hidden(ctx: Ctx<'_>, method: Method) -> Result<Hidden, HideError> {
     let conf = read_configured(method, ctx)?;
     let boot = read_host(ctx.root, "/proc/cmdline")?
-        .map(|c| read_args(&c, KERNEL_KEYS).unwrap_or_default())
+        .map(|c| read_cmdline(&c).unwrap_or_default())
         .unwrap_or_default();
     let bound = live::bound(ctx.root);
     let slots = live::slots(ctx.root);

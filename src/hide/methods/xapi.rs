@@ -60,11 +60,13 @@ fn xe(sub: &str, uuid: &str) -> CommandSpec {
 /// Plans one `pci-disable-dom0-access` / `pci-enable-dom0-access` per device that changes.
 pub fn plan(ctx: Ctx<'_>, change: &Change, plan: &mut Plan) -> Result<(), HideError> {
     let (conf, (cmd, out)) = xen_cmdline::read(ctx)?;
-    if conf.list.entries.iter().any(|e| !e.long) {
-        plan.note(
-            "the hide list holds short-form entries, on which xapi's PCI calls fail \
-             (INTERNAL_ERROR Scan_failure); edited through xen-cmdline instead, in the long form",
-        );
+    let problems = conf.list.xapi_problems();
+    if !problems.is_empty() {
+        plan.note(format!(
+            "xapi cannot read the current hide list ({}); its PCI calls would fail with \
+             INTERNAL_ERROR, so the list is edited through xen-cmdline instead, in the long form",
+            problems.join("; ")
+        ));
         return xen_cmdline::plan(ctx, change, plan);
     }
     plan.query(cmd, out);
@@ -73,7 +75,7 @@ pub fn plan(ctx: Ctx<'_>, change: &Change, plan: &mut Plan) -> Result<(), HideEr
         let hidden = conf.list.contains(&bdf);
         let (sub, inverse, why) = match change {
             Change::Add(_) if hidden => {
-                notes.push(format!("{bdf} is already in the hide list"));
+                notes.push(format!("{bdf} is already hidden"));
                 continue;
             }
             Change::Remove(_) if !hidden => {

@@ -55,13 +55,10 @@ pub fn plan(ctx: Ctx<'_>, change: &Change, plan: &mut Plan) -> Result<(), HideEr
     let (conf, (cmd, out)) = read(ctx)?;
     plan.query(cmd.clone(), out);
     let before = conf.list;
-    let mut after = before.clone();
-    let notes = change
-        .apply(&mut after)
-        .map_err(|problem| HideError::List {
-            place: format!("`{cmd}`"),
-            problem,
-        })?;
+    let (after, notes) = change.apply(&before).map_err(|problem| HideError::List {
+        place: format!("`{cmd}`"),
+        problem,
+    })?;
     push_notes(plan, notes);
     if after == before {
         return Ok(());
