@@ -307,3 +307,85 @@ fn hidden_reports_now_next_boot_and_the_difference() {
         .stdout(predicate::str::contains("0000:05:00.0  now: mpt3sas"))
         .stdout(predicate::str::contains("reboot pending"));
 }
+
+fn xapi_host() -> hide_common::Host {
+    let h = host("xcpng83-uefi");
+    h.write(
+        "/var/lib/xe-double/pci",
+        "c0ffee00-0000-4000-8000-000000000005 0000:05:00.0\n\
+         c0ffee00-0000-4000-8000-000000000004 0000:04:00.0\n",
+    );
+    h
+}
+
+fn xe_double() -> std::path::PathBuf {
+    hide_common::tests_dir().join("doubles/xe")
+}
+
+#[test]
+fn xapi_on_83_disables_and_enables_dom0_access_per_device() {
+    let h = xapi_host();
+    let cfg = "/boot/efi/EFI/xenserver/grub.cfg";
+    h.xenpci(&["hide", "05:00.0", "--persistent"])
+        .env("XENPCI_XE", xe_double())
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("persistent method: xapi"));
+    let calls = h.calls();
+    assert!(calls.contains(
+        &"xe pci-list pci-id=0000:05:00.0 host-uuid=8f7e0c2a-0000-4000-8000-000000000001 --minimal"
+            .to_string()
+    ), "{calls:?}");
+    assert!(calls.contains(
+        &"xe pci-disable-dom0-access uuid=c0ffee00-0000-4000-8000-000000000005".to_string()
+    ));
+    // xapi prepends the device to what xen-cmdline had.
+    assert!(h
+        .read(cfg)
+        .contains("xen-pciback.hide=(0000:05:00.0)(0000:04:00.0)\n"));
+    h.xenpci(&["unhide", "05:00.0", "--persistent"])
+        .env("XENPCI_XE", xe_double())
+        .assert()
+        .success();
+    assert!(h.calls().contains(
+        &"xe pci-enable-dom0-access uuid=c0ffee00-0000-4000-8000-000000000005".to_string()
+    ));
+    assert_eq!(h.read(cfg), original("xcpng83-uefi", cfg));
+}
+
+#[test]
+fn xapi_without_a_pci_object_names_the_other_method() {
+    let h = xapi_host();
+    h.xenpci(&["hide", "06:00.0", "--persistent", "--method", "xapi"])
+        .env("XENPCI_XE", xe_double())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "xapi has no PCI object for 0000:06:00.0",
+        ))
+        .stderr(predicate::str::contains("--method xen-cmdline"));
+}
+
+#[test]
+fn xapi_falls_back_to_xen_cmdline_when_the_list_has_short_form_entries() {
+    let h = xapi_host();
+    let cfg = "/boot/efi/EFI/xenserver/grub.cfg";
+    h.write(
+        cfg,
+        &original("xcpng83-uefi", cfg).replace("(0000:04:00.0)", "(04:00.0)"),
+    );
+    h.xenpci(&["hide", "05:00.0", "--persistent"])
+        .env("XENPCI_XE", xe_double())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "xapi cannot read the current hide list",
+        ))
+        .stdout(predicate::str::contains(
+            "normalised (04:00.0) to (0000:04:00.0)",
+        ));
+    assert!(!h.calls().iter().any(|c| c.starts_with("xe pci-disable")));
+    assert!(h
+        .read(cfg)
+        .contains("xen-pciback.hide=(0000:04:00.0)(0000:05:00.0)\n"));
+}
