@@ -24,4 +24,5 @@ pub mod ids;
 pub mod pci;
 pub mod plan;
 pub mod syntax;
+pub mod xenstore;
 pub mod xlcfg;
