@@ -338,4 +338,36 @@ mod tests {
         assert_eq!(&t[r], "1");
         assert!(assignment(t, "GRUB_CMDLINE_LINUX_DEFAULT").is_none());
     }
+
+    fn defaults(text: &str, change: Change) -> Plan {
+        let mut plan = Plan::new("t");
+        plan_defaults(text, &change, &mut plan).unwrap();
+        plan
+    }
+
+    fn content(p: &Plan) -> String {
+        match &p.steps[0].action {
+            crate::plan::Action::WriteFile { new, .. } => new.clone(),
+            a => panic!("{a:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_edit_the_variable_that_already_holds_the_list() {
+        let b = |s: &str| s.parse().unwrap();
+        let t = "GRUB_CMDLINE_LINUX=\"ro\"\nGRUB_CMDLINE_LINUX_XEN_REPLACE_DEFAULT=\"quiet xen-pciback.hide=(0000:04:00.0)\"\n";
+        let p = defaults(t, Change::Add(vec![b("05:00.0")]));
+        assert_eq!(
+            content(&p),
+            "GRUB_CMDLINE_LINUX=\"ro\"\nGRUB_CMDLINE_LINUX_XEN_REPLACE_DEFAULT=\"quiet xen-pciback.hide=(0000:04:00.0)(0000:05:00.0)\"\n"
+        );
+        let t = "GRUB_CMDLINE_LINUX='ro xen-pciback.hide=(0000:04:00.0)'\n";
+        let p = defaults(t, Change::Remove(vec![b("04:00.0")]));
+        assert_eq!(content(&p), "GRUB_CMDLINE_LINUX='ro'\n");
+        let p = defaults(
+            "GRUB_CMDLINE_LINUX=\"\"\n",
+            Change::Remove(vec![b("04:00.0")]),
+        );
+        assert!(p.is_empty());
+    }
 }
