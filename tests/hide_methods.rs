@@ -389,3 +389,16 @@ fn xapi_falls_back_to_xen_cmdline_when_the_list_has_short_form_entries() {
         .read(cfg)
         .contains("xen-pciback.hide=(0000:04:00.0)(0000:05:00.0)\n"));
 }
+
+#[test]
+fn hidden_without_a_known_boot_method_shows_the_current_state() {
+    let h = host("");
+    h.pciback()
+        .device("0000:05:00.0", "010700", Some("pciback"));
+    h.xenpci(&["hidden"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("showing the current state only"))
+        .stdout(predicate::str::contains("0000:05:00.0  now: pciback"))
+        .stdout(predicate::str::contains("hidden now (next boot unknown)"));
+}

@@ -24,15 +24,16 @@ pub struct DeviceState {
     pub hidden_at_boot: bool,
     /// In the hide list configured for the next boot.
     pub hidden_next_boot: bool,
-    /// `hidden`, `reboot pending`, `hidden now but lost at reboot` or `not hidden`.
+    /// `hidden`, `reboot pending`, `hidden now but lost at reboot` or `not hidden` (with
+    /// `(next boot unknown)` variants when no persistent method could be read).
     pub status: String,
 }
 
 /// The whole report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Hidden {
-    /// The persistent method read.
-    pub method: Method,
+    /// The persistent method read (None: unknown, the next boot is not known).
+    pub method: Option<Method>,
     /// Where the configured list was read.
     pub configured_in: String,
     /// The configured list as written.
@@ -41,16 +42,19 @@ pub struct Hidden {
     pub devices: Vec<DeviceState>,
 }
 
-/// Builds the report.
-pub fn hidden(ctx: Ctx<'_>, method: Method) -> Result<Hidden, HideError> {
-    let conf = read_configured(method, ctx)?;
+/// Builds the report; without a method only the current state is known.
+pub fn hidden(ctx: Ctx<'_>, method: Option<Method>) -> Result<Hidden, HideError> {
+    let conf = match method {
+        Some(m) => Some(read_configured(m, ctx)?),
+        None => None,
+    };
     let boot = read_host(ctx.root, "/proc/cmdline")?
         .map(|c| read_cmdline(&c).unwrap_or_default())
         .unwrap_or_default();
     let bound = live::bound(ctx.root);
     let slots = live::slots(ctx.root);
-    let mut all: Vec<Bdf> = conf
-        .list
+    let configured = conf.as_ref().map(|c| c.list.clone()).unwrap_or_default();
+    let mut all: Vec<Bdf> = configured
         .bdfs()
         .into_iter()
         .chain(boot.bdfs())
@@ -64,12 +68,14 @@ pub fn hidden(ctx: Ctx<'_>, method: Method) -> Result<Hidden, HideError> {
         .map(|bdf| {
             let driver = live::current_driver(ctx.root, bdf);
             let hidden_now = driver.as_deref() == Some("pciback") || bound.contains(&bdf);
-            let next = conf.list.contains(&bdf);
-            let status = match (hidden_now, next) {
-                (true, true) => "hidden",
-                (false, true) => "reboot pending",
-                (true, false) => "hidden now but lost at reboot",
-                (false, false) => "not hidden",
+            let next = configured.contains(&bdf);
+            let status = match (hidden_now, next, conf.is_some()) {
+                (true, _, false) => "hidden now (next boot unknown)",
+                (false, _, false) => "not hidden now (next boot unknown)",
+                (true, true, true) => "hidden",
+                (false, true, true) => "reboot pending",
+                (true, false, true) => "hidden now but lost at reboot",
+                (false, false, true) => "not hidden",
             };
             DeviceState {
                 bdf,
@@ -84,8 +90,10 @@ pub fn hidden(ctx: Ctx<'_>, method: Method) -> Result<Hidden, HideError> {
         .collect();
     Ok(Hidden {
         method,
-        configured_in: conf.source,
-        configured: conf.list.to_string(),
+        configured_in: conf
+            .as_ref()
+            .map_or_else(|| "unknown".to_string(), |c| c.source.clone()),
+        configured: configured.to_string(),
         devices,
     })
 }

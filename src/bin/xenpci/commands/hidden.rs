@@ -30,8 +30,14 @@ pub fn run(a: HiddenArgs, g: &Globals) -> anyhow::Result<ExitCode> {
         runner: &runner,
     };
     let method = match a.method {
-        Some(m) => m,
-        None => detect::detect(ctx)?.method,
+        Some(m) => Some(m),
+        None => match detect::detect(ctx) {
+            Ok(d) => Some(d.method),
+            Err(e) => {
+                eprintln!("xenpci: warning: {e}; showing the current state only");
+                None
+            }
+        },
     };
     let h = state::hidden(ctx, method)?;
     if a.json {
