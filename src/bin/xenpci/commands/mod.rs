@@ -3,6 +3,8 @@
 
 pub mod check;
 pub mod demo;
+pub mod hidden;
+pub mod hide;
 pub mod list;
 pub mod spec;
 pub mod xapi_pci;
