@@ -32,6 +32,12 @@ pub enum Command {
     List(commands::list::ListArgs),
     /// Preflight: would passing these devices through work, and is it safe for dom0?
     Check(commands::check::CheckArgs),
+    /// Give PCI functions to an XAPI VM (other-config:pci), safely.
+    Assign(commands::assign::AssignArgs),
+    /// Take PCI functions back from an XAPI VM.
+    Unassign(commands::unassign::UnassignArgs),
+    /// Every XAPI VM's PCI functions, with duplicates and unhidden devices flagged.
+    Assigned(commands::assigned::AssignedArgs),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +49,9 @@ fn main() -> ExitCode {
         Command::XapiPci(c) => commands::xapi_pci::run(c, &cli.globals),
         Command::List(a) => commands::list::run(a, &cli.globals),
         Command::Check(a) => commands::check::run(a, &cli.globals),
+        Command::Assign(a) => commands::assign::run(a, &cli.globals),
+        Command::Unassign(a) => commands::unassign::run(a, &cli.globals),
+        Command::Assigned(a) => commands::assigned::run(a, &cli.globals),
     };
     match result {
         Ok(code) => code,

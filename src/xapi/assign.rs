@@ -1,0 +1,742 @@
+//! Giving PCI functions to XAPI VMs and taking them back, safely: the flows behind
+//! `xenpci assign`, `unassign` and `assigned`.
+//!
+//! xapi reads a VM's `other-config:pci` only when it builds the domain, never validates it, drops
+//! pieces it cannot read, and happily lets two VMs name the same device (xapi-xe.md §1). So every
+//! edit here: resolves the VM; refuses devices dom0 still uses, devices given to another VM (unless
+//! stolen), and current values xapi would misread; takes a per-VM lock (xe has no
+//! compare-and-swap), re-reads, writes the whole canonical value with `vm-param-set` (or removes
+//! the key with `vm-param-remove` when empty — never `vm-param-clear`), re-reads to confirm; and,
+//! with restart, shuts the VM down cleanly, starts it (never `vm-reboot`), waits, verifies, and
+//! puts the old value back if the start fails.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use super::dom0::{Dom0Check, Dom0State};
+use super::pci_value;
+use super::xe::{PowerState, VmInfo, Xe, XeError};
+use crate::exec::CommandSpec;
+use crate::fsutil::{self, FileLock, WriteError};
+use crate::host::HostRoot;
+use crate::ids::VmUuid;
+use crate::pci::Bdf;
+
+/// Why an assign/unassign was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AssignError {
+    /// An xe call failed.
+    #[error(transparent)]
+    Xe(#[from] XeError),
+    /// The per-VM lock could not be taken.
+    #[error(transparent)]
+    Lock(#[from] WriteError),
+    /// Devices dom0 still uses.
+    #[error("refusing to assign {list}: not hidden from dom0 ({details}). When VM {vm} starts, xenopsd would silently take {them} from dom0 and bind {them} to pciback itself. Hide first: {commands} (or pass --force)")]
+    NotHidden {
+        /// The VM as given.
+        vm: String,
+        /// The devices, comma-separated.
+        list: String,
+        /// Per device: what dom0 does with it.
+        details: String,
+        /// "it" or "them".
+        them: &'static str,
+        /// The hide commands to run.
+        commands: String,
+    },
+    /// A device already given to another VM.
+    #[error("refusing to assign {bdf} to VM {vm}: it is already in other-config:pci of VM {other_uuid} ({other_name}); pass --steal to move it")]
+    AssignedElsewhere {
+        /// The device.
+        bdf: Bdf,
+        /// The target VM as given.
+        vm: String,
+        /// The other VM's uuid.
+        other_uuid: VmUuid,
+        /// The other VM's name-label.
+        other_name: String,
+    },
+    /// The current value holds pieces xapi would drop or misread.
+    #[error("VM {vm}'s other-config:pci is {value:?}, and xapi would drop or misread {pieces}; fix it by hand, or pass --force to rewrite it from what xenpci could read ({kept})")]
+    Misread {
+        /// The VM uuid.
+        vm: VmUuid,
+        /// The current value.
+        value: String,
+        /// The pieces, quoted and comma-separated.
+        pieces: String,
+        /// What would be kept.
+        kept: String,
+    },
+    /// Unassigning a device the VM does not have.
+    #[error("{bdf} is not assigned to VM {vm} (its other-config:pci holds: {current})")]
+    NotAssigned {
+        /// The device.
+        bdf: Bdf,
+        /// The VM as given.
+        vm: String,
+        /// What the VM holds.
+        current: String,
+    },
+    /// `--order` names a device that will not be assigned.
+    #[error("--order names {bdf}, which VM {vm} would not hold (it would hold: {devices})")]
+    BadOrder {
+        /// The device.
+        bdf: Bdf,
+        /// The VM as given.
+        vm: String,
+        /// The final device list.
+        devices: String,
+    },
+    /// A device given twice on the command line.
+    #[error("{bdf} is given twice")]
+    Duplicate {
+        /// The device.
+        bdf: Bdf,
+    },
+    /// The value read back after writing is not what was written.
+    #[error("wrote other-config:pci={wrote:?} to VM {vm}, but reading it back gave {got:?} (changed by another tool at the same time?)")]
+    NotConfirmed {
+        /// The VM.
+        vm: VmUuid,
+        /// What was written (None: removed).
+        wrote: Option<String>,
+        /// What came back.
+        got: Option<String>,
+    },
+    /// vm-start failed; other-config:pci was put back.
+    #[error("starting VM {vm} failed: {source}; {restored}")]
+    StartFailed {
+        /// The VM.
+        vm: VmUuid,
+        /// The start error.
+        #[source]
+        source: Box<XeError>,
+        /// What happened to other-config:pci.
+        restored: String,
+    },
+    /// After the start, devices were not attached.
+    #[error("VM {vm} started, but {missing} {is} not attached: {details}")]
+    NotAttached {
+        /// The VM.
+        vm: VmUuid,
+        /// The devices.
+        missing: String,
+        /// "is" / "are".
+        is: &'static str,
+        /// How this was checked.
+        details: String,
+    },
+}
+
+/// What to change on one VM.
+#[derive(Debug, Clone, Default)]
+pub struct EditRequest {
+    /// The VM, by name-label or uuid.
+    pub vm: String,
+    /// Devices to add.
+    pub add: Vec<Bdf>,
+    /// Devices to remove.
+    pub remove: Vec<Bdf>,
+    /// Devices to plug first, in this order (the rest follow in their current order).
+    pub order: Vec<Bdf>,
+    /// Take devices from other VMs that hold them.
+    pub steal: bool,
+    /// Assign even devices dom0 still uses, and rewrite values xapi would misread.
+    pub force: bool,
+    /// Shut a running VM down and start it again so the change takes effect.
+    pub restart: bool,
+    /// Only read; report the write commands that would run.
+    pub dry_run: bool,
+}
+
+/// A VM named in a report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VmRef {
+    /// uuid
+    pub uuid: VmUuid,
+    /// name-label
+    pub name_label: String,
+}
+
+/// A device taken from another VM (`--steal`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Stolen {
+    /// The device.
+    pub bdf: Bdf,
+    /// The VM it was taken from.
+    pub from: VmRef,
+    /// That VM's power state (a running one still holds it until it stops).
+    pub from_power_state: Option<PowerState>,
+    /// Its value before.
+    pub before: Option<String>,
+    /// Its value after (None: key removed).
+    pub after: Option<String>,
+}
+
+/// How one device was found after the start.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verified {
+    /// The device.
+    pub bdf: Bdf,
+    /// True/false when it could be checked, None when it could not.
+    pub attached: Option<bool>,
+    /// How it was checked.
+    pub how: String,
+}
+
+/// What an edit did (or, in a dry run, would do).
+#[derive(Debug, Clone, Serialize)]
+pub struct EditReport {
+    /// The VM.
+    pub vm: VmRef,
+    /// Its power state when the command began.
+    pub power_state: Option<PowerState>,
+    /// other-config:pci before (None: no key).
+    pub before: Option<String>,
+    /// other-config:pci after (None: no key).
+    pub after: Option<String>,
+    /// Devices after, in plug order.
+    pub devices: Vec<Bdf>,
+    /// False when nothing needed writing.
+    pub changed: bool,
+    /// Devices taken from other VMs.
+    pub stolen: Vec<Stolen>,
+    /// The xe commands that changed something (or would, in a dry run), argv each, in order.
+    pub commands: Vec<Vec<String>>,
+    /// True for a dry run.
+    pub dry_run: bool,
+    /// True when the VM was shut down and started again.
+    pub restarted: bool,
+    /// Per device, after a restart.
+    pub verified: Vec<Verified>,
+    /// Things the user should know.
+    pub notes: Vec<String>,
+}
+
+/// The lock file serialising edits of one VM's other-config: `ROOT/run/lock/xenpci-vm-UUID.lock`.
+pub fn lock_path(root: &HostRoot, vm: &VmUuid) -> std::path::PathBuf {
+    root.path(format!("/run/lock/xenpci-vm-{vm}.lock"))
+}
+
+fn list(bdfs: &[Bdf]) -> String {
+    if bdfs.is_empty() {
+        return "(none)".into();
+    }
+    bdfs.iter()
+        .map(|b| b.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn no_dups(bdfs: &[Bdf]) -> Result<(), AssignError> {
+    let mut seen = BTreeSet::new();
+    for b in bdfs {
+        if !seen.insert(*b) {
+            return Err(AssignError::Duplicate { bdf: *b });
+        }
+    }
+    Ok(())
+}
+
+/// The devices a value gives, in plug order, refusing what xapi would misread unless `force`.
+fn readable(
+    vm: &VmUuid,
+    value: Option<&str>,
+    force: bool,
+    notes: &mut Vec<String>,
+) -> Result<Vec<Bdf>, AssignError> {
+    let Some(value) = value else {
+        return Ok(Vec::new());
+    };
+    let parsed = pci_value::read(value);
+    let kept: Vec<Bdf> = parsed.devices.iter().map(|d| d.bdf).collect();
+    if !parsed.not_understood.is_empty() {
+        let pieces = parsed
+            .not_understood
+            .iter()
+            .map(|p| format!("{p:?}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        if !force {
+            return Err(AssignError::Misread {
+                vm: vm.clone(),
+                value: value.to_string(),
+                pieces,
+                kept: list(&kept),
+            });
+        }
+        notes.push(format!(
+            "VM {vm}: dropping {pieces} from other-config:pci (--force): xapi would drop or misread them"
+        ));
+    }
+    Ok(kept)
+}
+
+/// Who else holds which of `wanted`: (device, VM, its value).
+fn holders(
+    xe: &Xe,
+    target: &VmUuid,
+    wanted: &[Bdf],
+) -> Result<Vec<(Bdf, VmInfo, String)>, AssignError> {
+    let mut out = Vec::new();
+    for vm in xe.vm_list()? {
+        if &vm.uuid == target || !vm.other_config.iter().any(|(k, _)| k == "pci") {
+            continue;
+        }
+        // The map print is ambiguous when other values hold "; ", so read the key exactly.
+        let Some(value) = xe.vm_pci(&vm.uuid)? else {
+            continue;
+        };
+        let theirs = pci_value::read(&value);
+        for b in wanted {
+            if theirs.devices.iter().any(|d| d.bdf == *b) {
+                out.push((*b, vm.clone(), value.clone()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+struct Ctx<'x, 'p> {
+    xe: &'x Xe<'x>,
+    dry_run: bool,
+    commands: Vec<Vec<String>>,
+    progress: &'p mut dyn FnMut(&str),
+}
+
+impl Ctx<'_, '_> {
+    /// Runs (or, in a dry run, only records) a command that changes something.
+    fn act(&mut self, cmd: CommandSpec) -> Result<(), XeError> {
+        self.commands.push(cmd.argv());
+        if self.dry_run {
+            return Ok(());
+        }
+        self.xe.run(&cmd).map(drop)
+    }
+
+    /// Writes or removes other-config:pci and reads it back.
+    fn put(&mut self, vm: &VmUuid, value: Option<&str>) -> Result<(), AssignError> {
+        let cmd = match value {
+            Some(v) => self.xe.cmd_set_pci(vm, v),
+            None => self.xe.cmd_remove_pci(vm),
+        };
+        self.act(cmd)?;
+        if self.dry_run {
+            return Ok(());
+        }
+        let got = self.xe.vm_pci(vm)?;
+        if got.as_deref() != value {
+            return Err(AssignError::NotConfirmed {
+                vm: vm.clone(),
+                wrote: value.map(str::to_string),
+                got,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Adds and/or removes devices of one VM's other-config:pci (see the module doc for the rules),
+/// restarting it when asked. `progress` receives one line per step of a restart.
+pub fn edit(
+    xe: &Xe,
+    root: &HostRoot,
+    req: &EditRequest,
+    progress: &mut dyn FnMut(&str),
+) -> Result<EditReport, AssignError> {
+    no_dups(&req.add)?;
+    no_dups(&req.remove)?;
+    let uuid = xe.vm_lookup(&req.vm)?;
+    let info = xe.vm_info(&uuid)?;
+    let mut notes = Vec::new();
+
+    // Devices dom0 still uses.
+    let check = Dom0Check::new(root, Some(xe));
+    let unhidden: Vec<(Bdf, Dom0State)> = req
+        .add
+        .iter()
+        .map(|b| (*b, check.state(*b)))
+        .filter(|(_, s)| !s.hidden)
+        .collect();
+    if !unhidden.is_empty() {
+        let details = unhidden
+            .iter()
+            .map(|(b, s)| format!("{b} is {}", s.why))
+            .collect::<Vec<_>>()
+            .join("; ");
+        if !req.force {
+            let bdfs: Vec<Bdf> = unhidden.iter().map(|(b, _)| *b).collect();
+            return Err(AssignError::NotHidden {
+                vm: req.vm.clone(),
+                list: list(&bdfs),
+                details,
+                them: if bdfs.len() == 1 { "it" } else { "them" },
+                commands: bdfs
+                    .iter()
+                    .map(|b| format!("`xenpci hide {b}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+        notes.push(format!(
+            "--force: assigning devices dom0 still uses ({details}); xenopsd will take them from dom0 when the VM starts"
+        ));
+    }
+
+    // Devices other VMs hold.
+    let held = holders(xe, &uuid, &req.add)?;
+    if let Some((bdf, other, _)) = held.first().filter(|_| !req.steal) {
+        return Err(AssignError::AssignedElsewhere {
+            bdf: *bdf,
+            vm: req.vm.clone(),
+            other_uuid: other.uuid.clone(),
+            other_name: other.name_label.clone(),
+        });
+    }
+    let victims: BTreeSet<VmUuid> = held.iter().map(|(_, v, _)| v.uuid.clone()).collect();
+
+    // Lock every VM whose value changes, in uuid order (no deadlock between two stealers).
+    let mut locks: Vec<FileLock> = Vec::new();
+    if !req.dry_run {
+        let mut all: BTreeSet<VmUuid> = victims.clone();
+        all.insert(uuid.clone());
+        for vm in &all {
+            locks.push(fsutil::lock(&lock_path(root, vm))?);
+        }
+    }
+
+    // Under the lock: re-read and compute.
+    let before = xe.vm_pci(&uuid)?;
+    let current = readable(&uuid, before.as_deref(), req.force, &mut notes)?;
+    for b in &req.remove {
+        if !current.contains(b) {
+            return Err(AssignError::NotAssigned {
+                bdf: *b,
+                vm: req.vm.clone(),
+                current: before.clone().unwrap_or_else(|| "nothing".into()),
+            });
+        }
+    }
+    let mut devices: Vec<Bdf> = current
+        .iter()
+        .copied()
+        .filter(|b| !req.remove.contains(b))
+        .collect();
+    for b in &req.add {
+        if devices.contains(b) {
+            notes.push(format!("{b} was already assigned to VM {uuid}"));
+        } else {
+            devices.push(*b);
+        }
+    }
+    if !req.order.is_empty() {
+        no_dups(&req.order)?;
+        for b in &req.order {
+            if !devices.contains(b) {
+                return Err(AssignError::BadOrder {
+                    bdf: *b,
+                    vm: req.vm.clone(),
+                    devices: list(&devices),
+                });
+            }
+        }
+        let rest: Vec<Bdf> = devices
+            .iter()
+            .copied()
+            .filter(|b| !req.order.contains(b))
+            .collect();
+        devices = req.order.iter().copied().chain(rest).collect();
+    }
+    let after = (!devices.is_empty()).then(|| pci_value::generate(&devices));
+    let changed = after != before;
+
+    let mut ctx = Ctx {
+        xe,
+        dry_run: req.dry_run,
+        commands: Vec::new(),
+        progress,
+    };
+
+    // Steal first: a device is never written into two VMs' values by us.
+    let mut stolen = Vec::new();
+    for victim in &victims {
+        let their_before = xe.vm_pci(victim)?;
+        let mut their_notes = Vec::new();
+        let theirs = readable(victim, their_before.as_deref(), req.force, &mut their_notes)?;
+        notes.extend(their_notes);
+        let kept: Vec<Bdf> = theirs
+            .iter()
+            .copied()
+            .filter(|b| !req.add.contains(b))
+            .collect();
+        let their_after = (!kept.is_empty()).then(|| pci_value::generate(&kept));
+        let vinfo = held
+            .iter()
+            .find(|(_, v, _)| &v.uuid == victim)
+            .map(|(_, v, _)| v.clone())
+            .expect("victim came from held");
+        if their_after != their_before {
+            ctx.put(victim, their_after.as_deref())?;
+        }
+        if vinfo.power_state == Some(PowerState::Running) {
+            notes.push(format!(
+                "VM {victim} ({}) is running and still uses the stolen device(s) until it is shut down",
+                vinfo.name_label
+            ));
+        }
+        for (b, _, _) in held.iter().filter(|(_, v, _)| &v.uuid == victim) {
+            stolen.push(Stolen {
+                bdf: *b,
+                from: VmRef {
+                    uuid: victim.clone(),
+                    name_label: vinfo.name_label.clone(),
+                },
+                from_power_state: vinfo.power_state,
+                before: their_before.clone(),
+                after: their_after.clone(),
+            });
+        }
+    }
+
+    if changed {
+        ctx.put(&uuid, after.as_deref())?;
+    }
+
+    let mut restarted = false;
+    let mut verified = Vec::new();
+    let running = info.power_state == Some(PowerState::Running);
+    if req.restart && running {
+        let restore = |ctx: &mut Ctx| -> String {
+            let mut back = vec![(uuid.clone(), before.clone())];
+            back.extend(
+                stolen
+                    .iter()
+                    .map(|s| (s.from.uuid.clone(), s.before.clone())),
+            );
+            back.dedup();
+            let mut said = Vec::new();
+            for (vm, value) in back {
+                match ctx.put(&vm, value.as_deref()) {
+                    Ok(()) => said.push(format!(
+                        "other-config:pci of VM {vm} restored to {}",
+                        value.map_or("no key".to_string(), |v| format!("{v:?}"))
+                    )),
+                    Err(e) => said.push(format!(
+                        "restoring other-config:pci of VM {vm} FAILED ({e}); it should be {}",
+                        value.map_or("absent".to_string(), |v| format!("{v:?}"))
+                    )),
+                }
+            }
+            said.join("; ")
+        };
+        let on = if req.dry_run {
+            None
+        } else {
+            xe.resident_on(&uuid).ok().flatten()
+        };
+        (ctx.progress)(&format!(
+            "shutting down VM {uuid} ({}) ...",
+            info.name_label
+        ));
+        ctx.act(xe.cmd_shutdown(&uuid))?;
+        if !req.dry_run {
+            xe.wait_power_state(&uuid, PowerState::Halted)?;
+        }
+        (ctx.progress)(&format!("VM {uuid} is halted; starting it ..."));
+        let started = ctx.act(xe.cmd_start(&uuid, on.as_deref())).and_then(|_| {
+            if req.dry_run {
+                Ok(())
+            } else {
+                xe.wait_power_state(&uuid, PowerState::Running)
+            }
+        });
+        if let Err(source) = started {
+            let restored = restore(&mut ctx);
+            (ctx.progress)(&format!("start failed; {restored}"));
+            return Err(AssignError::StartFailed {
+                vm: uuid,
+                source: Box::new(source),
+                restored: format!("{restored}; the VM is left halted"),
+            });
+        }
+        restarted = true;
+        if !req.dry_run {
+            (ctx.progress)(&format!("VM {uuid} is running; verifying its devices ..."));
+            verified = verify_xe(xe, &uuid, &devices);
+            let missing: Vec<Bdf> = verified
+                .iter()
+                .filter(|v| v.attached == Some(false))
+                .map(|v| v.bdf)
+                .collect();
+            if !missing.is_empty() {
+                return Err(AssignError::NotAttached {
+                    vm: uuid,
+                    missing: list(&missing),
+                    is: if missing.len() == 1 { "is" } else { "are" },
+                    details: verified
+                        .iter()
+                        .map(|v| format!("{}: {}", v.bdf, v.how))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                });
+            }
+        }
+    } else if req.restart {
+        notes.push(format!(
+            "VM {uuid} is {}: not restarted; the devices take effect at its next start",
+            info.power_state
+                .map_or("in an unknown state".to_string(), |p| p.to_string())
+        ));
+    } else if running && changed {
+        notes.push(format!(
+            "VM {uuid} is running: the change takes effect only when it is shut down and started again (pass --restart)"
+        ));
+    }
+    drop(locks);
+
+    Ok(EditReport {
+        vm: VmRef {
+            uuid,
+            name_label: info.name_label,
+        },
+        power_state: info.power_state,
+        before,
+        after,
+        devices,
+        changed,
+        stolen,
+        commands: ctx.commands,
+        dry_run: req.dry_run,
+        restarted,
+        verified,
+        notes,
+    })
+}
+
+/// Checks through xe that `devices` are attached to a running VM: its `attached-PCIs` set against
+/// the host's PCI objects. Devices without a PCI object (xapi models only storage, network and
+/// display classes) cannot be checked this way and are reported as such.
+pub fn verify_xe(xe: &Xe, vm: &VmUuid, devices: &[Bdf]) -> Vec<Verified> {
+    let attached = xe.vm_param(vm, "attached-PCIs");
+    let objects = xe.pci_list(None);
+    devices
+        .iter()
+        .map(|b| {
+            let (attached, how) = match (&attached, &objects) {
+                (Ok(set), Ok(objs)) => {
+                    let obj = objs
+                        .iter()
+                        .find(|r| r.get("pci-id").and_then(|i| i.parse::<Bdf>().ok()) == Some(*b));
+                    match obj.and_then(|r| r.get("uuid")) {
+                        Some(u) => {
+                            let yes = super::output::set(set).iter().any(|s| s == u);
+                            (
+                                Some(yes),
+                                format!(
+                                    "PCI object {u} {} the VM's attached-PCIs",
+                                    if yes { "is in" } else { "is not in" }
+                                ),
+                            )
+                        }
+                        None => (
+                            None,
+                            "xapi has no PCI object for it, so xe cannot tell".into(),
+                        ),
+                    }
+                }
+                (Err(e), _) | (_, Err(e)) => (None, format!("xe cannot tell: {e}")),
+            };
+            Verified {
+                bdf: *b,
+                attached,
+                how,
+            }
+        })
+        .collect()
+}
+
+/// One device of one VM in [`assigned`].
+#[derive(Debug, Clone, Serialize)]
+pub struct AssignedDevice {
+    /// The device.
+    pub bdf: Bdf,
+    /// Its `N/` group.
+    pub group: i64,
+    /// Its position in xapi's plug order.
+    pub position: usize,
+    /// Hidden from dom0.
+    pub hidden: bool,
+    /// What dom0 does with it.
+    pub dom0: String,
+    /// Other VMs naming the same device (uuids).
+    pub also_assigned_to: Vec<VmUuid>,
+}
+
+/// One VM with an other-config:pci key, in [`assigned`].
+#[derive(Debug, Clone, Serialize)]
+pub struct AssignedVm {
+    /// uuid
+    pub uuid: VmUuid,
+    /// name-label
+    pub name_label: String,
+    /// power state
+    pub power_state: Option<PowerState>,
+    /// The raw value.
+    pub value: String,
+    /// Devices in plug order.
+    pub devices: Vec<AssignedDevice>,
+    /// Pieces xapi would drop or misread.
+    pub not_understood: Vec<String>,
+}
+
+/// Every VM's devices, with duplicates across VMs and devices dom0 still uses flagged.
+pub fn assigned(xe: &Xe, root: &HostRoot) -> Result<Vec<AssignedVm>, AssignError> {
+    let check = Dom0Check::new(root, Some(xe));
+    let mut vms = Vec::new();
+    for vm in xe.vm_list()? {
+        if !vm.other_config.iter().any(|(k, _)| k == "pci") {
+            continue;
+        }
+        let Some(value) = xe.vm_pci(&vm.uuid)? else {
+            continue;
+        };
+        let parsed = pci_value::read(&value);
+        vms.push((vm, value, parsed));
+    }
+    let mut out = Vec::new();
+    for (vm, value, parsed) in &vms {
+        let devices = parsed
+            .devices
+            .iter()
+            .map(|d| {
+                let s = check.state(d.bdf);
+                AssignedDevice {
+                    bdf: d.bdf,
+                    group: d.group,
+                    position: d.position,
+                    hidden: s.hidden,
+                    dom0: s.why,
+                    also_assigned_to: vms
+                        .iter()
+                        .filter(|(o, _, p)| {
+                            o.uuid != vm.uuid && p.devices.iter().any(|x| x.bdf == d.bdf)
+                        })
+                        .map(|(o, _, _)| o.uuid.clone())
+                        .collect(),
+                }
+            })
+            .collect();
+        out.push(AssignedVm {
+            uuid: vm.uuid.clone(),
+            name_label: vm.name_label.clone(),
+            power_state: vm.power_state,
+            value: value.clone(),
+            devices,
+            not_understood: parsed.not_understood.clone(),
+        });
+    }
+    Ok(out)
+}
