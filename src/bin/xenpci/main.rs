@@ -38,6 +38,14 @@ pub enum Command {
     Unassign(commands::unassign::UnassignArgs),
     /// Every XAPI VM's PCI functions, with duplicates and unhidden devices flagged.
     Assigned(commands::assigned::AssignedArgs),
+    /// Print shell completions (bash, zsh, fish, ...) to stdout.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout.
+    #[command(hide = true)]
+    Manpage,
 }
 
 fn main() -> ExitCode {
@@ -52,6 +60,15 @@ fn main() -> ExitCode {
         Command::Assign(a) => commands::assign::run(a, &cli.globals),
         Command::Unassign(a) => commands::unassign::run(a, &cli.globals),
         Command::Assigned(a) => commands::assigned::run(a, &cli.globals),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "xenpci", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Manpage => clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
+            .render(&mut std::io::stdout())
+            .map(|_| ExitCode::SUCCESS)
+            .map_err(Into::into),
     };
     match result {
         Ok(code) => code,
