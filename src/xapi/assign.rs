@@ -616,38 +616,33 @@ pub fn edit(
     })
 }
 
-/// Checks through xe that `devices` are attached to a running VM: its `attached-PCIs` set against
-/// the host's PCI objects. Devices without a PCI object (xapi models only storage, network and
-/// display classes) cannot be checked this way and are reported as such.
+/// What xe can say about `devices` of a VM that was just started. xe's CLI shows neither
+/// `VM.attached_PCIs` nor `PCI.attached_VMs` (no such fields in xapi's CLI records), so xe can
+/// only confirm that the VM runs as a domain and that its other-config:pci still names the
+/// devices; whether each device is really plugged stays unknown (`attached: None`) unless
+/// XenStore can be read (in dom0).
 pub fn verify_xe(xe: &Xe, vm: &VmUuid, devices: &[Bdf]) -> Vec<Verified> {
-    let attached = xe.vm_param(vm, "attached-PCIs");
-    let objects = xe.pci_list(None);
+    let domid = xe.vm_param(vm, "dom-id");
+    let value = xe.vm_pci(vm);
     devices
         .iter()
         .map(|b| {
-            let (attached, how) = match (&attached, &objects) {
-                (Ok(set), Ok(objs)) => {
-                    let obj = objs
-                        .iter()
-                        .find(|r| r.get("pci-id").and_then(|i| i.parse::<Bdf>().ok()) == Some(*b));
-                    match obj.and_then(|r| r.get("uuid")) {
-                        Some(u) => {
-                            let yes = super::output::set(set).iter().any(|s| s == u);
-                            (
-                                Some(yes),
-                                format!(
-                                    "PCI object {u} {} the VM's attached-PCIs",
-                                    if yes { "is in" } else { "is not in" }
-                                ),
-                            )
-                        }
-                        None => (
-                            None,
-                            "xapi has no PCI object for it, so xe cannot tell".into(),
-                        ),
-                    }
-                }
-                (Err(e), _) | (_, Err(e)) => (None, format!("xe cannot tell: {e}")),
+            let named = match &value {
+                Ok(Some(v)) => pci_value::read(v).devices.iter().any(|d| d.bdf == *b),
+                _ => false,
+            };
+            let (attached, how) = match (&domid, named) {
+                (_, false) => (
+                    Some(false),
+                    "other-config:pci no longer names it after the start".to_string(),
+                ),
+                (Ok(d), true) => (
+                    None,
+                    format!(
+                        "VM runs as domain {d} and other-config:pci names it; xe cannot show attached PCIs (check XenStore in dom0)"
+                    ),
+                ),
+                (Err(e), true) => (None, format!("xe cannot tell: {e}")),
             };
             Verified {
                 bdf: *b,
