@@ -98,25 +98,36 @@ pub fn records(text: &str) -> Result<Vec<Record>, OutputError> {
 }
 
 /// Parses a printed map `k1: v1; k2: v2` into ordered pairs (empty text: empty map). Entries are
-/// split at `; ` and each at its first `: ` (xe does not escape either, so a value holding `; `
-/// is ambiguous; read single keys with `vm-param-get param-key=` instead).
+/// split at `; ` and each at its first `: `. xe escapes neither, so a piece without `: ` is taken
+/// as the rest of the previous value (`k: a; b` is one key whose value is `a; b`); read single keys
+/// exactly with `vm-param-get param-key=`.
 pub fn map(text: &str) -> Result<Vec<(String, String)>, OutputError> {
     let text = text.trim_end_matches('\n');
+    let mut out: Vec<(String, String)> = Vec::new();
     if text.is_empty() {
-        return Ok(Vec::new());
+        return Ok(out);
     }
-    text.split("; ")
-        .map(|entry| {
-            entry
-                .split_once(": ")
-                .or_else(|| entry.strip_suffix(':').map(|k| (k, "")))
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .ok_or_else(|| OutputError::MapEntry {
-                    entry: entry.to_string(),
-                    map: text.to_string(),
-                })
-        })
-        .collect()
+    for entry in text.split("; ") {
+        match entry
+            .split_once(": ")
+            .or_else(|| entry.strip_suffix(':').map(|k| (k, "")))
+        {
+            Some((k, v)) if !k.contains(' ') => out.push((k.to_string(), v.to_string())),
+            _ => match out.last_mut() {
+                Some((_, v)) => {
+                    v.push_str("; ");
+                    v.push_str(entry);
+                }
+                None => {
+                    return Err(OutputError::MapEntry {
+                        entry: entry.to_string(),
+                        map: text.to_string(),
+                    })
+                }
+            },
+        }
+    }
+    Ok(out)
 }
 
 /// Parses a printed set `a; b` (empty text: empty set).
@@ -225,6 +236,13 @@ mod tests {
         assert!(map("").unwrap().is_empty());
         assert_eq!(map("pci: \n").unwrap(), vec![("pci".into(), "".into())]);
         assert!(map("mac_seed m1").is_err());
+        assert_eq!(
+            map("note: a; b; pci: 0/0000:06:00.0").unwrap(),
+            vec![
+                ("note".into(), "a; b".into()),
+                ("pci".into(), "0/0000:06:00.0".into())
+            ]
+        );
     }
 
     #[test]
