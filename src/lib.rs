@@ -23,4 +23,5 @@ pub mod ids;
 pub mod pci;
 pub mod syntax;
 pub mod xapi;
+pub mod xenstore;
 pub mod xlcfg;
