@@ -15,13 +15,13 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use super::dom0::{Dom0Check, Dom0State};
-use super::pci_value;
 use super::xe::{PowerState, VmInfo, Xe, XeError};
 use crate::exec::CommandSpec;
 use crate::fsutil::{self, FileLock, WriteError};
 use crate::host::HostRoot;
 use crate::ids::VmUuid;
 use crate::pci::Bdf;
+use crate::syntax::xapi_pci;
 
 /// Why an assign/unassign was refused or failed.
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +90,9 @@ pub enum AssignError {
         /// The final device list.
         devices: String,
     },
+    /// The new value cannot be written.
+    #[error(transparent)]
+    Generate(xapi_pci::XapiPciError),
     /// A device given twice on the command line.
     #[error("{bdf} is given twice")]
     Duplicate {
@@ -221,6 +224,68 @@ pub fn lock_path(root: &HostRoot, vm: &VmUuid) -> std::path::PathBuf {
     root.path(format!("/run/lock/xenpci-vm-{vm}.lock"))
 }
 
+/// What xapi plugs from a value, split into the devices it reads as they look and the pieces it
+/// would drop or misread (read with [`xapi_pci::parse`], xapi's own reading).
+#[derive(Debug, Clone, Default)]
+struct Reading {
+    /// Devices xapi plugs as written: (group, device, xapi's plug position), in plug order.
+    devices: Vec<(i64, Bdf, usize)>,
+    /// Pieces xapi drops, reads as another device, or lists twice, each with what happens.
+    misread: Vec<String>,
+    /// Everything xapi_pci warns about (also plug-order surprises).
+    warnings: Vec<String>,
+}
+
+/// The group and device a piece looks like to a reader: `N/` and a strict [`Bdf`], blanks
+/// around it ignored (as xapi ignores a trailing one).
+fn looks_like(text: &str) -> Option<(i64, Bdf)> {
+    let (n, addr) = text.trim_end().split_once('/')?;
+    Some((n.parse().ok()?, addr.parse().ok()?))
+}
+
+fn reading(value: &str) -> Reading {
+    let list = xapi_pci::parse(value);
+    let mut r = Reading {
+        warnings: list.warnings.clone(),
+        ..Reading::default()
+    };
+    r.misread = list
+        .dropped
+        .iter()
+        .map(|d| format!("{:?} (xapi drops it: {})", d.text, d.reason))
+        .collect();
+    for d in &list.devices {
+        let read = xapi_pci::canonical_piece(d.group, d.addr);
+        match d.addr.bdf() {
+            Some(bdf) if looks_like(&d.text) == Some((d.group, bdf)) => {
+                if r.devices.iter().any(|(_, b, _)| *b == bdf) {
+                    r.misread.push(format!(
+                        "{:?} (listed twice: xapi would plug it twice)",
+                        d.text
+                    ));
+                } else {
+                    r.devices.push((d.group, bdf, d.position));
+                }
+            }
+            _ => r
+                .misread
+                .push(format!("{:?} (xapi reads it as {read})", d.text)),
+        }
+    }
+    r
+}
+
+/// The canonical value plugging `devices` in exactly this order (one group per device), None when
+/// there is no device (the key is then removed).
+fn generate(devices: &[Bdf]) -> Result<Option<String>, AssignError> {
+    if devices.is_empty() {
+        return Ok(None);
+    }
+    xapi_pci::generate_ordered(devices)
+        .map(Some)
+        .map_err(AssignError::Generate)
+}
+
 fn list(bdfs: &[Bdf]) -> String {
     if bdfs.is_empty() {
         return "(none)".into();
@@ -251,15 +316,10 @@ fn readable(
     let Some(value) = value else {
         return Ok(Vec::new());
     };
-    let parsed = pci_value::read(value);
-    let kept: Vec<Bdf> = parsed.devices.iter().map(|d| d.bdf).collect();
-    if !parsed.not_understood.is_empty() {
-        let pieces = parsed
-            .not_understood
-            .iter()
-            .map(|p| format!("{p:?}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+    let parsed = reading(value);
+    let kept: Vec<Bdf> = parsed.devices.iter().map(|d| d.1).collect();
+    if !parsed.misread.is_empty() {
+        let pieces = parsed.misread.join(", ");
         if !force {
             return Err(AssignError::Misread {
                 vm: vm.clone(),
@@ -290,9 +350,9 @@ fn holders(
         let Some(value) = xe.vm_pci(&vm.uuid)? else {
             continue;
         };
-        let theirs = pci_value::read(&value);
+        let theirs = reading(&value);
         for b in wanted {
-            if theirs.devices.iter().any(|d| d.bdf == *b) {
+            if theirs.devices.iter().any(|d| d.1 == *b) {
                 out.push((*b, vm.clone(), value.clone()));
             }
         }
@@ -450,7 +510,7 @@ pub fn edit(
             .collect();
         devices = req.order.iter().copied().chain(rest).collect();
     }
-    let after = (!devices.is_empty()).then(|| pci_value::generate(&devices));
+    let after = generate(&devices)?;
     let changed = after != before;
 
     let mut ctx = Ctx {
@@ -472,7 +532,7 @@ pub fn edit(
             .copied()
             .filter(|b| !req.add.contains(b))
             .collect();
-        let their_after = (!kept.is_empty()).then(|| pci_value::generate(&kept));
+        let their_after = generate(&kept)?;
         let vinfo = held
             .iter()
             .find(|(_, v, _)| &v.uuid == victim)
@@ -628,7 +688,7 @@ pub fn verify_xe(xe: &Xe, vm: &VmUuid, devices: &[Bdf]) -> Vec<Verified> {
         .iter()
         .map(|b| {
             let named = match &value {
-                Ok(Some(v)) => pci_value::read(v).devices.iter().any(|d| d.bdf == *b),
+                Ok(Some(v)) => reading(v).devices.iter().any(|d| d.1 == *b),
                 _ => false,
             };
             let (attached, how) = match (&domid, named) {
@@ -683,8 +743,10 @@ pub struct AssignedVm {
     pub value: String,
     /// Devices in plug order.
     pub devices: Vec<AssignedDevice>,
-    /// Pieces xapi would drop or misread.
+    /// Pieces xapi would drop, misread or plug twice, each with what happens.
     pub not_understood: Vec<String>,
+    /// Every warning of xapi's reading (also plug-order surprises).
+    pub warnings: Vec<String>,
 }
 
 /// Every VM's devices, with duplicates across VMs and devices dom0 still uses flagged.
@@ -698,7 +760,7 @@ pub fn assigned(xe: &Xe, root: &HostRoot) -> Result<Vec<AssignedVm>, AssignError
         let Some(value) = xe.vm_pci(&vm.uuid)? else {
             continue;
         };
-        let parsed = pci_value::read(&value);
+        let parsed = reading(&value);
         vms.push((vm, value, parsed));
     }
     let mut out = Vec::new();
@@ -706,18 +768,18 @@ pub fn assigned(xe: &Xe, root: &HostRoot) -> Result<Vec<AssignedVm>, AssignError
         let devices = parsed
             .devices
             .iter()
-            .map(|d| {
-                let s = check.state(d.bdf);
+            .map(|&(group, bdf, position)| {
+                let s = check.state(bdf);
                 AssignedDevice {
-                    bdf: d.bdf,
-                    group: d.group,
-                    position: d.position,
+                    bdf,
+                    group,
+                    position,
                     hidden: s.hidden,
                     dom0: s.why,
                     also_assigned_to: vms
                         .iter()
                         .filter(|(o, _, p)| {
-                            o.uuid != vm.uuid && p.devices.iter().any(|x| x.bdf == d.bdf)
+                            o.uuid != vm.uuid && p.devices.iter().any(|x| x.1 == bdf)
                         })
                         .map(|(o, _, _)| o.uuid.clone())
                         .collect(),
@@ -730,8 +792,67 @@ pub fn assigned(xe: &Xe, root: &HostRoot) -> Result<Vec<AssignedVm>, AssignError
             power_state: vm.power_state,
             value: value.clone(),
             devices,
-            not_understood: parsed.not_understood.clone(),
+            not_understood: parsed.misread.clone(),
+            warnings: parsed.warnings.clone(),
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn devices(v: &str) -> Vec<String> {
+        reading(v).devices.iter().map(|d| d.1.to_string()).collect()
+    }
+
+    #[test]
+    fn reading_keeps_what_xapi_reads_as_written() {
+        assert_eq!(
+            devices("0/0000:06:00.0,0/0000:07:00.0"),
+            ["0000:07:00.0", "0000:06:00.0"]
+        );
+        for benign in [
+            "0/0000:AB:00.0",
+            "0/000:84:00.0",
+            "0/0000:06:00.0 ",
+            "1/0000:06:00.0",
+        ] {
+            let r = reading(benign);
+            assert!(r.misread.is_empty(), "{benign}: {:?}", r.misread);
+            assert_eq!(r.devices.len(), 1, "{benign}");
+        }
+    }
+
+    #[test]
+    fn reading_flags_dropped_misread_and_repeated_pieces() {
+        let r = reading("0/0000:06:00.0, 0/0000:07:00.0");
+        assert_eq!(devices("0/0000:06:00.0, 0/0000:07:00.0"), ["0000:06:00.0"]);
+        assert!(r.misread[0].contains("xapi drops it"), "{:?}", r.misread);
+        let r = reading("0/0000:06:00.10");
+        assert!(r.devices.is_empty());
+        assert!(
+            r.misread[0].contains("reads it as 0/0000:06:00.1"),
+            "{:?}",
+            r.misread
+        );
+        let r = reading("0/0000:06:00.0;0/0000:07:00.0");
+        assert_eq!(r.misread.len(), 1, "{:?}", r.misread);
+        let r = reading("0/0000:06:00.0,1/0000:06:00.0");
+        assert!(r.misread[0].contains("listed twice"), "{:?}", r.misread);
+        assert!(reading("").devices.is_empty());
+    }
+
+    #[test]
+    fn generate_writes_one_group_per_device() {
+        let a: Bdf = "06:00.0".parse().unwrap();
+        let b: Bdf = "07:00.0".parse().unwrap();
+        assert_eq!(
+            generate(&[b, a]).unwrap().as_deref(),
+            Some("0/0000:07:00.0,1/0000:06:00.0")
+        );
+        assert_eq!(generate(&[]).unwrap(), None);
+        assert!(generate(&[a, a]).is_err());
+    }
 }

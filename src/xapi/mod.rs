@@ -6,7 +6,6 @@
 pub mod assign;
 pub mod dom0;
 pub mod output;
-mod pci_value;
 mod xe;
 
 pub use xe::{

@@ -58,7 +58,7 @@ pub fn run(a: AssignedArgs, g: &Globals) -> anyhow::Result<ExitCode> {
                 println!("  {}. {} (group {}){flags}", d.position, d.bdf, d.group);
             }
             for p in &v.not_understood {
-                println!("  DROPPED by xapi: {p:?}");
+                println!("  XAPI DROPS OR MISREADS: {p}");
             }
         }
     }
