@@ -15,6 +15,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use super::dom0::{Dom0Check, Dom0State};
+use super::verify::{verify_attached, Verified};
 use super::xe::{PowerState, VmInfo, Xe, XeError};
 use crate::exec::CommandSpec;
 use crate::fsutil::{self, FileLock, WriteError};
@@ -179,17 +180,6 @@ pub struct Stolen {
     pub after: Option<String>,
 }
 
-/// How one device was found after the start.
-#[derive(Debug, Clone, Serialize)]
-pub struct Verified {
-    /// The device.
-    pub bdf: Bdf,
-    /// True/false when it could be checked, None when it could not.
-    pub attached: Option<bool>,
-    /// How it was checked.
-    pub how: String,
-}
-
 /// What an edit did (or, in a dry run, would do).
 #[derive(Debug, Clone, Serialize)]
 pub struct EditReport {
@@ -227,9 +217,9 @@ pub fn lock_path(root: &HostRoot, vm: &VmUuid) -> std::path::PathBuf {
 /// What xapi plugs from a value, split into the devices it reads as they look and the pieces it
 /// would drop or misread (read with [`xapi_pci::parse`], xapi's own reading).
 #[derive(Debug, Clone, Default)]
-struct Reading {
+pub(super) struct Reading {
     /// Devices xapi plugs as written: (group, device, xapi's plug position), in plug order.
-    devices: Vec<(i64, Bdf, usize)>,
+    pub(super) devices: Vec<(i64, Bdf, usize)>,
     /// Pieces xapi drops, reads as another device, or lists twice, each with what happens.
     misread: Vec<String>,
     /// Everything xapi_pci warns about (also plug-order surprises).
@@ -243,7 +233,7 @@ fn looks_like(text: &str) -> Option<(i64, Bdf)> {
     Some((n.parse().ok()?, addr.parse().ok()?))
 }
 
-fn reading(value: &str) -> Reading {
+pub(super) fn reading(value: &str) -> Reading {
     let list = xapi_pci::parse(value);
     let mut r = Reading {
         warnings: list.warnings.clone(),
@@ -625,7 +615,7 @@ pub fn edit(
         restarted = true;
         if !req.dry_run {
             (ctx.progress)(&format!("VM {uuid} is running; verifying its devices ..."));
-            verified = verify_xe(xe, &uuid, &devices);
+            verified = verify_attached(xe, root, &uuid, &devices);
             let missing: Vec<Bdf> = verified
                 .iter()
                 .filter(|v| v.attached == Some(false))
@@ -674,43 +664,6 @@ pub fn edit(
         verified,
         notes,
     })
-}
-
-/// What xe can say about `devices` of a VM that was just started. xe's CLI shows neither
-/// `VM.attached_PCIs` nor `PCI.attached_VMs` (no such fields in xapi's CLI records), so xe can
-/// only confirm that the VM runs as a domain and that its other-config:pci still names the
-/// devices; whether each device is really plugged stays unknown (`attached: None`) unless
-/// XenStore can be read (in dom0).
-pub fn verify_xe(xe: &Xe, vm: &VmUuid, devices: &[Bdf]) -> Vec<Verified> {
-    let domid = xe.vm_param(vm, "dom-id");
-    let value = xe.vm_pci(vm);
-    devices
-        .iter()
-        .map(|b| {
-            let named = match &value {
-                Ok(Some(v)) => reading(v).devices.iter().any(|d| d.1 == *b),
-                _ => false,
-            };
-            let (attached, how) = match (&domid, named) {
-                (_, false) => (
-                    Some(false),
-                    "other-config:pci no longer names it after the start".to_string(),
-                ),
-                (Ok(d), true) => (
-                    None,
-                    format!(
-                        "VM runs as domain {d} and other-config:pci names it; xe cannot show attached PCIs (check XenStore in dom0)"
-                    ),
-                ),
-                (Err(e), true) => (None, format!("xe cannot tell: {e}")),
-            };
-            Verified {
-                bdf: *b,
-                attached,
-                how,
-            }
-        })
-        .collect()
 }
 
 /// One device of one VM in [`assigned`].
