@@ -500,3 +500,32 @@ fn restart_in_dom0_verifies_in_xenstore() {
     ));
     xs.rm("/local/domain/0/backend/pci").unwrap();
 }
+
+/// XCP-ng 8.3: a device whose sysfs this host root cannot show still counts as hidden when
+/// `xe pci-get-dom0-access-status` says `disabled`; on 8.2 (no such command) it is refused.
+#[test]
+fn dom0_access_status_counts_as_hidden_on_83_only() {
+    for (version, ok) in [("8.3", true), ("8.2", false)] {
+        let state = json!({
+            "xcp-ng-version": version,
+            "hosts": [{"uuid": HOST, "name-label": "xcp1",
+                       "hide-booted": "(0000:05:00.0)", "hide-configured": "(0000:05:00.0)",
+                       "devices": [device("0000:05:00.0", "c0ffee00-0000-4000-8000-000000000011",
+                                          "LSI Logic / Symbios Logic", "SAS2308", "pciback", false)]}],
+            "vms": [{"uuid": OSD, "name-label": "ceph-osd-1", "power-state": "halted"}]
+        });
+        let w = World::new(state, &[]);
+        let a = w
+            .xenpci(&["assign", "05:00.0", "--vm", "ceph-osd-1"])
+            .assert();
+        if ok {
+            a.success();
+            assert_eq!(w.vm(OSD)["other-config"]["pci"], "0/0000:05:00.0");
+        } else {
+            a.code(2).stderr(predicate::str::contains(
+                "not found at /sys/bus/pci/devices/0000:05:00.0",
+            ));
+            assert_eq!(w.vm(OSD)["other-config"].get("pci"), None);
+        }
+    }
+}
