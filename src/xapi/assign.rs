@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use super::dom0::{Dom0Check, Dom0State};
 use super::verify::{verify_attached, Verified};
-use super::xe::{PowerState, VmInfo, Xe, XeError};
+use super::xe::{PowerState, VmInfo, Xe, XeError, KEY_NOT_IN_MAP};
 use crate::exec::CommandSpec;
 use crate::fsutil::{self, FileLock, WriteError};
 use crate::host::HostRoot;
@@ -350,6 +350,125 @@ fn holders(
     Ok(out)
 }
 
+/// Refuses devices dom0 still uses (unless `force`, then returns a note saying so). `vm` names
+/// the VM in the message.
+pub fn check_hidden(
+    xe: &Xe,
+    root: &HostRoot,
+    vm: &str,
+    bdfs: &[Bdf],
+    force: bool,
+) -> Result<Option<String>, AssignError> {
+    let check = Dom0Check::new(root, Some(xe));
+    let unhidden: Vec<(Bdf, Dom0State)> = bdfs
+        .iter()
+        .map(|b| (*b, check.state(*b)))
+        .filter(|(_, s)| !s.hidden)
+        .collect();
+    if unhidden.is_empty() {
+        return Ok(None);
+    }
+    let details = unhidden
+        .iter()
+        .map(|(b, s)| format!("{b} is {}", s.why))
+        .collect::<Vec<_>>()
+        .join("; ");
+    if force {
+        return Ok(Some(format!(
+            "--force: assigning devices dom0 still uses ({details}); xenopsd will take them from dom0 when the VM starts"
+        )));
+    }
+    let bdfs: Vec<Bdf> = unhidden.iter().map(|(b, _)| *b).collect();
+    Err(AssignError::NotHidden {
+        vm: vm.to_string(),
+        list: list(&bdfs),
+        details,
+        them: if bdfs.len() == 1 { "it" } else { "them" },
+        commands: bdfs
+            .iter()
+            .map(|b| format!("`xenpci hide {b}`"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    })
+}
+
+/// Takes the per-VM locks of `vms` in uuid order (so two runs locking overlapping sets cannot
+/// deadlock). Held until the returned locks are dropped.
+pub fn lock_vms<'v>(
+    root: &HostRoot,
+    vms: impl IntoIterator<Item = &'v VmUuid>,
+) -> Result<Vec<FileLock>, AssignError> {
+    let sorted: BTreeSet<&VmUuid> = vms.into_iter().collect();
+    sorted
+        .into_iter()
+        .map(|vm| fsutil::lock(&lock_path(root, vm)).map_err(AssignError::from))
+        .collect()
+}
+
+/// Writes other-config:pci (None: removes the key) and reads it back to confirm.
+pub fn write_pci(xe: &Xe, vm: &VmUuid, value: Option<&str>) -> Result<(), AssignError> {
+    xe.put_vm_pci(vm, value)?;
+    confirm(xe, vm, value)
+}
+
+fn confirm(xe: &Xe, vm: &VmUuid, value: Option<&str>) -> Result<(), AssignError> {
+    let got = xe.vm_pci(vm)?;
+    if got.as_deref() != value {
+        return Err(AssignError::NotConfirmed {
+            vm: vm.clone(),
+            wrote: value.map(str::to_string),
+            got,
+        });
+    }
+    Ok(())
+}
+
+/// The new device list of a VM: `current` minus `remove`, plus `add` (appended in order), with
+/// the devices of `order` moved to the front in that order.
+pub fn merge_devices(
+    vm: &str,
+    current: &[Bdf],
+    add: &[Bdf],
+    remove: &[Bdf],
+    order: &[Bdf],
+    notes: &mut Vec<String>,
+) -> Result<Vec<Bdf>, AssignError> {
+    for b in remove {
+        if !current.contains(b) {
+            return Err(AssignError::NotAssigned {
+                bdf: *b,
+                vm: vm.to_string(),
+                current: list(current),
+            });
+        }
+    }
+    let mut devices: Vec<Bdf> = current
+        .iter()
+        .copied()
+        .filter(|b| !remove.contains(b))
+        .collect();
+    for b in add {
+        if devices.contains(b) {
+            notes.push(format!("{b} was already assigned to VM {vm}"));
+        } else {
+            devices.push(*b);
+        }
+    }
+    no_dups(order)?;
+    for b in order {
+        if !devices.contains(b) {
+            return Err(AssignError::BadOrder {
+                bdf: *b,
+                vm: vm.to_string(),
+                devices: list(&devices),
+            });
+        }
+    }
+    let rest = devices.iter().copied().filter(|b| !order.contains(b));
+    Ok(order.iter().copied().chain(rest).collect())
+}
+
+/// Runs the changing xe commands of one edit (or, in a dry run, only records them).
 struct Ctx<'x, 'p> {
     xe: &'x Xe<'x>,
     dry_run: bool,
@@ -373,19 +492,56 @@ impl Ctx<'_, '_> {
             Some(v) => self.xe.cmd_set_pci(vm, v),
             None => self.xe.cmd_remove_pci(vm),
         };
-        self.act(cmd)?;
+        match self.act(cmd) {
+            // The key was already absent: what we wanted.
+            Err(XeError::Failed { stderr, .. }) if value.is_none() && stderr == KEY_NOT_IN_MAP => {}
+            r => r?,
+        }
         if self.dry_run {
             return Ok(());
         }
-        let got = self.xe.vm_pci(vm)?;
-        if got.as_deref() != value {
-            return Err(AssignError::NotConfirmed {
-                vm: vm.clone(),
-                wrote: value.map(str::to_string),
-                got,
-            });
+        confirm(self.xe, vm, value)
+    }
+
+    /// Puts every (VM, value) back; says what happened to each.
+    fn restore(&mut self, values: &[(VmUuid, Option<String>)]) -> String {
+        let mut said = Vec::new();
+        for (vm, value) in values {
+            let shown = value
+                .as_ref()
+                .map_or("no pci key".to_string(), |v| format!("{v:?}"));
+            match self.put(vm, value.as_deref()) {
+                Ok(()) => said.push(format!("other-config:pci of VM {vm} restored to {shown}")),
+                Err(e) => said.push(format!(
+                    "restoring other-config:pci of VM {vm} FAILED ({e}); it should be {shown}"
+                )),
+            }
         }
-        Ok(())
+        said.join("; ")
+    }
+
+    /// Clean shutdown, wait, start (on `on`), wait. A failed start is returned as Err(start
+    /// error) after the shutdown succeeded.
+    fn cycle(
+        &mut self,
+        vm: &VmUuid,
+        name: &str,
+        on: Option<&str>,
+    ) -> Result<Result<(), XeError>, AssignError> {
+        (self.progress)(&format!("shutting down VM {vm} ({name}) ..."));
+        self.act(self.xe.cmd_shutdown(vm))?;
+        if !self.dry_run {
+            self.xe.wait_power_state(vm, PowerState::Halted)?;
+        }
+        (self.progress)(&format!("VM {vm} is halted; starting it ..."));
+        let started = self.act(self.xe.cmd_start(vm, on)).and_then(|_| {
+            if self.dry_run {
+                Ok(())
+            } else {
+                self.xe.wait_power_state(vm, PowerState::Running)
+            }
+        });
+        Ok(started)
     }
 }
 
@@ -400,41 +556,8 @@ pub fn edit(
     no_dups(&req.add)?;
     no_dups(&req.remove)?;
     let uuid = xe.vm_lookup(&req.vm)?;
-    let info = xe.vm_info(&uuid)?;
     let mut notes = Vec::new();
-
-    // Devices dom0 still uses.
-    let check = Dom0Check::new(root, Some(xe));
-    let unhidden: Vec<(Bdf, Dom0State)> = req
-        .add
-        .iter()
-        .map(|b| (*b, check.state(*b)))
-        .filter(|(_, s)| !s.hidden)
-        .collect();
-    if !unhidden.is_empty() {
-        let details = unhidden
-            .iter()
-            .map(|(b, s)| format!("{b} is {}", s.why))
-            .collect::<Vec<_>>()
-            .join("; ");
-        if !req.force {
-            let bdfs: Vec<Bdf> = unhidden.iter().map(|(b, _)| *b).collect();
-            return Err(AssignError::NotHidden {
-                vm: req.vm.clone(),
-                list: list(&bdfs),
-                details,
-                them: if bdfs.len() == 1 { "it" } else { "them" },
-                commands: bdfs
-                    .iter()
-                    .map(|b| format!("`xenpci hide {b}`"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            });
-        }
-        notes.push(format!(
-            "--force: assigning devices dom0 still uses ({details}); xenopsd will take them from dom0 when the VM starts"
-        ));
-    }
+    notes.extend(check_hidden(xe, root, &req.vm, &req.add, req.force)?);
 
     // Devices other VMs hold.
     let held = holders(xe, &uuid, &req.add)?;
@@ -448,58 +571,23 @@ pub fn edit(
     }
     let victims: BTreeSet<VmUuid> = held.iter().map(|(_, v, _)| v.uuid.clone()).collect();
 
-    // Lock every VM whose value changes, in uuid order (no deadlock between two stealers).
-    let mut locks: Vec<FileLock> = Vec::new();
-    if !req.dry_run {
-        let mut all: BTreeSet<VmUuid> = victims.clone();
-        all.insert(uuid.clone());
-        for vm in &all {
-            locks.push(fsutil::lock(&lock_path(root, vm))?);
-        }
-    }
-
-    // Under the lock: re-read and compute.
+    // Lock every VM whose value may change; then re-read everything.
+    let locks = if req.dry_run {
+        Vec::new()
+    } else {
+        lock_vms(root, victims.iter().chain([&uuid]))?
+    };
+    let info = xe.vm_info(&uuid)?;
     let before = xe.vm_pci(&uuid)?;
     let current = readable(&uuid, before.as_deref(), req.force, &mut notes)?;
-    for b in &req.remove {
-        if !current.contains(b) {
-            return Err(AssignError::NotAssigned {
-                bdf: *b,
-                vm: req.vm.clone(),
-                current: before.clone().unwrap_or_else(|| "nothing".into()),
-            });
-        }
-    }
-    let mut devices: Vec<Bdf> = current
-        .iter()
-        .copied()
-        .filter(|b| !req.remove.contains(b))
-        .collect();
-    for b in &req.add {
-        if devices.contains(b) {
-            notes.push(format!("{b} was already assigned to VM {uuid}"));
-        } else {
-            devices.push(*b);
-        }
-    }
-    if !req.order.is_empty() {
-        no_dups(&req.order)?;
-        for b in &req.order {
-            if !devices.contains(b) {
-                return Err(AssignError::BadOrder {
-                    bdf: *b,
-                    vm: req.vm.clone(),
-                    devices: list(&devices),
-                });
-            }
-        }
-        let rest: Vec<Bdf> = devices
-            .iter()
-            .copied()
-            .filter(|b| !req.order.contains(b))
-            .collect();
-        devices = req.order.iter().copied().chain(rest).collect();
-    }
+    let devices = merge_devices(
+        &req.vm,
+        &current,
+        &req.add,
+        &req.remove,
+        &req.order,
+        &mut notes,
+    )?;
     let after = generate(&devices)?;
     let changed = after != before;
 
@@ -510,24 +598,18 @@ pub fn edit(
         progress,
     };
 
-    // Steal first: a device is never written into two VMs' values by us.
+    // Steal first: xenpci never leaves a device in two VMs' values.
     let mut stolen = Vec::new();
     for victim in &victims {
         let their_before = xe.vm_pci(victim)?;
-        let mut their_notes = Vec::new();
-        let theirs = readable(victim, their_before.as_deref(), req.force, &mut their_notes)?;
-        notes.extend(their_notes);
+        let theirs = readable(victim, their_before.as_deref(), req.force, &mut notes)?;
         let kept: Vec<Bdf> = theirs
             .iter()
             .copied()
             .filter(|b| !req.add.contains(b))
             .collect();
         let their_after = generate(&kept)?;
-        let vinfo = held
-            .iter()
-            .find(|(_, v, _)| &v.uuid == victim)
-            .map(|(_, v, _)| v.clone())
-            .expect("victim came from held");
+        let vinfo = xe.vm_info(victim)?;
         if their_after != their_before {
             ctx.put(victim, their_after.as_deref())?;
         }
@@ -559,7 +641,12 @@ pub fn edit(
     let mut verified = Vec::new();
     let running = info.power_state == Some(PowerState::Running);
     if req.restart && running {
-        let restore = |ctx: &mut Ctx| -> String {
+        let on = if req.dry_run {
+            None
+        } else {
+            xe.resident_on(&uuid).ok().flatten()
+        };
+        if let Err(source) = ctx.cycle(&uuid, &info.name_label, on.as_deref())? {
             let mut back = vec![(uuid.clone(), before.clone())];
             back.extend(
                 stolen
@@ -567,44 +654,7 @@ pub fn edit(
                     .map(|s| (s.from.uuid.clone(), s.before.clone())),
             );
             back.dedup();
-            let mut said = Vec::new();
-            for (vm, value) in back {
-                match ctx.put(&vm, value.as_deref()) {
-                    Ok(()) => said.push(format!(
-                        "other-config:pci of VM {vm} restored to {}",
-                        value.map_or("no key".to_string(), |v| format!("{v:?}"))
-                    )),
-                    Err(e) => said.push(format!(
-                        "restoring other-config:pci of VM {vm} FAILED ({e}); it should be {}",
-                        value.map_or("absent".to_string(), |v| format!("{v:?}"))
-                    )),
-                }
-            }
-            said.join("; ")
-        };
-        let on = if req.dry_run {
-            None
-        } else {
-            xe.resident_on(&uuid).ok().flatten()
-        };
-        (ctx.progress)(&format!(
-            "shutting down VM {uuid} ({}) ...",
-            info.name_label
-        ));
-        ctx.act(xe.cmd_shutdown(&uuid))?;
-        if !req.dry_run {
-            xe.wait_power_state(&uuid, PowerState::Halted)?;
-        }
-        (ctx.progress)(&format!("VM {uuid} is halted; starting it ..."));
-        let started = ctx.act(xe.cmd_start(&uuid, on.as_deref())).and_then(|_| {
-            if req.dry_run {
-                Ok(())
-            } else {
-                xe.wait_power_state(&uuid, PowerState::Running)
-            }
-        });
-        if let Err(source) = started {
-            let restored = restore(&mut ctx);
+            let restored = ctx.restore(&back);
             (ctx.progress)(&format!("start failed; {restored}"));
             return Err(AssignError::StartFailed {
                 vm: uuid,
@@ -795,6 +845,48 @@ mod tests {
         let r = reading("0/0000:06:00.0,1/0000:06:00.0");
         assert!(r.misread[0].contains("listed twice"), "{:?}", r.misread);
         assert!(reading("").devices.is_empty());
+    }
+
+    fn bdfs(s: &[&str]) -> Vec<Bdf> {
+        s.iter().map(|b| b.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn merge_appends_removes_and_orders() {
+        let mut notes = Vec::new();
+        let cur = bdfs(&["05:00.0", "06:00.0"]);
+        let m = merge_devices(
+            "vm",
+            &cur,
+            &bdfs(&["07:00.0", "05:00.0"]),
+            &[],
+            &[],
+            &mut notes,
+        );
+        assert_eq!(m.unwrap(), bdfs(&["05:00.0", "06:00.0", "07:00.0"]));
+        assert!(
+            notes[0].contains("0000:05:00.0 was already assigned"),
+            "{notes:?}"
+        );
+        let m = merge_devices("vm", &cur, &[], &bdfs(&["05:00.0"]), &[], &mut notes);
+        assert_eq!(m.unwrap(), bdfs(&["06:00.0"]));
+        let m = merge_devices(
+            "vm",
+            &cur,
+            &bdfs(&["07:00.0"]),
+            &[],
+            &bdfs(&["07:00.0"]),
+            &mut notes,
+        );
+        assert_eq!(m.unwrap(), bdfs(&["07:00.0", "05:00.0", "06:00.0"]));
+        let e = merge_devices("vm", &cur, &[], &bdfs(&["08:00.0"]), &[], &mut notes).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("0000:08:00.0 is not assigned to VM vm"),
+            "{e}"
+        );
+        let e = merge_devices("vm", &cur, &[], &[], &bdfs(&["08:00.0"]), &mut notes).unwrap_err();
+        assert!(e.to_string().contains("--order names 0000:08:00.0"), "{e}");
     }
 
     #[test]
