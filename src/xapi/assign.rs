@@ -528,12 +528,18 @@ impl Ctx<'_, '_> {
         name: &str,
         on: Option<&str>,
     ) -> Result<Result<(), XeError>, AssignError> {
-        (self.progress)(&format!("shutting down VM {vm} ({name}) ..."));
+        let dry = self.dry_run;
+        let say = |p: &mut dyn FnMut(&str), line: String| {
+            if !dry {
+                p(&line)
+            }
+        };
+        say(self.progress, format!("shutting down VM {vm} ({name}) ..."));
         self.act(self.xe.cmd_shutdown(vm))?;
         if !self.dry_run {
             self.xe.wait_power_state(vm, PowerState::Halted)?;
         }
-        (self.progress)(&format!("VM {vm} is halted; starting it ..."));
+        say(self.progress, format!("VM {vm} is halted; starting it ..."));
         let started = self.act(self.xe.cmd_start(vm, on)).and_then(|_| {
             if self.dry_run {
                 Ok(())

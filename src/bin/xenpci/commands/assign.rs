@@ -72,7 +72,7 @@ pub fn run_edit(req: &EditRequest, json: bool, g: &Globals) -> anyhow::Result<Ex
 
 fn show(v: &Option<String>) -> String {
     v.as_ref()
-        .map_or_else(|| "(no pci key)".to_string(), |v| v.clone())
+        .map_or_else(|| "no pci key".to_string(), |v| v.clone())
 }
 
 fn print_report(r: &EditReport) {
@@ -90,7 +90,7 @@ fn print_report(r: &EditReport) {
         }
     } else if r.changed || !r.stolen.is_empty() {
         println!(
-            "{vm}: other-config:pci = {} (was {})",
+            "{vm}: other-config:pci = {} (before: {})",
             show(&r.after),
             show(&r.before)
         );
