@@ -36,7 +36,7 @@ pub enum Command {
     Assign(commands::assign::AssignArgs),
     /// Take PCI functions back from an XAPI VM.
     Unassign(commands::unassign::UnassignArgs),
-    /// Every XAPI VM's PCI functions, with duplicates and unhidden devices flagged.
+    /// Every XAPI VM's PCI functions, flagging duplicates and unhidden devices (exit 1 if any).
     Assigned(commands::assigned::AssignedArgs),
     /// Print shell completions (bash, zsh, fish, ...) to stdout.
     Completions {

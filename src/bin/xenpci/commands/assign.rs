@@ -80,7 +80,7 @@ fn print_report(r: &EditReport) {
     if r.dry_run {
         println!("# dry run: nothing was changed");
         println!(
-            "# {vm}: other-config:pci {} -> {}",
+            "# {vm}: other-config:pci: {} -> {}",
             show(&r.before),
             show(&r.after)
         );
