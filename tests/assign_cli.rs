@@ -529,3 +529,45 @@ fn dom0_access_status_counts_as_hidden_on_83_only() {
         }
     }
 }
+
+/// Two runs giving the same device to two different VMs at once: exactly one wins, the other is
+/// refused because the winner holds it (per-device lock; without it both would write).
+#[test]
+fn concurrent_assigns_of_one_device_to_two_vms_never_duplicate() {
+    let state = json!({
+        "hosts": [{"uuid": HOST, "name-label": "xcp1", "devices": [
+            device("0000:05:00.0", "c0ffee00-0000-4000-8000-000000000011",
+                   "LSI Logic / Symbios Logic", "SAS2308", "pciback", false)]}],
+        "vms": [{"uuid": OSD, "name-label": "ceph-osd-1", "power-state": "halted"},
+                {"uuid": NAS, "name-label": "nas", "power-state": "halted"}]
+    });
+    let w = World::new(state, &[("0000:05:00.0", "pciback")]);
+    let children: Vec<_> = ["ceph-osd-1", "nas"]
+        .iter()
+        .map(|vm| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_xenpci"))
+                .env("XENPCI_XE", env!("CARGO_BIN_EXE_xe"))
+                .env("XE_MOCK_STATE", w.path("state.json"))
+                .env("XENPCI_ROOT", w.path("root"))
+                .env("XE_MOCK_LATENCY_MS", "40")
+                .args(["assign", "05:00.0", "--vm", vm])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outs: Vec<_> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    let won = outs.iter().filter(|o| o.status.success()).count();
+    assert_eq!(won, 1, "{outs:?}");
+    let lost = outs.iter().find(|o| !o.status.success()).unwrap();
+    assert!(String::from_utf8_lossy(&lost.stderr).contains("already in other-config:pci of VM"));
+    let holders = [OSD, NAS]
+        .iter()
+        .filter(|u| w.vm(u)["other-config"].get("pci").is_some())
+        .count();
+    assert_eq!(holders, 1);
+}

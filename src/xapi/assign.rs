@@ -405,6 +405,20 @@ pub fn lock_vms<'v>(
         .collect()
 }
 
+/// The lock file serialising assignments of one device: `ROOT/run/lock/xenpci-pci-BDF.lock`.
+pub fn device_lock_path(root: &HostRoot, bdf: &Bdf) -> std::path::PathBuf {
+    root.path(format!("/run/lock/xenpci-pci-{}.lock", bdf.xenstore_key()))
+}
+
+/// Takes the per-device locks of `bdfs` in address order; take them before any VM lock.
+pub fn lock_devices(root: &HostRoot, bdfs: &[Bdf]) -> Result<Vec<FileLock>, AssignError> {
+    let sorted: BTreeSet<&Bdf> = bdfs.iter().collect();
+    sorted
+        .into_iter()
+        .map(|b| fsutil::lock(&device_lock_path(root, b)).map_err(AssignError::from))
+        .collect()
+}
+
 /// Writes other-config:pci (None: removes the key) and reads it back to confirm.
 pub fn write_pci(xe: &Xe, vm: &VmUuid, value: Option<&str>) -> Result<(), AssignError> {
     xe.put_vm_pci(vm, value)?;
@@ -565,6 +579,14 @@ pub fn edit(
     let mut notes = Vec::new();
     notes.extend(check_hidden(xe, root, &req.vm, &req.add, req.force)?);
 
+    // Per-device locks first (so two runs cannot give one device to two VMs), then per-VM locks;
+    // every run takes them in this global order, so none can deadlock.
+    let device_locks = if req.dry_run {
+        Vec::new()
+    } else {
+        lock_devices(root, &req.add)?
+    };
+
     // Devices other VMs hold.
     let held = holders(xe, &uuid, &req.add)?;
     if let Some((bdf, other, _)) = held.first().filter(|_| !req.steal) {
@@ -702,6 +724,7 @@ pub fn edit(
         ));
     }
     drop(locks);
+    drop(device_locks);
 
     Ok(EditReport {
         vm: VmRef {

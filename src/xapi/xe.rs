@@ -41,9 +41,7 @@ pub enum XeError {
         stderr: String,
     },
     /// No VM has this name-label or uuid.
-    #[error(
-        "no VM is named or has the uuid {input:?} (`xe vm-list name-label={input}` found nothing)"
-    )]
+    #[error("no VM has the name-label or uuid {input:?}")]
     NoSuchVm {
         /// What the user gave.
         input: String,
