@@ -463,3 +463,27 @@ fn ambiguous_and_unknown_vms_are_named() {
         .to_string();
     assert!(msg.contains("\"nope\""), "{msg}");
 }
+
+#[test]
+fn a_device_another_vm_holds_through_a_misread_piece_still_counts() {
+    // xapi plugs 05:00.0 from `0/0000:05:00.0;x` (the `;x` is ignored trailing junk).
+    let e = env(
+        vec![
+            vm(OSD, "ceph-osd-1", "halted", &[]),
+            vm(WEB, "web", "halted", &[("pci", "0/0000:05:00.0;x")]),
+        ],
+        &["0000:05:00.0"],
+        &[],
+    );
+    let xe = Xe::new(&e.runner);
+    let err = edit(&xe, &e.root, &req("ceph-osd-1", &["05:00.0"]), &mut |_| {}).unwrap_err();
+    assert!(
+        matches!(err, AssignError::AssignedElsewhere { .. }),
+        "{err}"
+    );
+    let list = assigned(&xe, &e.root).unwrap();
+    assert!(
+        list[0].not_understood[0].contains("xapi reads it as 0/0000:05:00.0"),
+        "{list:?}"
+    );
+}

@@ -224,6 +224,8 @@ pub(super) struct Reading {
     misread: Vec<String>,
     /// Everything xapi_pci warns about (also plug-order surprises).
     warnings: Vec<String>,
+    /// Every real device xapi would plug, misread pieces included (what another VM really holds).
+    plugged: Vec<Bdf>,
 }
 
 /// The group and device a piece looks like to a reader: `N/` and a strict [`Bdf`], blanks
@@ -237,6 +239,7 @@ pub(super) fn reading(value: &str) -> Reading {
     let list = xapi_pci::parse(value);
     let mut r = Reading {
         warnings: list.warnings.clone(),
+        plugged: list.devices.iter().filter_map(|d| d.addr.bdf()).collect(),
         ..Reading::default()
     };
     r.misread = list
@@ -342,7 +345,7 @@ fn holders(
         };
         let theirs = reading(&value);
         for b in wanted {
-            if theirs.devices.iter().any(|d| d.1 == *b) {
+            if theirs.plugged.contains(b) {
                 out.push((*b, vm.clone(), value.clone()));
             }
         }
@@ -810,9 +813,7 @@ pub fn assigned(xe: &Xe, root: &HostRoot) -> Result<Vec<AssignedVm>, AssignError
                     dom0: s.why,
                     also_assigned_to: vms
                         .iter()
-                        .filter(|(o, _, p)| {
-                            o.uuid != vm.uuid && p.devices.iter().any(|x| x.1 == bdf)
-                        })
+                        .filter(|(o, _, p)| o.uuid != vm.uuid && p.plugged.contains(&bdf))
                         .map(|(o, _, _)| o.uuid.clone())
                         .collect(),
                 }
