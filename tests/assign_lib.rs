@@ -487,3 +487,14 @@ fn a_device_another_vm_holds_through_a_misread_piece_still_counts() {
         "{list:?}"
     );
 }
+
+#[test]
+fn dom0_is_never_a_target() {
+    let e = seed000();
+    let xe = Xe::new(&e.runner);
+    let msg = edit(&xe, &e.root, &req(DOM0, &["05:00.0"]), &mut |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("control domain"), "{msg}");
+    assert!(!e.runner.calls().iter().any(|c| c.contains("vm-param-set")));
+}

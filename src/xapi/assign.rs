@@ -94,6 +94,14 @@ pub enum AssignError {
     /// The new value cannot be written.
     #[error(transparent)]
     Generate(xapi_pci::XapiPciError),
+    /// The VM is dom0.
+    #[error("VM {vm} ({uuid}) is a control domain (dom0): devices are hidden from dom0 and given to guests, never to dom0")]
+    ControlDomain {
+        /// The VM as given.
+        vm: String,
+        /// Its uuid.
+        uuid: VmUuid,
+    },
     /// A device given twice on the command line.
     #[error("{bdf} is given twice")]
     Duplicate {
@@ -609,6 +617,14 @@ pub fn edit(
         lock_vms(root, victims.iter().chain([&uuid]))?
     };
     let info = xe.vm_info(&uuid)?;
+    if info.is_control_domain()
+        || xe.vm_param(&uuid, "is-control-domain").ok().as_deref() == Some("true")
+    {
+        return Err(AssignError::ControlDomain {
+            vm: req.vm.clone(),
+            uuid,
+        });
+    }
     let before = xe.vm_pci(&uuid)?;
     let current = readable(&uuid, before.as_deref(), req.force, &mut notes)?;
     let devices = merge_devices(
