@@ -149,8 +149,14 @@ fn push_item(l: &mut List, raw: String) {
         }
         Some(last) if last.comma => {
             // Trailing comma: the new item takes over the layout before `]`.
-            let before_close = std::mem::replace(&mut last.after_comma, sep);
-            l.items.push(new(String::new(), true, before_close));
+            // A comment after the last comma stays with the last item.
+            let before_close = std::mem::take(&mut last.after_comma);
+            let (keep, close) = match before_close.rfind('\n') {
+                Some(i) => before_close.split_at(i),
+                None => ("", before_close.as_str()),
+            };
+            last.after_comma = format!("{keep}{sep}");
+            l.items.push(new(String::new(), true, close.to_string()));
         }
         Some(last) => {
             let suffix = std::mem::take(&mut last.suffix);
@@ -507,6 +513,18 @@ mod tests {
                 "03:00.0"
             ),
             "pci = [\n  '01:00.0', # nic\n  '02:00.0', # gpu\n  '03:00.0'\n]\n"
+        );
+    }
+
+    #[test]
+    fn add_after_a_trailing_comma_keeps_the_comment() {
+        assert_eq!(
+            add("pci = [\n    '01:00.0',  # nic\n]\n", "02:00.0"),
+            "pci = [\n    '01:00.0',  # nic\n    '02:00.0',\n]\n"
+        );
+        assert_eq!(
+            add("pci = [ '01:00.0', ]\n", "02:00.0"),
+            "pci = [ '01:00.0', '02:00.0', ]\n"
         );
     }
 
