@@ -62,10 +62,10 @@ fn value() -> impl Strategy<Value = String> {
                 let mut s = format!("[{open}");
                 for (i, (v, a, b)) in items.into_iter().enumerate() {
                     s.push_str(&v);
-                    s.push_str(&a);
+                    s.push_str(a);
                     if i + 1 < n || trailing {
                         s.push(',');
-                        s.push_str(&b);
+                        s.push_str(b);
                     }
                 }
                 s.push(']');
