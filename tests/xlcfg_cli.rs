@@ -217,3 +217,34 @@ fn add_pci_appends_in_file_style() {
     assert_eq!(j["pci"][1]["bdf"], "0000:03:00.0");
     assert_eq!(j["pci"][1]["permissive"], true);
 }
+
+#[test]
+fn show_stops_at_the_first_entry_xl_rejects() {
+    let (_d, p) = given("pci_permissive = 1\npci = [ '01:00.0', '02:00.0,foo=1', '03:00.0' ]\n");
+    let (j, code) = show_json(&p);
+    assert_eq!(code, 1);
+    assert_eq!(j["ok"], true);
+    assert_eq!(j["pci"].as_array().unwrap().len(), 1);
+    assert_eq!(j["pci"][0]["permissive"], true);
+    assert_eq!(j["pci_error"]["index"], 1);
+    assert_eq!(
+        j["pci_error"]["message"],
+        "unable to parse PCI_SPEC_STRING `02:00.0,foo=1' for passthrough"
+    );
+}
+
+#[test]
+fn edits_take_a_lock_next_to_the_file() {
+    let (d, p) = given("pci = [ '01:00.0' ]\n");
+    xenpci()
+        .args(["xlcfg", "set"])
+        .arg(&p)
+        .args(["passthrough", "enabled"])
+        .assert()
+        .success();
+    assert!(d.path().join(".vm.cfg.xenpci-lock").exists());
+    assert_eq!(
+        std::fs::read_to_string(&p).unwrap(),
+        "pci = [ '01:00.0' ]\npassthrough = 'enabled'\n"
+    );
+}
