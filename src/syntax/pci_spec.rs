@@ -179,9 +179,10 @@ impl<'a> nom::error::ParseError<&'a str> for RuleError<'a> {
     }
 }
 
-/// A rule's result: nom's `IResult`. A rule returns `nom::Err::Error` where Xen fails cleanly
-/// (so the positional BDF can fall back to KEY=VALUE mode, as Xen does) and `nom::Err::Failure`
-/// where Xen's behaviour is undefined (nothing may be tried after that).
+/// A rule's result: nom's `IResult`. `nom::Err::Error` is a failure an enclosing rule may recover
+/// from (a positional BDF that does not parse: Xen restarts in KEY=VALUE mode); `nom::Err::Failure`
+/// is final (undefined behaviour, or an error after the positional BDF was read). The class Xen
+/// reports is in [`RuleError::kind`].
 pub type RuleResult<'a, T> = nom::IResult<&'a str, T, RuleError<'a>>;
 
 /// A recoverable rule failure (Xen's ERROR_INVAL).
@@ -403,6 +404,51 @@ pub fn vslot(input: &str) -> RuleResult<'_, VslotRead> {
     ))
 }
 
+/// The positional head of a PCI_SPEC_STRING.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Positional {
+    /// The BDF.
+    pub bdf: BdfRead,
+    /// `@vslot`, if given.
+    pub vslot: Option<VslotRead>,
+}
+
+/// `positional_spec`: `bdf [ "@" vslot ] ( "," | end )`; returns the text after the `,`.
+/// A BDF that does not parse is a recoverable `Error` (Xen restarts in KEY=VALUE mode); once the
+/// BDF is read, every later failure is final (`Failure`), as in Xen.
+pub fn positional_spec(input: &str) -> RuleResult<'_, Positional> {
+    fn cut(e: nom::Err<RuleError<'_>>) -> nom::Err<RuleError<'_>> {
+        nom::Err::Failure(rule_error(e))
+    }
+    let (rest, bdf) = bdf(input)?;
+    let (rest, vslot) = match char::<_, RuleError>('@').parse(rest) {
+        Ok((after_at, _)) => {
+            let (r, v) = vslot(after_at).map_err(cut)?;
+            (r, Some(v))
+        }
+        Err(_) => (rest, None),
+    };
+    if let Ok((r, _)) = char::<_, RuleError>(',').parse(rest) {
+        return Ok((r, Positional { bdf, vslot }));
+    }
+    if rest.is_empty() {
+        return Ok((rest, Positional { bdf, vslot }));
+    }
+    let what = if rest.starts_with(super::c_scan::c_isspace) {
+        "; Xen allows no whitespace after the BDF or vslot"
+    } else {
+        ""
+    };
+    let after = if vslot.is_some() { "vslot" } else { "BDF" };
+    Err(cut(inval(
+        rest,
+        format!(
+            "expected ',' or the end after the {after}, found {}{what}",
+            shown(rest)
+        ),
+    )))
+}
+
 /// `key_val`: Xen's `parse_key_val`. The key is everything up to the first `=` (it may contain
 /// `,` and spaces), the value everything up to the next `,`; one `,` is consumed.
 pub fn key_val(input: &str) -> RuleResult<'_, (&str, &str)> {
@@ -580,15 +626,13 @@ pub fn parse_spec(
     let mut positional_failure: Option<String> = None;
 
     // 1. A positional BDF at offset 0, with an optional `@vslot`, then `,` or the end.
-    match bdf(input) {
-        Ok((r, b)) => {
-            spec.bdf = Some(b.bdf);
-            spec.all_functions = b.all_functions;
-            warnings.extend(b.notes);
+    match positional_spec(input) {
+        Ok((r, p)) => {
+            spec.bdf = Some(p.bdf.bdf);
+            spec.all_functions = p.bdf.all_functions;
+            warnings.extend(p.bdf.notes);
             seen.push("bdf");
-            rest = r;
-            if let Some(after_at) = rest.strip_prefix('@') {
-                let (r, v) = vslot(after_at).map_err(|e| to_error(input, rule_error(e)))?;
+            if let Some(v) = p.vslot {
                 spec.vslot = (v.slot != 0).then_some(v.slot);
                 if v.slot == 0 {
                     warnings.push(
@@ -598,32 +642,8 @@ pub fn parse_spec(
                 }
                 warnings.extend(v.notes);
                 seen.push("vslot");
-                rest = r;
             }
-            if let Some(r) = rest.strip_prefix(',') {
-                rest = r;
-            } else if !rest.is_empty() {
-                let what = if rest.starts_with(super::c_scan::c_isspace) {
-                    "; Xen allows no whitespace after the BDF or vslot"
-                } else {
-                    ""
-                };
-                return Err(to_error(
-                    input,
-                    RuleError::inval(
-                        rest,
-                        format!(
-                            "expected ',' or the end after the {}, found {}{what}",
-                            if seen.contains(&"vslot") {
-                                "vslot"
-                            } else {
-                                "BDF"
-                            },
-                            shown(rest)
-                        ),
-                    ),
-                ));
-            }
+            rest = r;
         }
         Err(nom::Err::Error(e)) => positional_failure = Some(e.message),
         Err(e) => return Err(to_error(input, rule_error(e))),
@@ -962,6 +982,31 @@ mod tests {
         let e = rule_error(vslot("20").unwrap_err());
         assert!(e.message.contains("0x20 = 32"), "{}", e.message);
         assert!(vslot("").is_err());
+    }
+
+    #[test]
+    fn positional_spec_rule() {
+        let (rest, p) = positional_spec("01:00.0@4,seize=1").unwrap();
+        assert_eq!(rest, "seize=1");
+        assert_eq!(
+            (p.bdf.bdf, p.vslot.map(|v| v.slot)),
+            (b("01:00.0"), Some(4))
+        );
+        assert_eq!(positional_spec("01:00.0").unwrap().0, "");
+        assert!(matches!(
+            positional_spec("bdf=01:00.0"),
+            Err(nom::Err::Error(_))
+        ));
+        assert!(matches!(
+            positional_spec("01:00.0@20"),
+            Err(nom::Err::Failure(_))
+        ));
+        assert!(matches!(
+            positional_spec("01:00.0 ,x=1"),
+            Err(nom::Err::Failure(_))
+        ));
+        let e = rule_error(positional_spec("01:00").unwrap_err());
+        assert_eq!(e.kind, SpecErrorKind::Undefined);
     }
 
     #[test]
