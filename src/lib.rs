@@ -22,4 +22,5 @@ pub mod host;
 pub mod ids;
 pub mod pci;
 pub mod syntax;
+pub mod xenstore;
 pub mod xlcfg;

@@ -32,6 +32,14 @@ pub enum Command {
     List(commands::list::ListArgs),
     /// Preflight: would passing these devices through work, and is it safe for dom0?
     Check(commands::check::CheckArgs),
+    /// Print shell completions (bash, zsh, fish, ...) to stdout.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout.
+    #[command(hide = true)]
+    Manpage,
 }
 
 fn main() -> ExitCode {
@@ -43,6 +51,15 @@ fn main() -> ExitCode {
         Command::XapiPci(c) => commands::xapi_pci::run(c, &cli.globals),
         Command::List(a) => commands::list::run(a, &cli.globals),
         Command::Check(a) => commands::check::run(a, &cli.globals),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "xenpci", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Manpage => clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
+            .render(&mut std::io::stdout())
+            .map(|_| ExitCode::SUCCESS)
+            .map_err(Into::into),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,113 @@
+//! The XAPI host plugin driven through the real protocol: Python's `xmlrpc.client` builds each
+//! call exactly as a request body, the plugin binary runs with only PATH in its environment (as
+//! under xapi), and the same library parses its response. Malformed XML, wrong types, huge values
+//! and unknown functions must all come back as proper Failure responses.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+fn plugin() -> &'static str {
+    env!("CARGO_BIN_EXE_xenpci-plugin")
+}
+
+/// Runs tests/plugin/xmlrpc_call.py with these arguments and returns its JSON verdict.
+fn call(args: &[&str], env: &[(&str, &str)]) -> Value {
+    let mut c = Command::new("python3");
+    c.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/plugin/xmlrpc_call.py"
+    ))
+    .arg(plugin())
+    .args(args);
+    for (k, v) in env {
+        c.env(format!("PLUGIN_PASS_{k}"), v);
+    }
+    let out = c
+        .output()
+        .expect("python3 must be installed (tests/run.sh installs it)");
+    assert!(
+        out.status.success(),
+        "driver failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("driver prints JSON");
+    assert_eq!(v["exit"], 0, "the plugin must always exit 0: {v}");
+    assert_eq!(
+        v["parse_error"],
+        Value::Null,
+        "response must be valid XML-RPC: {v}"
+    );
+    v
+}
+
+fn failure_code(v: &Value) -> String {
+    assert_eq!(v["status"], "Failure", "{v}");
+    v["error"][0].as_str().unwrap().to_string()
+}
+
+#[test]
+fn version_answers_with_a_json_string() {
+    let v = call(&["version"], &[]);
+    assert_eq!(v["status"], "Success", "{v}");
+    let j: Value = serde_json::from_str(v["value"].as_str().unwrap()).unwrap();
+    assert_eq!(j["name"], "xenpci");
+    assert!(j["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f == "version"));
+}
+
+#[test]
+fn unknown_function_is_xenapiplugins_failure() {
+    let v = call(&["no_such_fn"], &[]);
+    assert_eq!(failure_code(&v), "UNKNOWN_XENAPI_PLUGIN_FUNCTION");
+    assert_eq!(v["error"][1], "no_such_fn");
+}
+
+#[test]
+fn unknown_argument_is_refused_by_name() {
+    let v = call(&["version", "verbose=1"], &[]);
+    assert_eq!(failure_code(&v), "XENPCI_INVALID_ARGUMENT");
+    assert!(
+        v["error"][1].as_str().unwrap().contains("\"verbose\""),
+        "{v}"
+    );
+}
+
+#[test]
+fn malformed_xml_wrong_types_and_wrong_argv_fail_cleanly() {
+    for raw in [
+        "<methodCall><methodName>version</methodName>",
+        "not xml at all",
+        "<methodCall><methodName>version</methodName><params></params></methodCall>",
+        "",
+    ] {
+        let v = call(&["--raw", raw], &[]);
+        assert_eq!(failure_code(&v), "XENPCI_BAD_CALL", "{raw}: {v}");
+        assert!(!v["error"][1].as_str().unwrap().is_empty());
+    }
+    let v = call(&["--typed", "version", "count=3"], &[]);
+    assert_eq!(failure_code(&v), "XENPCI_BAD_CALL");
+    assert!(v["error"][1].as_str().unwrap().contains("<int>"), "{v}");
+}
+
+#[test]
+fn huge_values_are_handled_without_crashing() {
+    // One argv string is capped at 128 KiB by Linux (MAX_ARG_STRLEN), so xapi can pass no more.
+    let big = format!("bdf={}", "a".repeat(120_000));
+    let v = call(&["version", &big], &[]);
+    assert_eq!(failure_code(&v), "XENPCI_INVALID_ARGUMENT");
+}
+
+#[test]
+fn no_argv_at_all_is_a_failure_response() {
+    let out = Command::new(plugin()).env_clear().output().unwrap();
+    assert!(out.status.success());
+    let s = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        s.contains("<string>Failure</string>") && s.contains("XENPCI_BAD_CALL"),
+        "{s}"
+    );
+}

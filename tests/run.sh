@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The project's whole test suite, runnable on a fresh Debian 12 machine (README's test command):
+#   1. installs the Debian packages the tests use when they are missing (needs root or sudo):
+#      libxen-dev (Xen's own libxlutil, for the differential parser tests), pciutils (lspci, for the
+#      inventory differential test), xen-utils-4.17 + xenstore-utils (a real oxenstored for the
+#      XenStore tests), python3 (XML-RPC client for the plugin tests), and for the real-Xen tier
+#      qemu-system-x86, busybox-static, cpio, kmod; ocaml-nox (OCaml Scanf oracle for the xapi reader);
+#   2. runs `cargo test` (unit, CLI, differential and real-oxenstored tests);
+#   3. runs the real-Xen tier (Xen 4.17 under QEMU) unless XENPCI_SKIP_E2E=1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PKGS=(libxen-dev pciutils xen-utils-4.17 xenstore-utils python3 gcc ocaml-nox
+      qemu-system-x86 busybox-static cpio gzip kmod)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "tests/run.sh: installing ${missing[*]}"
+  SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q >/dev/null
+  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+cargo test --locked
+
+if [ "${XENPCI_SKIP_E2E:-}" != 1 ] && [ -x tests/xen-e2e/run.sh ]; then
+  tests/xen-e2e/run.sh
+fi
