@@ -19,10 +19,13 @@
 pub mod exec;
 pub mod flows;
 pub mod fsutil;
+pub mod hide;
 pub mod host;
 pub mod ids;
 pub mod journal;
 pub mod pci;
+pub mod plan;
 pub mod syntax;
+pub mod xapi;
 pub mod xenstore;
 pub mod xlcfg;

@@ -34,6 +34,18 @@ pub enum Command {
     Check(commands::check::CheckArgs),
     #[command(flatten)]
     Flows(commands::flows::FlowCmd),
+    /// Hide PCI functions from dom0 (boot configuration and/or now), merged and guarded.
+    Hide(commands::hide::HideArgs),
+    /// Give hidden PCI functions back to dom0.
+    Unhide(commands::hide::CommonArgs),
+    /// Show which functions are hidden now and after the next boot.
+    Hidden(commands::hidden::HiddenArgs),
+    /// Give PCI functions to an XAPI VM (other-config:pci), safely.
+    Assign(commands::assign::AssignArgs),
+    /// Take PCI functions back from an XAPI VM.
+    Unassign(commands::unassign::UnassignArgs),
+    /// Every XAPI VM's PCI functions, flagging duplicates and unhidden devices (exit 1 if any).
+    Assigned(commands::assigned::AssignedArgs),
     /// Print shell completions (bash, zsh, fish, ...) to stdout.
     Completions {
         /// The shell.
@@ -42,6 +54,8 @@ pub enum Command {
     /// Print the man page (roff) to stdout.
     #[command(hide = true)]
     Manpage,
+    /// Show xenpci on the bundled demo host, or write a fixture host root (--write DIR).
+    Demo(commands::demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +68,12 @@ fn main() -> ExitCode {
         Command::List(a) => commands::list::run(a, &cli.globals),
         Command::Check(a) => commands::check::run(a, &cli.globals),
         Command::Flows(c) => commands::flows::run(c, &cli.globals),
+        Command::Hide(a) => commands::hide::run_hide(a, &cli.globals),
+        Command::Unhide(a) => commands::hide::run_unhide(a, &cli.globals),
+        Command::Hidden(a) => commands::hidden::run(a, &cli.globals),
+        Command::Assign(a) => commands::assign::run(a, &cli.globals),
+        Command::Unassign(a) => commands::unassign::run(a, &cli.globals),
+        Command::Assigned(a) => commands::assigned::run(a, &cli.globals),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "xenpci", &mut std::io::stdout());
@@ -63,6 +83,7 @@ fn main() -> ExitCode {
             .render(&mut std::io::stdout())
             .map(|_| ExitCode::SUCCESS)
             .map_err(Into::into),
+        Command::Demo(a) => commands::demo::run(a, &cli.globals),
     };
     match result {
         Ok(code) => code,
