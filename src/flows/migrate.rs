@@ -27,7 +27,7 @@ use crate::xlcfg::{effective, xl_spec_parser, Document};
 
 use super::hotplug;
 use super::mapping::Mapping;
-use super::steps::{xe, xe_get_pci, Action};
+use super::steps::{xe_get_pci, Action};
 use super::transport::{Site, Transport};
 use super::xl::Xl;
 use super::FlowError;
@@ -360,56 +360,22 @@ fn migrate_step(req: &Request) -> Action {
 
 /// Plans an XAPI move (pool-wide `xe`, run where xenpci runs).
 pub fn plan_xapi(site: &Site, req: &Request) -> Result<Plan, FlowError> {
-    let uuid = if crate::ids::looks_like_uuid(&req.vm) {
-        req.vm.clone()
-    } else {
-        let u = xe(
-            site,
-            &[
-                "vm-list".into(),
-                format!("name-label={}", req.vm),
-                "params=uuid".into(),
-                "--minimal".into(),
-            ],
-        )?;
-        if u.is_empty() || u.contains(',') {
-            return Err(FlowError::Refused {
-                action: format!("move {}", req.vm),
-                reason: format!(
-                    "xe vm-list name-label={} matches {}",
-                    req.vm,
-                    if u.is_empty() {
-                        "no VM".into()
-                    } else {
-                        format!("several VMs ({u})")
-                    }
-                ),
-            });
-        }
-        u
-    };
-    let get = |p: &str| {
-        xe(
-            site,
-            &[
-                "vm-param-get".into(),
-                format!("uuid={uuid}"),
-                format!("param-name={p}"),
-            ],
-        )
-    };
-    if get("power-state")? != "running" {
+    let x = crate::xapi::Xe::new(site.runner);
+    let xerr = |e: crate::xapi::XeError| FlowError::Xe(Box::new(e));
+    let vm = x.vm_lookup(&req.vm).map_err(xerr)?;
+    let uuid = vm.to_string();
+    if x.power_state(&vm).map_err(xerr)? != crate::xapi::PowerState::Running {
         return Err(FlowError::Refused {
             action: format!("move {}", req.vm),
             reason: "the VM is not running".into(),
         });
     }
-    let resident = get("resident-on")?;
+    let resident = x.resident_on(&vm).map_err(xerr)?.unwrap_or_default();
     let from_uuid = super::steps::xe_host_uuid(site, &req.from)?;
     if resident != from_uuid {
         return Err(FlowError::Refused {
             action: format!("move {}", req.vm),
-            reason: format!("the VM runs on host {resident}, not on {}", req.from),
+            reason: format!("the VM runs on host {resident:?}, not on {}", req.from),
         });
     }
     super::steps::xe_host_uuid(site, &req.to)?;

@@ -47,6 +47,9 @@ pub enum FlowError {
         /// xl's stderr.
         stderr: String,
     },
+    /// xe failed (through the `Xe` wrapper).
+    #[error("on the pool: {0}")]
+    Xe(Box<crate::xapi::XeError>),
     /// Refused before acting.
     #[error("refusing to {action}: {reason}")]
     Refused {

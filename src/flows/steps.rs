@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::exec::Tool;
 use crate::pci::Bdf;
+use crate::xapi::{PowerState, Xe};
 
 use super::hotplug;
 use super::transport::Site;
@@ -169,81 +169,58 @@ impl fmt::Display for Action {
     }
 }
 
-/// `xe ARGS…` on the pool (run where xenpci runs).
-pub fn xe(site: &Site, args: &[String]) -> Result<String, FlowError> {
-    let host = site.local.clone().unwrap_or_default();
-    let mut argv = vec!["xe".to_string()];
-    argv.extend(args.iter().cloned());
-    let cmd = site.command(&host, Some(Tool::Xe), &argv);
-    let o = site.runner.output(&cmd).map_err(|e| FlowError::Exec {
-        host: "pool".into(),
-        source: Box::new(e),
-    })?;
-    if o.success() {
-        Ok(o.stdout.trim_end().to_string())
-    } else {
-        Err(FlowError::Xl {
-            host: "pool".into(),
-            command: cmd.to_string(),
-            status: o
-                .status
-                .map_or("killed by a signal".into(), |s| format!("exit {s}")),
-            stderr: o.stderr.trim().to_string(),
-        })
-    }
+fn xe_err(e: crate::xapi::XeError) -> FlowError {
+    FlowError::Xe(Box::new(e))
 }
 
-fn xe_get(site: &Site, vm: &str, param: &str) -> Result<String, FlowError> {
-    xe(
-        site,
-        &[
-            "vm-param-get".into(),
-            format!("uuid={vm}"),
-            format!("param-name={param}"),
-        ],
-    )
+fn uuid(vm: &str) -> Result<crate::ids::VmUuid, FlowError> {
+    vm.parse().map_err(|_| FlowError::BadInput {
+        what: "VM uuid".into(),
+        input: vm.into(),
+        expected: "a XAPI uuid".into(),
+    })
+}
+
+/// `xe ARGS…` on the pool (run where xenpci runs, through [`Xe`]); stdout trimmed.
+pub fn xe(site: &Site, args: &[String]) -> Result<String, FlowError> {
+    let x = Xe::new(site.runner);
+    let out = x.run(&x.command(args.iter().cloned())).map_err(xe_err)?;
+    Ok(out.stdout.trim_end().to_string())
 }
 
 /// `other-config:pci` of `vm`, `None` when the key is absent.
 pub fn xe_get_pci(site: &Site, vm: &str) -> Result<Option<String>, FlowError> {
-    let oc = xe(
-        site,
-        &[
-            "vm-param-get".into(),
-            format!("uuid={vm}"),
-            "param-name=other-config".into(),
-        ],
-    )?;
-    // `k1: v1; k2: v2` — pci values contain no `;`
-    Ok(oc
-        .split("; ")
-        .find_map(|kv| kv.strip_prefix("pci: ").map(str::to_string)))
+    Xe::new(site.runner).vm_pci(&uuid(vm)?).map_err(xe_err)
 }
 
 /// The uuid of the host named `name`.
 pub fn xe_host_uuid(site: &Site, name: &str) -> Result<String, FlowError> {
-    let u = xe(
-        site,
-        &[
-            "host-list".into(),
-            format!("name-label={name}"),
-            "--minimal".into(),
-        ],
-    )?;
-    if u.is_empty() || u.contains(',') {
-        return Err(FlowError::Refused {
+    let hosts = Xe::new(site.runner).host_list().map_err(xe_err)?;
+    let hits: Vec<&str> = hosts
+        .iter()
+        .filter(|r| r.get("name-label") == Some(name))
+        .filter_map(|r| r.get("uuid"))
+        .collect();
+    match hits.as_slice() {
+        [one] => Ok(one.to_string()),
+        _ => Err(FlowError::Refused {
             action: format!("find host {name}"),
-            reason: format!("xe host-list name-label={name} gives {:?}", u),
-        });
+            reason: format!("xe host-list has {} hosts named {name:?}", hits.len()),
+        }),
     }
-    Ok(u)
+}
+
+fn xe_power(site: &Site, vm: &str) -> Result<PowerState, FlowError> {
+    Xe::new(site.runner).power_state(&uuid(vm)?).map_err(xe_err)
 }
 
 fn xe_running_on(site: &Site, vm: &str, host: &str) -> Result<bool, FlowError> {
-    if xe_get(site, vm, "power-state")? != "running" {
+    let x = Xe::new(site.runner);
+    let u = uuid(vm)?;
+    if x.power_state(&u).map_err(xe_err)? != PowerState::Running {
         return Ok(false);
     }
-    Ok(xe_get(site, vm, "resident-on")? == xe_host_uuid(site, host)?)
+    Ok(x.resident_on(&u).map_err(xe_err)? == Some(xe_host_uuid(site, host)?))
 }
 
 fn on_host(site: &Site, host: &str, dom: &str) -> Result<bool, FlowError> {
@@ -359,7 +336,7 @@ impl Action {
                 Some(std::fs::read_to_string(path).ok().as_deref() == Some(content))
             }
             Action::CopyFile { .. } => None,
-            Action::XeShutdown { vm, .. } => Some(xe_get(site, vm, "power-state")? == "halted"),
+            Action::XeShutdown { vm, .. } => Some(xe_power(site, vm)? == PowerState::Halted),
             Action::XeSetPci { vm, new, .. } => Some(xe_get_pci(site, vm)? == *new),
             Action::XeStart { vm, host } => Some(xe_running_on(site, vm, host)?),
             Action::XeMigrate { vm, to, .. } => Some(xe_running_on(site, vm, to)?),
@@ -432,8 +409,8 @@ impl Action {
             }
             Action::XeSetPci { vm, old, .. } => set_pci(site, vm, old.as_deref()),
             Action::XeStart { vm, .. } => {
-                if xe_get(site, vm, "power-state")? == "running" {
-                    xe(site, &["vm-shutdown".into(), format!("uuid={vm}")])?;
+                if xe_power(site, vm)? == PowerState::Running {
+                    Xe::new(site.runner).shutdown(&uuid(vm)?).map_err(xe_err)?;
                 }
                 Ok(())
             }
@@ -465,29 +442,7 @@ pub fn migrate_args<'a>(dom: &'a str, from: &str, to: &'a str) -> Vec<&'a str> {
 }
 
 fn set_pci(site: &Site, vm: &str, v: Option<&str>) -> Result<(), FlowError> {
-    match v {
-        Some(v) => xe(
-            site,
-            &[
-                "vm-param-set".into(),
-                format!("uuid={vm}"),
-                format!("other-config:pci={v}"),
-            ],
-        ),
-        None => {
-            if xe_get_pci(site, vm)?.is_none() {
-                return Ok(());
-            }
-            xe(
-                site,
-                &[
-                    "vm-param-remove".into(),
-                    format!("uuid={vm}"),
-                    "param-name=other-config".into(),
-                    "param-key=pci".into(),
-                ],
-            )
-        }
-    }
-    .map(|_| ())
+    Xe::new(site.runner)
+        .put_vm_pci(&uuid(vm)?, v)
+        .map_err(xe_err)
 }
