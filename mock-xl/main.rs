@@ -344,8 +344,9 @@ fn run(args: Vec<String>) -> Result<Out, Box<dyn std::error::Error>> {
     for (_, host) in &locked.state.hosts.0 {
         host.sync_sysfs();
     }
-    if std::env::var("XL_MOCK_XENSTORE").as_deref() == Ok("1") {
-        mirror(&locked.state.hosts.0[h].1)?;
+    match std::env::var("XL_MOCK_XENSTORE") {
+        Ok(v) if v == "1" || v == host_name => mirror(&locked.state.hosts.0[h].1)?,
+        _ => {}
     }
     locked.save()?;
     Ok(out)

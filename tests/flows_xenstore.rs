@@ -1,0 +1,57 @@
+//! Flows that read XenStore (a real oxenstored, tests/xenstored/start.sh, fed by the mock xl's
+//! mirror of h1): a PV guest whose pcifront connected once cannot live-migrate even with no
+//! device attached now (FINDINGS.md §D), so `xenpci migrate` detects it in XenStore and takes
+//! the cold path, saying why.
+
+mod flows_support;
+#[allow(dead_code)]
+#[path = "xenstored/harness.rs"]
+mod xenstored;
+
+use flows_support::Scenario;
+
+#[test]
+fn pv_guest_that_had_a_device_is_moved_cold() {
+    if xenstored::shared().is_none() {
+        return;
+    }
+    let s = Scenario::lab()
+        .env("XL_MOCK_XENSTORE", "h1")
+        .env("XENPCI_NO_XENSTORE", "0");
+    let cfg = s.pv_cfg();
+    s.xenpci(&["attach", "pvvm", "0000:03:00.0,permissive=1"])
+        .ok();
+    let r = s.xenpci(&["detach", "pvvm", "0000:03:00.0"]);
+    assert!(
+        r.ok().stdout.contains("verified in XenStore"),
+        "{}",
+        r.stdout
+    );
+    // nothing attached now, but pcifront is still connected
+    assert_eq!(s.devices_of("h1", "pvvm"), Some(vec![]));
+    let r = s.xenpci(&[
+        "migrate",
+        "pvvm",
+        "--to",
+        "h2",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--dry-run",
+    ]);
+    r.ok();
+    assert!(r.stdout.contains("plan: cold move"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("has had a PCI device (pcifront connected)"),
+        "{}",
+        r.stdout
+    );
+    // a guest that never had a device moves live
+    let r = s.xenpci(&["migrate", "plain", "--to", "h2", "--dry-run"]);
+    assert!(r.ok().stdout.contains("plan: live move"), "{}", r.stdout);
+    assert!(
+        !r.stdout.contains("cannot be ruled out"),
+        "XenStore was read: {}",
+        r.stdout
+    );
+}
