@@ -269,12 +269,17 @@ pub fn plan_xl(site: &Site, req: &Request) -> Result<Plan, FlowError> {
                 }
             }
             for (b, _) in &entries {
-                doc.remove_pci(*b, &xl_spec_parser)
-                    .map_err(|e| FlowError::BadInput {
-                        what: "xl.cfg edit".into(),
-                        input: cfg.display().to_string(),
-                        expected: e.to_string(),
-                    })?;
+                match doc.remove_pci(*b, &xl_spec_parser) {
+                    // a BDF listed twice went with its first removal
+                    Ok(_) | Err(crate::xlcfg::EditError::NotFound { .. }) => {}
+                    Err(e) => {
+                        return Err(FlowError::BadInput {
+                            what: "xl.cfg edit".into(),
+                            input: cfg.display().to_string(),
+                            expected: e.to_string(),
+                        })
+                    }
+                }
             }
             for (b, written, vslot) in &wanted {
                 let (name, to) = map_device(req, site, *b)?;
