@@ -36,6 +36,17 @@ pub fn start(
     kind: &str,
     plan: &super::migrate::Plan,
 ) -> Result<Outcome, FlowError> {
+    start_observed(site, state_dir, kind, plan, &|_, _, _| {})
+}
+
+/// [`start`], reporting each finished step to `progress`.
+pub fn start_observed(
+    site: &Site,
+    state_dir: &std::path::Path,
+    kind: &str,
+    plan: &super::migrate::Plan,
+    progress: Progress,
+) -> Result<Outcome, FlowError> {
     let record = crate::journal::FlowRecord {
         id: String::new(),
         kind: kind.to_string(),
@@ -62,7 +73,7 @@ pub fn start(
     let _lock = crate::fsutil::lock(&journal.lock_path()).map_err(|e| FlowError::NotVerified {
         detail: format!("journal lock: {e}"),
     })?;
-    execute(site, &mut journal)
+    execute_observed(site, &mut journal, progress)
 }
 
 /// Resumes flow `id`: finishes it, or rolls it back when `rollback` (or when it was rolling back).
@@ -109,8 +120,21 @@ fn j(e: JournalError) -> FlowError {
     }
 }
 
+/// Called after each step is done: (steps done, total steps, the step).
+pub type Progress<'a> = &'a (dyn Fn(usize, usize, &str) + Sync);
+
 /// Runs (or continues) the flow forward; rolls back on failure.
 pub fn execute(site: &Site, journal: &mut Journal) -> Result<Outcome, FlowError> {
+    execute_observed(site, journal, &|_, _, _| {})
+}
+
+/// [`execute`], reporting each finished step to `progress`.
+pub fn execute_observed(
+    site: &Site,
+    journal: &mut Journal,
+    progress: Progress,
+) -> Result<Outcome, FlowError> {
+    let total = journal.record.steps.len();
     if journal.record.status == FlowStatus::RollingBack {
         return rollback(site, journal, None);
     }
@@ -134,6 +158,7 @@ pub fn execute(site: &Site, journal: &mut Journal) -> Result<Outcome, FlowError>
             Ok(()) => {
                 journal.set(i, StepState::Done, None).map_err(j)?;
                 crash_hook("XENPCI_CRASH_AFTER_STEP", step.n);
+                progress(step.n, total, &step.action.to_string());
             }
             Err(e) => {
                 let msg = format!("step {} ({}) failed: {e}", step.n, step.action);

@@ -91,6 +91,8 @@ pub struct Evacuation<'a> {
     pub mapping: Option<Mapping>,
     /// State dir.
     pub state_dir: &'a Path,
+    /// Redraw one line per VM (stderr is a terminal) instead of printing event lines.
+    pub terminal: bool,
     /// xl.cfg directory (`<dir>/<vm>.cfg`), for cold moves.
     pub config_dir: Option<std::path::PathBuf>,
 }
@@ -105,11 +107,32 @@ pub fn evacuate(
     let total = vms.len();
     let queue = Mutex::new(vms.into_iter().enumerate().collect::<VecDeque<_>>());
     let results = Mutex::new(Vec::new());
-    let say = |line: String| {
-        if let Ok(mut o) = out.lock() {
+    // one line per VM, redrawn in place on a terminal; plain event lines otherwise
+    let board = Mutex::new(vec![String::new(); total]);
+    let update = |i: usize, line: String| {
+        let Ok(mut o) = out.lock() else { return };
+        if ev.terminal {
+            if let Ok(mut b) = board.lock() {
+                b[i] = line;
+                let _ = write!(o, "\x1b[{}A", total.max(1));
+                for l in b.iter() {
+                    let _ = writeln!(o, "\x1b[2K{l}");
+                }
+            }
+        } else {
             let _ = writeln!(o, "{line}");
-            let _ = o.flush();
         }
+        let _ = o.flush();
+    };
+    if ev.terminal {
+        if let Ok(mut o) = out.lock() {
+            let _ = write!(o, "{}", "\n".repeat(total));
+        }
+    }
+    let bar = |done: usize, n: usize| {
+        let w = 10;
+        let f = (done * w).checked_div(n).unwrap_or(w).min(w);
+        format!("[{}{}] {done}/{n}", "#".repeat(f), " ".repeat(w - f))
     };
     std::thread::scope(|s| {
         for _ in 0..ev.jobs.max(1) {
@@ -117,7 +140,7 @@ pub fn evacuate(
                 while let Some((i, vm)) = queue.lock().ok().and_then(|mut q| q.pop_front()) {
                     let t0 = Instant::now();
                     let tag = format!("[{}/{total}] {vm}", i + 1);
-                    say(format!("{tag}: planning"));
+                    update(i, format!("{tag}: planning"));
                     let req = Request {
                         vm: vm.clone(),
                         from: ev.from.clone(),
@@ -137,8 +160,25 @@ pub fn evacuate(
                             seconds: 0.0,
                         },
                         Ok(p) => {
-                            say(format!("{tag}: {} move, {} steps", p.mode, p.steps.len()));
-                            match engine::start(site, ev.state_dir, "migrate", &p) {
+                            update(
+                                i,
+                                format!("{tag}: {} move, {} steps", p.mode, p.steps.len()),
+                            );
+                            let progress = |done: usize, n: usize, step: &str| {
+                                let what = if ev.terminal {
+                                    p.mode.clone()
+                                } else {
+                                    format!("done {step}")
+                                };
+                                update(i, format!("{tag}: {} {what}", bar(done, n)));
+                            };
+                            match engine::start_observed(
+                                site,
+                                ev.state_dir,
+                                "migrate",
+                                &p,
+                                &progress,
+                            ) {
                                 Ok(o) => VmResult {
                                     vm: vm.clone(),
                                     result: match o.status {
@@ -171,15 +211,18 @@ pub fn evacuate(
                         seconds: t0.elapsed().as_secs_f64(),
                         ..r
                     };
-                    say(format!(
-                        "{tag}: {}{}",
-                        r.result,
-                        if r.reason.is_empty() {
-                            String::new()
-                        } else {
-                            format!(": {}", r.reason)
-                        }
-                    ));
+                    update(
+                        i,
+                        format!(
+                            "{tag}: {}{}",
+                            r.result,
+                            if r.reason.is_empty() {
+                                String::new()
+                            } else {
+                                format!(": {}", r.reason)
+                            }
+                        ),
+                    );
                     if let Ok(mut v) = results.lock() {
                         v.push(r);
                     }

@@ -429,6 +429,7 @@ pub fn run(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
                 mapping: a.state.mapping()?,
                 state_dir: &dir,
                 config_dir: a.config_dir.clone(),
+                terminal: std::io::IsTerminal::is_terminal(&std::io::stderr()),
             };
             if a.opts.dry_run {
                 for vm in evacuate::guests(&site, &a.host, ev.toolstack)? {
