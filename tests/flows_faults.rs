@@ -238,3 +238,25 @@ fn killed_with_a_step_in_doubt_resume_settles_it_by_looking() {
     s.xenpci(&["resume"]).ok();
     assert_eq!(where_is(&s, Flow::HvmHot), Ok(true));
 }
+
+#[test]
+fn a_failing_undo_leaves_the_flow_stuck_and_says_where_everything_is() {
+    // step 4 (attach on h2) fails, and so does every migrate, so the migrate cannot be undone
+    let (s, args) = setup(Flow::HvmHot);
+    let nth = call_count(&s, "xl", "pci-attach") + 1;
+    let fail = format!(
+        "pci-attach:{nth};migrate:{}",
+        call_count(&s, "xl", "migrate") + 2
+    );
+    let r = run(&s, &[("XL_MOCK_FAIL", &fail)], &args);
+    assert_eq!(r.code, Some(1), "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("Stuck"), "{}", r.stdout);
+    assert!(r.stdout.contains("undo of step 3"), "{}", r.stdout);
+    let st = s.xenpci(&["status"]);
+    assert!(st.ok().stdout.contains("Stuck"), "{}", st.stdout);
+    // once the cause is gone, resume --rollback finishes the rollback
+    let r = s.xenpci(&["resume", "--rollback"]);
+    assert!(r.stdout.contains("rolled back"), "{}", r.stdout);
+    assert_eq!(where_is(&s, Flow::HvmHot), Ok(false));
+    eprintln!("matrix HvmHot step 4 fails and the undo of step 3 fails: flow Stuck (reported), resume --rollback later restores the start");
+}

@@ -213,6 +213,8 @@ pub fn rollback(
                     .set(i, StepState::Undoing, Some(msg.clone()))
                     .map_err(j)?;
                 stuck.push(msg);
+                // earlier steps stay done: undoing them out of order could lose a device
+                break;
             }
         }
     }

@@ -351,12 +351,15 @@ impl Action {
                 dom,
                 bdf,
                 spec,
-            } => {
-                if attached(site, host, dom, *bdf)? == Some(false) {
-                    hotplug::attach(&Xl { site, host }, dom, spec, false)?;
-                }
-                Ok(())
-            }
+            } => match attached(site, host, dom, *bdf)? {
+                Some(false) => hotplug::attach(&Xl { site, host }, dom, spec, false).map(|_| ()),
+                Some(true) => Ok(()),
+                // the domain is elsewhere (a later step's undo failed): re-attaching here is impossible
+                None => Err(FlowError::Refused {
+                    action: format!("re-attach {bdf} to {dom} on {host}"),
+                    reason: format!("{dom} is not running on {host}"),
+                }),
+            },
             Action::XlAttach { host, dom, bdf, .. } => {
                 if attached(site, host, dom, *bdf)? == Some(true) {
                     hotplug::detach(&Xl { site, host }, dom, *bdf, true, false)?;
