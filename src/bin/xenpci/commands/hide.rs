@@ -8,7 +8,7 @@ use clap::Args;
 use serde_json::json;
 use xenpci::exec::SystemRunner;
 use xenpci::fsutil;
-use xenpci::hide::guard::{self, SysfsFacts};
+use xenpci::hide::guard::{self, InventoryFacts};
 use xenpci::hide::methods::{detect, read_configured};
 use xenpci::hide::{self, Change, Ctx, LiveMethod, Method, Request};
 use xenpci::pci::Bdf;
@@ -69,7 +69,7 @@ fn parse_bdfs(v: &[String]) -> anyhow::Result<Vec<Bdf>> {
 pub fn run_hide(a: HideArgs, g: &Globals) -> anyhow::Result<ExitCode> {
     let root = g.host_root();
     let bdfs = parse_bdfs(&a.common.bdfs)?;
-    let verdict = guard::check(&SysfsFacts { root: &root }, &bdfs, a.force, a.with_group);
+    let verdict = guard::check(&InventoryFacts::scan(&root), &bdfs, a.force, a.with_group);
     for w in &verdict.warnings {
         eprintln!("xenpci: warning: {w}");
     }
