@@ -80,9 +80,8 @@ fn the_controller_holding_dom0s_root_is_refused_with_the_override_named() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains(
-            "refusing to hide 0000:00:1f.2 is needed by dom0",
+            "refusing to hide 0000:00:1f.2: dom0 needs it: holds / (ext3 on /dev/sda1)",
         ))
-        .stderr(predicate::str::contains("/"))
         .stderr(predicate::str::contains("add --force"));
     assert!(h.calls().is_empty(), "{:?}", h.calls());
     assert_eq!(h.driver("0000:00:1f.2").as_deref(), Some("ahci"));
@@ -99,7 +98,9 @@ fn a_bridge_is_refused_with_the_override_named() {
     h.xenpci(&["hide", "00:01.0", "--persistent"])
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("0000:00:01.0 is needed by dom0"))
+        .stderr(predicate::str::contains(
+            "refusing to hide 0000:00:01.0: dom0 needs it",
+        ))
         .stderr(predicate::str::contains("it is a bridge"))
         .stderr(predicate::str::contains("--force"));
     assert!(h.calls().is_empty());
@@ -129,4 +130,21 @@ fn isolation_group_siblings_are_named_and_added_with_with_group() {
     .stdout(predicate::str::contains(
         "xen-pciback.hide=(0000:01:00.0)(0000:01:00.1)\n",
     ));
+}
+
+#[test]
+fn without_pciback_the_default_hides_from_the_next_boot_only() {
+    let h = generated(fixture::x9drw(), "xcpng82");
+    h.xenpci(&["hide", "05:00.0"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("pciback driver is not loaded"));
+    assert!(!h.calls().iter().any(|c| c.starts_with("xl ")));
+    assert!(h
+        .read("/boot/grub/grub.cfg")
+        .contains("xen-pciback.hide=(0000:05:00.0)"));
+    h.xenpci(&["hide", "06:00.0", "--now", "--live", "sysfs"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("modprobe xen-pciback"));
 }

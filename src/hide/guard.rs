@@ -81,14 +81,16 @@ pub fn check(facts: &dyn Facts, bdfs: &[Bdf], force: bool, with_group: bool) -> 
             reasons.push("it is a bridge (pciback would seize every device below it)".into());
         }
         if !reasons.is_empty() {
-            let text = format!("{bdf} is needed by dom0: {}", reasons.join("; "));
+            let why = reasons.join("; ");
             if force {
-                v.warnings.push(format!("{text} (hiding anyway: --force)"));
+                v.warnings.push(format!(
+                    "{bdf} is needed by dom0 ({why}); hiding anyway: --force"
+                ));
             } else {
                 v.refused.push(format!(
-                    "refusing to hide {text}. Hiding it can take dom0's own disks, network or \
-                     console away (a host panic at the next VM reboot). If you are sure, add \
-                     --force"
+                    "refusing to hide {bdf}: dom0 needs it: {why}. Hiding it can take dom0's own \
+                     disks, network or console away (a host panic at the next VM reboot). If you \
+                     are sure, add --force"
                 ));
             }
         }

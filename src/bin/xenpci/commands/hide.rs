@@ -116,7 +116,16 @@ fn execute(a: CommonArgs, change: Change, g: &Globals) -> anyhow::Result<ExitCod
     } else {
         None
     };
-    let live = (a.now || both).then(|| a.live.unwrap_or_else(LiveMethod::detect));
+    let mut live = (a.now || both).then(|| a.live.unwrap_or_else(LiveMethod::detect));
+    // Without pciback nothing can be hidden now; by default, do the boot part only.
+    let no_pciback = !root.path(hide::methods::live::PCIBACK).is_dir();
+    if both && no_pciback && matches!(change, Change::Add(_)) {
+        eprintln!(
+            "xenpci: warning: the pciback driver is not loaded, so the devices can only be hidden \
+             from the next boot (load it with `modprobe xen-pciback` and run again with --now)"
+        );
+        live = None;
+    }
     let req = Request {
         change: change.clone(),
         persistent: method,
