@@ -24,5 +24,6 @@ pub mod ids;
 pub mod pci;
 pub mod plan;
 pub mod syntax;
+pub mod xapi;
 pub mod xenstore;
 pub mod xlcfg;

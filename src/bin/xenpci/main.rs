@@ -38,6 +38,12 @@ pub enum Command {
     Unhide(commands::hide::CommonArgs),
     /// Show which functions are hidden now and after the next boot.
     Hidden(commands::hidden::HiddenArgs),
+    /// Give PCI functions to an XAPI VM (other-config:pci), safely.
+    Assign(commands::assign::AssignArgs),
+    /// Take PCI functions back from an XAPI VM.
+    Unassign(commands::unassign::UnassignArgs),
+    /// Every XAPI VM's PCI functions, flagging duplicates and unhidden devices (exit 1 if any).
+    Assigned(commands::assigned::AssignedArgs),
     /// Print shell completions (bash, zsh, fish, ...) to stdout.
     Completions {
         /// The shell.
@@ -62,6 +68,9 @@ fn main() -> ExitCode {
         Command::Hide(a) => commands::hide::run_hide(a, &cli.globals),
         Command::Unhide(a) => commands::hide::run_unhide(a, &cli.globals),
         Command::Hidden(a) => commands::hidden::run(a, &cli.globals),
+        Command::Assign(a) => commands::assign::run(a, &cli.globals),
+        Command::Unassign(a) => commands::unassign::run(a, &cli.globals),
+        Command::Assigned(a) => commands::assigned::run(a, &cli.globals),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "xenpci", &mut std::io::stdout());
