@@ -111,3 +111,63 @@ fn no_argv_at_all_is_a_failure_response() {
         "{s}"
     );
 }
+
+fn demo_root() -> String {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/demo/x9drw").to_string()
+}
+
+#[test]
+fn list_returns_the_same_array_as_the_cli() {
+    let root = demo_root();
+    let v = call(&["list"], &[("XENPCI_ROOT", &root)]);
+    assert_eq!(v["status"], "Success", "{v}");
+    let plugin: Value = serde_json::from_str(v["value"].as_str().unwrap()).unwrap();
+    let cli = Command::new(env!("CARGO_BIN_EXE_xenpci"))
+        .args(["--root", &root, "list", "--json"])
+        .output()
+        .unwrap();
+    let cli: Value = serde_json::from_slice(&cli.stdout).unwrap();
+    assert_eq!(plugin, cli);
+    let hba = plugin
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["bdf"] == "0000:05:00.0")
+        .unwrap();
+    assert_eq!(hba["device_id"], "0087");
+    // filters use lspci's -d syntax, as on the CLI
+    let v = call(&["list", "filter=1000::0107"], &[("XENPCI_ROOT", &root)]);
+    let only: Value = serde_json::from_str(v["value"].as_str().unwrap()).unwrap();
+    assert_eq!(only.as_array().unwrap().len(), 1, "{only}");
+    let v = call(&["list", "filter=zz:"], &[("XENPCI_ROOT", &root)]);
+    assert_eq!(failure_code(&v), "XENPCI_INVALID_ARGUMENT");
+}
+
+#[test]
+fn check_reports_the_critical_controller_and_the_passable_hba() {
+    let root = demo_root();
+    let v = call(&["check", "bdf=05:00.0,00:1f.2"], &[("XENPCI_ROOT", &root)]);
+    assert_eq!(v["status"], "Success", "{v}");
+    let doc: Value = serde_json::from_str(v["value"].as_str().unwrap()).unwrap();
+    assert_eq!(doc["passable"], false);
+    assert_eq!(doc["devices"][0]["bdf"], "0000:05:00.0");
+    assert_eq!(doc["devices"][0]["passable"], true);
+    assert_eq!(doc["devices"][1]["passable"], false);
+    for (args, code, needle) in [
+        (
+            vec!["check"],
+            "XENPCI_MISSING_ARGUMENT",
+            "\"bdf\" is required",
+        ),
+        (
+            vec!["check", "bdf=05:00"],
+            "XENPCI_INVALID_ARGUMENT",
+            "\"05:00\"",
+        ),
+        (vec!["check", "bdf="], "XENPCI_INVALID_ARGUMENT", "is empty"),
+    ] {
+        let v = call(&args, &[("XENPCI_ROOT", &root)]);
+        assert_eq!(failure_code(&v), code, "{args:?}: {v}");
+        assert!(v["error"][1].as_str().unwrap().contains(needle), "{v}");
+    }
+}

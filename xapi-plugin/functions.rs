@@ -4,6 +4,10 @@
 
 use std::collections::BTreeMap;
 
+use xenpci::exec::{Runner, SystemRunner};
+use xenpci::host::{filter, preflight, HostRoot, Inventory};
+use xenpci::pci::Bdf;
+
 use crate::protocol::Call;
 
 /// A failure response: code and parameters.
@@ -28,7 +32,8 @@ type Args = BTreeMap<String, String>;
 type Function = fn(&Args) -> Result<String, Failure>;
 
 /// The functions the plugin exports, by name.
-pub const FUNCTIONS: &[(&str, Function)] = &[("version", version)];
+pub const FUNCTIONS: &[(&str, Function)] =
+    &[("version", version), ("list", list), ("check", check)];
 
 /// Runs the call's function.
 pub fn dispatch(call: &Call) -> Result<String, Failure> {
@@ -66,4 +71,82 @@ fn version(args: &Args) -> Result<String, Failure> {
         "functions": FUNCTIONS.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
     })
     .to_string())
+}
+
+/// The host root: `XENPCI_ROOT` as for the CLI (xapi itself passes only PATH, so on a real host
+/// this is `/`).
+fn root() -> HostRoot {
+    HostRoot::from_env()
+}
+
+fn invalid(func: &str, key: &str, msg: String) -> Failure {
+    Failure::new(
+        "XENPCI_INVALID_ARGUMENT",
+        [format!("{func}: argument {key}: {msg}"), key.to_string()],
+    )
+}
+
+/// A required argument.
+fn required<'a>(args: &'a Args, func: &str, key: &str) -> Result<&'a str, Failure> {
+    args.get(key).map(String::as_str).ok_or_else(|| {
+        Failure::new(
+            "XENPCI_MISSING_ARGUMENT",
+            [
+                format!("{func}: argument {key:?} is required"),
+                key.to_string(),
+            ],
+        )
+    })
+}
+
+/// A list of PCI addresses: `bdf=05:00.0` or `bdf=05:00.0,06:00.0` (commas or spaces).
+fn bdfs(args: &Args, func: &str) -> Result<Vec<Bdf>, Failure> {
+    let text = required(args, func, "bdf")?;
+    let list: Vec<&str> = text.split([',', ' ']).filter(|s| !s.is_empty()).collect();
+    if list.is_empty() {
+        return Err(invalid(
+            func,
+            "bdf",
+            "is empty (expected e.g. 0000:05:00.0)".into(),
+        ));
+    }
+    list.iter()
+        .map(|s| {
+            s.parse::<Bdf>()
+                .map_err(|e| invalid(func, "bdf", e.to_string()))
+        })
+        .collect()
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Result<String, Failure> {
+    serde_json::to_string(v)
+        .map_err(|e| Failure::new("XENPCI_FAILED", [format!("cannot encode the result: {e}")]))
+}
+
+/// `list` [filter=VENDOR:DEVICE:CLASS,...]: the same JSON array as `xenpci list --json`.
+fn list(args: &Args) -> Result<String, Failure> {
+    only(args, "list", &["filter"])?;
+    let filters = match args.get("filter") {
+        Some(f) => filter::parse(f).map_err(|e| invalid("list", "filter", e.to_string()))?,
+        None => Vec::new(),
+    };
+    let inv = Inventory::scan(&root());
+    let records: Vec<_> = inv
+        .functions()
+        .iter()
+        .filter(|f| filter::any_matches(&filters, f.vendor_id, f.device_id, f.class))
+        .map(|f| f.record(&inv))
+        .collect();
+    json(&records)
+}
+
+/// `check` bdf=BDF[,BDF...]: the same JSON document as `xenpci check --json`.
+fn check(args: &Args) -> Result<String, Failure> {
+    only(args, "check", &["bdf"])?;
+    let bdfs = bdfs(args, "check")?;
+    let root = root();
+    let system = SystemRunner;
+    let runner: Option<&dyn Runner> = root.is_real().then_some(&system as &dyn Runner);
+    let (_, output) = preflight::check_host(&root, runner, &bdfs);
+    json(&output)
 }

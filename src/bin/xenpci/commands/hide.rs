@@ -8,7 +8,7 @@ use clap::Args;
 use serde_json::json;
 use xenpci::exec::SystemRunner;
 use xenpci::fsutil;
-use xenpci::hide::guard::{self, SysfsFacts};
+use xenpci::hide::guard::{self, InventoryFacts};
 use xenpci::hide::methods::{detect, read_configured};
 use xenpci::hide::{self, Change, Ctx, LiveMethod, Method, Request};
 use xenpci::pci::Bdf;
@@ -69,7 +69,7 @@ fn parse_bdfs(v: &[String]) -> anyhow::Result<Vec<Bdf>> {
 pub fn run_hide(a: HideArgs, g: &Globals) -> anyhow::Result<ExitCode> {
     let root = g.host_root();
     let bdfs = parse_bdfs(&a.common.bdfs)?;
-    let verdict = guard::check(&SysfsFacts { root: &root }, &bdfs, a.force, a.with_group);
+    let verdict = guard::check(&InventoryFacts::scan(&root), &bdfs, a.force, a.with_group);
     for w in &verdict.warnings {
         eprintln!("xenpci: warning: {w}");
     }
@@ -116,7 +116,16 @@ fn execute(a: CommonArgs, change: Change, g: &Globals) -> anyhow::Result<ExitCod
     } else {
         None
     };
-    let live = (a.now || both).then(|| a.live.unwrap_or_else(LiveMethod::detect));
+    let mut live = (a.now || both).then(|| a.live.unwrap_or_else(LiveMethod::detect));
+    // Without pciback nothing can be hidden now; by default, do the boot part only.
+    let no_pciback = !root.path(hide::methods::live::PCIBACK).is_dir();
+    if both && no_pciback && matches!(change, Change::Add(_)) {
+        eprintln!(
+            "xenpci: warning: the pciback driver is not loaded, so the devices can only be hidden \
+             from the next boot (load it with `modprobe xen-pciback` and run again with --now)"
+        );
+        live = None;
+    }
     let req = Request {
         change: change.clone(),
         persistent: method,
