@@ -35,7 +35,7 @@ pub enum AssignError {
     #[error(transparent)]
     Lock(#[from] WriteError),
     /// Devices dom0 still uses.
-    #[error("refusing to assign {list}: not hidden from dom0 ({details}). When VM {vm} starts, xenopsd would silently take {them} from dom0 and bind {them} to pciback itself. Hide first: {commands} (or pass --force)")]
+    #[error("refusing to assign {list}: not hidden from dom0 ({details}). When VM {vm} starts, xenopsd would silently take {them} from dom0 and bind {them} to pciback itself. {advice} (or pass --force)")]
     NotHidden {
         /// The VM as given.
         vm: String,
@@ -45,8 +45,8 @@ pub enum AssignError {
         details: String,
         /// "it" or "them".
         them: &'static str,
-        /// The hide commands to run.
-        commands: String,
+        /// What to do instead: the hide commands to run, or why not to.
+        advice: String,
     },
     /// A device already given to another VM.
     #[error("refusing to assign {bdf} to VM {vm}: it is already in other-config:pci of VM {other_uuid} ({other_name}); pass --steal to move it")]
@@ -383,9 +383,13 @@ pub fn check_hidden(
     if unhidden.is_empty() {
         return Ok(None);
     }
+    let critical = crate::host::critical::find(root);
     let details = unhidden
         .iter()
-        .map(|(b, s)| format!("{b} is {}", s.why))
+        .map(|(b, s)| match critical.reasons.get(b) {
+            Some(r) => format!("{b} is {} and DOM0 NEEDS IT: {}", s.why, r.join(", ")),
+            None => format!("{b} is {}", s.why),
+        })
         .collect::<Vec<_>>()
         .join("; ");
     if force {
@@ -394,16 +398,32 @@ pub fn check_hidden(
         )));
     }
     let bdfs: Vec<Bdf> = unhidden.iter().map(|(b, _)| *b).collect();
+    let (needed, hideable): (Vec<Bdf>, Vec<Bdf>) =
+        bdfs.iter().partition(|b| critical.reasons.contains_key(b));
+    let mut advice = Vec::new();
+    if !hideable.is_empty() {
+        advice.push(format!(
+            "Hide first: {}",
+            hideable
+                .iter()
+                .map(|b| format!("`xenpci hide {b}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if !needed.is_empty() {
+        advice.push(format!(
+            "Do not pass {} through: dom0 itself needs {}",
+            list(&needed),
+            if needed.len() == 1 { "it" } else { "them" }
+        ));
+    }
     Err(AssignError::NotHidden {
         vm: vm.to_string(),
         list: list(&bdfs),
         details,
         them: if bdfs.len() == 1 { "it" } else { "them" },
-        commands: bdfs
-            .iter()
-            .map(|b| format!("`xenpci hide {b}`"))
-            .collect::<Vec<_>>()
-            .join(", "),
+        advice: advice.join(". "),
     })
 }
 
