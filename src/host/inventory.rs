@@ -24,7 +24,7 @@ use super::config::{ConfigSpace, PortType};
 use super::critical;
 use super::isolation::{self, Node};
 use super::names;
-use super::sysfs::{link_name, read_bytes, read_hex, read_int, read_link, read_text, SysfsError};
+use super::sysfs::{link_name, read_config, read_hex, read_int, read_link, read_text, SysfsError};
 use super::HostRoot;
 use crate::pci::Bdf;
 
@@ -71,7 +71,7 @@ pub struct PciFunction {
     pub computed_group: Vec<Bdf>,
     /// SR-IOV state of a PF.
     pub sriov: Option<Sriov>,
-    /// The PF of a VF.
+    /// The PF of a VF (from the PF's `virtfnN` links).
     pub physfn: Option<Bdf>,
     /// Upstream bridges, nearest first.
     pub upstream: Vec<Bdf>,
@@ -233,10 +233,14 @@ impl Inventory {
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect();
         names.sort();
+        // Only ask each function for its IOMMU group when the kernel has groups at all.
+        let groups = std::fs::read_dir(root.path("/sys/kernel/iommu_groups"))
+            .is_ok_and(|mut rd| rd.next().is_some());
         for name in names {
             match name.parse::<Bdf>() {
                 Ok(b) => {
-                    if let Some(f) = read_function(root, &devices.join(&name), b, &mut inv.warnings)
+                    if let Some(f) =
+                        read_function(root, &devices.join(&name), b, groups, &mut inv.warnings)
                     {
                         inv.functions.push(f);
                     }
@@ -262,6 +266,18 @@ impl Inventory {
     }
 
     fn finish(&mut self, root: &HostRoot) {
+        // A VF's PF is the function whose virtfnN links name it (saves a readlink per function).
+        let links: Vec<(Bdf, Bdf)> = self
+            .functions
+            .iter()
+            .filter_map(|f| f.sriov.as_ref().map(|s| (f.bdf, s)))
+            .flat_map(|(pf, s)| s.vfs.iter().map(move |vf| (*vf, pf)))
+            .collect();
+        for (vf, pf) in links {
+            if let Some(&i) = self.index.get(&vf) {
+                self.functions[i].physfn = Some(pf);
+            }
+        }
         // Bus reset is possible only for a function alone on its bus behind a bridge.
         let mut per_bus: BTreeMap<(u16, u8), usize> = BTreeMap::new();
         for f in &self.functions {
@@ -399,6 +415,7 @@ fn read_function(
     root: &HostRoot,
     link: &Path,
     bdf: Bdf,
+    groups: bool,
     global: &mut Vec<String>,
 ) -> Option<PciFunction> {
     let mut w = Vec::new();
@@ -428,7 +445,7 @@ fn read_function(
         .skip_while(|b| **b == bdf)
         .copied()
         .collect();
-    let config = match read_bytes(root, &dir.join("config")) {
+    let config = match read_config(root, &dir.join("config")) {
         Ok(b) => {
             let c = ConfigSpace::parse(&b);
             if c.is_none() {
@@ -484,32 +501,32 @@ fn read_function(
             None
         }
     };
-    let iommu_group = match link_name(root, &dir.join("iommu_group")) {
-        Ok(g) => match g.parse() {
-            Ok(n) => Some(n),
-            Err(_) => {
-                w.push(format!(
-                    "{}/iommu_group: points to {g:?}, not a group number",
-                    host_dir.display()
-                ));
+    let iommu_group = match groups.then(|| link_name(root, &dir.join("iommu_group"))) {
+        None => None,
+        Some(r) => match r {
+            Ok(g) => match g.parse() {
+                Ok(n) => Some(n),
+                Err(_) => {
+                    w.push(format!(
+                        "{}/iommu_group: points to {g:?}, not a group number",
+                        host_dir.display()
+                    ));
+                    None
+                }
+            },
+            Err(SysfsError::Missing { .. }) => None,
+            Err(e) => {
+                warn(&mut w, e);
                 None
             }
         },
-        Err(SysfsError::Missing { .. }) => None,
-        Err(e) => {
-            warn(&mut w, e);
-            None
-        }
     };
+
     let may_sriov = c.is_none_or(|c| c.sriov.is_some() || c.len <= 256);
     let sriov = if may_sriov {
         read_sriov(root, &dir, &mut w)
     } else {
         None
-    };
-    let physfn = match link_name(root, &dir.join("physfn")) {
-        Ok(p) => p.parse().ok(),
-        Err(_) => None,
     };
     let numa_node = match read_int(root, &dir.join("numa_node")) {
         Ok(n) if n >= 0 => i32::try_from(n).ok(),
@@ -538,7 +555,7 @@ fn read_function(
         isolation_group: Vec::new(),
         computed_group: Vec::new(),
         sriov,
-        physfn,
+        physfn: None,
         upstream,
         sysfs_path: host_dir,
         config,
