@@ -596,3 +596,63 @@ fn read_sriov(root: &HostRoot, dir: &Path, w: &mut Vec<String>) -> Option<Sriov>
         vfs,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::fixture;
+
+    fn scan(fx: &fixture::Fixture) -> (tempfile::TempDir, Inventory) {
+        let d = tempfile::tempdir().unwrap();
+        fx.write(d.path()).unwrap();
+        let inv = Inventory::scan(&HostRoot::new(d.path()));
+        (d, inv)
+    }
+
+    fn b(s: &str) -> Bdf {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_guard_api_answers_for_the_seed_host() {
+        let (_d, inv) = scan(&fixture::x9drw());
+        assert!(inv.warnings.is_empty(), "{:?}", inv.warnings);
+        let sata = inv.get(b("00:1f.2")).unwrap();
+        assert_eq!(
+            sata.critical,
+            [
+                "holds / (ext3 on /dev/sda1)",
+                "holds /var/log (ext3 on /dev/sda2)"
+            ]
+        );
+        assert_eq!(sata.driver.as_deref(), Some("ahci"));
+        assert!(!sata.is_bridge() && !sata.is_hidden() && !sata.is_pcie());
+        let smbus = inv.get(b("00:1f.3")).unwrap();
+        assert!(smbus.critical.is_empty());
+        assert_eq!(inv.critical_in_group(smbus.bdf)[0].0, b("00:1f.2"));
+        assert!(!inv.assignable(smbus.bdf));
+        let hba = inv.get(b("05:00.0")).unwrap();
+        assert_eq!(hba.upstream, [b("00:01.0")]);
+        assert_eq!(hba.isolation_group, [b("05:00.0")]);
+        assert!(inv.assignable(hba.bdf));
+        assert!(inv.get(b("00:01.0")).unwrap().is_bridge());
+        assert!(
+            inv.get(b("00:1f.0")).unwrap().is_bridge(),
+            "ISA bridges are class 06 too"
+        );
+        assert!(inv.get(b("07:00.0")).is_none());
+        assert!(!inv.kernel_groups);
+    }
+
+    #[test]
+    fn sriov_and_hidden_state_are_read() {
+        let (_d, inv) = scan(&fixture::sriov_nic());
+        let pf = inv.get(b("01:00.0")).unwrap();
+        let s = pf.sriov.as_ref().unwrap();
+        assert_eq!((s.totalvfs, s.numvfs, s.vfs.len()), (8, 7, 7));
+        let vf = inv.get(b("01:11.4")).unwrap();
+        assert_eq!(vf.physfn, Some(pf.bdf));
+        assert!(vf.is_hidden());
+        assert_eq!(vf.reset, ["flr"]);
+    }
+}
