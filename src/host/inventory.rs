@@ -452,14 +452,6 @@ fn read_function(
         Ok(d) => d,
         Err(_) => link.to_path_buf(),
     };
-    if !dir.is_dir() {
-        global.push(format!(
-            "{bdf}: skipped: {} points to {}, which does not exist",
-            root.host_path(link).display(),
-            root.host_path(&dir).display()
-        ));
-        return None;
-    }
     let host_dir = root.host_path(&dir);
     let chain: Vec<Bdf> = host_dir
         .components()
@@ -491,6 +483,16 @@ fn read_function(
             None
         }
     };
+    // Only when config could not be read: is the device directory there at all (a dangling
+    // link in sys/bus/pci/devices)? Saves a stat per function on healthy trees.
+    if config.is_none() && !dir.is_dir() {
+        global.push(format!(
+            "{bdf}: skipped: {} points to {}, which does not exist",
+            root.host_path(link).display(),
+            root.host_path(&dir).display()
+        ));
+        return None;
+    }
     let mut hex = |attr: &str, digits: usize, from_config: Option<u32>| -> Option<u32> {
         match read_hex(root, &dir.join(attr), digits) {
             Ok(v) => Some(v),
@@ -515,9 +517,15 @@ fn read_function(
         return None;
     };
     let class = hex("class", 6, c.map(|c| c.class)).unwrap_or(0xff0000);
-    let sub = c.and_then(|c| c.subsystem);
-    let sv = hex("subsystem_vendor", 4, sub.map(|s| s.0 as u32)).unwrap_or(0);
-    let sd = hex("subsystem_device", 4, sub.map(|s| s.1 as u32)).unwrap_or(0);
+    // Subsystem ids of a type 0 header are read from config space, as lspci does (the kernel's
+    // attributes hold the same values); bridges keep theirs elsewhere, so use the attributes.
+    let (sv, sd) = match c.and_then(|c| c.subsystem) {
+        Some((v, d)) => (v as u32, d as u32),
+        None => (
+            hex("subsystem_vendor", 4, None).unwrap_or(0),
+            hex("subsystem_device", 4, None).unwrap_or(0),
+        ),
+    };
     let rev = match c {
         Some(c) => c.revision as u32,
         None => hex("revision", 2, None).unwrap_or(0),
