@@ -18,6 +18,12 @@ use super::Globals;
 
 /// Arguments of `xenpci check`.
 #[derive(Args, Debug)]
+#[command(
+    after_help = "IOMMU evidence: `xl info` / `xl dmesg` when the host root is /; otherwise \
+(or when xl cannot answer) sys/class/iommu, sys/kernel/iommu_groups and the kernel logs \
+var/log/dmesg, var/log/kern.log, var/log/xen/hypervisor.log, var/log/xen/xen.log under the root.\n\
+Exit status: 0 when every function can be passed through, 1 when one cannot, 2 on bad input."
+)]
 pub struct CheckArgs {
     /// Functions to check, e.g. 05:00.0 or 0000:05:00.0; checked as one request (functions
     /// that must go together may be given together).
