@@ -11,6 +11,8 @@
 #   XENPCI_E2E_TIMEOUT  seconds per boot before QEMU is killed (default 600)
 #   XENPCI_BIN          a prebuilt xenpci to test (default: cargo build --release --bin xenpci)
 #   XENPCI_E2E_APT      1: always run apt-get (default when CI is set); 0: never
+#   XENPCI_E2E_SMP      vCPUs of the QEMU machine and of dom0 (default 1: with 2, dom0 userland
+#                       crashed at random after pci-attach/-detach on a loaded 2-core host)
 #   XENPCI_E2E_PROBE=1  main boot also attaches/detaches with plain xl and prints what XenStore
 #                       holds around the detach (E2E-INFO lines; about a minute more)
 set -uo pipefail
@@ -20,6 +22,7 @@ export LAB=${XENPCI_E2E_DIR:-/tmp/xenpci-e2e}
 BOOTS=${XENPCI_E2E_BOOTS:-main reboot}
 IOMMU_ON=${XENPCI_E2E_IOMMU:-intel}
 BOOT_TIMEOUT=${XENPCI_E2E_TIMEOUT:-600}
+SMP=${XENPCI_E2E_SMP:-1}
 mkdir -p "$LAB"
 T_START=$(date +%s)
 say() { echo "xen-e2e: $*"; }
@@ -95,8 +98,8 @@ for b in $BOOTS; do
   boot_spec "$b"
   say "boot '$b': IOMMU=$IOMMU, Xen $XEN_IOMMU, dom0 $DOM0_EXTRA, /e2e/$SCRIPT"
   TB=$(date +%s.%N)
-  ACCEL=tcg IOMMU=$IOMMU TIMEOUT=$BOOT_TIMEOUT MEM=2048 TAG=$b PERSIST_IMG=$LAB/persist.img \
-    XENARGS="console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all dom0_mem=768M,max:768M dom0_max_vcpus=2 $XEN_IOMMU noreboot smap=0 smep=0" \
+  ACCEL=tcg IOMMU=$IOMMU TIMEOUT=$BOOT_TIMEOUT MEM=2048 SMP=$SMP TAG=$b PERSIST_IMG=$LAB/persist.img \
+    XENARGS="console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all dom0_mem=768M,max:768M dom0_max_vcpus=$SMP $XEN_IOMMU noreboot smap=0 smep=0" \
     DOM0ARGS="console=hvc0 earlyprintk=xen loglevel=6 e2eboot=$b e2escript=$SCRIPT $DOM0_EXTRA" \
     bash "$HERE/run-xen-vm.sh" 2>/dev/null | sed 's/^/  /'
   QRC=${PIPESTATUS[0]}
