@@ -4,13 +4,13 @@
 #      libxen-dev (Xen's own libxlutil, for the differential parser tests), pciutils (lspci, for the
 #      inventory differential test), xen-utils-4.17 + xenstore-utils (a real oxenstored for the
 #      XenStore tests), python3 (XML-RPC client for the plugin tests), and for the real-Xen tier
-#      qemu-system-x86, busybox-static, cpio, kmod;
+#      qemu-system-x86, busybox-static, cpio, kmod; ocaml-nox (OCaml Scanf oracle for the xapi reader);
 #   2. runs `cargo test` (unit, CLI, differential and real-oxenstored tests);
 #   3. runs the real-Xen tier (Xen 4.17 under QEMU) unless XENPCI_SKIP_E2E=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS=(libxen-dev pciutils xen-utils-4.17 xenstore-utils python3 gcc
+PKGS=(libxen-dev pciutils xen-utils-4.17 xenstore-utils python3 gcc ocaml-nox
       qemu-system-x86 busybox-static cpio gzip kmod)
 missing=()
 for p in "${PKGS[@]}"; do

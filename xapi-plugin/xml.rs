@@ -144,15 +144,15 @@ impl<'a> Reader<'a> {
                 }
                 self.pos += 1;
                 return Ok(node);
-            } else if r.starts_with("<!--") {
-                match r[4..].find("-->") {
+            } else if let Some(body) = r.strip_prefix("<!--") {
+                match body.find("-->") {
                     Some(i) => self.pos += 4 + i + 3,
                     None => return self.err("unterminated comment"),
                 }
-            } else if r.starts_with("<![CDATA[") {
-                match r[9..].find("]]>") {
+            } else if let Some(body) = r.strip_prefix("<![CDATA[") {
+                match body.find("]]>") {
                     Some(i) => {
-                        node.text.push_str(&r[9..9 + i]);
+                        node.text.push_str(&body[..i]);
                         self.pos += 9 + i + 3;
                     }
                     None => return self.err("unterminated CDATA section"),

@@ -38,8 +38,8 @@ pub enum ExecError {
         status: String,
         /// Its stderr (or stdout when stderr was empty), trimmed.
         stderr: String,
-        /// The whole output.
-        output: Output,
+        /// The whole output (boxed: keeps `Result<_, ExecError>` small).
+        output: Box<Output>,
     },
     /// A dry run reached a step that needs a real answer.
     #[error("dry run: `{command}` was not run, so its result is unknown")]
@@ -74,7 +74,7 @@ pub trait Runner: Send + Sync {
                 command: cmd.to_string(),
                 status: out.status.map_or("signal".to_string(), |s| s.to_string()),
                 stderr: text.trim().to_string(),
-                output: out,
+                output: Box::new(out),
             })
         }
     }

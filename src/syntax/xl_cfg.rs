@@ -1,1 +1,1280 @@
-//! placeholder: being written
+//! The xl.cfg language exactly as Xen's libxlutil reads it (4.15 → master: `libxlu_cfg_l.l`,
+//! `libxlu_cfg_y.y`, `libxlu_cfg.c`); see `grammar/xl-cfg.ebnf` and xen-xl.md §2.
+//!
+//! Two layers:
+//! * the **lexer** ([`lex`]) cuts the text into [`Lexeme`]s the way the flex scanner does (longest
+//!   match, first rule wins), keeping blanks and comments so the document model in
+//!   [`crate::xlcfg`] can print every byte back. Each token rule is one small nom parser
+//!   ([`ident`], [`number`], [`blank`], [`punct`], [`newline`], [`quoted`], [`python_char`]).
+//! * the **parser** ([`parse`]) is the bison LALR(1) automaton of `libxlu_cfg_y.y` written out by
+//!   hand (states, default reductions, bison's `error` recovery and its `%error-verbose`
+//!   messages), so accept/reject, the error lines and their exact text match xl's. It also
+//!   performs libxlutil's semantic actions (string dequoting, `+=` concatenation) and returns the
+//!   settings xl would see ([`Config`]).
+//!
+//! Quirks reproduced on purpose: `\x` escapes always fail, octal escapes drop the character,
+//! a bad character as the very last byte of the input is silently ignored, syntax errors at a
+//! newline are reported one line too low, at most one lexical error per line, bison's recovery
+//! skips to the next newline and stays quiet for three tokens.
+
+use std::fmt;
+
+use nom::branch::alt;
+use nom::bytes::complete::{tag, take_while};
+use nom::character::complete::{char, none_of, one_of, satisfy};
+use nom::combinator::recognize;
+use nom::multi::many0_count;
+use nom::sequence::{pair, preceded};
+use nom::{IResult, Parser};
+
+/// The three lines libxlutil prints after a failed parse that contained `+ - . ( ) :`.
+pub const PYTHON_WARNING: &str = "warning: Config file looks like it contains Python code.\n\
+warning:  Arbitrary Python is no longer supported.\n\
+warning:  See https://wiki.xen.org/wiki/PythonInXlConfig\n";
+
+// ---------------------------------------------------------------------------------------------
+// Token rules (one nom parser each)
+// ---------------------------------------------------------------------------------------------
+
+/// IDENT `[a-z][._0-9a-z]*`.
+pub fn ident(i: &str) -> IResult<&str, &str> {
+    recognize(pair(
+        satisfy(|c| c.is_ascii_lowercase()),
+        take_while(|c: char| c == '.' || c == '_' || c.is_ascii_digit() || c.is_ascii_lowercase()),
+    ))
+    .parse(i)
+}
+
+/// NUMBER `[0-9][0-9a-fx]*` (kept as text; read later with strtol).
+pub fn number(i: &str) -> IResult<&str, &str> {
+    recognize(pair(
+        satisfy(|c| c.is_ascii_digit()),
+        take_while(|c: char| c.is_ascii_digit() || ('a'..='f').contains(&c) || c == 'x'),
+    ))
+    .parse(i)
+}
+
+/// One blank: space or tab (CR is *not* a blank).
+pub fn blank(i: &str) -> IResult<&str, &str> {
+    recognize(one_of(" \t")).parse(i)
+}
+
+/// Punctuation `+=`, `,`, `[`, `]`, `=`, `;`.
+pub fn punct(i: &str) -> IResult<&str, &str> {
+    alt((tag("+="), tag(","), tag("["), tag("]"), tag("="), tag(";"))).parse(i)
+}
+
+/// NEWLINE: `\n`, or a comment `#…` *including* its newline.
+pub fn newline(i: &str) -> IResult<&str, &str> {
+    alt((
+        tag("\n"),
+        recognize((char('#'), take_while(|c| c != '\n'), char('\n'))),
+    ))
+    .parse(i)
+}
+
+/// A quoted string in either quote style: no raw newline, `\` followed by any character but a
+/// newline.
+pub fn quoted(i: &str) -> IResult<&str, &str> {
+    alt((quoted_with('\''), quoted_with('"'))).parse(i)
+}
+
+fn quoted_with(q: char) -> impl Fn(&str) -> IResult<&str, &str> {
+    move |i| {
+        let stop: &str = if q == '"' { "\"\\\n" } else { "'\\\n" };
+        recognize((
+            char(q),
+            many0_count(alt((
+                recognize(none_of(stop)),
+                recognize(preceded(char('\\'), none_of("\n"))),
+            ))),
+            char(q),
+        ))
+        .parse(i)
+    }
+}
+
+/// A character that starts a lexical error *and* marks the file as "likely python":
+/// `+ - . ( ) :` (the flex class `[+-.():]`, whose `,` is taken by its own rule first).
+pub fn python_char(i: &str) -> IResult<&str, char> {
+    one_of("+-.():").parse(i)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lexer
+// ---------------------------------------------------------------------------------------------
+
+/// What a lexeme is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LexKind {
+    /// IDENT
+    Ident,
+    /// NUMBER
+    Number,
+    /// STRING (the text keeps its quotes and escapes)
+    Str,
+    /// `\n` or a comment with its newline
+    Newline,
+    /// `+=`
+    AddAssign,
+    /// `=`
+    Assign,
+    /// `;`
+    Semi,
+    /// `,`
+    Comma,
+    /// `[`
+    Open,
+    /// `]`
+    Close,
+    /// space or tab
+    Blank,
+    /// A lexical error: a character no rule takes, plus the non-blank run after it (or the one
+    /// blank, or the newline, after it), as flex's `lexerr` state collects it.
+    LexError {
+        /// Started by one of `+ - . ( ) :`.
+        python: bool,
+        /// It is the input's last byte: flex never reports it.
+        silent: bool,
+        /// Ends with the newline, which the scanner still hands to the parser as NEWLINE.
+        newline: bool,
+    },
+}
+
+/// One lexeme with its byte span and the scanner's line counter after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lexeme {
+    /// Kind.
+    pub kind: LexKind,
+    /// Byte offset of the first byte.
+    pub start: usize,
+    /// Byte offset after the last byte.
+    pub end: usize,
+    /// flex's `yylineno` after matching (1-based line of the next byte).
+    pub line_after: usize,
+}
+
+/// Cuts `src` into lexemes exactly as the flex scanner does. Never fails: characters no rule
+/// takes become [`LexKind::LexError`] lexemes.
+pub fn lex(src: &str) -> Vec<Lexeme> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    let mut line = 1;
+    while pos < src.len() {
+        let rest = &src[pos..];
+        let (len, kind) = lex_one(rest);
+        let text = &rest[..len];
+        line += text.bytes().filter(|&b| b == b'\n').count();
+        out.push(Lexeme {
+            kind,
+            start: pos,
+            end: pos + len,
+            line_after: line,
+        });
+        pos += len;
+    }
+    out
+}
+
+fn lex_one(rest: &str) -> (usize, LexKind) {
+    let took = |r: IResult<&str, &str>| r.ok().map(|(_, t)| t.len());
+    if let Some(n) = took(ident(rest)) {
+        return (n, LexKind::Ident);
+    }
+    if let Some(n) = took(number(rest)) {
+        return (n, LexKind::Number);
+    }
+    if let Some(n) = took(blank(rest)) {
+        return (n, LexKind::Blank);
+    }
+    if let Ok((_, p)) = punct(rest) {
+        let kind = match p {
+            "+=" => LexKind::AddAssign,
+            "," => LexKind::Comma,
+            "[" => LexKind::Open,
+            "]" => LexKind::Close,
+            "=" => LexKind::Assign,
+            _ => LexKind::Semi,
+        };
+        return (p.len(), kind);
+    }
+    if let Some(n) = took(newline(rest)) {
+        return (n, LexKind::Newline);
+    }
+    if let Some(n) = took(quoted(rest)) {
+        return (n, LexKind::Str);
+    }
+    let python = python_char(rest).is_ok();
+    lex_error(rest, python)
+}
+
+/// flex's `lexerr` state: the bad character, then either a run of non-blanks, one blank, or the
+/// newline. A bad *byte* at the very end of the input matches nothing more and is never reported.
+fn lex_error(rest: &str, python: bool) -> (usize, LexKind) {
+    let first = rest.chars().next().map_or(1, char::len_utf8);
+    let after = &rest[first..];
+    let err = |len, silent, newline| {
+        (
+            len,
+            LexKind::LexError {
+                python,
+                silent,
+                newline,
+            },
+        )
+    };
+    // flex works on bytes: the rest of a multi-byte character is a non-blank run.
+    match after.as_bytes().first() {
+        _ if first > 1 => {}
+        None => return err(first, true, false),
+        Some(b' ' | b'\t') => return err(first + 1, false, false),
+        Some(b'\n') => return err(first + 1, false, true),
+        _ => {}
+    }
+    {
+        let run = after
+            .bytes()
+            .take_while(|b| !matches!(b, b' ' | b'\t' | b'\n'))
+            .count();
+        err(first + run, false, false)
+    }
+}
+
+/// Decodes a STRING token (with its quotes) like `xlu__cfgl_dequote`: returns the value or the
+/// message libxlutil prints.
+pub fn dequote(raw: &str) -> Result<String, &'static str> {
+    let b = raw.as_bytes();
+    let body_end = b.len() - 1;
+    let mut out: Vec<u8> = Vec::with_capacity(b.len());
+    let mut p = 1;
+    while p < body_end {
+        let c = b[p];
+        p += 1;
+        if c != b'\\' {
+            out.push(c);
+            continue;
+        }
+        let nc = b[p];
+        p += 1;
+        match nc {
+            b'"' | b'\'' | b'\\' => out.push(nc),
+            b'a' => out.push(7),
+            b'b' => out.push(8),
+            b'f' => out.push(12),
+            b'n' => out.push(b'\n'),
+            b'r' => out.push(b'\r'),
+            b't' => out.push(b'\t'),
+            b'v' => out.push(11),
+            // Skips one more character, then wants more than the two hex digits it reads.
+            b'x' => {
+                return Err(
+                    "invalid digit after backslash hexnumerical character escape in quoted string",
+                )
+            }
+            b'0'..=b'7' => {
+                // strtoul(base 10) over at most 3 bytes after the first digit; must consume 2+.
+                let window = &b[p..b.len().min(p + 3)];
+                let used = strtoul_dec_len(window);
+                if used <= 1 {
+                    return Err("invalid digit after backslash octalnumerical character escape in quoted string");
+                }
+                p += used; // the character itself is never written
+            }
+            _ => return Err("invalid character after backlash in quoted string"),
+        }
+    }
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// How many bytes C's `strtoul(s, &ep, 10)` consumes (0 when it finds no digit).
+fn strtoul_dec_len(s: &[u8]) -> usize {
+    let mut i = 0;
+    while i < s.len() && matches!(s[i], b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r') {
+        i += 1;
+    }
+    if i < s.len() && matches!(s[i], b'+' | b'-') {
+        i += 1;
+    }
+    let digits = s[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+    if digits == 0 {
+        0
+    } else {
+        i + digits
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Values and settings (what libxlutil keeps)
+// ---------------------------------------------------------------------------------------------
+
+/// A value as libxlutil stores it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    /// A string or a number (numbers are kept as text).
+    Str(String),
+    /// A list (items may be nested lists).
+    List(Vec<Value>),
+}
+
+/// `=` or `+=`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// `=`
+    Assign,
+    /// `+=`
+    Add,
+}
+
+/// One stored assignment (after `+=` concatenation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Setting {
+    /// Key.
+    pub name: String,
+    /// Value (for `+=`: already concatenated with the previous one).
+    pub value: Value,
+    /// The operator used.
+    pub op: Op,
+    /// Line of the value's first token.
+    pub line: usize,
+}
+
+/// The settings of an accepted file, read the way `xlu_cfg_get_*` read them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Config {
+    /// Every assignment in file order (the last one of a name wins).
+    pub settings: Vec<Setting>,
+}
+
+/// Result of reading one key: the value, or why not, with the warning xl prints (without the
+/// `<source>:` prefix).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup<T> {
+    /// The key is not set (ESRCH).
+    Missing,
+    /// Read fine.
+    Found(T),
+    /// Set but unusable (EINVAL/ERANGE); the warning xl prints, e.g.
+    /// `3: warning: parameter `pci' is a single value but should be a list`.
+    Invalid(String),
+}
+
+impl Config {
+    /// The winning setting of `name`.
+    pub fn find(&self, name: &str) -> Option<&Setting> {
+        self.settings.iter().rev().find(|s| s.name == name)
+    }
+
+    /// `xlu_cfg_get_string`.
+    pub fn get_string(&self, name: &str) -> Lookup<String> {
+        match self.find(name) {
+            None => Lookup::Missing,
+            Some(Setting {
+                value: Value::Str(s),
+                ..
+            }) => Lookup::Found(s.clone()),
+            Some(s) => Lookup::Invalid(format!(
+                "{}: warning: parameter `{name}' is a list but should be a single value",
+                s.line
+            )),
+        }
+    }
+
+    /// `xlu_cfg_get_list`: the items as `xlu_cfg_get_listitem` returns them (None for a
+    /// non-string item).
+    pub fn get_list(&self, name: &str) -> Lookup<Vec<Option<String>>> {
+        match self.find(name) {
+            None => Lookup::Missing,
+            Some(Setting {
+                value: Value::List(items),
+                ..
+            }) => Lookup::Found(
+                items
+                    .iter()
+                    .map(|v| match v {
+                        Value::Str(s) => Some(s.clone()),
+                        Value::List(_) => None,
+                    })
+                    .collect(),
+            ),
+            Some(s) => Lookup::Invalid(format!(
+                "{}: warning: parameter `{name}' is a single value but should be a list",
+                s.line
+            )),
+        }
+    }
+
+    /// `xlu_cfg_get_long`: strtol base 0 on a 64-bit `long`.
+    pub fn get_long(&self, name: &str) -> Lookup<i64> {
+        let s = match self.find(name) {
+            None => return Lookup::Missing,
+            Some(s) => s,
+        };
+        let text = match (&s.value, s.op) {
+            (Value::List(_), _) => {
+                return Lookup::Invalid(format!(
+                    "{}: warning: parameter `{name}' is a list but should be a single value",
+                    s.line
+                ))
+            }
+            (Value::Str(_), Op::Add) => {
+                return Lookup::Invalid(format!(
+                    "{}: warning: can't use += with numbers for parameter `{name}'",
+                    s.line
+                ))
+            }
+            (Value::Str(t), Op::Assign) => t,
+        };
+        match strtol0(text) {
+            Strtol::Ok(v) => Lookup::Found(v),
+            Strtol::Range => Lookup::Invalid(format!(
+                "{}: warning: parameter `{name}' could not be parsed as a number: Numerical result out of range",
+                s.line
+            )),
+            Strtol::Invalid => Lookup::Invalid(format!(
+                "{}: warning: parameter `{name}' is not a valid number",
+                s.line
+            )),
+        }
+    }
+}
+
+/// Outcome of C's `strtol(s, &ep, 0)` followed by xl's "whole string" check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strtol {
+    /// A number that used the whole string.
+    Ok(i64),
+    /// ERANGE.
+    Range,
+    /// No digits, or text after them.
+    Invalid,
+}
+
+/// `strtol(s, &ep, 0)` with `*ep == 0 && ep != s` required, as `xlu_cfg_get_bounded_long` does.
+pub fn strtol0(s: &str) -> Strtol {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r') {
+        i += 1;
+    }
+    let mut neg = false;
+    if i < b.len() && matches!(b[i], b'+' | b'-') {
+        neg = b[i] == b'-';
+        i += 1;
+    }
+    let (base, start) = if b[i..].starts_with(b"0x") || b[i..].starts_with(b"0X") {
+        if b.get(i + 2).is_some_and(|c| c.is_ascii_hexdigit()) {
+            (16, i + 2)
+        } else {
+            // "0x" without a hex digit: strtol reads the 0 and stops at the x.
+            return Strtol::Invalid;
+        }
+    } else if b.get(i) == Some(&b'0') {
+        (8, i)
+    } else {
+        (10, i)
+    };
+    let digits = b[start..]
+        .iter()
+        .take_while(|c| (**c as char).is_digit(base))
+        .count();
+    if digits == 0 {
+        return Strtol::Invalid;
+    }
+    let mut v: i128 = 0;
+    let mut overflow = false;
+    for &c in &b[start..start + digits] {
+        v = v * base as i128 + (c as char).to_digit(base).unwrap_or(0) as i128;
+        if v > i64::MAX as i128 + 1 {
+            overflow = true;
+            v = i64::MAX as i128 + 1;
+        }
+    }
+    let v = if neg { -v } else { v };
+    if overflow || v > i64::MAX as i128 || v < i64::MIN as i128 {
+        return Strtol::Range;
+    }
+    if start + digits != b.len() {
+        return Strtol::Invalid;
+    }
+    Strtol::Ok(v as i64)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------
+
+/// One line of libxlutil's error report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// The line number xl prints (bison's, one too low for errors at a newline; may be 0).
+    pub line: usize,
+    /// The `near` part exactly as printed: `` `text' ``, `<newline>`, or empty.
+    pub near: String,
+    /// The message, e.g. `syntax error, unexpected STRING, expecting ']'` or `lexical error`.
+    pub message: String,
+}
+
+impl Diagnostic {
+    /// The line as xl prints it: `<source>:<line>: config parsing error near <near>: <message>`.
+    pub fn render(&self, source: &str) -> String {
+        format!(
+            "{source}:{}: config parsing error near {}: {}",
+            self.line, self.near, self.message
+        )
+    }
+}
+
+/// A file xl refuses: every error line libxlutil prints, in order.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {}: config parsing error near {}: {}", self.first().line, self.first().near, self.first().message)]
+pub struct ParseError {
+    /// The error lines (at least one).
+    pub diagnostics: Vec<Diagnostic>,
+    /// The file contains `+ - . ( ) :` outside strings: xl adds [`PYTHON_WARNING`].
+    pub likely_python: bool,
+}
+
+impl ParseError {
+    /// The first error line (the one that matters).
+    pub fn first(&self) -> &Diagnostic {
+        &self.diagnostics[0]
+    }
+    /// Everything xl writes to stderr for this parse, with `source` as the file name.
+    pub fn report(&self, source: &str) -> String {
+        let mut s = String::new();
+        for d in &self.diagnostics {
+            s.push_str(&d.render(source));
+            s.push('\n');
+        }
+        if self.likely_python {
+            s.push_str(PYTHON_WARNING);
+        }
+        s
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parser: the LALR(1) automaton of libxlu_cfg_y.y
+// ---------------------------------------------------------------------------------------------
+
+/// Terminals as bison numbers them (order matters for "expecting" lists).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tok {
+    End,
+    Ident,
+    Str,
+    Number,
+    Newline,
+    AddAssign,
+    Assign,
+    Semi,
+    Open,
+    Close,
+    Comma,
+}
+
+impl Tok {
+    fn name(self) -> &'static str {
+        match self {
+            Tok::End => "$end",
+            Tok::Ident => "IDENT",
+            Tok::Str => "STRING",
+            Tok::Number => "NUMBER",
+            Tok::Newline => "NEWLINE",
+            Tok::AddAssign => "+=",
+            Tok::Assign => "'='",
+            Tok::Semi => "';'",
+            Tok::Open => "'['",
+            Tok::Close => "']'",
+            Tok::Comma => "','",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Token {
+    tok: Tok,
+    /// bison location `first_line`.
+    line: usize,
+    /// yytext
+    text: String,
+    /// dequoted value (STRING) or text (IDENT, NUMBER)
+    value: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Nt {
+    File,
+    Stmts,
+    Stmt,
+    Assignment,
+    Endstmt,
+    Value,
+    Atom,
+    Valuelist,
+    Values,
+    Nlok,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Act {
+    Shift(u8),
+    Reduce(u8),
+    Accept,
+    Error,
+}
+
+/// Rules: (left-hand side, length of the right-hand side).
+const RULES: [(Nt, usize); 23] = [
+    (Nt::File, 1), // 0 unused ($accept)
+    (Nt::File, 1),
+    (Nt::File, 2),
+    (Nt::Stmts, 0),
+    (Nt::Stmts, 2),
+    (Nt::Stmt, 2),
+    (Nt::Stmt, 1),
+    (Nt::Stmt, 2),
+    (Nt::Assignment, 3),
+    (Nt::Assignment, 3),
+    (Nt::Endstmt, 1),
+    (Nt::Endstmt, 1),
+    (Nt::Value, 1),
+    (Nt::Value, 4),
+    (Nt::Atom, 1),
+    (Nt::Atom, 1),
+    (Nt::Valuelist, 0),
+    (Nt::Valuelist, 1),
+    (Nt::Valuelist, 3),
+    (Nt::Values, 2),
+    (Nt::Values, 5),
+    (Nt::Nlok, 0),
+    (Nt::Nlok, 2),
+];
+
+/// State 6 is `stmt: error . NEWLINE`, reached by shifting `error` in state 2.
+const ERROR_STATE: u8 = 6;
+const STMTS_STATE: u8 = 2;
+
+/// The action of a state that never looks at the lookahead (bison's default reduction).
+fn default_only(state: u8) -> Option<u8> {
+    Some(match state {
+        0 => 3,
+        4 => 10,
+        5 => 11,
+        8 => 4,
+        9 => 6,
+        10 => 7,
+        11 => 5,
+        14 => 14,
+        15 => 15,
+        16 | 22 | 25 | 27 => 21,
+        18 => 8,
+        30 => 9,
+        19 => 12,
+        24 => 22,
+        29 => 13,
+        _ => return None,
+    })
+}
+
+fn action(state: u8, t: Tok) -> Act {
+    use Tok::*;
+    let value_start = |t: Tok| match t {
+        Str => Some(14),
+        Number => Some(15),
+        Open => Some(16),
+        _ => None,
+    };
+    match state {
+        1 => match t {
+            End => Act::Accept,
+            _ => Act::Error,
+        },
+        2 => match t {
+            End => Act::Reduce(1),
+            Ident => Act::Shift(3),
+            Newline => Act::Shift(4),
+            Semi => Act::Shift(5),
+            _ => Act::Error,
+        },
+        3 => match t {
+            AddAssign => Act::Shift(13),
+            Assign => Act::Shift(12),
+            _ => Act::Error,
+        },
+        6 => match t {
+            Newline => Act::Shift(10),
+            _ => Act::Error,
+        },
+        7 => match t {
+            Newline => Act::Shift(4),
+            Semi => Act::Shift(5),
+            _ => Act::Reduce(2),
+        },
+        12 | 13 => value_start(t).map_or(Act::Error, Act::Shift),
+        17 => match t {
+            Newline => Act::Shift(24),
+            _ => value_start(t).map_or(Act::Reduce(16), Act::Shift),
+        },
+        20 => match t {
+            Close => Act::Shift(29),
+            _ => Act::Error,
+        },
+        21 => match t {
+            Comma => Act::Shift(25),
+            _ => Act::Reduce(17),
+        },
+        23 => match t {
+            Newline => Act::Shift(24),
+            _ => Act::Reduce(19),
+        },
+        26 => match t {
+            Newline => Act::Shift(24),
+            _ => value_start(t).map_or(Act::Reduce(18), Act::Shift),
+        },
+        28 => match t {
+            Newline => Act::Shift(24),
+            _ => Act::Reduce(20),
+        },
+        _ => Act::Error,
+    }
+}
+
+fn goto(state: u8, nt: Nt) -> u8 {
+    match (state, nt) {
+        (0, Nt::File) => 1,
+        (0, Nt::Stmts) => 2,
+        (2, Nt::Stmt) => 8,
+        (2, Nt::Assignment) => 7,
+        (2, Nt::Endstmt) => 9,
+        (7, Nt::Endstmt) => 11,
+        (12, Nt::Value) => 18,
+        (13, Nt::Value) => 30,
+        (12 | 13 | 17 | 26, Nt::Atom) => 19,
+        (16, Nt::Nlok) => 17,
+        (17, Nt::Valuelist) => 20,
+        (17, Nt::Values) => 21,
+        (17, Nt::Value) => 22,
+        (22, Nt::Nlok) => 23,
+        (25, Nt::Nlok) => 26,
+        (26, Nt::Value) => 27,
+        (27, Nt::Nlok) => 28,
+        // Unreachable for this grammar; state 1 then rejects everything but $end.
+        _ => 1,
+    }
+}
+
+/// The tokens bison lists after "expecting" in a state that detects errors.
+fn expected(state: u8) -> &'static [Tok] {
+    use Tok::*;
+    match state {
+        1 => &[End],
+        2 => &[End, Ident, Newline, Semi],
+        3 => &[AddAssign, Assign],
+        6 => &[Newline],
+        12 | 13 => &[Str, Number, Open],
+        20 => &[Close],
+        _ => &[],
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Sem {
+    None,
+    Text(String),
+    Val(Value, usize),
+}
+
+struct Ctx<'a> {
+    src: &'a str,
+    lexemes: Vec<Lexeme>,
+    pos: usize,
+    err: bool,
+    lexerr_line: i64,
+    likely_python: bool,
+    diags: Vec<Diagnostic>,
+    /// yytext / yylineno of the scanner right now.
+    cur_text: String,
+    cur_line: usize,
+    /// yylloc.first_line of the last token returned (kept at EOF).
+    last_loc: usize,
+    settings: Vec<Setting>,
+}
+
+impl Ctx<'_> {
+    fn yyerror(&mut self, loc_line: usize, text: &str, eof: bool, msg: &str) {
+        if (loc_line as i64) <= self.lexerr_line {
+            return;
+        }
+        let mut line = loc_line;
+        let mut t = text;
+        let mut newline = "";
+        if let Some(stripped) = t.strip_suffix('\n') {
+            t = stripped;
+            line -= 1;
+            if t.is_empty() {
+                newline = "<newline>";
+            }
+        }
+        let t = t.trim_end_matches([' ', '\t']);
+        let near = if !t.is_empty() || eof {
+            format!("`{t}'{newline}")
+        } else {
+            newline.to_string()
+        };
+        self.diags.push(Diagnostic {
+            line,
+            near,
+            message: msg.to_string(),
+        });
+        self.err = true;
+    }
+
+    fn lexical_error(&mut self, msg: &str) {
+        let line = self.cur_line;
+        let text = self.cur_text.clone();
+        self.yyerror(line, &text, false, msg);
+        self.lexerr_line = line as i64;
+    }
+
+    /// yylex: the next token for the parser (reporting lexical errors on the way).
+    fn next_token(&mut self) -> (Token, bool) {
+        while self.pos < self.lexemes.len() {
+            let lx = self.lexemes[self.pos].clone();
+            self.pos += 1;
+            let text = &self.src[lx.start..lx.end];
+            let tok = match lx.kind {
+                LexKind::Blank => continue,
+                LexKind::LexError {
+                    python,
+                    silent,
+                    newline,
+                } => {
+                    self.likely_python |= python;
+                    if silent {
+                        // Pending yymore text: shown as the `near' text of an error at EOF.
+                        self.cur_text = text.to_string();
+                        continue;
+                    }
+                    self.cur_text = text.to_string();
+                    self.cur_line = lx.line_after;
+                    self.lexical_error("lexical error");
+                    if !newline {
+                        continue;
+                    }
+                    let t = Token {
+                        tok: Tok::Newline,
+                        line: lx.line_after,
+                        text: text.to_string(),
+                        value: String::new(),
+                    };
+                    self.last_loc = t.line;
+                    return (t, false);
+                }
+                LexKind::Ident => Tok::Ident,
+                LexKind::Number => Tok::Number,
+                LexKind::Str => Tok::Str,
+                LexKind::Newline => Tok::Newline,
+                LexKind::AddAssign => Tok::AddAssign,
+                LexKind::Assign => Tok::Assign,
+                LexKind::Semi => Tok::Semi,
+                LexKind::Comma => Tok::Comma,
+                LexKind::Open => Tok::Open,
+                LexKind::Close => Tok::Close,
+            };
+            self.cur_text = text.to_string();
+            self.cur_line = lx.line_after;
+            let line = if tok == Tok::Newline {
+                lx.line_after - 1
+            } else {
+                lx.line_after
+            };
+            let mut value = text.to_string();
+            if tok == Tok::Str {
+                if self.err {
+                    value = String::new();
+                } else {
+                    match dequote(text) {
+                        Ok(v) => value = v,
+                        Err(msg) => {
+                            self.lexical_error(msg);
+                            self.err = true;
+                            value = String::new();
+                        }
+                    }
+                }
+            }
+            self.last_loc = line;
+            return (
+                Token {
+                    tok,
+                    line,
+                    text: text.to_string(),
+                    value,
+                },
+                false,
+            );
+        }
+        let t = Token {
+            tok: Tok::End,
+            line: self.last_loc,
+            text: self.cur_text_at_eof(),
+            value: String::new(),
+        };
+        (t, true)
+    }
+
+    fn cur_text_at_eof(&self) -> String {
+        match self.lexemes.last() {
+            Some(Lexeme {
+                kind: LexKind::LexError { silent: true, .. },
+                start,
+                end,
+                ..
+            }) => self.src[*start..*end].to_string(),
+            _ => String::new(),
+        }
+    }
+
+    fn set_store(&mut self, name: String, op: Op, value: Value, line: usize) {
+        if self.err {
+            return;
+        }
+        let mut value = value;
+        if op == Op::Add {
+            if let Some(prev) = self.settings.iter_mut().rev().find(|s| s.name == name) {
+                match (&mut prev.value, &mut value) {
+                    (Value::Str(p), Value::Str(a)) => *a = format!("{p}{a}"),
+                    (Value::List(p), Value::List(a)) => {
+                        let mut joined = std::mem::take(p);
+                        joined.append(a);
+                        *a = joined;
+                    }
+                    _ => {
+                        self.lexical_error("can't add [list] to \"string\" or vice versa");
+                        self.err = true;
+                        return;
+                    }
+                }
+            }
+        }
+        self.settings.push(Setting {
+            name,
+            value,
+            op,
+            line,
+        });
+    }
+}
+
+/// Parses a whole xl.cfg text like `xlu_cfg_readdata`: the settings, or every error line xl
+/// prints.
+pub fn parse(src: &str) -> Result<Config, ParseError> {
+    let mut cx = Ctx {
+        src,
+        lexemes: lex(src),
+        pos: 0,
+        err: false,
+        lexerr_line: -1,
+        likely_python: false,
+        diags: Vec::new(),
+        cur_text: String::new(),
+        cur_line: 1,
+        last_loc: 1,
+        settings: Vec::new(),
+    };
+    let accepted = run_automaton(&mut cx);
+    if cx.err || !accepted {
+        if cx.diags.is_empty() {
+            // Cannot happen with libxlutil's rules; keep the error structured anyway.
+            cx.diags.push(Diagnostic {
+                line: cx.last_loc,
+                near: String::new(),
+                message: "syntax error".into(),
+            });
+        }
+        return Err(ParseError {
+            diagnostics: cx.diags,
+            likely_python: cx.likely_python,
+        });
+    }
+    Ok(Config {
+        settings: cx.settings,
+    })
+}
+
+fn run_automaton(cx: &mut Ctx) -> bool {
+    let mut states: Vec<u8> = vec![0];
+    let mut sems: Vec<Sem> = vec![Sem::None];
+    let mut la: Option<(Token, bool)> = None;
+    let mut errstatus = 0u8;
+    loop {
+        let state = *states.last().unwrap_or(&0);
+        let act = match default_only(state) {
+            Some(r) => Act::Reduce(r),
+            None => {
+                if la.is_none() {
+                    la = Some(cx.next_token());
+                }
+                let tok = la.as_ref().map_or(Tok::End, |(t, _)| t.tok);
+                action(state, tok)
+            }
+        };
+        match act {
+            Act::Accept => return true,
+            Act::Shift(s) => {
+                let (t, _) = la.take().unwrap_or_else(|| cx.next_token());
+                let sem = match t.tok {
+                    Tok::Ident | Tok::Str | Tok::Number => Sem::Text(t.value),
+                    Tok::Open => Sem::Val(Value::Str(String::new()), t.line),
+                    _ => Sem::None,
+                };
+                let sem = match (t.tok, sem) {
+                    (Tok::Str | Tok::Number, Sem::Text(v)) => Sem::Val(Value::Str(v), t.line),
+                    (_, s) => s,
+                };
+                states.push(s);
+                sems.push(sem);
+                errstatus = errstatus.saturating_sub(1);
+            }
+            Act::Reduce(r) => {
+                let (lhs, n) = RULES[r as usize];
+                let rhs: Vec<Sem> = sems.split_off(sems.len() - n);
+                states.truncate(states.len() - n);
+                let sem = reduce(cx, r, rhs);
+                let top = *states.last().unwrap_or(&0);
+                states.push(goto(top, lhs));
+                sems.push(sem);
+            }
+            Act::Error => {
+                let (t, eof) = la.clone().unwrap_or_else(|| cx.next_token());
+                if errstatus == 0 {
+                    let mut msg = format!("syntax error, unexpected {}", t.tok.name());
+                    let exp = expected(state);
+                    if !exp.is_empty() {
+                        let names: Vec<&str> = exp.iter().map(|t| t.name()).collect();
+                        msg.push_str(", expecting ");
+                        msg.push_str(&names.join(" or "));
+                    }
+                    cx.yyerror(t.line, &t.text, eof, &msg);
+                }
+                if errstatus == 3 {
+                    if t.tok == Tok::End {
+                        return false;
+                    }
+                    la = None;
+                }
+                errstatus = 3;
+                loop {
+                    match states.last() {
+                        Some(&STMTS_STATE) => break,
+                        Some(_) if states.len() > 1 => {
+                            states.pop();
+                            sems.pop();
+                        }
+                        _ => return false,
+                    }
+                }
+                states.push(ERROR_STATE);
+                sems.push(Sem::None);
+            }
+        }
+    }
+}
+
+fn reduce(cx: &mut Ctx, rule: u8, mut rhs: Vec<Sem>) -> Sem {
+    match rule {
+        8 | 9 => {
+            let op = if rule == 8 { Op::Assign } else { Op::Add };
+            let val = rhs.pop();
+            let name = rhs.into_iter().next();
+            if let (Some(Sem::Text(name)), Some(Sem::Val(v, line))) = (name, val) {
+                cx.set_store(name, op, v, line);
+            }
+            Sem::None
+        }
+        12 => rhs.pop().unwrap_or(Sem::None),
+        13 => {
+            // '[' nlok valuelist ']': the location is the '['.
+            let line = match rhs.first() {
+                Some(Sem::Val(_, l)) => *l,
+                _ => 0,
+            };
+            match rhs.into_iter().nth(2) {
+                Some(Sem::Val(v, _)) => Sem::Val(v, line),
+                _ => Sem::Val(Value::List(Vec::new()), line),
+            }
+        }
+        14 | 15 => rhs.pop().unwrap_or(Sem::None),
+        16 => Sem::Val(Value::List(Vec::new()), 0),
+        17 | 18 => rhs.into_iter().next().unwrap_or(Sem::None),
+        19 => match rhs.into_iter().next() {
+            Some(Sem::Val(v, l)) => Sem::Val(Value::List(vec![v]), l),
+            _ => Sem::None,
+        },
+        20 => {
+            let mut it = rhs.into_iter();
+            let list = it.next();
+            let item = it.nth(2);
+            match (list, item) {
+                (Some(Sem::Val(Value::List(mut l), line)), Some(Sem::Val(v, _))) => {
+                    l.push(v);
+                    Sem::Val(Value::List(l), line)
+                }
+                (list, _) => list.unwrap_or(Sem::None),
+            }
+        }
+        _ => Sem::None,
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Str(s) => write!(f, "{s:?}"),
+            Value::List(items) => {
+                write!(f, "[")?;
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, ", ")?;
+                    }
+                    write!(f, "{v}")?;
+                }
+                write!(f, "]")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(src: &str) -> String {
+        parse(src).unwrap_err().report("test.cfg")
+    }
+    fn ok(src: &str) -> Config {
+        parse(src).unwrap_or_else(|e| panic!("{src:?}: {}", e.report("test.cfg")))
+    }
+
+    #[test]
+    fn token_rules() {
+        assert_eq!(ident("pci.0 = 1"), Ok((" = 1", "pci.0")));
+        assert!(ident("PCI").is_err());
+        assert_eq!(number("0x1F"), Ok(("F", "0x1")));
+        assert_eq!(number("1e5;"), Ok((";", "1e5")));
+        assert_eq!(blank("\t x"), Ok((" x", "\t")));
+        assert!(blank("\r").is_err());
+        assert_eq!(punct("+=1"), Ok(("1", "+=")));
+        assert_eq!(punct("];"), Ok((";", "]")));
+        assert_eq!(newline("# c\nx"), Ok(("x", "# c\n")));
+        assert!(newline("# no newline").is_err());
+        assert_eq!(quoted(r#""a\"b" x"#), Ok((" x", r#""a\"b""#)));
+        assert_eq!(quoted("'it''s'"), Ok(("'s'", "'it'")));
+        assert!(quoted("\"a\nb\"").is_err());
+        assert_eq!(python_char("(x"), Ok(("x", '(')));
+        assert!(python_char(",").is_err());
+    }
+
+    #[test]
+    fn lexer_error_runs() {
+        let l = lex("PCI = 1");
+        assert_eq!(l[0].end, 3);
+        assert!(matches!(l[0].kind, LexKind::LexError { python: false, .. }));
+        let l = lex("x=1:");
+        assert!(matches!(
+            l.last().unwrap().kind,
+            LexKind::LexError { silent: true, .. }
+        ));
+    }
+
+    #[test]
+    fn escapes() {
+        assert_eq!(dequote(r#""e\101f""#), Ok("ef".into()));
+        assert_eq!(dequote(r#"'\t\'\\'"#), Ok("\t'\\".into()));
+        assert!(dequote(r#""c\x41d""#).unwrap_err().contains("hexnumerical"));
+        assert!(dequote(r#""e\1f""#).unwrap_err().contains("octalnumerical"));
+        assert!(dequote(r#""a\qb""#).unwrap_err().contains("backlash"));
+    }
+
+    #[test]
+    fn numbers_like_strtol() {
+        assert_eq!(strtol0("010"), Strtol::Ok(8));
+        assert_eq!(strtol0("08"), Strtol::Invalid);
+        assert_eq!(strtol0("0x1f"), Strtol::Ok(31));
+        assert_eq!(strtol0("-1"), Strtol::Ok(-1));
+        assert_eq!(strtol0("1e"), Strtol::Invalid);
+        assert_eq!(strtol0("0x"), Strtol::Invalid);
+        assert_eq!(strtol0("99999999999999999999"), Strtol::Range);
+        assert_eq!(strtol0(""), Strtol::Invalid);
+    }
+
+    #[test]
+    fn grammar_vectors_69_to_89() {
+        assert_eq!(
+            ok("pci = [ \"01:00.0\", ]\n").get_list("pci"),
+            Lookup::Found(vec![Some("01:00.0".into())])
+        );
+        let c = ok("pci = [\n \"01:00.0\",\n \"02:00.0\"\n]\n");
+        assert!(matches!(c.get_list("pci"), Lookup::Found(v) if v.len() == 2));
+        assert_eq!(ok("pci = []\n").get_list("pci"), Lookup::Found(vec![]));
+        assert!(
+            matches!(ok("pci = \"01:00.0\"\n").get_list("pci"), Lookup::Invalid(w) if w.contains("single value"))
+        );
+        assert_eq!(
+            err("PCI = [ \"01:00.0\" ]\n"),
+            "test.cfg:1: config parsing error near `PCI': lexical error\n"
+        );
+        assert!(err("pci_permissive = -1\n").ends_with(PYTHON_WARNING));
+        assert!(
+            matches!(ok("pci_permissive = \"yes\"\n").get_long("pci_permissive"), Lookup::Invalid(w) if w.contains("not a valid number"))
+        );
+        assert_eq!(
+            ok("pci_permissive = 010\n").get_long("pci_permissive"),
+            Lookup::Found(8)
+        );
+        assert_eq!(
+            ok("pci = [ \"a\" ]\npci += [ \"b\" ]\n").get_list("pci"),
+            Lookup::Found(vec![Some("a".into()), Some("b".into())])
+        );
+        assert_eq!(
+            err("x = \"a\"\nx += [ \"b\" ]\n"),
+            "test.cfg:2: config parsing error near `]': can't add [list] to \"string\" or vice versa\n"
+        );
+        assert!(err("x = 1\r\n").contains("near `\r'"));
+        assert!(err("x = 1\n# comment").contains("near `#'"));
+        assert!(err("pci = [ \"01:00.0\" \\\n, \"02:00.0\" ]\n").contains("near `\\'"));
+        assert!(err("pci = [ \"01:00.0\" \"02:00.0\" ]\n")
+            .contains("syntax error, unexpected STRING, expecting ']'"));
+        assert_eq!(
+            ok("x = \"e\\101f\"\n").get_string("x"),
+            Lookup::Found("ef".into())
+        );
+        assert_eq!(
+            ok("pci = [ [\"x\"], \"01:00.0\" ]\n").get_list("pci"),
+            Lookup::Found(vec![None, Some("01:00.0".into())])
+        );
+        assert_eq!(
+            err("x=\n"),
+            "test.cfg:0: config parsing error near <newline>: syntax error, unexpected NEWLINE, expecting STRING or NUMBER or '['\n"
+        );
+        ok("a = 1; b = 2");
+        assert!(err("a = 1 b = 2\n").contains("unexpected IDENT, expecting $end"));
+    }
+
+    #[test]
+    fn recovery_and_eof() {
+        assert_eq!(
+            err("x y\nz = 1\nq q\nw w\n"),
+            "test.cfg:1: config parsing error near `y': syntax error, unexpected IDENT, expecting += or '='\n\
+             test.cfg:3: config parsing error near `q': syntax error, unexpected IDENT, expecting += or '='\n"
+        );
+        assert_eq!(
+            err("x = [ 1,"),
+            "test.cfg:1: config parsing error near `': syntax error, unexpected $end, expecting ']'\n"
+        );
+        assert!(err("x = :").contains("near `:'"));
+        ok("x = 1:");
+        assert!(err("\"foo\"").contains("expecting $end or IDENT or NEWLINE or ';'"));
+    }
+}
