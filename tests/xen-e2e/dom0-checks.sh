@@ -31,6 +31,7 @@ c_list_hba() {
   printf '%s' "$OUT" | jq -e 'type == "array"' >/dev/null || fail "output is not a JSON array" || return
   list_has "$SAS" 1000 0054 mptsas || fail "no {bdf: $SAS, vendor_id: 1000, device_id: 0054, driver: mptsas} in the list" || return
   DETAIL="$SAS 1000:0054 driver mptsas ($(printf '%s' "$OUT" | jq length) functions listed)"
+  return 0
 }
 check list-json-hba c_list_hba
 c_list_nics() {
@@ -40,6 +41,7 @@ c_list_nics() {
   list_has "$NIC" 8086 100e e1000 || fail "no {bdf: $NIC, 8086:100e, driver: e1000}" || return
   list_has "$NIC2" 8086 10d3 e1000e || fail "no {bdf: $NIC2, 8086:10d3, driver: e1000e}" || return
   DETAIL="$NIC 8086:100e e1000, $NIC2 8086:10d3 e1000e"
+  return 0
 }
 check list-json-nics c_list_nics
 
@@ -55,6 +57,7 @@ c_check_iommu() {
   run xenpci check --json "$SAS"
   printf '%s' "$OUT" | jq -e . >/dev/null || fail "xenpci check --json $SAS is not JSON" || return
   DETAIL="rc $RC: $(first_line "$lines")"
+  return 0
 }
 check check-iommu-enabled c_check_iommu
 
@@ -67,6 +70,7 @@ c_hide_now() {
   [ "$(drv_of "$SAS")" = pciback ] || fail "after hide --now, $SAS is on $(drv_of "$SAS"), not pciback" || return
   xl pci-assignable-list | grep -q "^$SAS" || fail "xl pci-assignable-list does not list $SAS" || return
   DETAIL="$SAS mptsas -> pciback, listed by xl pci-assignable-list"
+  return 0
 }
 check hide-now c_hide_now
 c_unhide_now() {
@@ -76,6 +80,7 @@ c_unhide_now() {
   [ "$RC" -eq 0 ] || fail "xenpci unhide --now $SAS exited $RC: $(first_line "$ERR")" || return
   [ "$(drv_of "$SAS")" = mptsas ] || fail "after unhide --now, $SAS is on $(drv_of "$SAS"), not mptsas" || return
   DETAIL="$SAS pciback -> mptsas (original driver rebound)"
+  return 0
 }
 check unhide-now c_unhide_now
 
@@ -93,6 +98,7 @@ assignable() { # make $1 assignable with xl (setup only; hide --now is checked a
 }
 be_read() { xenstore-read "/local/domain/0/backend/pci/$DOMID/0/$1" 2>/dev/null; }
 be_state_is() { [ "$(be_read state)" = "$1" ]; }
+dev0_gone() { [ "$(be_read dev-0)" != "$SAS" ]; }
 hba_gone_from_guest() { ! guest_lspci_last domU | grep -q 1000:0054; }
 
 c_attach() {
@@ -100,8 +106,8 @@ c_attach() {
   start_guest domU || fail "setup: xl create of the PV guest failed" || return
   DOMID=$(xl domid domU)
   assignable "$SAS"
-  run xenpci attach domU "$SAS,permissive=1@3"
-  [ "$RC" -eq 0 ] || fail "xenpci attach domU $SAS,permissive=1@3 exited $RC: $(first_line "$ERR")" || return
+  run xenpci attach domU "$SAS@3,permissive=1"
+  [ "$RC" -eq 0 ] || fail "xenpci attach domU $SAS@3,permissive=1 exited $RC: $(first_line "$ERR")" || return
   wait_for 60 guest_log_has domU 1000:0054 || fail "the guest's lspci never showed [1000:0054]" || return
   [ "$(be_read dev-0)" = "$SAS" ] || fail "backend dev-0 = '$(be_read dev-0)', not $SAS" || return
   case $(be_read opts-0) in *permissive=1*) ;; *) fail "backend opts-0 = '$(be_read opts-0)' lacks permissive=1"; return ;; esac
@@ -109,6 +115,7 @@ c_attach() {
   wait_for 30 be_state_is 4 || fail "backend state = '$(be_read state)', expected 4" || return
   xl pci-list domU | grep -q "^03.0 $SAS" || fail "xl pci-list domU does not show '03.0 $SAS'" || return
   DETAIL="guest lspci sees 1000:0054; backend dev-0=$SAS opts-0=$(be_read opts-0) vdevfn-0=18 state-0=$(be_read state-0) state=4"
+  return 0
 }
 check attach-options-vslot c_attach
 c_detach() {
@@ -117,8 +124,11 @@ c_detach() {
   run xenpci detach domU "$SAS"
   [ "$RC" -eq 0 ] || fail "xenpci detach domU $SAS exited $RC: $(first_line "$ERR")" || return
   [ -z "$(xl pci-list domU)" ] || fail "xl pci-list domU still shows: $(xl pci-list domU | tail -n1)" || return
-  wait_for 30 hba_gone_from_guest
-  DETAIL="xl pci-list domU empty; backend num_devs=$(be_read num_devs)"
+  wait_for 30 dev0_gone || fail "backend dev-0 still $(be_read dev-0) 30 s after the detach" || return
+  local guest="gone from the guest's lspci"
+  wait_for 30 hba_gone_from_guest || guest="the guest's last lspci report still lists it"
+  DETAIL="xl pci-list domU empty, backend entry gone; $guest"
+  return 0
 }
 check detach c_detach
 c_attach_refused() {
@@ -132,6 +142,7 @@ c_attach_refused() {
   grep -q 'pci-attach' /tmp/xl-spy.log && { fail "xl pci-attach was called: $(grep pci-attach /tmp/xl-spy.log)"; return; }
   printf '%s %s' "$OUT" "$ERR" | grep -qiE 'assignable|pciback|hidden' || fail "no reason given: $(first_line "$ERR")" || return
   DETAIL="rc $RC, xl not called: $(first_line "$ERR$OUT")"
+  return 0
 }
 check attach-not-assignable-refused c_attach_refused
 
@@ -147,6 +158,7 @@ c_migrate_cold() {
   xl domid domU >/dev/null 2>&1 || fail "domU is not running after the migration" || return
   xl pci-list domU | grep -q "$SAS" || fail "domU lacks $SAS after the migration" || return
   DETAIL="cold path announced; domU running with $SAS"
+  return 0
 }
 check migrate-pv-with-device-cold c_migrate_cold
 c_resume_after_kill() {
@@ -163,6 +175,7 @@ c_resume_after_kill() {
   xl domid domU >/dev/null 2>&1 || fail "domU is not running after resume" || return
   [ "$(xl pci-list domU | grep -c "$SAS")" = 1 ] || fail "domU does not hold $SAS exactly once after resume" || return
   DETAIL="killed after $((n / 10)) s, resume ended with domU running holding $SAS once"
+  return 0
 }
 check migrate-killed-then-resume c_resume_after_kill
 c_migrate_live() {
@@ -173,6 +186,7 @@ c_migrate_live() {
   printf '%s %s' "$OUT" "$ERR" | grep -qi 'live' || fail "did not say it migrated live" || return
   xl domid domV >/dev/null 2>&1 || fail "domV is not running after the migration" || return
   DETAIL="a guest that never had a device migrated live"
+  return 0
 }
 check migrate-without-device-live c_migrate_live
 
@@ -197,5 +211,6 @@ c_hide_persistent() {
   grep -qs "hide=.*($SAS)" /etc/modprobe.d/*.conf || fail "no 'hide=...($SAS)' in /etc/modprobe.d/*.conf" || return
   echo "$SAS" > /etc/modprobe.d/.e2e-persistent-hide
   DETAIL="$(grep -hs 'xen-pciback' /etc/modprobe.d/*.conf | head -n1)"
+  return 0
 }
 check hide-persistent-modprobe c_hide_persistent

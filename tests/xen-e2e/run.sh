@@ -33,7 +33,7 @@ boot_spec() {
   case $1 in
     main)   IOMMU=$IOMMU_ON; XEN_IOMMU="iommu=verbose"; SCRIPT=dom0-checks.sh
             DOM0_EXTRA="labmodprobe=1 e2epersist=1"
-            [ "${XENPCI_E2E_PROBE:-}" = 1 ] && DOM0_EXTRA="$DOM0_EXTRA e2eprobe=1" ;;
+            if [ "${XENPCI_E2E_PROBE:-}" = 1 ]; then DOM0_EXTRA="$DOM0_EXTRA e2eprobe=1"; fi ;;
     # the reboot: Xen without IOMMU (check reports it missing) + the modprobe.d saved by `main`
     reboot) IOMMU=$IOMMU_ON; XEN_IOMMU="iommu=0"; SCRIPT=dom0-checks-reboot.sh
             DOM0_EXTRA="labmodprobe=1 e2epersist=1" ;;
