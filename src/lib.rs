@@ -18,9 +18,12 @@
 
 pub mod exec;
 pub mod fsutil;
+pub mod hide;
 pub mod host;
 pub mod ids;
 pub mod pci;
+pub mod plan;
 pub mod syntax;
+pub mod xapi;
 pub mod xenstore;
 pub mod xlcfg;

@@ -1,7 +1,22 @@
 //! The host as xenpci sees it, read through one seam: a [`HostRoot`]. Every host file (`/sys`,
 //! `/proc`, `/boot`, `/etc`, `/opt`) is opened relative to it, so a fixture tree can stand in
 //! for a real dom0 (`--root DIR`, env `XENPCI_ROOT`).
+//!
+//! [`Inventory::scan`] reads every PCI function ([`PciFunction`]): ids and names, driver,
+//! isolation group ([`isolation`]), SR-IOV, reset methods, and why dom0 needs it ([`critical`]).
+//! [`preflight`] answers "would passing these functions work?" for `xenpci check`;
+//! [`fixture`] writes fake hosts for tests, the bundled demo and the benchmark.
 
+pub mod config;
+pub mod critical;
+pub mod filter;
+pub mod fixture;
+pub mod inventory;
+pub mod isolation;
+pub mod names;
+pub mod preflight;
 mod root;
+pub mod sysfs;
 
+pub use inventory::{Inventory, ListRecord, PciFunction, Sriov};
 pub use root::HostRoot;

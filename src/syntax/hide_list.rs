@@ -700,62 +700,71 @@ impl HideList {
     /// wildcard entry is handled by `policy`. Other entries and the blanks around them stay.
     pub fn remove(&self, devices: &[Bdf], policy: WildcardPolicy) -> Result<HideEdit, HideError> {
         let mut notes = Vec::new();
-        // (kept entry index or replacement text)
-        let mut keep: Vec<Option<String>> =
-            self.entries.iter().map(|e| Some(e.text.clone())).collect();
         for d in devices {
-            let exact = BdfPattern::from(*d);
-            let mut hit = false;
-            for (i, e) in self.entries.iter().enumerate() {
-                if e.pattern == exact && keep[i].is_some() {
-                    keep[i] = None;
-                    hit = true;
-                }
+            if !self.hides(d) {
+                notes.push(format!("{d} is not in the hide list"));
             }
-            if hit {
-                notes.push(format!("removed {}", exact.entry()));
+        }
+        let mut split_done: Vec<BdfPattern> = Vec::new();
+        // For each entry: the text to keep (original or replacement), or None to drop it.
+        let mut keep: Vec<Option<String>> = Vec::new();
+        for e in &self.entries {
+            let hit: Vec<&Bdf> = devices.iter().filter(|d| e.pattern.matches(d)).collect();
+            if hit.is_empty() {
+                keep.push(Some(e.text.clone()));
+                continue;
             }
-            let wild =
-                self.entries.iter().enumerate().find(|(i, e)| {
-                    keep[*i].is_some() && e.pattern.matches(d) && e.pattern != exact
-                });
-            match (wild, policy) {
-                (None, _) if !hit => notes.push(format!("{d} is not in the hide list")),
-                (None, _) => {}
-                (Some((_, e)), WildcardPolicy::Refuse) => {
-                    return Err(HideError::CoveredByWildcard {
-                        device: *d,
-                        entry: e.text.clone(),
-                        why: "refusing to split it (policy: refuse)".to_string(),
-                    })
-                }
-                (Some((_, e)), WildcardPolicy::Split) if e.pattern.slot.is_none() => {
-                    return Err(HideError::CoveredByWildcard {
-                        device: *d,
-                        entry: e.text.clone(),
-                        why: "a bus wildcard would need 255 entries, more than the 2048-byte \
-                              kernel command line"
-                            .to_string(),
-                    })
-                }
-                (Some((i, e)), WildcardPolicy::Split) => {
-                    let others: String = (0..8u8)
-                        .filter(|f| *f != d.function)
-                        .map(|f| {
-                            BdfPattern {
-                                function: Some(f),
-                                ..e.pattern
-                            }
-                            .entry()
-                        })
-                        .collect();
-                    notes.push(format!(
-                        "split {:?} into the other functions to unhide {d}",
-                        e.text
-                    ));
-                    keep[i] = Some(others);
-                }
+            if e.pattern.bdf().is_some() {
+                notes.push(format!("removed {:?}", e.text));
+                keep.push(None);
+                continue;
             }
+            let refuse = |why: &str| HideError::CoveredByWildcard {
+                device: *hit[0],
+                entry: e.text.clone(),
+                why: why.to_string(),
+            };
+            if policy == WildcardPolicy::Refuse {
+                return Err(refuse("refusing to split it (policy: refuse)"));
+            }
+            if e.pattern.slot.is_none() {
+                return Err(refuse(
+                    "a bus wildcard would need 255 entries, more than the 2048-byte kernel \
+                     command line",
+                ));
+            }
+            if split_done.contains(&e.pattern) {
+                notes.push(format!(
+                    "removed {:?}, a second copy of a split entry",
+                    e.text
+                ));
+                keep.push(None);
+                continue;
+            }
+            split_done.push(e.pattern);
+            let others: String = (0..8u8)
+                .filter(|f| !hit.iter().any(|d| d.function == *f))
+                .map(|f| {
+                    BdfPattern {
+                        function: Some(f),
+                        ..e.pattern
+                    }
+                    .entry()
+                })
+                .collect();
+            notes.push(format!(
+                "split {:?} into {others} to unhide {}",
+                e.text,
+                hit.iter()
+                    .map(|d| d.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            keep.push(if others.is_empty() {
+                None
+            } else {
+                Some(others)
+            });
         }
         // Rebuild: leading blanks, then each kept entry with the blanks before it.
         let mut value = String::new();
@@ -1261,6 +1270,21 @@ mod tests {
         let ed = w.remove(&[bdf("05:00.1")], WildcardPolicy::Split).unwrap();
         assert_eq!(parse(&ed.value).unwrap().entries.len(), 7);
         assert!(!parse(&ed.value).unwrap().hides(&bdf("05:00.1")));
+        let twice = parse("\t(5:00.*)(5:00.*)").unwrap();
+        let ed = twice
+            .remove(&[bdf("05:00.0")], WildcardPolicy::Split)
+            .unwrap();
+        assert!(
+            !parse(&ed.value).unwrap().hides(&bdf("05:00.0")),
+            "{}",
+            ed.value
+        );
+        let ed = w
+            .remove(&[bdf("05:00.1"), bdf("05:00.2")], WildcardPolicy::Split)
+            .unwrap();
+        let l = parse(&ed.value).unwrap();
+        assert!(!l.hides(&bdf("05:00.1")) && !l.hides(&bdf("05:00.2")));
+        assert_eq!(l.entries.len(), 6);
         assert!(parse("(05:*.*)")
             .unwrap()
             .remove(&[bdf("05:00.1")], WildcardPolicy::Split)

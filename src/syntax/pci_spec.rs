@@ -19,6 +19,11 @@
 
 use serde::Serialize;
 
+use nom::bytes::complete::take_till;
+use nom::character::complete::char;
+use nom::combinator::opt;
+use nom::Parser;
+
 use super::c_scan::{atoi, scan_hex, HexRead};
 use crate::pci::Bdf;
 
@@ -174,8 +179,24 @@ impl<'a> nom::error::ParseError<&'a str> for RuleError<'a> {
     }
 }
 
-/// A rule's result.
-pub type RuleResult<'a, T> = Result<(&'a str, T), RuleError<'a>>;
+/// A rule's result: nom's `IResult`. `nom::Err::Error` is a failure an enclosing rule may recover
+/// from (a positional BDF that does not parse: Xen restarts in KEY=VALUE mode); `nom::Err::Failure`
+/// is final (undefined behaviour, or an error after the positional BDF was read). The class Xen
+/// reports is in [`RuleError::kind`].
+pub type RuleResult<'a, T> = nom::IResult<&'a str, T, RuleError<'a>>;
+
+/// A recoverable rule failure (Xen's ERROR_INVAL).
+fn inval<'a>(at: &'a str, message: impl Into<String>) -> nom::Err<RuleError<'a>> {
+    nom::Err::Error(RuleError::inval(at, message))
+}
+
+/// The error inside a rule's `nom::Err` (the rules are complete parsers: never `Incomplete`).
+pub fn rule_error(e: nom::Err<RuleError<'_>>) -> RuleError<'_> {
+    match e {
+        nom::Err::Error(e) | nom::Err::Failure(e) => e,
+        nom::Err::Incomplete(_) => RuleError::inval("", "incomplete input"),
+    }
+}
 
 /// The function part of a BDF.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,7 +231,7 @@ pub fn colon_count(input: &str) -> usize {
 /// `hex_field`: one `%x` conversion; fails with an INVAL naming `what`.
 pub fn hex_field<'a>(input: &'a str, what: &str) -> RuleResult<'a, HexRead<'a>> {
     scan_hex(input).map_err(|_| {
-        RuleError::inval(
+        inval(
             input,
             format!(
                 "expected a hex number for {what} (sscanf %x), found {}",
@@ -222,9 +243,9 @@ pub fn hex_field<'a>(input: &'a str, what: &str) -> RuleResult<'a, HexRead<'a>> 
 
 /// `literal`: one literal format character of Xen's sscanf.
 fn literal<'a>(input: &'a str, c: char, after: &str) -> RuleResult<'a, ()> {
-    match input.strip_prefix(c) {
-        Some(rest) => Ok((rest, ())),
-        None => Err(RuleError::inval(
+    match char::<_, RuleError>(c).parse(input) {
+        Ok((rest, _)) => Ok((rest, ())),
+        Err(_) => Err(inval(
             input,
             format!("expected '{c}' after {after}, found {}", shown(input)),
         )),
@@ -233,15 +254,12 @@ fn literal<'a>(input: &'a str, c: char, after: &str) -> RuleResult<'a, ()> {
 
 /// `function`: `*` or a hex function number ≤ 7.
 pub fn function(input: &str) -> RuleResult<'_, (Function, Vec<String>)> {
-    if let Some(rest) = input.strip_prefix('*') {
+    if let Ok((rest, _)) = char::<_, RuleError>('*').parse(input) {
         return Ok((rest, (Function::All, Vec::new())));
     }
     let (rest, f) = hex_field(input, "the function")?;
     if f.value > 7 {
-        return Err(RuleError::inval(
-            input,
-            format!("function 0x{:x} is above 7", f.value),
-        ));
+        return Err(inval(input, format!("function 0x{:x} is above 7", f.value)));
     }
     let mut notes = f.notes("the function");
     if f.hex_prefix {
@@ -262,7 +280,7 @@ pub fn bdf(input: &str) -> RuleResult<'_, BdfRead> {
         } else {
             ""
         };
-        return Err(RuleError::inval(
+        return Err(inval(
             input,
             format!(
                 "expected a BDF [SSSS:]BB:DD.F, but the leading run of hex digits and ':' has {colons} ':' (Xen needs 1 or 2){hint}"
@@ -301,14 +319,14 @@ pub fn bdf(input: &str) -> RuleResult<'_, BdfRead> {
         (device, 0x1f, "device"),
     ] {
         if v > max {
-            return Err(RuleError::inval(
+            return Err(inval(
                 input,
                 format!("{what} 0x{v:x} is above the maximum 0x{max:x}"),
             ));
         }
     }
     let Some(after_dot) = rest.strip_prefix('.') else {
-        return Err(RuleError {
+        return Err(nom::Err::Failure(RuleError {
             at: rest,
             kind: SpecErrorKind::Undefined,
             message: format!(
@@ -316,7 +334,7 @@ pub fn bdf(input: &str) -> RuleResult<'_, BdfRead> {
                 shown(rest)
             ),
             xen_report: None,
-        });
+        }));
     };
     let (rest, (func, fnotes)) = function(after_dot)?;
     notes.extend(fnotes);
@@ -361,7 +379,7 @@ pub fn vslot(input: &str) -> RuleResult<'_, VslotRead> {
         } else {
             String::new()
         };
-        return Err(RuleError::inval(
+        return Err(inval(
             input,
             format!(
                 "vslot 0x{:x} is above the maximum 0x1f{decimal_hint}",
@@ -386,23 +404,68 @@ pub fn vslot(input: &str) -> RuleResult<'_, VslotRead> {
     ))
 }
 
+/// The positional head of a PCI_SPEC_STRING.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Positional {
+    /// The BDF.
+    pub bdf: BdfRead,
+    /// `@vslot`, if given.
+    pub vslot: Option<VslotRead>,
+}
+
+/// `positional_spec`: `bdf [ "@" vslot ] ( "," | end )`; returns the text after the `,`.
+/// A BDF that does not parse is a recoverable `Error` (Xen restarts in KEY=VALUE mode); once the
+/// BDF is read, every later failure is final (`Failure`), as in Xen.
+pub fn positional_spec(input: &str) -> RuleResult<'_, Positional> {
+    fn cut(e: nom::Err<RuleError<'_>>) -> nom::Err<RuleError<'_>> {
+        nom::Err::Failure(rule_error(e))
+    }
+    let (rest, bdf) = bdf(input)?;
+    let (rest, vslot) = match char::<_, RuleError>('@').parse(rest) {
+        Ok((after_at, _)) => {
+            let (r, v) = vslot(after_at).map_err(cut)?;
+            (r, Some(v))
+        }
+        Err(_) => (rest, None),
+    };
+    if let Ok((r, _)) = char::<_, RuleError>(',').parse(rest) {
+        return Ok((r, Positional { bdf, vslot }));
+    }
+    if rest.is_empty() {
+        return Ok((rest, Positional { bdf, vslot }));
+    }
+    let what = if rest.starts_with(super::c_scan::c_isspace) {
+        "; Xen allows no whitespace after the BDF or vslot"
+    } else {
+        ""
+    };
+    let after = if vslot.is_some() { "vslot" } else { "BDF" };
+    Err(cut(inval(
+        rest,
+        format!(
+            "expected ',' or the end after the {after}, found {}{what}",
+            shown(rest)
+        ),
+    )))
+}
+
 /// `key_val`: Xen's `parse_key_val`. The key is everything up to the first `=` (it may contain
 /// `,` and spaces), the value everything up to the next `,`; one `,` is consumed.
 pub fn key_val(input: &str) -> RuleResult<'_, (&str, &str)> {
-    let Some(eq) = input.find('=') else {
-        return Err(RuleError::inval(
+    let no_eq = |_: nom::Err<RuleError>| {
+        inval(
             input,
             format!(
                 "expected KEY=VALUE, found {} with no '=' (Xen has no flags without a value)",
                 shown(input)
             ),
-        ));
+        )
     };
-    let key = &input[..eq];
-    let after = &input[eq + 1..];
-    let end = after.find(',').unwrap_or(after.len());
-    let value = &after[..end];
-    let rest = after[end..].strip_prefix(',').unwrap_or(&after[end..]);
+    let (rest, (key, _)) = (take_till(|c| c == '='), char('='))
+        .parse(input)
+        .map_err(no_eq)?;
+    let (rest, value) = take_till(|c| c == ',').parse(rest)?;
+    let (rest, _) = opt(char(',')).parse(rest)?;
     Ok((rest, (key, value)))
 }
 
@@ -563,15 +626,13 @@ pub fn parse_spec(
     let mut positional_failure: Option<String> = None;
 
     // 1. A positional BDF at offset 0, with an optional `@vslot`, then `,` or the end.
-    match bdf(input) {
-        Ok((r, b)) => {
-            spec.bdf = Some(b.bdf);
-            spec.all_functions = b.all_functions;
-            warnings.extend(b.notes);
+    match positional_spec(input) {
+        Ok((r, p)) => {
+            spec.bdf = Some(p.bdf.bdf);
+            spec.all_functions = p.bdf.all_functions;
+            warnings.extend(p.bdf.notes);
             seen.push("bdf");
-            rest = r;
-            if let Some(after_at) = rest.strip_prefix('@') {
-                let (r, v) = vslot(after_at).map_err(|e| to_error(input, e))?;
+            if let Some(v) = p.vslot {
                 spec.vslot = (v.slot != 0).then_some(v.slot);
                 if v.slot == 0 {
                     warnings.push(
@@ -581,40 +642,17 @@ pub fn parse_spec(
                 }
                 warnings.extend(v.notes);
                 seen.push("vslot");
-                rest = r;
             }
-            if let Some(r) = rest.strip_prefix(',') {
-                rest = r;
-            } else if !rest.is_empty() {
-                let what = if rest.starts_with(super::c_scan::c_isspace) {
-                    "; Xen allows no whitespace after the BDF or vslot"
-                } else {
-                    ""
-                };
-                return Err(to_error(
-                    input,
-                    RuleError::inval(
-                        rest,
-                        format!(
-                            "expected ',' or the end after the {}, found {}{what}",
-                            if seen.contains(&"vslot") {
-                                "vslot"
-                            } else {
-                                "BDF"
-                            },
-                            shown(rest)
-                        ),
-                    ),
-                ));
-            }
+            rest = r;
         }
-        Err(e) if e.kind == SpecErrorKind::Undefined => return Err(to_error(input, e)),
-        Err(e) => positional_failure = Some(e.message),
+        Err(nom::Err::Error(e)) => positional_failure = Some(e.message),
+        Err(e) => return Err(to_error(input, rule_error(e))),
     }
 
     // 2. KEY=VALUE pairs until the end.
     while !rest.is_empty() {
-        let (r, (key, value)) = key_val(rest).map_err(|mut e| {
+        let (r, (key, value)) = key_val(rest).map_err(|e| {
+            let mut e = rule_error(e);
             if let Some(p) = &positional_failure {
                 if e.at.len() == input.len() {
                     e.message
@@ -631,7 +669,8 @@ pub fn parse_spec(
         }
         match key {
             "bdf" => {
-                let (after, b) = bdf(value).map_err(|mut e| {
+                let (after, b) = bdf(value).map_err(|e| {
+                    let mut e = rule_error(e);
                     e.message = format!("in bdf={value}: {}", e.message);
                     to_error(input, e)
                 })?;
@@ -650,7 +689,8 @@ pub fn parse_spec(
                 warnings.extend(b.notes);
             }
             "vslot" => {
-                let (after, v) = vslot(value).map_err(|mut e| {
+                let (after, v) = vslot(value).map_err(|e| {
+                    let mut e = rule_error(e);
                     e.message = format!("in vslot={value}: {}", e.message);
                     to_error(input, e)
                 })?;
@@ -765,7 +805,7 @@ pub fn parse_spec(
 /// offset 0, anything after it ignored. Returns the BDF, whether `*` was given, and warnings.
 pub fn parse_assignable_bdf(input: &str) -> Result<(BdfRead, Vec<String>), SpecError> {
     reject_nul(input)?;
-    let (rest, b) = bdf(input).map_err(|e| to_error(input, e))?;
+    let (rest, b) = bdf(input).map_err(|e| to_error(input, rule_error(e)))?;
     let mut warnings = b.notes.clone();
     if !rest.is_empty() {
         warnings.push(format!("Xen ignores the text {rest:?} after the BDF"));
@@ -911,10 +951,22 @@ mod tests {
             (rest, r.bdf, r.all_functions),
             (",x", b("ffff:ff:1f.0"), true)
         );
-        assert_eq!(bdf("01:00").unwrap_err().kind, SpecErrorKind::Undefined);
-        assert_eq!(bdf("01:20").unwrap_err().kind, SpecErrorKind::Inval);
-        assert_eq!(bdf("1:2:3:4.5").unwrap_err().kind, SpecErrorKind::Inval);
-        assert_eq!(bdf("0x01:00.0").unwrap_err().kind, SpecErrorKind::Inval);
+        assert_eq!(
+            rule_error(bdf("01:00").unwrap_err()).kind,
+            SpecErrorKind::Undefined
+        );
+        assert_eq!(
+            rule_error(bdf("01:20").unwrap_err()).kind,
+            SpecErrorKind::Inval
+        );
+        assert_eq!(
+            rule_error(bdf("1:2:3:4.5").unwrap_err()).kind,
+            SpecErrorKind::Inval
+        );
+        assert_eq!(
+            rule_error(bdf("0x01:00.0").unwrap_err()).kind,
+            SpecErrorKind::Inval
+        );
         let (_, r) = bdf("100000000:01:00.0").unwrap();
         assert_eq!(r.bdf, b("0000:01:00.0"));
         assert!(r.notes.iter().any(|n| n.contains("wraps")));
@@ -927,9 +979,34 @@ mod tests {
         let (rest, v) = vslot("10").unwrap();
         assert_eq!((rest, v.slot), ("", 0x10));
         assert!(v.notes[0].contains("0x10 = 16"));
-        let e = vslot("20").unwrap_err();
+        let e = rule_error(vslot("20").unwrap_err());
         assert!(e.message.contains("0x20 = 32"), "{}", e.message);
         assert!(vslot("").is_err());
+    }
+
+    #[test]
+    fn positional_spec_rule() {
+        let (rest, p) = positional_spec("01:00.0@4,seize=1").unwrap();
+        assert_eq!(rest, "seize=1");
+        assert_eq!(
+            (p.bdf.bdf, p.vslot.map(|v| v.slot)),
+            (b("01:00.0"), Some(4))
+        );
+        assert_eq!(positional_spec("01:00.0").unwrap().0, "");
+        assert!(matches!(
+            positional_spec("bdf=01:00.0"),
+            Err(nom::Err::Error(_))
+        ));
+        assert!(matches!(
+            positional_spec("01:00.0@20"),
+            Err(nom::Err::Failure(_))
+        ));
+        assert!(matches!(
+            positional_spec("01:00.0 ,x=1"),
+            Err(nom::Err::Failure(_))
+        ));
+        let e = rule_error(positional_spec("01:00").unwrap_err());
+        assert_eq!(e.kind, SpecErrorKind::Undefined);
     }
 
     #[test]

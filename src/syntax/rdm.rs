@@ -11,6 +11,10 @@
 //! [`parse_rdm`] returns what Xen reaches: which fields `xlu_rdm_parse` writes (`None` = left
 //! untouched, which in xl means uninitialised stack memory), or the error xl swallows.
 
+use nom::bytes::complete::take_till;
+use nom::character::complete::char;
+use nom::combinator::opt;
+use nom::{IResult, Parser};
 use serde::Serialize;
 
 use super::pci_spec::rdm_policy_value;
@@ -60,15 +64,22 @@ pub struct RdmItem<'a> {
 }
 
 /// `rdm_item`: one `KEY=VALUE` with its terminator. Fails when no `=` is left.
-pub fn rdm_item(input: &str) -> Result<(&str, RdmItem<'_>), usize> {
-    let eq = input.find('=').ok_or(input.len())?;
-    let key = &input[..eq];
-    let after = &input[eq + 1..];
-    let end = after.find(',').unwrap_or(after.len());
-    let value = &after[..end];
-    let comma = end < after.len();
-    let rest = if comma { &after[end + 1..] } else { "" };
-    Ok((rest, RdmItem { key, value, comma }))
+pub fn rdm_item(input: &str) -> IResult<&str, RdmItem<'_>> {
+    let (rest, (key, _, value, comma)) = (
+        take_till(|c| c == '='),
+        char('='),
+        take_till(|c| c == ','),
+        opt(char(',')),
+    )
+        .parse(input)?;
+    Ok((
+        rest,
+        RdmItem {
+            key,
+            value,
+            comma: comma.is_some(),
+        },
+    ))
 }
 
 /// Parses an `rdm=` value the way `xlu_rdm_parse` does; returns what Xen reaches plus warnings

@@ -129,6 +129,16 @@ fn sep_indent(l: &List) -> String {
     }
 }
 
+/// The separator after kept text: a comment in it needs the next item on a new line.
+fn after_comment(keep: &str, sep: String, close: &str) -> String {
+    if keep.contains('#') && !sep.contains('\n') {
+        let indent = close.rsplit('\n').next().unwrap_or("");
+        format!("\n{indent}    ")
+    } else {
+        sep
+    }
+}
+
 fn push_item(l: &mut List, raw: String) {
     let sep = sep_indent(l);
     let new = |suffix: String, comma: bool, after: String| ListItem {
@@ -149,8 +159,14 @@ fn push_item(l: &mut List, raw: String) {
         }
         Some(last) if last.comma => {
             // Trailing comma: the new item takes over the layout before `]`.
-            let before_close = std::mem::replace(&mut last.after_comma, sep);
-            l.items.push(new(String::new(), true, before_close));
+            // A comment after the last comma stays with the last item.
+            let before_close = std::mem::take(&mut last.after_comma);
+            let (keep, close) = match before_close.rfind('\n') {
+                Some(i) => before_close.split_at(i),
+                None => ("", before_close.as_str()),
+            };
+            last.after_comma = format!("{keep}{}", after_comment(keep, sep, close));
+            l.items.push(new(String::new(), true, close.to_string()));
         }
         Some(last) => {
             let suffix = std::mem::take(&mut last.suffix);
@@ -158,7 +174,8 @@ fn push_item(l: &mut List, raw: String) {
             match suffix.rfind('\n') {
                 Some(i) => {
                     // `'02:00.0' # GPU\n]`: the comma goes before the comment.
-                    last.after_comma = format!("{}{}", &suffix[..i], sep);
+                    let keep = &suffix[..i];
+                    last.after_comma = format!("{keep}{}", after_comment(keep, sep, &suffix[i..]));
                     l.items
                         .push(new(suffix[i..].to_string(), false, String::new()));
                 }
@@ -184,14 +201,27 @@ fn remove_item(l: &mut List, idx: usize) {
             prev.suffix = format!("{}{}{}", prev.suffix, kept, removed.suffix);
             prev.after_comma.clear();
         } else {
-            l.open = if l.open.contains('\n') || removed.suffix.contains('\n') {
-                format!("{}{}", l.open, removed.suffix)
-            } else {
-                String::new()
+            l.open = match (l.open.rfind('\n'), removed.suffix.rfind('\n')) {
+                (None, None) => String::new(),
+                (o, r) => {
+                    let head = o.map_or("", |i| &l.open[..i]);
+                    let tail = r.map_or("\n", |i| &removed.suffix[i..]);
+                    format!("{head}{tail}")
+                }
             };
         }
-    } else if l.items.is_empty() && !l.open.contains('\n') {
-        l.open.clear();
+    } else if idx == l.items.len() {
+        // It had a trailing comma: its layout before `]` moves to what is now last.
+        let from_nl = |t: &str| t.rfind('\n').map_or(t.to_string(), |i| t[i..].to_string());
+        let until_nl = |t: &str| t.rfind('\n').map_or(String::new(), |i| t[..i].to_string());
+        let close = from_nl(&removed.after_comma);
+        match l.items.last_mut() {
+            Some(prev) => prev.after_comma = until_nl(&prev.after_comma) + &close,
+            None if l.open.contains('\n') || close.contains('\n') => {
+                l.open = until_nl(&l.open) + &close;
+            }
+            None => l.open.clear(),
+        }
     }
 }
 
@@ -293,7 +323,18 @@ impl Document {
                 self.append_assignment("pci", raw, Some(Item::List(l)));
             }
         }
-        self.checked(before)?;
+        self.checked(before.clone())?;
+        let present = matches!(self.config().map(|c| c.get_list("pci")),
+            Ok(Lookup::Found(items)) if items.iter().any(|i| i.as_deref() == Some(entry)));
+        if !present {
+            *self = before;
+            return Err(EditError::BadSpec {
+                spec: entry.into(),
+                reason:
+                    "internal check failed: xl would not read the new entry; file left as it was"
+                        .into(),
+            });
+        }
         Ok(Added::Appended)
     }
 
@@ -511,6 +552,30 @@ mod tests {
     }
 
     #[test]
+    fn add_after_a_trailing_comma_keeps_the_comment() {
+        assert_eq!(
+            add("pci = [\n    '01:00.0',  # nic\n]\n", "02:00.0"),
+            "pci = [\n    '01:00.0',  # nic\n    '02:00.0',\n]\n"
+        );
+        assert_eq!(
+            add("pci = [ '01:00.0', ]\n", "02:00.0"),
+            "pci = [ '01:00.0', '02:00.0', ]\n"
+        );
+    }
+
+    #[test]
+    fn add_never_lands_inside_a_comment() {
+        assert_eq!(
+            add("pci = [0, # c\n  ]\n", "01:00.0"),
+            "pci = [0, # c\n      \"01:00.0\",\n  ]\n"
+        );
+        assert_eq!(
+            add("pci = [0 # c\n]\n", "01:00.0"),
+            "pci = [0, # c\n    \"01:00.0\"\n]\n"
+        );
+    }
+
+    #[test]
     fn add_replaces_same_bdf_in_place() {
         let mut d = given("pci = [ \"01:00.0\", '0000:02:00.0' ] # x\n");
         let r = d.add_pci("02:00.0,permissive=1", &fake).unwrap();
@@ -559,6 +624,14 @@ mod tests {
             "pci = [ '02:00.0' ]\n"
         );
         assert_eq!(remove("pci = [ '01:00.0' ]\n", "01:00.0"), "pci = []\n");
+        assert_eq!(
+            remove("pci = [ 'a', '01:00.0', ]\n", "01:00.0"),
+            "pci = [ 'a', ]\n"
+        );
+        assert_eq!(
+            remove("pci = [\n  'a', # x\n  '01:00.0',\n]\n", "01:00.0"),
+            "pci = [\n  'a', # x\n]\n"
+        );
         assert_eq!(
             remove(
                 "pci = [\n    '01:00.0', # nic\n    '02:00.0', # gpu\n    '03:00.0'\n]\n",

@@ -301,6 +301,17 @@ pub fn effective(cfg: &Config, source: &str, spec: SpecFn) -> Effective {
             }
         }
     }
+    for (j, d) in pci.iter().enumerate() {
+        if let Some(i) = pci[..j]
+            .iter()
+            .position(|e| e.bdf.is_some() && e.bdf == d.bdf)
+        {
+            warnings.push(format!(
+                "pci items {i} and {j} name the same host function {}; xl passes both",
+                d.bdf.as_deref().unwrap_or("?")
+            ));
+        }
+    }
     Effective {
         pci,
         pci_error,

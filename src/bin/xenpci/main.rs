@@ -32,6 +32,18 @@ pub enum Command {
     List(commands::list::ListArgs),
     /// Preflight: would passing these devices through work, and is it safe for dom0?
     Check(commands::check::CheckArgs),
+    /// Hide PCI functions from dom0 (boot configuration and/or now), merged and guarded.
+    Hide(commands::hide::HideArgs),
+    /// Give hidden PCI functions back to dom0.
+    Unhide(commands::hide::CommonArgs),
+    /// Show which functions are hidden now and after the next boot.
+    Hidden(commands::hidden::HiddenArgs),
+    /// Give PCI functions to an XAPI VM (other-config:pci), safely.
+    Assign(commands::assign::AssignArgs),
+    /// Take PCI functions back from an XAPI VM.
+    Unassign(commands::unassign::UnassignArgs),
+    /// Every XAPI VM's PCI functions, flagging duplicates and unhidden devices (exit 1 if any).
+    Assigned(commands::assigned::AssignedArgs),
     /// Print shell completions (bash, zsh, fish, ...) to stdout.
     Completions {
         /// The shell.
@@ -40,6 +52,8 @@ pub enum Command {
     /// Print the man page (roff) to stdout.
     #[command(hide = true)]
     Manpage,
+    /// Show xenpci on the bundled demo host, or write a fixture host root (--write DIR).
+    Demo(commands::demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +65,12 @@ fn main() -> ExitCode {
         Command::XapiPci(c) => commands::xapi_pci::run(c, &cli.globals),
         Command::List(a) => commands::list::run(a, &cli.globals),
         Command::Check(a) => commands::check::run(a, &cli.globals),
+        Command::Hide(a) => commands::hide::run_hide(a, &cli.globals),
+        Command::Unhide(a) => commands::hide::run_unhide(a, &cli.globals),
+        Command::Hidden(a) => commands::hidden::run(a, &cli.globals),
+        Command::Assign(a) => commands::assign::run(a, &cli.globals),
+        Command::Unassign(a) => commands::unassign::run(a, &cli.globals),
+        Command::Assigned(a) => commands::assigned::run(a, &cli.globals),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "xenpci", &mut std::io::stdout());
@@ -60,6 +80,7 @@ fn main() -> ExitCode {
             .render(&mut std::io::stdout())
             .map(|_| ExitCode::SUCCESS)
             .map_err(Into::into),
+        Command::Demo(a) => commands::demo::run(a, &cli.globals),
     };
     match result {
         Ok(code) => code,

@@ -1,14 +1,108 @@
-//! `xenpci check` (being written).
-use super::Globals;
-use clap::Args;
+//! `xenpci check BDF...`: the preflight report for each function (IOMMU, critical device, group
+//! siblings, conventional-PCI bridge rule, reset, RMRR, SR-IOV, bridges). Exit 0 only when every
+//! function can be passed through; 1 when one cannot; 2 on bad arguments.
+//!
+//! `xl` is asked about the IOMMU only when the host root is the real `/`; with `--root` the
+//! answer comes from the files under the root (see `xenpci::host::preflight`).
+
+use std::io::{BufWriter, Write};
 use std::process::ExitCode;
+
+use clap::Args;
+use serde::Serialize;
+use xenpci::exec::{Runner, SystemRunner};
+use xenpci::host::preflight::{self, IommuStatus, Report, Severity};
+use xenpci::host::Inventory;
+use xenpci::pci::Bdf;
+
+use super::list::print_warnings;
+use super::Globals;
+
 /// Arguments of `xenpci check`.
 #[derive(Args, Debug)]
 pub struct CheckArgs {
-    /// JSON output.
+    /// Functions to check, e.g. 05:00.0 or 0000:05:00.0; checked as one request (functions
+    /// that must go together may be given together).
+    #[arg(required = true, value_name = "BDF")]
+    pub bdfs: Vec<Bdf>,
+    /// JSON output: {"passable": bool, "iommu": {...}, "devices": [{bdf, description,
+    /// passable, findings: [{check, severity, message, fix}]}]}.
     #[arg(long)]
     pub json: bool,
 }
-pub fn run(_a: CheckArgs, _g: &Globals) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("check: not written yet")
+
+#[derive(Serialize)]
+struct JsonOut<'a> {
+    passable: bool,
+    iommu: &'a IommuStatus,
+    devices: &'a [Report],
+}
+
+pub fn run(a: CheckArgs, g: &Globals) -> anyhow::Result<ExitCode> {
+    let root = g.host_root();
+    let inv = Inventory::scan(&root);
+    print_warnings(&inv);
+    let system = SystemRunner;
+    let runner: Option<&dyn Runner> = root.is_real().then_some(&system as &dyn Runner);
+    let iommu = preflight::iommu_status(&root, runner);
+    let reports = preflight::check(&inv, &iommu, &a.bdfs);
+    let passable = reports.iter().all(|r| r.passable);
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    if a.json {
+        serde_json::to_writer_pretty(
+            &mut out,
+            &JsonOut {
+                passable,
+                iommu: &iommu,
+                devices: &reports,
+            },
+        )?;
+        writeln!(out)?;
+    } else {
+        for (i, r) in reports.iter().enumerate() {
+            if i > 0 {
+                writeln!(out)?;
+            }
+            writeln!(
+                out,
+                "{}  {}",
+                r.bdf,
+                r.description.as_deref().unwrap_or("(not present)")
+            )?;
+            for f in &r.findings {
+                writeln!(
+                    out,
+                    "  {:<8} {:<17} {}",
+                    f.severity.label(),
+                    f.check,
+                    f.message
+                )?;
+                if let Some(fix) = &f.fix {
+                    writeln!(out, "  {:<8} {:<17} fix: {fix}", "", "")?;
+                }
+            }
+            let errors = r
+                .findings
+                .iter()
+                .filter(|f| f.severity == Severity::Error)
+                .count();
+            if r.passable {
+                writeln!(out, "  => {} can be passed through", r.bdf)?;
+            } else {
+                writeln!(
+                    out,
+                    "  => {} must NOT be passed through ({errors} error{})",
+                    r.bdf,
+                    if errors == 1 { "" } else { "s" }
+                )?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(if passable {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

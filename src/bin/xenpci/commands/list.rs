@@ -1,14 +1,156 @@
-//! `xenpci list` (being written).
-use super::Globals;
-use clap::Args;
+//! `xenpci list`: the host's PCI functions, grouped by isolation group, critical ones marked;
+//! `--json` gives the interface record per function ([`xenpci::host::ListRecord`]).
+
+use std::io::{BufWriter, Write};
 use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+use xenpci::host::filter::{self, Filter};
+use xenpci::host::{Inventory, PciFunction};
+
+use super::Globals;
+
 /// Arguments of `xenpci list`.
 #[derive(Args, Debug)]
 pub struct ListArgs {
-    /// JSON output.
+    /// Only functions matching lspci-style filters, comma-separated:
+    /// [VENDOR]:[DEVICE][:CLASS[:PROGIF]] in hex, e.g. `10de::0300,::0106`.
+    #[arg(short = 'd', long = "filter", value_name = "FILTER")]
+    pub filter: Option<String>,
+    /// JSON output: an array with one object per function.
     #[arg(long)]
     pub json: bool,
 }
-pub fn run(_a: ListArgs, _g: &Globals) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("list: not written yet")
+
+/// Prints the inventory's warnings on stderr.
+pub fn print_warnings(inv: &Inventory) {
+    for w in &inv.warnings {
+        eprintln!("xenpci: warning: {w}");
+    }
+    for f in inv.functions() {
+        for w in &f.warnings {
+            eprintln!("xenpci: warning: {}: {w}", f.bdf);
+        }
+    }
+}
+
+pub fn run(a: ListArgs, g: &Globals) -> anyhow::Result<ExitCode> {
+    let filters: Vec<Filter> = match &a.filter {
+        Some(s) => filter::parse(s)?,
+        None => Vec::new(),
+    };
+    let root = g.host_root();
+    let inv = Inventory::scan(&root);
+    print_warnings(&inv);
+    let shown = |f: &PciFunction| filter::any_matches(&filters, f.vendor_id, f.device_id, f.class);
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    if a.json {
+        let records: Vec<_> = inv
+            .functions()
+            .iter()
+            .filter(|f| shown(f))
+            .map(|f| f.record(&inv))
+            .collect();
+        serde_json::to_writer_pretty(&mut out, &records).context("writing JSON")?;
+        writeln!(out)?;
+        out.flush()?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    human(&inv, &shown, &mut out)?;
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn human(
+    inv: &Inventory,
+    shown: &dyn Fn(&PciFunction) -> bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    if inv.kernel_groups {
+        writeln!(
+            out,
+            "Isolation groups: the kernel's IOMMU groups (checked against config space)"
+        )?;
+    } else {
+        writeln!(out, "Isolation groups: computed from config space (the kernel has no IOMMU groups, as in a Xen dom0)")?;
+    }
+    let mut n_funcs = 0;
+    let mut n_groups = 0;
+    for (i, group) in inv.groups().iter().enumerate() {
+        let members: Vec<&PciFunction> = group.iter().filter_map(|b| inv.get(*b)).collect();
+        if !members.iter().any(|f| shown(f)) {
+            continue;
+        }
+        n_groups += 1;
+        let critical: Vec<String> = members
+            .iter()
+            .filter(|f| !f.critical.is_empty())
+            .map(|f| f.bdf.to_string())
+            .collect();
+        let endpoints = members.iter().filter(|f| !f.is_bridge()).count();
+        let status = if !critical.is_empty() {
+            format!("NOT assignable: dom0 needs {}", critical.join(", "))
+        } else if endpoints == 0 {
+            "bridges only".to_string()
+        } else {
+            "assignable".to_string()
+        };
+        let kernel = members[0]
+            .iommu_group
+            .map(|g| format!(" (iommu group {g})"))
+            .unwrap_or_default();
+        writeln!(out, "\ngroup {}{kernel}: {status}", i + 1)?;
+        for f in members.iter().filter(|f| shown(f)) {
+            n_funcs += 1;
+            let mark = if !f.critical.is_empty() { '!' } else { ' ' };
+            writeln!(
+                out,
+                "{mark} {}  {} [{:04x}]: {} {} [{:04x}:{:04x}] (rev {:02x})",
+                f.bdf,
+                f.class_name(),
+                f.class >> 8,
+                f.vendor_name(),
+                f.device_name(),
+                f.vendor_id,
+                f.device_id,
+                f.revision
+            )?;
+            let mut facts = vec![format!("driver {}", f.driver.as_deref().unwrap_or("-"))];
+            if f.is_bridge() {
+                facts.push("bridge".into());
+            } else if f.reset.is_empty() {
+                facts.push("no reset".into());
+            } else {
+                facts.push(format!("reset {}", f.reset.join(",")));
+            }
+            facts.push(if f.is_pcie() { "PCIe" } else { "PCI" }.into());
+            if let Some(n) = f.numa_node {
+                facts.push(format!("numa {n}"));
+            }
+            if let Some(s) = &f.sriov {
+                facts.push(format!("SR-IOV {}/{} VFs", s.numvfs, s.totalvfs));
+            }
+            if let Some(p) = f.physfn {
+                facts.push(format!("VF of {p}"));
+            }
+            if f.is_hidden() {
+                facts.push("hidden from dom0".into());
+            }
+            if f.computed_group != f.isolation_group {
+                let c: Vec<String> = f.computed_group.iter().map(|b| b.short()).collect();
+                facts.push(format!("config space suggests group [{}]", c.join(" ")));
+            }
+            writeln!(out, "                {}", facts.join(", "))?;
+            for why in &f.critical {
+                writeln!(out, "                CRITICAL: {why}")?;
+            }
+        }
+    }
+    writeln!(
+        out,
+        "\n{n_funcs} functions in {n_groups} isolation groups; '!' marks functions dom0 needs (CRITICAL)."
+    )?;
+    Ok(())
 }

@@ -1,9 +1,15 @@
 //! One module per subcommand, each with its clap arguments and a `run` returning the exit code.
 //! Shared here: the global options (host root, verbosity).
 
+pub mod assign;
+pub mod assigned;
 pub mod check;
+pub mod demo;
+pub mod hidden;
+pub mod hide;
 pub mod list;
 pub mod spec;
+pub mod unassign;
 pub mod xapi_pci;
 pub mod xlcfg;
 

@@ -1,12 +1,286 @@
-//! `xenpci xlcfg` (being written).
-use super::Globals;
-use clap::Subcommand;
+//! `xenpci xlcfg show|add-pci|remove-pci|set`: read an xl.cfg exactly as xl does and report what
+//! it would do with the PCI part; edit that part with atomic, locked, backed-up writes that leave
+//! every other byte as it was (`--dry-run` prints the diff instead).
+
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use clap::Subcommand;
+use serde::Serialize;
+use xenpci::fsutil;
+use xenpci::pci::Bdf;
+use xenpci::xlcfg::{effective, xl_spec_parser, Added, Document, Effective};
+
+use super::Globals;
+
+/// `xenpci xlcfg ...`
 #[derive(Subcommand, Debug)]
 pub enum XlcfgCmd {
-    /// Parse specs.
-    Parse { specs: Vec<String> },
+    /// Show what xl would do with the PCI part of FILE (devices with the pci_* globals applied,
+    /// rdm, where xl would stop). Exit 1 when xl would refuse the file or stop at a pci entry.
+    Show {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// The xl.cfg file.
+        file: PathBuf,
+    },
+    /// Add a PCI_SPEC_STRING to `pci` (replacing the entry with the same BDF).
+    AddPci {
+        /// Print the diff, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// The xl.cfg file.
+        file: PathBuf,
+        /// e.g. `0000:03:00.0,permissive=1`
+        spec: String,
+    },
+    /// Remove every `pci` entry for BDF.
+    RemovePci {
+        /// Print the diff, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// The xl.cfg file.
+        file: PathBuf,
+        /// e.g. `03:00.0`
+        bdf: String,
+    },
+    /// Set rdm, passthrough, pci_permissive, pci_msitranslate, pci_seize or pci_power_mgmt.
+    Set {
+        /// Print the diff, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// The xl.cfg file.
+        file: PathBuf,
+        /// The key.
+        key: String,
+        /// The value (as xl should read it, without quotes).
+        value: String,
+    },
 }
-pub fn run(_c: XlcfgCmd, _g: &Globals) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("xlcfg: not written yet")
+
+/// Runs one `xlcfg` subcommand.
+pub fn run(c: XlcfgCmd, _g: &Globals) -> anyhow::Result<ExitCode> {
+    match c {
+        XlcfgCmd::Show { json, file } => show(&file, json),
+        XlcfgCmd::AddPci {
+            dry_run,
+            file,
+            spec,
+        } => edit(&file, dry_run, |d| {
+            Ok(match d.add_pci(&spec, &xl_spec_parser)? {
+                Added::Appended => format!("added pci entry '{spec}'"),
+                Added::Replaced { old } => format!("replaced pci entry '{old}' with '{spec}'"),
+            })
+        }),
+        XlcfgCmd::RemovePci { dry_run, file, bdf } => {
+            let b: Bdf = bdf
+                .parse()
+                .map_err(|e| anyhow::anyhow!("{e}"))
+                .with_context(|| {
+                    format!("invalid BDF {bdf:?} (expected [DDDD:]BB:DD.F, e.g. 0000:03:00.0)")
+                })?;
+            edit(&file, dry_run, |d| {
+                let n = d.remove_pci(b, &xl_spec_parser)?;
+                Ok(format!(
+                    "removed {n} pci entr{} for {b}",
+                    if n == 1 { "y" } else { "ies" }
+                ))
+            })
+        }
+        XlcfgCmd::Set {
+            dry_run,
+            file,
+            key,
+            value,
+        } => edit(&file, dry_run, |d| {
+            d.set_key(&key, &value)?;
+            Ok(format!("set {key} = {value}"))
+        }),
+    }
+}
+
+fn read(file: &Path) -> anyhow::Result<String> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    String::from_utf8(bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "{} is not UTF-8 text (invalid byte at offset {})",
+            file.display(),
+            e.utf8_error().valid_up_to()
+        )
+    })
+}
+
+#[derive(Serialize)]
+struct ErrorJson {
+    line: usize,
+    message: String,
+}
+
+#[derive(Serialize)]
+struct ShowJson<'a> {
+    file: String,
+    ok: bool,
+    error: Option<ErrorJson>,
+    pci: &'a [xenpci::xlcfg::Device],
+    pci_error: &'a Option<xenpci::xlcfg::PciError>,
+    rdm: &'a Option<xenpci::xlcfg::Rdm>,
+    warnings: &'a [String],
+}
+
+fn show(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    let text = read(file)?;
+    let source = file.display().to_string();
+    let (error, eff) = match Document::parse(&text) {
+        Ok(doc) => {
+            let cfg = doc.config().context("re-reading the parsed document")?;
+            (None, effective(&cfg, &source, &xl_spec_parser))
+        }
+        Err(e) => {
+            let first = e.first();
+            let err = ErrorJson {
+                line: first.line,
+                message: format!(
+                    "config parsing error near {}: {}",
+                    first.near, first.message
+                ),
+            };
+            let warnings = e.report(&source).lines().map(str::to_string).collect();
+            (
+                Some(err),
+                Effective {
+                    pci: vec![],
+                    pci_error: None,
+                    rdm: None,
+                    warnings,
+                },
+            )
+        }
+    };
+    let ok = error.is_none();
+    let code = if ok && eff.pci_error.is_none() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    };
+    if json {
+        let j = ShowJson {
+            file: source,
+            ok,
+            error,
+            pci: &eff.pci,
+            pci_error: &eff.pci_error,
+            rdm: &eff.rdm,
+            warnings: &eff.warnings,
+        };
+        println!("{}", serde_json::to_string_pretty(&j)?);
+        return Ok(code);
+    }
+    match &error {
+        Some(e) => println!(
+            "{source}: xl refuses this file (line {}: {})",
+            e.line, e.message
+        ),
+        None => println!("{source}: accepted by xl"),
+    }
+    if ok {
+        println!("pci: {} device(s) xl would pass", eff.pci.len());
+        for (i, d) in eff.pci.iter().enumerate() {
+            let mut flags = Vec::new();
+            for (on, name) in [
+                (d.permissive, "permissive"),
+                (d.msitranslate, "msitranslate"),
+                (d.power_mgmt, "power_mgmt"),
+                (d.seize, "seize"),
+            ] {
+                if on {
+                    flags.push(name.to_string());
+                }
+            }
+            if let Some(v) = d.vslot {
+                flags.push(format!("vslot={v:#x}"));
+            }
+            if let Some(p) = d.rdm_policy {
+                flags.push(format!(
+                    "rdm_policy={}",
+                    serde_json::to_value(p)?.as_str().unwrap_or("?")
+                ));
+            }
+            let what = match (&d.bdf, &d.name) {
+                (Some(b), _) if d.all_functions => format!("{}.*", &b[..b.len() - 2]),
+                (Some(b), _) => b.clone(),
+                (None, Some(n)) => format!("name={n}"),
+                (None, None) => "?".into(),
+            };
+            println!("  [{i}] {what}  {}  ('{}')", flags.join(" "), d.input);
+            for w in &d.warnings {
+                println!("      warning: {w}");
+            }
+        }
+        match &eff.rdm {
+            Some(r) => println!(
+                "rdm: strategy={} policy={}",
+                r.strategy.as_deref().unwrap_or("(unset)"),
+                r.policy.as_deref().unwrap_or("(unset)")
+            ),
+            None => println!("rdm: not in effect"),
+        }
+        if let Some(p) = &eff.pci_error {
+            println!("xl stops at pci[{}]: {}", p.index, p.message);
+        }
+    }
+    if !eff.warnings.is_empty() {
+        println!("warnings:");
+        for w in &eff.warnings {
+            println!("  {w}");
+        }
+    }
+    Ok(code)
+}
+
+fn lock_path(file: &Path) -> PathBuf {
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "xl.cfg".into());
+    file.with_file_name(format!(".{name}.xenpci-lock"))
+}
+
+fn edit(
+    file: &Path,
+    dry_run: bool,
+    change: impl FnOnce(&mut Document) -> anyhow::Result<String>,
+) -> anyhow::Result<ExitCode> {
+    let _lock = if dry_run {
+        None
+    } else {
+        Some(fsutil::lock(&lock_path(file))?)
+    };
+    let old = read(file)?;
+    let source = file.display().to_string();
+    let mut doc = match Document::parse(&old) {
+        Ok(d) => d,
+        Err(e) => bail!(
+            "{source} is not a valid xl.cfg (xl itself would refuse it); fix it first:\n{}",
+            e.report(&source).trim_end()
+        ),
+    };
+    let what = change(&mut doc).with_context(|| format!("cannot edit {source}"))?;
+    let new = doc.to_string();
+    if dry_run {
+        print!("{}", fsutil::unified_diff(&source, &old, &new));
+        println!("# dry run: {what}; nothing written");
+        return Ok(ExitCode::SUCCESS);
+    }
+    if new == old {
+        println!("{source}: {what}; no change");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let backup = fsutil::atomic_write(file, new.as_bytes(), true)?;
+    match backup {
+        Some(b) => println!("{source}: {what} (backup: {})", b.display()),
+        None => println!("{source}: {what}"),
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,125 @@
+//! `xenpci assign BDF[,BDF...] --vm NAME|UUID`: gives PCI functions to an XAPI VM through its
+//! `other-config:pci` (library: [`xenpci::xapi::assign`]). Also the output shared with `unassign`.
+
+use std::process::ExitCode;
+
+use clap::Args;
+use xenpci::exec::{CommandSpec, SystemRunner};
+use xenpci::pci::Bdf;
+use xenpci::xapi::assign::{edit, EditReport, EditRequest};
+use xenpci::xapi::Xe;
+
+use super::Globals;
+
+/// Arguments of `xenpci assign`.
+#[derive(Args, Debug)]
+pub struct AssignArgs {
+    /// PCI functions to assign (`05:00.0` or `0000:05:00.0`; several, or comma-separated).
+    #[arg(required = true, value_delimiter = ',', value_name = "BDF")]
+    pub bdfs: Vec<Bdf>,
+    /// The VM, by name-label or uuid.
+    #[arg(long, value_name = "NAME|UUID")]
+    pub vm: String,
+    /// Shut a running VM down cleanly and start it again (never vm-reboot), then verify.
+    #[arg(long)]
+    pub restart: bool,
+    /// Plug these devices first, in this order (the others follow in their current order); the
+    /// value is written with distinct groups so the guest sees exactly this order.
+    #[arg(long, value_delimiter = ',', value_name = "BDF,...")]
+    pub order: Vec<Bdf>,
+    /// Take the devices from other VMs that hold them.
+    #[arg(long)]
+    pub steal: bool,
+    /// Assign devices dom0 still uses, and rewrite values xapi would misread.
+    #[arg(long)]
+    pub force: bool,
+    /// Print the xe commands that would change something; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `xenpci assign`.
+pub fn run(a: AssignArgs, g: &Globals) -> anyhow::Result<ExitCode> {
+    let req = EditRequest {
+        vm: a.vm,
+        add: a.bdfs,
+        order: a.order,
+        steal: a.steal,
+        force: a.force,
+        restart: a.restart,
+        dry_run: a.dry_run,
+        ..EditRequest::default()
+    };
+    run_edit(&req, a.json, g)
+}
+
+/// Runs an edit and prints its report (shared with `unassign`).
+pub fn run_edit(req: &EditRequest, json: bool, g: &Globals) -> anyhow::Result<ExitCode> {
+    let runner = SystemRunner;
+    let xe = Xe::new(&runner);
+    let root = g.host_root();
+    let report = edit(&xe, &root, req, &mut |line| eprintln!("xenpci: {line}"))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_report(&report);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn show(v: &Option<String>) -> String {
+    v.as_ref()
+        .map_or_else(|| "no pci key".to_string(), |v| v.clone())
+}
+
+fn print_report(r: &EditReport) {
+    let vm = format!("VM {} ({})", r.vm.name_label, r.vm.uuid);
+    if r.dry_run {
+        println!("# dry run: nothing was changed");
+        println!(
+            "# {vm}: other-config:pci: {} -> {}",
+            show(&r.before),
+            show(&r.after)
+        );
+        for argv in &r.commands {
+            let cmd = CommandSpec::new(argv[0].clone()).args(argv[1..].iter().cloned());
+            println!("{cmd}");
+        }
+    } else if r.changed || !r.stolen.is_empty() {
+        println!(
+            "{vm}: other-config:pci = {} (before: {})",
+            show(&r.after),
+            show(&r.before)
+        );
+    } else {
+        println!("{vm}: other-config:pci unchanged ({})", show(&r.after));
+    }
+    if !r.dry_run {
+        for s in &r.stolen {
+            println!(
+                "took {} from VM {} ({}): other-config:pci = {}",
+                s.bdf,
+                s.from.name_label,
+                s.from.uuid,
+                show(&s.after)
+            );
+        }
+        if r.restarted {
+            println!("{vm} was shut down and started again");
+        }
+        for v in &r.verified {
+            let state = match v.attached {
+                Some(true) => "attached",
+                Some(false) => "NOT attached",
+                None => "not verified",
+            };
+            println!("{}: {state} ({})", v.bdf, v.how);
+        }
+    }
+    for n in &r.notes {
+        println!("note: {n}");
+    }
+}

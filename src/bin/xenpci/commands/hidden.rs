@@ -1,0 +1,74 @@
+//! `xenpci hidden [--json]`: for each device hidden now, at boot or after the next boot, what is
+//! true now and what the next boot will do, and the difference between the two.
+
+use std::process::ExitCode;
+
+use clap::Args;
+use xenpci::exec::SystemRunner;
+use xenpci::hide::methods::{detect, state};
+use xenpci::hide::{Ctx, Method};
+
+use super::Globals;
+
+/// Arguments of `xenpci hidden`.
+#[derive(Args, Debug)]
+pub struct HiddenArgs {
+    /// Where the next boot's list is configured (default: detected).
+    #[arg(long, value_name = "METHOD")]
+    pub method: Option<Method>,
+    /// JSON output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `xenpci hidden`.
+pub fn run(a: HiddenArgs, g: &Globals) -> anyhow::Result<ExitCode> {
+    let root = g.host_root();
+    let runner = SystemRunner;
+    let ctx = Ctx {
+        root: &root,
+        runner: &runner,
+    };
+    let method = match a.method {
+        Some(m) => Some(m),
+        None => match detect::detect(ctx) {
+            Ok(d) => Some(d.method),
+            Err(e) => {
+                eprintln!("xenpci: warning: {e}; showing the current state only");
+                None
+            }
+        },
+    };
+    let h = state::hidden(ctx, method)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&h)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "next boot ({}): {}",
+        h.configured_in,
+        if h.configured.is_empty() {
+            "(none)"
+        } else {
+            &h.configured
+        }
+    );
+    if h.devices.is_empty() {
+        println!("no device is hidden from dom0");
+    }
+    for d in &h.devices {
+        let now = if d.hidden_now {
+            "pciback".to_string()
+        } else {
+            d.driver.clone().unwrap_or_else(|| "no driver".into())
+        };
+        println!(
+            "{}  now: {:<10} next boot: {:<8} {}",
+            d.bdf,
+            now,
+            if d.hidden_next_boot { "hidden" } else { "dom0" },
+            d.status
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

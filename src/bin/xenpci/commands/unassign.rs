@@ -1,0 +1,46 @@
+//! `xenpci unassign BDF... --vm NAME|UUID`: takes PCI functions back from an XAPI VM; removes the
+//! `pci` key (never the whole other-config) when none are left.
+
+use std::process::ExitCode;
+
+use clap::Args;
+use xenpci::pci::Bdf;
+use xenpci::xapi::assign::EditRequest;
+
+use super::Globals;
+
+/// Arguments of `xenpci unassign`.
+#[derive(Args, Debug)]
+pub struct UnassignArgs {
+    /// PCI functions to take back (several, or comma-separated).
+    #[arg(required = true, value_delimiter = ',', value_name = "BDF")]
+    pub bdfs: Vec<Bdf>,
+    /// The VM, by name-label or uuid.
+    #[arg(long, value_name = "NAME|UUID")]
+    pub vm: String,
+    /// Shut a running VM down cleanly and start it again (never vm-reboot).
+    #[arg(long)]
+    pub restart: bool,
+    /// Rewrite a value xapi would misread (keeping only what xenpci can read).
+    #[arg(long)]
+    pub force: bool,
+    /// Print the xe commands that would change something; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `xenpci unassign`.
+pub fn run(a: UnassignArgs, g: &Globals) -> anyhow::Result<ExitCode> {
+    let req = EditRequest {
+        vm: a.vm,
+        remove: a.bdfs,
+        force: a.force,
+        restart: a.restart,
+        dry_run: a.dry_run,
+        ..EditRequest::default()
+    };
+    super::assign::run_edit(&req, a.json, g)
+}

@@ -1,0 +1,183 @@
+//! What may be hidden. A device the host inventory flags critical (dom0's storage controller,
+//! management NIC, console) or a bridge (pciback seizes everything below a hidden bridge) is
+//! refused unless `--force`; devices that share its isolation group are named, and added only
+//! with `--with-group`.
+//!
+//! The facts come through [`Facts`], so the guard does not care how the host was scanned.
+//! [`SysfsFacts`] is the small reader used until the host inventory (`crate::host`) provides
+//! criticality and isolation groups: it knows bridges (class 0x0604xx) and the kernel's IOMMU
+//! group, and reports no critical devices.
+
+use crate::host::HostRoot;
+use crate::pci::Bdf;
+
+/// What the guard needs to know about one device.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeviceFacts {
+    /// Why dom0 needs it (empty: not critical).
+    pub critical: Vec<String>,
+    /// A PCI bridge.
+    pub bridge: bool,
+    /// The other members of its isolation group.
+    pub group: Vec<Bdf>,
+}
+
+/// A source of device facts.
+pub trait Facts {
+    /// The facts for one device.
+    fn facts(&self, bdf: Bdf) -> DeviceFacts;
+}
+
+/// Facts read straight from sysfs (bridge class, kernel IOMMU group).
+pub struct SysfsFacts<'a> {
+    /// The host root.
+    pub root: &'a HostRoot,
+}
+
+impl Facts for SysfsFacts<'_> {
+    fn facts(&self, bdf: Bdf) -> DeviceFacts {
+        let dev = format!("/sys/bus/pci/devices/{bdf}");
+        let class = std::fs::read_to_string(self.root.path(format!("{dev}/class")))
+            .ok()
+            .and_then(|c| u32::from_str_radix(c.trim().trim_start_matches("0x"), 16).ok());
+        let group = std::fs::read_dir(self.root.path(format!("{dev}/iommu_group/devices")))
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .filter_map(|e| e.file_name().to_string_lossy().parse().ok())
+                    .filter(|b: &Bdf| *b != bdf)
+                    .collect()
+            })
+            .unwrap_or_default();
+        DeviceFacts {
+            critical: Vec::new(),
+            bridge: class.is_some_and(|c| c >> 8 == 0x0604),
+            group,
+        }
+    }
+}
+
+/// The guard's verdict on a hide request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Verdict {
+    /// Refusals, each with its reason and the override.
+    pub refused: Vec<String>,
+    /// Warnings (group siblings left in dom0, forced devices).
+    pub warnings: Vec<String>,
+    /// The devices to hide (the request plus, with `with_group`, the siblings).
+    pub devices: Vec<Bdf>,
+}
+
+/// Checks a hide request.
+pub fn check(facts: &dyn Facts, bdfs: &[Bdf], force: bool, with_group: bool) -> Verdict {
+    let mut v = Verdict {
+        devices: bdfs.to_vec(),
+        ..Verdict::default()
+    };
+    let mut i = 0;
+    while i < v.devices.len() {
+        let bdf = v.devices[i];
+        let f = facts.facts(bdf);
+        let mut reasons = f.critical.clone();
+        if f.bridge {
+            reasons.push("it is a PCI bridge: pciback would seize every device below it".into());
+        }
+        if !reasons.is_empty() {
+            let text = format!("{bdf} is needed by dom0: {}", reasons.join("; "));
+            if force {
+                v.warnings.push(format!("{text} (hiding anyway: --force)"));
+            } else {
+                v.refused.push(format!(
+                    "refusing to hide {text}. Hiding it can take dom0's own disks, network or \
+                     console away (a host panic at the next VM reboot). If you are sure, add \
+                     --force"
+                ));
+            }
+        }
+        let missing: Vec<Bdf> = f
+            .group
+            .iter()
+            .copied()
+            .filter(|s| !v.devices.contains(s))
+            .collect();
+        if !missing.is_empty() {
+            let names: Vec<String> = missing.iter().map(Bdf::to_string).collect();
+            if with_group {
+                v.warnings.push(format!(
+                    "{bdf} shares its isolation group with {}: hiding them too (--with-group)",
+                    names.join(", ")
+                ));
+                v.devices.extend(missing);
+            } else {
+                v.warnings.push(format!(
+                    "{bdf} shares its isolation group with {}, which stay in dom0; the device \
+                     can only be passed through with them (add --with-group to hide them too)",
+                    names.join(", ")
+                ));
+            }
+        }
+        i += 1;
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    struct Table(HashMap<Bdf, DeviceFacts>);
+    impl Facts for Table {
+        fn facts(&self, bdf: Bdf) -> DeviceFacts {
+            self.0.get(&bdf).cloned().unwrap_or_default()
+        }
+    }
+
+    fn b(s: &str) -> Bdf {
+        s.parse().unwrap()
+    }
+
+    fn table() -> Table {
+        let mut m = HashMap::new();
+        m.insert(
+            b("00:1f.2"),
+            DeviceFacts {
+                critical: vec!["holds dom0's root filesystem (/)".into()],
+                ..Default::default()
+            },
+        );
+        m.insert(
+            b("00:01.0"),
+            DeviceFacts {
+                bridge: true,
+                ..Default::default()
+            },
+        );
+        m.insert(
+            b("01:00.0"),
+            DeviceFacts {
+                group: vec![b("01:00.1")],
+                ..Default::default()
+            },
+        );
+        Table(m)
+    }
+
+    #[test]
+    fn critical_devices_and_bridges_are_refused_without_force() {
+        let v = check(&table(), &[b("00:1f.2"), b("00:01.0")], false, false);
+        assert_eq!(v.refused.len(), 2);
+        assert!(v.refused[0].contains("root filesystem") && v.refused[0].contains("--force"));
+        assert!(v.refused[1].contains("bridge"));
+        let v = check(&table(), &[b("00:1f.2")], true, false);
+        assert!(v.refused.is_empty() && v.warnings[0].contains("--force"));
+    }
+
+    #[test]
+    fn group_siblings_are_named_and_added_only_with_with_group() {
+        let v = check(&table(), &[b("01:00.0")], false, false);
+        assert_eq!(v.devices, vec![b("01:00.0")]);
+        assert!(v.warnings[0].contains("0000:01:00.1") && v.warnings[0].contains("--with-group"));
+        let v = check(&table(), &[b("01:00.0")], false, true);
+        assert_eq!(v.devices, vec![b("01:00.0"), b("01:00.1")]);
+    }
+}

@@ -1,0 +1,581 @@
+//! [`Inventory`]: every PCI function of the host, read from `sys/bus/pci/devices/*` through a
+//! [`HostRoot`], with names, driver, IOMMU/isolation group, SR-IOV links, upstream bridges, reset
+//! methods and the critical-device flags. This is the library entry point other modules use for
+//! the boot-device guard:
+//!
+//! ```no_run
+//! use xenpci::host::{HostRoot, Inventory};
+//! let inv = Inventory::scan(&HostRoot::default());
+//! if let Some(f) = inv.get("0000:05:00.0".parse().unwrap()) {
+//!     if !f.critical.is_empty() || f.is_bridge() { /* refuse to hide it */ }
+//!     println!("{:?} {:?} {:?}", f.driver, f.isolation_group, inv.critical_in_group(f.bdf));
+//! }
+//! ```
+//!
+//! A bad tree (missing files, dangling links, garbage in attributes) produces a warning for the
+//! function concerned, in [`PciFunction::warnings`]; the rest of the inventory is unaffected.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::config::{ConfigSpace, PortType};
+use super::critical;
+use super::isolation::{self, Node};
+use super::names;
+use super::sysfs::{link_name, read_bytes, read_hex, read_int, read_link, read_text, SysfsError};
+use super::HostRoot;
+use crate::pci::Bdf;
+
+/// Drivers that hold a function for passthrough.
+pub const PASSTHROUGH_DRIVERS: &[&str] = &["pciback", "pci-stub", "vfio-pci"];
+
+/// SR-IOV state of a physical function.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Sriov {
+    /// `sriov_totalvfs`.
+    pub totalvfs: u32,
+    /// `sriov_numvfs`.
+    pub numvfs: u32,
+    /// The enabled VFs (`virtfnN` links), in N order.
+    pub vfs: Vec<Bdf>,
+}
+
+/// One PCI function as the host shows it.
+#[derive(Debug, Clone)]
+pub struct PciFunction {
+    /// Address.
+    pub bdf: Bdf,
+    /// Vendor id.
+    pub vendor_id: u16,
+    /// Device id.
+    pub device_id: u16,
+    /// Class code (class, subclass, prog-if).
+    pub class: u32,
+    /// Subsystem vendor id.
+    pub subsystem_vendor_id: u16,
+    /// Subsystem device id.
+    pub subsystem_device_id: u16,
+    /// Revision.
+    pub revision: u8,
+    /// Bound driver (`driver` link), if any.
+    pub driver: Option<String>,
+    /// Kernel IOMMU group, where the kernel has them (not in a Xen dom0).
+    pub iommu_group: Option<u32>,
+    /// The group to pass together: the kernel's IOMMU group when there is one, else the group
+    /// computed from config space. Sorted; includes this function.
+    pub isolation_group: Vec<Bdf>,
+    /// The group computed from config space (differs from `isolation_group` only when the
+    /// kernel's group disagrees).
+    pub computed_group: Vec<Bdf>,
+    /// SR-IOV state of a PF.
+    pub sriov: Option<Sriov>,
+    /// The PF of a VF.
+    pub physfn: Option<Bdf>,
+    /// Upstream bridges, nearest first.
+    pub upstream: Vec<Bdf>,
+    /// The `sys/devices/...` path (host form).
+    pub sysfs_path: PathBuf,
+    /// What config space says, when readable.
+    pub config: Option<ConfigSpace>,
+    /// Reset methods: `reset_method` when the kernel has it, else computed from config space
+    /// (`flr`, `af_flr`, `pm`, `bus`).
+    pub reset: Vec<String>,
+    /// NUMA node (None for -1 or unknown).
+    pub numa_node: Option<i32>,
+    /// `boot_vga` = 1: the console.
+    pub boot_vga: bool,
+    /// Why dom0 needs this function (empty: it does not).
+    pub critical: Vec<String>,
+    /// Problems reading this function.
+    pub warnings: Vec<String>,
+}
+
+impl PciFunction {
+    /// True for bridge-class functions (class 0x06: host, ISA, PCI-to-PCI bridges...), which
+    /// pciback refuses to export and which are never passed through.
+    pub fn is_bridge(&self) -> bool {
+        self.class >> 16 == 0x06 || self.config.as_ref().is_some_and(|c| c.is_bridge())
+    }
+
+    /// True when the function has a PCI Express capability.
+    pub fn is_pcie(&self) -> bool {
+        self.pcie_type().is_some()
+    }
+
+    /// Its PCIe port type.
+    pub fn pcie_type(&self) -> Option<PortType> {
+        self.config.as_ref().and_then(|c| c.pcie)
+    }
+
+    /// Bound to pciback, pci-stub or vfio-pci.
+    pub fn is_hidden(&self) -> bool {
+        self.driver
+            .as_deref()
+            .is_some_and(|d| PASSTHROUGH_DRIVERS.contains(&d))
+    }
+
+    /// Vendor name from the PCI ID database.
+    pub fn vendor_name(&self) -> String {
+        names::vendor_name(self.vendor_id)
+    }
+
+    /// Device name from the PCI ID database.
+    pub fn device_name(&self) -> String {
+        names::device_name(self.vendor_id, self.device_id)
+    }
+
+    /// Class name (subclass name when known).
+    pub fn class_name(&self) -> String {
+        names::class_name(self.class)
+    }
+
+    /// The list/JSON record (field names are an interface).
+    pub fn record(&self, inv: &Inventory) -> ListRecord {
+        let hex4 = |v: u16| format!("{v:04x}");
+        ListRecord {
+            bdf: self.bdf,
+            vendor_id: hex4(self.vendor_id),
+            device_id: hex4(self.device_id),
+            class: format!("{:06x}", self.class),
+            subsystem_vendor_id: hex4(self.subsystem_vendor_id),
+            subsystem_device_id: hex4(self.subsystem_device_id),
+            revision: format!("{:02x}", self.revision),
+            vendor_name: self.vendor_name(),
+            device_name: self.device_name(),
+            class_name: self.class_name(),
+            driver: self.driver.clone(),
+            iommu_group: self.iommu_group,
+            isolation_group: self.isolation_group.clone(),
+            sriov: self.sriov.clone(),
+            physfn: self.physfn,
+            reset: self.reset.clone(),
+            assignable: inv.assignable(self.bdf),
+            critical: self.critical.clone(),
+        }
+    }
+}
+
+/// One element of `xenpci list --json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListRecord {
+    /// `0000:05:00.0`.
+    pub bdf: Bdf,
+    /// 4 lowercase hex digits.
+    pub vendor_id: String,
+    /// 4 lowercase hex digits.
+    pub device_id: String,
+    /// 6 hex digits.
+    pub class: String,
+    /// 4 lowercase hex digits.
+    pub subsystem_vendor_id: String,
+    /// 4 lowercase hex digits.
+    pub subsystem_device_id: String,
+    /// 2 hex digits.
+    pub revision: String,
+    /// From the PCI ID database.
+    pub vendor_name: String,
+    /// From the PCI ID database.
+    pub device_name: String,
+    /// From the PCI ID database.
+    pub class_name: String,
+    /// Bound driver.
+    pub driver: Option<String>,
+    /// Kernel IOMMU group.
+    pub iommu_group: Option<u32>,
+    /// Functions that go together.
+    pub isolation_group: Vec<Bdf>,
+    /// SR-IOV state of a PF.
+    pub sriov: Option<Sriov>,
+    /// PF of a VF.
+    pub physfn: Option<Bdf>,
+    /// Reset methods.
+    pub reset: Vec<String>,
+    /// Could be passed through without taking anything dom0 needs.
+    pub assignable: bool,
+    /// Why dom0 needs it.
+    pub critical: Vec<String>,
+}
+
+/// The host's PCI functions, sorted by address.
+#[derive(Debug, Clone, Default)]
+pub struct Inventory {
+    functions: Vec<PciFunction>,
+    index: BTreeMap<Bdf, usize>,
+    /// Problems not tied to one function (unreadable device list, unresolvable mounts...).
+    pub warnings: Vec<String>,
+    /// True when the kernel exposes IOMMU groups (plain Linux with an IOMMU; never a Xen dom0).
+    pub kernel_groups: bool,
+}
+
+fn warn(w: &mut Vec<String>, e: SysfsError) {
+    w.push(e.to_string());
+}
+
+impl Inventory {
+    /// Reads the host under `root`. Never fails: what cannot be read becomes a warning.
+    pub fn scan(root: &HostRoot) -> Inventory {
+        let mut inv = Inventory::default();
+        let devices = root.path("/sys/bus/pci/devices");
+        let entries = match std::fs::read_dir(&devices) {
+            Ok(rd) => rd,
+            Err(e) => {
+                inv.warnings.push(format!(
+                    "{}: cannot list PCI functions: {e}",
+                    root.host_path(&devices).display()
+                ));
+                return inv;
+            }
+        };
+        let mut names: Vec<String> = entries
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        for name in names {
+            match name.parse::<Bdf>() {
+                Ok(b) => {
+                    if let Some(f) = read_function(root, &devices.join(&name), b, &mut inv.warnings)
+                    {
+                        inv.functions.push(f);
+                    }
+                }
+                Err(e) => inv.warnings.push(format!(
+                    "/sys/bus/pci/devices/{name}: not a PCI address, skipped ({e})"
+                )),
+            }
+        }
+        inv.functions.sort_by_key(|f| f.bdf);
+        inv.reindex();
+        inv.finish(root);
+        inv
+    }
+
+    fn reindex(&mut self) {
+        self.index = self
+            .functions
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.bdf, i))
+            .collect();
+    }
+
+    fn finish(&mut self, root: &HostRoot) {
+        // Bus reset is possible only for a function alone on its bus behind a bridge.
+        let mut per_bus: BTreeMap<(u16, u8), usize> = BTreeMap::new();
+        for f in &self.functions {
+            *per_bus.entry((f.bdf.segment, f.bdf.bus)).or_default() += 1;
+        }
+        for f in &mut self.functions {
+            let bridge = f.is_bridge();
+            if let Some(c) = f.config.as_ref().filter(|_| f.reset.is_empty() && !bridge) {
+                let mut r = Vec::new();
+                if c.pcie_flr {
+                    r.push("flr");
+                }
+                if c.af_flr {
+                    r.push("af_flr");
+                }
+                if c.pm_reset {
+                    r.push("pm");
+                }
+                if !f.upstream.is_empty() && per_bus[&(f.bdf.segment, f.bdf.bus)] == 1 {
+                    r.push("bus");
+                }
+                f.reset = r.into_iter().map(String::from).collect();
+            }
+        }
+        // Isolation.
+        let nodes: Vec<Node> = self
+            .functions
+            .iter()
+            .map(|f| Node {
+                bdf: f.bdf,
+                parent: f.upstream.first().copied(),
+                config: f.config.clone(),
+                is_virtfn: f.physfn.is_some(),
+            })
+            .collect();
+        let computed = isolation::compute(&nodes);
+        let mut kernel: BTreeMap<u32, Vec<Bdf>> = BTreeMap::new();
+        for f in &self.functions {
+            if let Some(g) = f.iommu_group {
+                kernel.entry(g).or_default().push(f.bdf);
+            }
+        }
+        self.kernel_groups = !kernel.is_empty();
+        for f in &mut self.functions {
+            f.computed_group = computed.get(&f.bdf).cloned().unwrap_or_else(|| vec![f.bdf]);
+            f.isolation_group = match f.iommu_group {
+                Some(g) => {
+                    let mut k = kernel[&g].clone();
+                    k.sort();
+                    if k != f.computed_group {
+                        f.warnings.push(format!(
+                            "kernel IOMMU group {g} is [{}] but config space suggests [{}]; using the kernel's",
+                            join(&k),
+                            join(&f.computed_group)
+                        ));
+                    }
+                    k
+                }
+                None => f.computed_group.clone(),
+            };
+        }
+        // Critical devices.
+        let crit = critical::find(root);
+        self.warnings.extend(crit.warnings);
+        for (b, reasons) in crit.reasons {
+            match self.index.get(&b) {
+                Some(&i) => self.functions[i].critical.extend(reasons),
+                None => self.warnings.push(format!(
+                    "{b} is needed by dom0 ({}) but is not in /sys/bus/pci/devices",
+                    reasons.join("; ")
+                )),
+            }
+        }
+        for f in &mut self.functions {
+            if f.boot_vga {
+                f.critical
+                    .push("dom0's console display (boot_vga = 1)".to_string());
+            }
+        }
+    }
+
+    /// All functions, sorted by address.
+    pub fn functions(&self) -> &[PciFunction] {
+        &self.functions
+    }
+
+    /// The function at `bdf`.
+    pub fn get(&self, bdf: Bdf) -> Option<&PciFunction> {
+        self.index.get(&bdf).map(|&i| &self.functions[i])
+    }
+
+    /// Other members of `bdf`'s isolation group that dom0 needs, with their reasons.
+    pub fn critical_in_group(&self, bdf: Bdf) -> Vec<(Bdf, Vec<String>)> {
+        let Some(f) = self.get(bdf) else {
+            return Vec::new();
+        };
+        f.isolation_group
+            .iter()
+            .filter(|b| **b != bdf)
+            .filter_map(|b| self.get(*b))
+            .filter(|g| !g.critical.is_empty())
+            .map(|g| (g.bdf, g.critical.clone()))
+            .collect()
+    }
+
+    /// Could `bdf` be passed through without taking anything dom0 needs: not a bridge, not
+    /// critical, and nothing critical in its isolation group.
+    pub fn assignable(&self, bdf: Bdf) -> bool {
+        self.get(bdf).is_some_and(|f| {
+            !f.is_bridge() && f.critical.is_empty() && self.critical_in_group(bdf).is_empty()
+        })
+    }
+
+    /// The distinct isolation groups, in address order of their first member.
+    pub fn groups(&self) -> Vec<Vec<Bdf>> {
+        let mut seen = BTreeSet::new();
+        let mut out = Vec::new();
+        for f in &self.functions {
+            if seen.insert(f.isolation_group.clone()) {
+                out.push(f.isolation_group.clone());
+            }
+        }
+        out
+    }
+}
+
+fn join(v: &[Bdf]) -> String {
+    v.iter()
+        .map(|b| b.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn read_function(
+    root: &HostRoot,
+    link: &Path,
+    bdf: Bdf,
+    global: &mut Vec<String>,
+) -> Option<PciFunction> {
+    let mut w = Vec::new();
+    let dir = match read_link(root, link) {
+        Ok(d) => d,
+        Err(_) => link.to_path_buf(),
+    };
+    if !dir.is_dir() {
+        global.push(format!(
+            "{bdf}: skipped: {} points to {}, which does not exist",
+            root.host_path(link).display(),
+            root.host_path(&dir).display()
+        ));
+        return None;
+    }
+    let host_dir = root.host_path(&dir);
+    let chain: Vec<Bdf> = host_dir
+        .components()
+        .filter_map(|c| {
+            let s = c.as_os_str().to_str()?;
+            (s.len() == 12).then(|| s.parse::<Bdf>().ok()).flatten()
+        })
+        .collect();
+    let upstream: Vec<Bdf> = chain
+        .iter()
+        .rev()
+        .skip_while(|b| **b == bdf)
+        .copied()
+        .collect();
+    let config = match read_bytes(root, &dir.join("config")) {
+        Ok(b) => {
+            let c = ConfigSpace::parse(&b);
+            if c.is_none() {
+                w.push(format!(
+                    "{}/config: only {} bytes, expected at least 64",
+                    host_dir.display(),
+                    b.len()
+                ));
+            }
+            c
+        }
+        Err(e) => {
+            warn(&mut w, e);
+            None
+        }
+    };
+    let mut hex = |attr: &str, digits: usize, from_config: Option<u32>| -> Option<u32> {
+        match read_hex(root, &dir.join(attr), digits) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                let used = match from_config {
+                    Some(v) => format!("; using config space value {v:0digits$x}"),
+                    None => String::new(),
+                };
+                w.push(format!("{e}{used}"));
+                from_config
+            }
+        }
+    };
+    let c = config.as_ref();
+    let vendor = hex("vendor", 4, c.map(|c| c.vendor as u32));
+    let device = hex("device", 4, c.map(|c| c.device as u32));
+    let (Some(vendor), Some(device)) = (vendor, device) else {
+        global.push(format!(
+            "{bdf}: skipped: no vendor/device id ({})",
+            w.join("; ")
+        ));
+        return None;
+    };
+    let class = hex("class", 6, c.map(|c| c.class)).unwrap_or(0xff0000);
+    let sub = c.and_then(|c| c.subsystem);
+    let sv = hex("subsystem_vendor", 4, sub.map(|s| s.0 as u32)).unwrap_or(0);
+    let sd = hex("subsystem_device", 4, sub.map(|s| s.1 as u32)).unwrap_or(0);
+    let rev = match c {
+        Some(c) => c.revision as u32,
+        None => hex("revision", 2, None).unwrap_or(0),
+    };
+    let driver = match link_name(root, &dir.join("driver")) {
+        Ok(d) => Some(d),
+        Err(SysfsError::Missing { .. }) => None,
+        Err(e) => {
+            warn(&mut w, e);
+            None
+        }
+    };
+    let iommu_group = match link_name(root, &dir.join("iommu_group")) {
+        Ok(g) => match g.parse() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                w.push(format!(
+                    "{}/iommu_group: points to {g:?}, not a group number",
+                    host_dir.display()
+                ));
+                None
+            }
+        },
+        Err(SysfsError::Missing { .. }) => None,
+        Err(e) => {
+            warn(&mut w, e);
+            None
+        }
+    };
+    let may_sriov = c.is_none_or(|c| c.sriov.is_some() || c.len <= 256);
+    let sriov = if may_sriov {
+        read_sriov(root, &dir, &mut w)
+    } else {
+        None
+    };
+    let physfn = match link_name(root, &dir.join("physfn")) {
+        Ok(p) => p.parse().ok(),
+        Err(_) => None,
+    };
+    let numa_node = match read_int(root, &dir.join("numa_node")) {
+        Ok(n) if n >= 0 => i32::try_from(n).ok(),
+        Ok(_) | Err(SysfsError::Missing { .. }) => None,
+        Err(e) => {
+            warn(&mut w, e);
+            None
+        }
+    };
+    let reset = match read_text(root, &dir.join("reset_method")) {
+        Ok(t) => t.split_whitespace().map(str::to_string).collect(),
+        Err(_) => Vec::new(),
+    };
+    let boot_vga =
+        class >> 16 == 0x03 && read_text(root, &dir.join("boot_vga")).is_ok_and(|t| t == "1");
+    Some(PciFunction {
+        bdf,
+        vendor_id: vendor as u16,
+        device_id: device as u16,
+        class,
+        subsystem_vendor_id: sv as u16,
+        subsystem_device_id: sd as u16,
+        revision: rev as u8,
+        driver,
+        iommu_group,
+        isolation_group: Vec::new(),
+        computed_group: Vec::new(),
+        sriov,
+        physfn,
+        upstream,
+        sysfs_path: host_dir,
+        config,
+        reset,
+        numa_node,
+        boot_vga,
+        critical: Vec::new(),
+        warnings: w,
+    })
+}
+
+fn read_sriov(root: &HostRoot, dir: &Path, w: &mut Vec<String>) -> Option<Sriov> {
+    let total = match read_int(root, &dir.join("sriov_totalvfs")) {
+        Ok(t) => t,
+        Err(SysfsError::Missing { .. }) => return None,
+        Err(e) => {
+            warn(w, e);
+            return None;
+        }
+    };
+    let num = read_int(root, &dir.join("sriov_numvfs")).unwrap_or_else(|e| {
+        warn(w, e);
+        0
+    });
+    let mut vfs = Vec::new();
+    for i in 0..num.clamp(0, 4096) {
+        match link_name(root, &dir.join(format!("virtfn{i}"))) {
+            Ok(n) => match n.parse() {
+                Ok(b) => vfs.push(b),
+                Err(_) => w.push(format!("virtfn{i} points to {n:?}, not a PCI address")),
+            },
+            Err(e) => warn(w, e),
+        }
+    }
+    Some(Sriov {
+        totalvfs: total.clamp(0, u32::MAX as i64) as u32,
+        numvfs: num.clamp(0, u32::MAX as i64) as u32,
+        vfs,
+    })
+}

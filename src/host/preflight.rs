@@ -1,0 +1,571 @@
+//! Preflight for `xenpci check`: one [`Report`] per requested function, each a list of
+//! [`Finding`]s with a severity, what it means and the exact fix. A report passes when it has no
+//! [`Severity::Error`].
+//!
+//! IOMMU evidence, in order ([`iommu_status`]):
+//! 1. `xl info` (virt_caps has `hvm_directio`/`pv_directio`) and `xl dmesg` ("I/O virtualisation
+//!    enabled/disabled"), run through a [`Runner`] — only when one is given (the CLI gives one
+//!    when the host root is the real `/`; a fixture root is another host, so xl is not asked).
+//! 2. Host files under the root: `sys/class/iommu/*` (a Linux IOMMU driver),
+//!    `sys/kernel/iommu_groups/*`, and kernel logs `var/log/dmesg`, `var/log/kern.log`,
+//!    `var/log/xen/hypervisor.log`, `var/log/xen/xen.log` searched for Xen's
+//!    "I/O virtualisation enabled|disabled" and XCP-ng dom0's "XEN-PV-IOMMU" lines.
+
+use serde::Serialize;
+
+use super::config::PortType;
+use super::sysfs::read_text;
+use super::{HostRoot, Inventory, PciFunction};
+use crate::exec::{CommandSpec, Runner, Tool};
+use crate::pci::Bdf;
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Checked and fine.
+    Ok,
+    /// Worth knowing; nothing blocks.
+    Info,
+    /// Passing works but something is risky or unknown.
+    Warning,
+    /// Passing would fail or hurt dom0.
+    Error,
+}
+
+impl Severity {
+    /// Lowercase label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Severity::Ok => "ok",
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+/// One result of one check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// Which check: `present`, `iommu`, `bridge`, `critical`, `group`, `conventional-pci`,
+    /// `reset`, `rmrr`, `sriov`, `driver`.
+    pub check: &'static str,
+    /// How bad.
+    pub severity: Severity,
+    /// What it means.
+    pub message: String,
+    /// The exact fix, when there is something to do.
+    pub fix: Option<String>,
+}
+
+fn finding(
+    check: &'static str,
+    severity: Severity,
+    message: String,
+    fix: Option<String>,
+) -> Finding {
+    Finding {
+        check,
+        severity,
+        message,
+        fix,
+    }
+}
+
+/// The preflight of one function.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// The function checked.
+    pub bdf: Bdf,
+    /// `Class: Vendor Device (rev xx)`, when the function exists.
+    pub description: Option<String>,
+    /// True when nothing is an error.
+    pub passable: bool,
+    /// What was found, in check order.
+    pub findings: Vec<Finding>,
+}
+
+/// What is known about the IOMMU.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IommuStatus {
+    /// Some(true) enabled, Some(false) disabled/absent, None unknown.
+    pub enabled: Option<bool>,
+    /// Where the answer came from.
+    pub source: String,
+    /// The evidence.
+    pub detail: String,
+}
+
+/// Asks `xl` (when `runner` is given) and then the host files for the IOMMU state.
+pub fn iommu_status(root: &HostRoot, runner: Option<&dyn Runner>) -> IommuStatus {
+    if let Some(r) = runner {
+        if let Some(s) = from_xl(r) {
+            return s;
+        }
+    }
+    from_files(root)
+}
+
+fn xl(args: &[&str]) -> CommandSpec {
+    Tool::Xl
+        .command()
+        .args(args.iter().copied())
+        .timeout(std::time::Duration::from_secs(20))
+}
+
+fn from_xl(r: &dyn Runner) -> Option<IommuStatus> {
+    let info = r.run(&xl(&["info"])).ok()?;
+    let caps = info
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("virt_caps"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, v)| v.trim().to_string())
+        .unwrap_or_default();
+    let directio = caps
+        .split_whitespace()
+        .any(|c| c == "hvm_directio" || c == "pv_directio");
+    let dmesg = r.run(&xl(&["dmesg"])).map(|o| o.stdout).unwrap_or_default();
+    let io_line = dmesg
+        .lines()
+        .find(|l| l.contains("I/O virtualisation"))
+        .map(|l| l.trim().to_string());
+    let disabled = io_line.as_deref().is_some_and(|l| l.contains("disabled"));
+    Some(IommuStatus {
+        enabled: Some(directio && !disabled),
+        source: "xl info / xl dmesg".into(),
+        detail: match &io_line {
+            Some(l) => format!("virt_caps: {caps}; xl dmesg: {l}"),
+            None => format!("virt_caps: {caps}"),
+        },
+    })
+}
+
+const LOGS: &[&str] = &[
+    "/var/log/dmesg",
+    "/var/log/kern.log",
+    "/var/log/xen/hypervisor.log",
+    "/var/log/xen/xen.log",
+];
+
+fn from_files(root: &HostRoot) -> IommuStatus {
+    for (dir, what) in [
+        ("/sys/class/iommu", "a Linux IOMMU driver is active"),
+        ("/sys/kernel/iommu_groups", "the kernel has IOMMU groups"),
+    ] {
+        if let Ok(rd) = std::fs::read_dir(root.path(dir)) {
+            let names: Vec<String> = rd
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            if !names.is_empty() {
+                return IommuStatus {
+                    enabled: Some(true),
+                    source: dir.into(),
+                    detail: format!("{what} ({})", names.join(", ")),
+                };
+            }
+        }
+    }
+    for log in LOGS {
+        let Ok(text) = read_text(root, &root.path(log)) else {
+            continue;
+        };
+        if let Some(l) = text.lines().find(|l| l.contains("I/O virtualisation")) {
+            return IommuStatus {
+                enabled: Some(!l.contains("disabled")),
+                source: log.to_string(),
+                detail: l.trim().to_string(),
+            };
+        }
+        let pv: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("XEN-PV-IOMMU"))
+            .collect();
+        if !pv.is_empty() {
+            return IommuStatus {
+                enabled: Some(true),
+                source: log.to_string(),
+                detail: format!(
+                    "dom0's kernel uses Xen's PV-IOMMU: {}",
+                    pv.last().map(|s| s.trim()).unwrap_or_default()
+                ),
+            };
+        }
+    }
+    let xen = read_text(root, &root.path("/sys/hypervisor/type")).is_ok_and(|t| t == "xen");
+    IommuStatus {
+        enabled: None,
+        source: "none".into(),
+        detail: if xen {
+            "running on Xen, but no xl answer and no IOMMU lines in the kernel logs".into()
+        } else {
+            "no sys/class/iommu entries and no IOMMU lines in the kernel logs".into()
+        },
+    }
+}
+
+/// Checks each requested function against the inventory.
+pub fn check(inv: &Inventory, iommu: &IommuStatus, bdfs: &[Bdf]) -> Vec<Report> {
+    bdfs.iter()
+        .map(|b| check_one(inv, iommu, *b, bdfs))
+        .collect()
+}
+
+/// `Class: Vendor Device (rev xx)`.
+pub fn describe(f: &PciFunction) -> String {
+    format!(
+        "{}: {} {} (rev {:02x})",
+        f.class_name(),
+        f.vendor_name(),
+        f.device_name(),
+        f.revision
+    )
+}
+
+fn list(v: &[Bdf]) -> String {
+    v.iter()
+        .map(|b| b.to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The bridge that makes `f` share a requester ID (conventional PCI behind a PCIe-to-PCI or PCI
+/// bridge), if any: the topmost such bridge.
+pub fn alias_bridge(inv: &Inventory, f: &PciFunction) -> Option<Bdf> {
+    f.upstream
+        .iter()
+        .rev()
+        .find(|b| {
+            inv.get(**b).is_some_and(|u| {
+                u.config.as_ref().is_some_and(|c| {
+                    c.is_bridge() && matches!(c.pcie, None | Some(PortType::PcieToPci))
+                })
+            })
+        })
+        .copied()
+}
+
+fn consequence(why: &str) -> &'static str {
+    if why.starts_with("holds") {
+        "hiding it takes the filesystem away from dom0, and the host panics (at the latest when the VM reboots and the controller comes back renumbered)"
+    } else if why.starts_with("carries") {
+        "hiding it cuts dom0's network, and with it the management connection to the host"
+    } else {
+        "hiding it takes dom0's console away"
+    }
+}
+
+fn check_one(inv: &Inventory, iommu: &IommuStatus, bdf: Bdf, selected: &[Bdf]) -> Report {
+    use Severity::*;
+    let Some(f) = inv.get(bdf) else {
+        return Report {
+            bdf,
+            description: None,
+            passable: false,
+            findings: vec![finding(
+                "present",
+                Error,
+                format!("there is no PCI function {bdf} on this host"),
+                Some("look up the address with `xenpci list`".into()),
+            )],
+        };
+    };
+    let mut out = Vec::new();
+    // IOMMU.
+    out.push(match iommu.enabled {
+        Some(true) => finding(
+            "iommu",
+            Ok,
+            format!("IOMMU enabled ({}: {})", iommu.source, iommu.detail),
+            None,
+        ),
+        Some(false) => finding(
+            "iommu",
+            Error,
+            format!(
+                "the IOMMU is off or missing ({}: {}); Xen cannot pass devices through without VT-d/AMD-Vi",
+                iommu.source, iommu.detail
+            ),
+            Some("enable VT-d (Intel) or AMD-Vi/IOMMU in the firmware setup, boot Xen with iommu=1, then check `xl dmesg | grep 'I/O virtualisation'`".into()),
+        ),
+        None => finding(
+            "iommu",
+            Warning,
+            format!("cannot tell whether the IOMMU is on: {}", iommu.detail),
+            Some("run `xl info | grep virt_caps` (must list hvm_directio) and `xl dmesg | grep 'I/O virtualisation'` on the host".into()),
+        ),
+    });
+    // Bridges.
+    if f.is_bridge() {
+        let below: Vec<Bdf> = inv
+            .functions()
+            .iter()
+            .filter(|g| g.upstream.first() == Some(&bdf))
+            .map(|g| g.bdf)
+            .collect();
+        out.push(finding(
+            "bridge",
+            Error,
+            format!(
+                "{bdf} is a bridge ({}); bridges are never passed through (pciback: \"Can't export bridges on the virtual PCI bus\")",
+                f.class_name()
+            ),
+            Some(if below.is_empty() {
+                "pass the endpoint devices you need instead".into()
+            } else {
+                format!("pass the devices behind it instead: {}", list(&below))
+            }),
+        ));
+    }
+    // Critical.
+    if f.critical.is_empty() {
+        out.push(finding(
+            "critical",
+            Ok,
+            "dom0 does not use it for storage, network or console".into(),
+            None,
+        ));
+    }
+    for why in &f.critical {
+        out.push(finding(
+            "critical",
+            Error,
+            format!("dom0 needs {bdf}: it {why}; {}", consequence(why)),
+            Some(format!("do not pass {bdf}; use another controller/NIC for the VM, or first move what dom0 keeps on it elsewhere")),
+        ));
+    }
+    // Isolation group.
+    let siblings: Vec<&PciFunction> = f
+        .isolation_group
+        .iter()
+        .filter(|b| **b != bdf && !selected.contains(b))
+        .filter_map(|b| inv.get(*b))
+        .filter(|g| !g.is_bridge())
+        .collect();
+    for (b, why) in inv.critical_in_group(bdf) {
+        out.push(finding(
+            "group",
+            Error,
+            format!("{bdf} shares its isolation group with {b}, which dom0 needs ({}): they cannot be separated", why.join("; ")),
+            Some(format!("do not pass {bdf}; its group [{}] cannot leave dom0", list(&f.isolation_group))),
+        ));
+    }
+    let alias = alias_bridge(inv, f);
+    let plain: Vec<Bdf> = siblings
+        .iter()
+        .filter(|g| g.critical.is_empty())
+        .map(|g| g.bdf)
+        .collect();
+    if let Some(br) = alias {
+        let all: Vec<Bdf> = f
+            .isolation_group
+            .iter()
+            .filter(|b| inv.get(**b).is_some_and(|g| !g.is_bridge()))
+            .copied()
+            .collect();
+        if plain.is_empty() {
+            out.push(finding(
+                "conventional-pci",
+                Ok,
+                format!("conventional PCI behind bridge {br}: every function sharing its requester ID is in this request"),
+                None,
+            ));
+        } else {
+            out.push(finding(
+                "conventional-pci",
+                Error,
+                format!("{bdf} is conventional PCI behind bridge {br}: it shares the bridge's requester ID with {}, so all of them must go to the same domain (docs/misc/vtd.txt); libxl does not check this", list(&plain)),
+                Some(format!("pass them together to one VM: xenpci check {}", list(&all))),
+            ));
+        }
+    } else if plain.is_empty() {
+        out.push(finding(
+            "group",
+            Ok,
+            if f.isolation_group.len() <= 1 {
+                "isolated: alone in its isolation group".into()
+            } else {
+                format!(
+                    "isolation group [{}]: every other member is requested too or a bridge",
+                    list(&f.isolation_group)
+                )
+            },
+            None,
+        ));
+    } else {
+        let all: Vec<Bdf> = f
+            .isolation_group
+            .iter()
+            .filter(|b| inv.get(**b).is_some_and(|g| !g.is_bridge()))
+            .copied()
+            .collect();
+        out.push(finding(
+            "group",
+            Warning,
+            format!("{bdf} is not isolated from {} (no ACS between them): the VM's device could reach theirs by peer-to-peer DMA", list(&plain)),
+            Some(format!("pass the whole group to the same VM: xenpci check {}", list(&all))),
+        ));
+    }
+    // Reset.
+    if !f.is_bridge() {
+        if !f.reset.is_empty() {
+            out.push(finding(
+                "reset",
+                Ok,
+                format!("reset methods: {}", f.reset.join(", ")),
+                None,
+            ));
+        } else if f.config.as_ref().is_none_or(|c| c.len <= 64) {
+            out.push(finding(
+                "reset",
+                Warning,
+                "cannot read the capabilities in config space, so the reset methods are unknown"
+                    .into(),
+                Some("run `xenpci check` as root".into()),
+            ));
+        } else {
+            out.push(finding(
+                "reset",
+                Warning,
+                "no reset method (no FLR, no PM reset, not alone on its bus): the device may keep state from one guest to the next, and libxl logs \"The kernel doesn't support reset from sysfs\"".into(),
+                Some("give it to one VM only and shut that VM down cleanly; to allow a bus reset, pass every function on its bus together".into()),
+            ));
+        }
+    }
+    // RMRR.
+    let usb = f.class >> 8 == 0x0c03;
+    let igd = f.vendor_id == 0x8086 && f.class >> 16 == 0x03 && f.bdf.bus == 0 && f.bdf.device == 2;
+    if usb || igd {
+        out.push(finding(
+            "rmrr",
+            Warning,
+            format!(
+                "{} usually have a reserved memory region (RMRR) shared with other devices; under the strict default Xen refuses: \"It's disallowed to assign {bdf} with shared RMRR\"",
+                if usb { "USB controllers" } else { "Intel integrated graphics (IGD)" }
+            ),
+            Some(format!(
+                "if `xl dmesg` shows that message, use the per-device policy: pci = [ '{bdf},rdm_policy=relaxed' ]{}",
+                if igd { " and gfx_passthru=1" } else { "" }
+            )),
+        ));
+    }
+    // SR-IOV.
+    if let Some(pf) = f.physfn {
+        match inv.get(pf) {
+            _ if selected.contains(&pf) => out.push(finding(
+                "sriov",
+                Error,
+                format!("{bdf} is a virtual function of {pf}, which is also requested: the PF must stay in dom0 with its driver or the VFs disappear"),
+                Some(format!("do not pass {pf}; pass only its VFs")),
+            )),
+            Some(p) if p.driver.is_some() && !p.is_hidden() => out.push(finding(
+                "sriov",
+                Ok,
+                format!("virtual function of {pf}, which dom0's {} driver keeps enabled", p.driver.as_deref().unwrap_or("")),
+                None,
+            )),
+            Some(p) => out.push(finding(
+                "sriov",
+                Error,
+                format!(
+                    "{bdf} is a virtual function of {pf}, whose driver is {}: VFs need the PF bound to its dom0 driver",
+                    p.driver.as_deref().map_or("missing".to_string(), |d| format!("{d} (a passthrough stub)"))
+                ),
+                Some(format!("bind {pf} back to its network driver (e.g. `xl pci-assignable-remove -r {pf}`) and re-enable the VFs via /sys/bus/pci/devices/{pf}/sriov_numvfs")),
+            )),
+            None => out.push(finding(
+                "sriov",
+                Error,
+                format!("{bdf} is a virtual function of {pf}, which is not on the host"),
+                None,
+            )),
+        }
+    }
+    if let Some(s) = &f.sriov {
+        if s.numvfs > 0 {
+            out.push(finding(
+                "sriov",
+                Warning,
+                format!("{bdf} is an SR-IOV physical function with {} VFs enabled; passing it unbinds its dom0 driver and pciback then releases every VF", s.numvfs),
+                Some(format!("pass its VFs instead ({})", list(&s.vfs))),
+            ));
+        }
+    }
+    // Driver.
+    out.push(match f.driver.as_deref() {
+        Some("pciback") => finding("driver", Ok, "bound to pciback: ready to assign".into(), None),
+        Some(d) => finding(
+            "driver",
+            Info,
+            format!("bound to {d} in dom0: it must be hidden (bound to pciback) before a VM gets it"),
+            Some(format!("now: `xl pci-assignable-add {bdf}`; for every boot: add xen-pciback.hide=({bdf}) to dom0's kernel command line")),
+        ),
+        None => finding(
+            "driver",
+            Info,
+            "no driver bound: make it assignable first".into(),
+            Some(format!("`xl pci-assignable-add {bdf}`")),
+        ),
+    });
+    let passable = !out.iter().any(|x| x.severity == Error);
+    Report {
+        bdf,
+        description: Some(describe(f)),
+        passable,
+        findings: out,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::{Output, RecordingRunner};
+
+    #[test]
+    fn xl_info_virt_caps_and_dmesg_decide() {
+        let r = RecordingRunner::new()
+            .on(|c| (c.args == ["info"]).then(|| Output::ok("host : x\nvirt_caps              : pv hvm hvm_directio pv_directio hap shadow\n")))
+            .on(|c| (c.args == ["dmesg"]).then(|| Output::ok("(XEN) I/O virtualisation enabled\n(XEN)  - Dom0 mode: Relaxed\n")));
+        let d = tempfile::tempdir().unwrap();
+        let s = iommu_status(&HostRoot::new(d.path()), Some(&r));
+        assert_eq!(s.enabled, Some(true), "{s:?}");
+        assert!(s.detail.contains("I/O virtualisation enabled"));
+        assert!(r.calls()[0].ends_with("info") && r.calls()[1].ends_with("dmesg"));
+
+        let r = RecordingRunner::new()
+            .on(|c| {
+                (c.args == ["info"])
+                    .then(|| Output::ok("virt_caps              : pv hvm hap shadow\n"))
+            })
+            .on(|c| {
+                (c.args == ["dmesg"]).then(|| Output::ok("(XEN) I/O virtualisation disabled\n"))
+            });
+        assert_eq!(
+            iommu_status(&HostRoot::new(d.path()), Some(&r)).enabled,
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn without_xl_the_files_answer() {
+        let d = tempfile::tempdir().unwrap();
+        let root = HostRoot::new(d.path());
+        let failing = RecordingRunner::new();
+        assert_eq!(iommu_status(&root, Some(&failing)).enabled, None);
+        std::fs::create_dir_all(root.path("/var/log")).unwrap();
+        std::fs::write(
+            root.path("/var/log/dmesg"),
+            "XEN-PV-IOMMU - completed setting up 1-1 mapping\n",
+        )
+        .unwrap();
+        let s = iommu_status(&root, None);
+        assert_eq!(
+            (s.enabled, s.source.as_str()),
+            (Some(true), "/var/log/dmesg")
+        );
+        std::fs::create_dir_all(root.path("/sys/class/iommu/dmar0")).unwrap();
+        assert_eq!(iommu_status(&root, None).source, "/sys/class/iommu");
+    }
+}

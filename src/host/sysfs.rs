@@ -1,0 +1,184 @@
+//! Reading sysfs attributes (hex ids, numbers, symlinks) with errors that name the host path and
+//! what was found, so a bad file becomes one warning for one device, never a panic.
+
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+use super::HostRoot;
+
+/// Why an attribute could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SysfsError {
+    /// The file or link is not there.
+    #[error("{path}: missing")]
+    Missing {
+        /// Host path.
+        path: String,
+    },
+    /// The file is there but could not be read.
+    #[error("{path}: cannot read: {source}")]
+    Unreadable {
+        /// Host path.
+        path: String,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// The content is not what the kernel writes there.
+    #[error("{path}: expected {expected}, found {found:?}")]
+    Garbage {
+        /// Host path.
+        path: String,
+        /// What the file should hold.
+        expected: String,
+        /// What it held (first 40 characters).
+        found: String,
+    },
+}
+
+fn shown(root: &HostRoot, p: &Path) -> String {
+    root.host_path(p).display().to_string()
+}
+
+fn io_err(root: &HostRoot, p: &Path, e: io::Error) -> SysfsError {
+    if e.kind() == io::ErrorKind::NotFound {
+        SysfsError::Missing {
+            path: shown(root, p),
+        }
+    } else {
+        SysfsError::Unreadable {
+            path: shown(root, p),
+            source: e,
+        }
+    }
+}
+
+/// Reads a text attribute, trimmed.
+pub fn read_text(root: &HostRoot, p: &Path) -> Result<String, SysfsError> {
+    match std::fs::read(p) {
+        Ok(b) => Ok(String::from_utf8_lossy(&b).trim().to_string()),
+        Err(e) => Err(io_err(root, p, e)),
+    }
+}
+
+/// Reads raw bytes (the `config` file).
+pub fn read_bytes(root: &HostRoot, p: &Path) -> Result<Vec<u8>, SysfsError> {
+    std::fs::read(p).map_err(|e| io_err(root, p, e))
+}
+
+/// Parses `0x1a2b`-style text of at most `digits` hex digits, as the kernel prints ids.
+pub fn parse_hex(text: &str, digits: usize) -> Option<u32> {
+    let h = text.strip_prefix("0x").unwrap_or(text);
+    if h.is_empty() || h.len() > digits || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    u32::from_str_radix(h, 16).ok()
+}
+
+/// Reads a hex attribute such as `vendor` (`0x8086`).
+pub fn read_hex(root: &HostRoot, p: &Path, digits: usize) -> Result<u32, SysfsError> {
+    let t = read_text(root, p)?;
+    parse_hex(&t, digits).ok_or_else(|| SysfsError::Garbage {
+        path: shown(root, p),
+        expected: format!(
+            "a hex number of at most {digits} digits like 0x{}",
+            "0".repeat(digits)
+        ),
+        found: t.chars().take(40).collect(),
+    })
+}
+
+/// Reads a decimal attribute such as `sriov_totalvfs` or `numa_node`.
+pub fn read_int(root: &HostRoot, p: &Path) -> Result<i64, SysfsError> {
+    let t = read_text(root, p)?;
+    t.parse().map_err(|_| SysfsError::Garbage {
+        path: shown(root, p),
+        expected: "a decimal number".into(),
+        found: t.chars().take(40).collect(),
+    })
+}
+
+/// Reads a symlink and returns its target resolved against the link's directory, lexically
+/// (`..` removed), without requiring the target to exist.
+pub fn read_link(root: &HostRoot, p: &Path) -> Result<PathBuf, SysfsError> {
+    let t = std::fs::read_link(p).map_err(|e| io_err(root, p, e))?;
+    let base = if t.is_absolute() {
+        root.path(&t)
+    } else {
+        p.parent().unwrap_or(Path::new("")).join(t)
+    };
+    Ok(normalize(&base))
+}
+
+/// The last component of a symlink's target (`driver` → `ahci`).
+pub fn link_name(root: &HostRoot, p: &Path) -> Result<String, SysfsError> {
+    let t = read_link(root, p)?;
+    t.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| SysfsError::Garbage {
+            path: shown(root, p),
+            expected: "a link to a named entry".into(),
+            found: t.display().to_string(),
+        })
+}
+
+/// Removes `.` and `..` components lexically.
+pub fn normalize(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_attributes_are_strict() {
+        assert_eq!(parse_hex("0x8086", 4), Some(0x8086));
+        assert_eq!(parse_hex("0x010601", 6), Some(0x010601));
+        assert_eq!(parse_hex("0x10086", 4), None);
+        assert_eq!(parse_hex("zz", 4), None);
+        assert_eq!(parse_hex("0x", 4), None);
+    }
+
+    #[test]
+    fn errors_name_the_host_path_and_the_content() {
+        let d = tempfile::tempdir().unwrap();
+        let root = HostRoot::new(d.path());
+        std::fs::create_dir_all(root.path("/sys/x")).unwrap();
+        std::fs::write(root.path("/sys/x/class"), "banana\n").unwrap();
+        let e = read_hex(&root, &root.path("/sys/x/class"), 6)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("/sys/x/class") && e.contains("banana"), "{e}");
+        let e = read_hex(&root, &root.path("/sys/x/vendor"), 4)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "/sys/x/vendor: missing");
+    }
+
+    #[test]
+    fn links_resolve_lexically_even_when_dangling() {
+        let d = tempfile::tempdir().unwrap();
+        let root = HostRoot::new(d.path());
+        std::fs::create_dir_all(root.path("/sys/a/b")).unwrap();
+        std::os::unix::fs::symlink("../../c/drv", root.path("/sys/a/b/driver")).unwrap();
+        assert_eq!(
+            read_link(&root, &root.path("/sys/a/b/driver")).unwrap(),
+            root.path("/sys/c/drv")
+        );
+        assert_eq!(
+            link_name(&root, &root.path("/sys/a/b/driver")).unwrap(),
+            "drv"
+        );
+    }
+}

@@ -1,0 +1,183 @@
+//! `xenpci check` on fixture hosts: each preflight rule, its severity and the exit status.
+
+mod util;
+
+use util::Host;
+use xenpci::host::fixture::{self, Func};
+
+fn finding<'a>(report: &'a serde_json::Value, check: &str) -> Vec<&'a serde_json::Value> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["check"] == check)
+        .collect()
+}
+
+#[test]
+fn the_hba_passes_and_the_boot_controller_does_not() {
+    let h = Host::shape("x9drw");
+    let ok = h.xenpci(&["check", "05:00.0"]);
+    assert_eq!(ok.code, 0, "{}{}", ok.stdout, ok.stderr);
+    assert!(
+        ok.stdout.contains("=> 0000:05:00.0 can be passed through"),
+        "{}",
+        ok.stdout
+    );
+    assert!(ok.stdout.contains("XEN-PV-IOMMU"), "{}", ok.stdout);
+
+    let bad = h.xenpci(&["check", "05:00.0", "00:1f.2"]);
+    assert_eq!(bad.code, 1);
+    assert!(
+        bad.stdout.contains(
+            "error    critical          dom0 needs 0000:00:1f.2: it holds / (ext3 on /dev/sda1)"
+        ),
+        "{}",
+        bad.stdout
+    );
+    assert!(bad
+        .stdout
+        .contains("=> 0000:00:1f.2 must NOT be passed through"));
+
+    let j = h.xenpci(&["check", "--json", "05:00.0", "00:1f.2"]).json();
+    assert_eq!(j["passable"], false);
+    assert_eq!(j["iommu"]["enabled"], true);
+    assert_eq!(j["devices"][0]["passable"], true);
+    assert_eq!(j["devices"][1]["passable"], false);
+    let crit = finding(&j["devices"][1], "critical");
+    assert_eq!(crit[0]["severity"], "error");
+    assert!(crit[0]["fix"]
+        .as_str()
+        .unwrap()
+        .contains("do not pass 0000:00:1f.2"));
+}
+
+#[test]
+fn the_management_nic_and_its_sibling_are_refused() {
+    let h = Host::shape("x9drw");
+    let j = h.xenpci(&["check", "--json", "02:00.1"]).json();
+    let g = finding(&j["devices"][0], "group");
+    assert_eq!(g[0]["severity"], "error");
+    assert!(g[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("0000:02:00.0, which dom0 needs"));
+    assert_eq!(h.xenpci(&["check", "02:00.0"]).code, 1);
+}
+
+#[test]
+fn bridges_are_never_passed() {
+    let run = Host::shape("x9drw").xenpci(&["check", "--json", "00:01.0"]);
+    assert_eq!(run.code, 1);
+    let b = run.json();
+    let f = finding(&b["devices"][0], "bridge");
+    assert_eq!(f[0]["severity"], "error");
+    assert!(f[0]["fix"].as_str().unwrap().contains("0000:05:00.0"));
+}
+
+#[test]
+fn conventional_pci_behind_a_bridge_goes_as_one_unit() {
+    let h = Host::shape("legacy-bridge");
+    let one = h.xenpci(&["check", "--json", "04:00.0"]);
+    assert_eq!(one.code, 1);
+    let j = one.json();
+    let f = finding(&j["devices"][0], "conventional-pci");
+    assert_eq!(f[0]["severity"], "error");
+    assert!(f[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("bridge 0000:03:00.0"));
+    assert_eq!(
+        f[0]["fix"],
+        "pass them together to one VM: xenpci check 0000:04:00.0 0000:04:01.0"
+    );
+    let both = h.xenpci(&["check", "04:00.0", "04:01.0"]);
+    assert_eq!(both.code, 0, "{}", both.stdout);
+    // No IOMMU evidence in this root: a warning, not a pass.
+    assert!(both.stdout.contains("warning  iommu"), "{}", both.stdout);
+}
+
+#[test]
+fn sriov_vfs_need_their_pf_driver() {
+    let h = Host::shape("sriov-nic");
+    assert_eq!(h.xenpci(&["check", "01:11.2"]).code, 0);
+    let j = h.xenpci(&["check", "--json", "01:11.2", "01:00.0"]).json();
+    assert_eq!(finding(&j["devices"][0], "sriov")[0]["severity"], "error");
+    assert_eq!(finding(&j["devices"][1], "sriov")[0]["severity"], "warning");
+
+    let fx = fixture::Fixture::new()
+        .with(Func::root_port("00:01.0", 0x8086, 0x3c02, 1).acs())
+        .with(
+            Func::endpoint("01:00.0", 0x8086, 0x10c9, 0x020000)
+                .under("00:01.0")
+                .flr()
+                .sriov(8, 1, 0x10ca)
+                .driver("pciback"),
+        )
+        .vfs("01:00.0", &["01:10.0"], None);
+    let run = Host::new(&fx).xenpci(&["check", "--json", "01:10.0"]);
+    assert_eq!(run.code, 1);
+    let j = run.json();
+    let f = finding(&j["devices"][0], "sriov");
+    assert!(f[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("pciback (a passthrough stub)"));
+}
+
+#[test]
+fn usb_controllers_get_the_shared_rmrr_hint() {
+    let run = Host::shape("gpu-pair").xenpci(&["check", "--json", "00:14.0"]);
+    assert_eq!(run.code, 0);
+    let j = run.json();
+    let f = finding(&j["devices"][0], "rmrr");
+    assert_eq!(f[0]["severity"], "warning");
+    assert!(f[0]["fix"].as_str().unwrap().contains("rdm_policy=relaxed"));
+    assert_eq!(j["iommu"]["source"], "/sys/class/iommu");
+}
+
+#[test]
+fn the_gpu_alone_is_a_group_warning_and_no_reset_is_a_warning() {
+    let h = Host::shape("gpu-pair");
+    let j = h.xenpci(&["check", "--json", "01:00.0"]).json();
+    let g = finding(&j["devices"][0], "group");
+    assert_eq!(g[0]["severity"], "warning");
+    assert!(g[0]["fix"]
+        .as_str()
+        .unwrap()
+        .ends_with("0000:01:00.0 0000:01:00.1"));
+    let fx = fixture::Fixture::new().with(Func::conventional("00:05.0", 0x1102, 0x0002, 0x040100));
+    let j = Host::new(&fx)
+        .xenpci(&["check", "--json", "00:05.0"])
+        .json();
+    assert_eq!(finding(&j["devices"][0], "reset")[0]["severity"], "warning");
+}
+
+#[test]
+fn a_disabled_iommu_blocks_everything() {
+    let h = Host::shape("legacy-bridge");
+    h.put(
+        "var/log/xen/hypervisor.log",
+        b"(XEN) I/O virtualisation disabled\n",
+    );
+    let run = h.xenpci(&["check", "--json", "04:00.0", "04:01.0"]);
+    assert_eq!(run.code, 1);
+    let j = run.json();
+    assert_eq!(j["iommu"]["enabled"], false);
+    assert_eq!(finding(&j["devices"][0], "iommu")[0]["severity"], "error");
+}
+
+#[test]
+fn absent_and_malformed_addresses() {
+    let h = Host::shape("x9drw");
+    let run = h.xenpci(&["check", "0a:00.0"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stdout.contains("there is no PCI function 0000:0a:00.0"),
+        "{}",
+        run.stdout
+    );
+    let run = h.xenpci(&["check", "05:00"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("\"05:00\""), "{}", run.stderr);
+}
