@@ -43,7 +43,7 @@ c_hide_survived() {
     { DETAIL="skip: the main boot made no persistent hide (hide-persistent-modprobe did not pass)"; return 2; }
   local want; want=$(cat /etc/modprobe.d/.e2e-persistent-hide)
   [ "$(drv_of "$want")" = pciback ] || fail "$want is on $(drv_of "$want") after the reboot, not pciback" || return
-  DETAIL="$want on pciback from boot ($(grep -hs xen-pciback /etc/modprobe.d/*.conf | head -n1))"
+  DETAIL="$want on pciback from boot ($(grep -hs '^options xen-pciback' /etc/modprobe.d/*.conf | head -n1))"
   if xenpci hidden --help >/dev/null 2>&1; then
     run xenpci hidden --json
     printf '%s' "$OUT" | grep -q "$want" || fail "xenpci hidden --json does not list $want" || return

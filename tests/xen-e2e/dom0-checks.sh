@@ -210,7 +210,7 @@ c_hide_persistent() {
   [ "$RC" -eq 0 ] || fail "xenpci hide --persistent --method modprobe $SAS exited $RC: $(first_line "$ERR")" || return
   grep -qs "hide=.*($SAS)" /etc/modprobe.d/*.conf || fail "no 'hide=...($SAS)' in /etc/modprobe.d/*.conf" || return
   echo "$SAS" > /etc/modprobe.d/.e2e-persistent-hide
-  DETAIL="$(grep -hs 'xen-pciback' /etc/modprobe.d/*.conf | head -n1)"
+  DETAIL="$(grep -hs '^options xen-pciback' /etc/modprobe.d/*.conf | head -n1)"
   return 0
 }
 check hide-persistent-modprobe c_hide_persistent

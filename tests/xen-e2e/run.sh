@@ -6,8 +6,8 @@
 #
 # Knobs (environment):
 #   XENPCI_E2E_DIR      work dir for packages, images, logs (default /tmp/xenpci-e2e)
-#   XENPCI_E2E_BOOTS    boots to run, in order (default "main reboot"; see boot_spec below)
-#   XENPCI_E2E_IOMMU    intel (default) or amd: the emulated IOMMU of the IOMMU-enabled boots
+#   XENPCI_E2E_BOOTS    boots to run, in order (default "main reboot amd"; see boot_spec below)
+#   XENPCI_E2E_IOMMU    intel (default) or amd: the emulated IOMMU of the main and reboot boots
 #   XENPCI_E2E_TIMEOUT  seconds per boot before QEMU is killed (default 600)
 #   XENPCI_BIN          a prebuilt xenpci to test (default: cargo build --release --bin xenpci)
 #   XENPCI_E2E_APT      1: always run apt-get (default when CI is set); 0: never
@@ -19,7 +19,7 @@ set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 export LAB=${XENPCI_E2E_DIR:-/tmp/xenpci-e2e}
-BOOTS=${XENPCI_E2E_BOOTS:-main reboot}
+BOOTS=${XENPCI_E2E_BOOTS:-main reboot amd}
 IOMMU_ON=${XENPCI_E2E_IOMMU:-intel}
 BOOT_TIMEOUT=${XENPCI_E2E_TIMEOUT:-600}
 SMP=${XENPCI_E2E_SMP:-1}
@@ -37,10 +37,13 @@ boot_spec() {
     # the reboot: Xen without IOMMU (check reports it missing) + the modprobe.d saved by `main`
     reboot) IOMMU=$IOMMU_ON; XEN_IOMMU="iommu=0"; SCRIPT=dom0-checks-reboot.sh
             DOM0_EXTRA="labmodprobe=1 e2epersist=1" ;;
+    # the main checks again with the other IOMMU flavour (AMD-Vi: the IOMMU takes 00:02.0, devices
+    # shift by one); no persistence, so it does not disturb main -> reboot
+    amd)    IOMMU=amd; XEN_IOMMU="iommu=verbose"; SCRIPT=dom0-checks.sh; DOM0_EXTRA="labmodprobe=1" ;;
     *) return 1 ;;
   esac
 }
-for b in $BOOTS; do boot_spec "$b" || die "unknown boot '$b' in XENPCI_E2E_BOOTS (known: main reboot)"; done
+for b in $BOOTS; do boot_spec "$b" || die "unknown boot '$b' in XENPCI_E2E_BOOTS (known: main reboot amd)"; done
 
 # ---------- 1. packages (Debian 12) ----------
 PKGS=(qemu-system-x86 xen-utils-4.17 xenstore-utils pciutils busybox-static cpio gzip kmod jq)
@@ -116,6 +119,12 @@ for b in $BOOTS; do
       *) FAIL=$((FAIL + 1)) ;;
     esac
   done < <(grep -a '^E2E-CHECK ' "$LOG" | tr -d '\r')
+  # a verdict line garbled by interleaved console output must not hide a failure: every check
+  # that started ("----- check B/NAME") needs its verdict line
+  for c in $(grep -a -o -- '----- check [^ ]*' "$LOG" | tr -d '\r' | awk '{print $3}'); do
+    grep -aq "^E2E-CHECK [a-zA-Z]* t=[0-9.]* $c :: " "$LOG" && continue
+    FAIL=$((FAIL + 1)); echo "E2E-CHECK FAIL t=? $c :: started but no verdict line in $LOG"
+  done
   if ! grep -aq 'E2E: BOOT-DONE' "$LOG"; then
     FAIL=$((FAIL + 1))
     echo "E2E-CHECK FAIL t=$SECS $b/boot :: the boot did not finish (qemu rc $QRC; 124 = timeout after ${BOOT_TIMEOUT}s); last lines of $LOG:"
