@@ -23,6 +23,7 @@ pub mod host;
 pub mod ids;
 pub mod pci;
 pub mod plan;
+pub mod pool;
 pub mod syntax;
 pub mod xapi;
 pub mod xenstore;

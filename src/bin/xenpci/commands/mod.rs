@@ -8,6 +8,7 @@ pub mod demo;
 pub mod hidden;
 pub mod hide;
 pub mod list;
+pub mod pool;
 pub mod spec;
 pub mod unassign;
 pub mod xapi_pci;
