@@ -25,6 +25,7 @@ pub mod ids;
 pub mod journal;
 pub mod pci;
 pub mod plan;
+pub mod pool;
 pub mod syntax;
 pub mod xapi;
 pub mod xenstore;

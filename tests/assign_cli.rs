@@ -209,12 +209,36 @@ fn dry_run_prints_the_exact_xe_commands_and_changes_nothing() {
     w.xe(&["host-list"]).assert().success();
     let before = w.state();
     let xe = env!("CARGO_BIN_EXE_xe");
-    w.xenpci(&["assign", "05:00.0", "--vm", "ceph-osd-1", "--restart", "--dry-run"])
+    let out = w
+        .xenpci(&[
+            "assign",
+            "05:00.0",
+            "--vm",
+            "ceph-osd-1",
+            "--restart",
+            "--dry-run",
+        ])
         .assert()
-        .success()
-        .stdout(predicate::str::contains(format!(
-            "{xe} vm-param-set uuid={OSD} other-config:pci=0/0000:05:00.0\n{xe} vm-shutdown uuid={OSD}\n{xe} vm-start uuid={OSD}\n"
-        )));
+        .success();
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    // The commands, in order, each as its own line of the script (comments between them).
+    let commands: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(
+        commands,
+        [
+            format!("{xe} vm-param-set uuid={OSD} other-config:pci=0/0000:05:00.0"),
+            format!("{xe} vm-shutdown uuid={OSD}"),
+            format!("{xe} vm-start uuid={OSD}"),
+        ]
+    );
+    assert!(
+        text.starts_with("# plan: other-config:pci of VM ceph-osd-1"),
+        "{text}"
+    );
+    assert!(text.contains(&format!(
+        "# read: {xe} vm-param-get uuid={OSD} param-name=other-config param-key=pci\n"
+    )));
+    assert!(text.ends_with("# dry run: nothing was changed\n"), "{text}");
     let out = w
         .xenpci(&["assign", "05:00.0", "--vm", OSD, "--dry-run", "--json"])
         .assert()

@@ -1,20 +1,19 @@
-//! The seed-000 flow on a host modelled on the seed's XCP-ng box (Supermicro X9DRW: C600 AHCI at
-//! 00:1f.2, LSI SAS2308 at 05:00.0, C602 SCU at 06:00.0): `xenpci hide 05:00.0 --dry-run` shows
-//! exactly what would change (the xen-cmdline --get-dom0/--set-dom0 argv, the xl call) and
-//! changes nothing; the real run does it; the guard refuses what dom0 needs.
+//! The seed-000 flow on the seed's XCP-ng host (Supermicro X9DRW from the inventory's fixture
+//! generator: C600 AHCI at 00:1f.2 holding dom0's root, LSI SAS2308 at 05:00.0, C602 SCU at
+//! 06:00.0, I350 carrying the management bridge) with an XCP-ng 8.2 grub.cfg:
+//! `xenpci hide 05:00.0 --dry-run` shows exactly what would change (the xen-cmdline
+//! --get-dom0/--set-dom0 argv, the xl call) and changes nothing; the real run does it; the guard
+//! refuses the controller holding dom0's root and bridges, and handles isolation groups.
 
 mod hide_common;
 
-use hide_common::{host, original, Host};
+use hide_common::{generated, original, Host};
 use predicates::prelude::*;
+use xenpci::host::fixture;
 
 fn seed_host() -> Host {
-    let h = host("xcpng82");
-    h.pciback()
-        .device("0000:00:1f.2", "010601", Some("ahci"))
-        .device("0000:00:03.0", "060400", Some("pcieport"))
-        .device("0000:05:00.0", "010700", Some("mpt2sas"))
-        .device("0000:06:00.0", "010700", Some("isci"));
+    let h = generated(fixture::x9drw(), "xcpng82");
+    h.pciback();
     h
 }
 
@@ -37,7 +36,7 @@ fn seed_000_dry_run_shows_exactly_what_would_change() {
          #   => (empty)\n\
          # 1. persistent (xen-cmdline): set dom0's hide list (--set-dom0 replaces the whole value)\n\
          {xc} --set-dom0 'xen-pciback.hide=(0000:05:00.0)'\n\
-         # 2. now (xl): unbind 0000:05:00.0 from mpt2sas and hand it to pciback\n\
+         # 2. now (xl): unbind 0000:05:00.0 from mpt3sas and hand it to pciback\n\
          {xl} pci-assignable-add 0000:05:00.0\n\
          # note: the boot configuration changes take effect at the next host reboot\n\
          # dry run: nothing was changed\n",
@@ -51,7 +50,7 @@ fn seed_000_dry_run_shows_exactly_what_would_change() {
         h.read("/boot/grub/grub.cfg"),
         original("xcpng82", "/boot/grub/grub.cfg")
     );
-    assert_eq!(h.driver("0000:05:00.0").as_deref(), Some("mpt2sas"));
+    assert_eq!(h.driver("0000:05:00.0").as_deref(), Some("mpt3sas"));
 }
 
 #[test]
@@ -75,45 +74,53 @@ fn seed_000_real_run_hides_now_and_after_reboot() {
 }
 
 #[test]
-fn a_bridge_is_refused_with_the_override_named() {
+fn the_controller_holding_dom0s_root_is_refused_with_the_override_named() {
     let h = seed_host();
-    h.xenpci(&["hide", "00:03.0", "--persistent"])
+    h.xenpci(&["hide", "00:1f.2"])
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("0000:00:03.0 is needed by dom0"))
-        .stderr(predicate::str::contains("PCI bridge"))
-        .stderr(predicate::str::contains("--force"));
-    assert!(h.calls().is_empty());
-    h.xenpci(&["hide", "00:03.0", "--persistent", "--force", "--dry-run"])
+        .stderr(predicate::str::contains(
+            "refusing to hide 0000:00:1f.2: dom0 needs it: holds / (ext3 on /dev/sda1)",
+        ))
+        .stderr(predicate::str::contains("add --force"));
+    assert!(h.calls().is_empty(), "{:?}", h.calls());
+    assert_eq!(h.driver("0000:00:1f.2").as_deref(), Some("ahci"));
+    h.xenpci(&["hide", "00:1f.2", "--persistent", "--force", "--dry-run"])
         .assert()
         .success()
-        .stderr(predicate::str::contains("hiding anyway: --force"));
+        .stderr(predicate::str::contains("hiding anyway: --force"))
+        .stdout(predicate::str::contains("xen-pciback.hide=(0000:00:1f.2)"));
+}
+
+#[test]
+fn a_bridge_is_refused_with_the_override_named() {
+    let h = seed_host();
+    h.xenpci(&["hide", "00:01.0", "--persistent"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "refusing to hide 0000:00:01.0: dom0 needs it",
+        ))
+        .stderr(predicate::str::contains("it is a bridge"))
+        .stderr(predicate::str::contains("--force"));
+    assert!(h.calls().is_empty());
 }
 
 #[test]
 fn isolation_group_siblings_are_named_and_added_with_with_group() {
-    let h = seed_host();
-    h.device("0000:07:00.0", "030000", Some("nouveau")).device(
-        "0000:07:00.1",
-        "040300",
-        Some("snd_hda_intel"),
-    );
-    for b in ["0000:07:00.0", "0000:07:00.1"] {
-        h.write(
-            &format!("/sys/bus/pci/devices/0000:07:00.0/iommu_group/devices/{b}"),
-            "",
-        );
-    }
-    h.xenpci(&["hide", "07:00.0", "--persistent", "--dry-run"])
+    let h = generated(fixture::gpu_pair(), "debian");
+    h.xenpci(&["hide", "01:00.0", "--persistent", "--dry-run"])
         .assert()
         .success()
         .stderr(predicate::str::contains(
-            "shares its isolation group with 0000:07:00.1",
+            "shares its isolation group with 0000:01:00.1",
         ))
-        .stdout(predicate::str::contains("xen-pciback.hide=(0000:07:00.0)'"));
+        .stdout(predicate::str::contains(
+            "xen-pciback.hide=(0000:01:00.0)\n",
+        ));
     h.xenpci(&[
         "hide",
-        "07:00.0",
+        "01:00.0",
         "--persistent",
         "--dry-run",
         "--with-group",
@@ -121,6 +128,23 @@ fn isolation_group_siblings_are_named_and_added_with_with_group() {
     .assert()
     .success()
     .stdout(predicate::str::contains(
-        "xen-pciback.hide=(0000:07:00.0)(0000:07:00.1)'",
+        "xen-pciback.hide=(0000:01:00.0)(0000:01:00.1)\n",
     ));
+}
+
+#[test]
+fn without_pciback_the_default_hides_from_the_next_boot_only() {
+    let h = generated(fixture::x9drw(), "xcpng82");
+    h.xenpci(&["hide", "05:00.0"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("pciback driver is not loaded"));
+    assert!(!h.calls().iter().any(|c| c.starts_with("xl ")));
+    assert!(h
+        .read("/boot/grub/grub.cfg")
+        .contains("xen-pciback.hide=(0000:05:00.0)"));
+    h.xenpci(&["hide", "06:00.0", "--now", "--live", "sysfs"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("modprobe xen-pciback"));
 }

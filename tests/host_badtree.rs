@@ -54,6 +54,7 @@ fn dangling_links_and_stray_entries_are_reported() {
         "../../../devices/pci0000:00/0000:00:11.0/gone",
     );
     h.put("sys/bus/pci/devices/README", b"not a device");
+    h.put("sys/kernel/iommu_groups/7/type", b"DMA\n");
     h.relink(
         &format!("{HBA}/iommu_group"),
         "../../../../kernel/iommu_groups/x",

@@ -111,3 +111,139 @@ fn no_argv_at_all_is_a_failure_response() {
         "{s}"
     );
 }
+
+fn demo_root() -> String {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/demo/x9drw").to_string()
+}
+
+#[test]
+fn list_returns_the_same_array_as_the_cli() {
+    let root = demo_root();
+    let v = call(&["list"], &[("XENPCI_ROOT", &root)]);
+    assert_eq!(v["status"], "Success", "{v}");
+    let plugin: Value = serde_json::from_str(v["value"].as_str().unwrap()).unwrap();
+    let cli = Command::new(env!("CARGO_BIN_EXE_xenpci"))
+        .args(["--root", &root, "list", "--json"])
+        .output()
+        .unwrap();
+    let cli: Value = serde_json::from_slice(&cli.stdout).unwrap();
+    assert_eq!(plugin, cli);
+    let hba = plugin
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["bdf"] == "0000:05:00.0")
+        .unwrap();
+    assert_eq!(hba["device_id"], "0087");
+    // filters use lspci's -d syntax, as on the CLI
+    let v = call(&["list", "filter=1000::0107"], &[("XENPCI_ROOT", &root)]);
+    let only: Value = serde_json::from_str(v["value"].as_str().unwrap()).unwrap();
+    assert_eq!(only.as_array().unwrap().len(), 1, "{only}");
+    let v = call(&["list", "filter=zz:"], &[("XENPCI_ROOT", &root)]);
+    assert_eq!(failure_code(&v), "XENPCI_INVALID_ARGUMENT");
+}
+
+#[test]
+fn check_reports_the_critical_controller_and_the_passable_hba() {
+    let root = demo_root();
+    let v = call(&["check", "bdf=05:00.0,00:1f.2"], &[("XENPCI_ROOT", &root)]);
+    assert_eq!(v["status"], "Success", "{v}");
+    let doc: Value = serde_json::from_str(v["value"].as_str().unwrap()).unwrap();
+    assert_eq!(doc["passable"], false);
+    assert_eq!(doc["devices"][0]["bdf"], "0000:05:00.0");
+    assert_eq!(doc["devices"][0]["passable"], true);
+    assert_eq!(doc["devices"][1]["passable"], false);
+    for (args, code, needle) in [
+        (
+            vec!["check"],
+            "XENPCI_MISSING_ARGUMENT",
+            "\"bdf\" is required",
+        ),
+        (
+            vec!["check", "bdf=05:00"],
+            "XENPCI_INVALID_ARGUMENT",
+            "\"05:00\"",
+        ),
+        (vec!["check", "bdf="], "XENPCI_INVALID_ARGUMENT", "is empty"),
+    ] {
+        let v = call(&args, &[("XENPCI_ROOT", &root)]);
+        assert_eq!(failure_code(&v), code, "{args:?}: {v}");
+        assert!(v["error"][1].as_str().unwrap().contains(needle), "{v}");
+    }
+}
+
+#[test]
+fn hide_refuses_dom0s_disk_controller_with_the_reason() {
+    let root = demo_root();
+    let v = call(
+        &["hide", "bdf=00:1f.2", "dry_run=true"],
+        &[("XENPCI_ROOT", &root)],
+    );
+    assert_eq!(failure_code(&v), "XENPCI_FAILED");
+    let msg = v["error"][1].as_str().unwrap();
+    assert!(
+        msg.contains("0000:00:1f.2") && msg.contains("holds /") && msg.contains("--force"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn hide_then_hidden_then_unhide_through_the_plugin() {
+    // A copy of the demo host whose pciback is a module configured through modprobe.d.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("host");
+    let ok = Command::new(env!("CARGO_BIN_EXE_xenpci"))
+        .args(["demo", "--write"])
+        .arg(&root)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    std::fs::create_dir_all(root.join("etc/modprobe.d")).unwrap();
+    let r = root.to_str().unwrap();
+    let env = [("XENPCI_ROOT", r)];
+    let args = ["hide", "bdf=05:00.0", "method=modprobe", "persistent=true"];
+    // dry run: the plan, nothing written
+    let mut dry = args.to_vec();
+    dry.push("dry_run=yes");
+    let v = call(&dry, &env);
+    assert_eq!(v["status"], "Success", "{v}");
+    let out: Value = serde_json::from_str(v["value"].as_str().unwrap()).unwrap();
+    assert_eq!(out["dry_run"], true);
+    assert_eq!(out["result"], Value::Null);
+    assert!(
+        out["plan"].to_string().contains("hide=(0000:05:00.0)"),
+        "{out}"
+    );
+    assert!(!root.join("etc/modprobe.d/xen-pciback.conf").exists());
+    // for real
+    let v = call(&args, &env);
+    assert_eq!(v["status"], "Success", "{v}");
+    let conf = std::fs::read_to_string(root.join("etc/modprobe.d/xen-pciback.conf")).unwrap();
+    assert!(
+        conf.contains("options xen-pciback hide=(0000:05:00.0)"),
+        "{conf}"
+    );
+    let v = call(&["hidden", "method=modprobe"], &env);
+    let h: Value = serde_json::from_str(v["value"].as_str().unwrap()).unwrap();
+    let dev = h["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["bdf"] == "0000:05:00.0")
+        .unwrap();
+    assert_eq!(dev["hidden_next_boot"], true, "{h}");
+    assert_eq!(dev["status"], "reboot pending", "{h}");
+    let v = call(
+        &["unhide", "bdf=05:00.0", "method=modprobe", "persistent=1"],
+        &env,
+    );
+    assert_eq!(v["status"], "Success", "{v}");
+    let conf =
+        std::fs::read_to_string(root.join("etc/modprobe.d/xen-pciback.conf")).unwrap_or_default();
+    assert!(!conf.contains("0000:05:00.0"), "{conf}");
+    // bad flags and methods are named
+    let v = call(&["hide", "bdf=05:00.0", "dry_run=maybe"], &env);
+    assert!(v["error"][1].as_str().unwrap().contains("dry_run"), "{v}");
+    let v = call(&["hide", "bdf=05:00.0", "method=lilo"], &env);
+    assert!(v["error"][1].as_str().unwrap().contains("lilo"), "{v}");
+}

@@ -4,6 +4,14 @@
 
 use std::collections::BTreeMap;
 
+use xenpci::exec::{Runner, SystemRunner};
+use xenpci::hide::apply::{self as hide_apply, Options, Outcome};
+use xenpci::hide::methods::{detect, state};
+use xenpci::hide::{Ctx, HideError};
+use xenpci::host::{filter, preflight, HostRoot, Inventory};
+use xenpci::pci::Bdf;
+use xenpci::xapi::{assign, Xe};
+
 use crate::protocol::Call;
 
 /// A failure response: code and parameters.
@@ -28,7 +36,15 @@ type Args = BTreeMap<String, String>;
 type Function = fn(&Args) -> Result<String, Failure>;
 
 /// The functions the plugin exports, by name.
-pub const FUNCTIONS: &[(&str, Function)] = &[("version", version)];
+pub const FUNCTIONS: &[(&str, Function)] = &[
+    ("version", version),
+    ("list", list),
+    ("check", check),
+    ("hidden", hidden),
+    ("hide", hide),
+    ("unhide", unhide),
+    ("assigned", assigned),
+];
 
 /// Runs the call's function.
 pub fn dispatch(call: &Call) -> Result<String, Failure> {
@@ -66,4 +82,222 @@ fn version(args: &Args) -> Result<String, Failure> {
         "functions": FUNCTIONS.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
     })
     .to_string())
+}
+
+/// The host root: `XENPCI_ROOT` as for the CLI (xapi itself passes only PATH, so on a real host
+/// this is `/`).
+fn root() -> HostRoot {
+    HostRoot::from_env()
+}
+
+fn invalid(func: &str, key: &str, msg: String) -> Failure {
+    Failure::new(
+        "XENPCI_INVALID_ARGUMENT",
+        [format!("{func}: argument {key}: {msg}"), key.to_string()],
+    )
+}
+
+/// A required argument.
+fn required<'a>(args: &'a Args, func: &str, key: &str) -> Result<&'a str, Failure> {
+    args.get(key).map(String::as_str).ok_or_else(|| {
+        Failure::new(
+            "XENPCI_MISSING_ARGUMENT",
+            [
+                format!("{func}: argument {key:?} is required"),
+                key.to_string(),
+            ],
+        )
+    })
+}
+
+/// A list of PCI addresses: `bdf=05:00.0` or `bdf=05:00.0,06:00.0` (commas or spaces).
+fn bdfs(args: &Args, func: &str) -> Result<Vec<Bdf>, Failure> {
+    let text = required(args, func, "bdf")?;
+    let list: Vec<&str> = text.split([',', ' ']).filter(|s| !s.is_empty()).collect();
+    if list.is_empty() {
+        return Err(invalid(
+            func,
+            "bdf",
+            "is empty (expected e.g. 0000:05:00.0)".into(),
+        ));
+    }
+    list.iter()
+        .map(|s| {
+            s.parse::<Bdf>()
+                .map_err(|e| invalid(func, "bdf", e.to_string()))
+        })
+        .collect()
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Result<String, Failure> {
+    serde_json::to_string(v)
+        .map_err(|e| Failure::new("XENPCI_FAILED", [format!("cannot encode the result: {e}")]))
+}
+
+/// `list` [filter=VENDOR:DEVICE:CLASS,...]: the same JSON array as `xenpci list --json`.
+fn list(args: &Args) -> Result<String, Failure> {
+    only(args, "list", &["filter"])?;
+    let filters = match args.get("filter") {
+        Some(f) => filter::parse(f).map_err(|e| invalid("list", "filter", e.to_string()))?,
+        None => Vec::new(),
+    };
+    let inv = Inventory::scan(&root());
+    let records: Vec<_> = inv
+        .functions()
+        .iter()
+        .filter(|f| filter::any_matches(&filters, f.vendor_id, f.device_id, f.class))
+        .map(|f| f.record(&inv))
+        .collect();
+    json(&records)
+}
+
+/// `check` bdf=BDF[,BDF...]: the same JSON document as `xenpci check --json`.
+fn check(args: &Args) -> Result<String, Failure> {
+    only(args, "check", &["bdf"])?;
+    let bdfs = bdfs(args, "check")?;
+    let root = root();
+    let system = SystemRunner;
+    let runner: Option<&dyn Runner> = root.is_real().then_some(&system as &dyn Runner);
+    let (_, output) = preflight::check_host(&root, runner, &bdfs);
+    json(&output)
+}
+
+/// A boolean argument: `true`/`false`, `yes`/`no`, `1`/`0`, `on`/`off` (empty or absent: false).
+fn flag(args: &Args, func: &str, key: &str) -> Result<bool, Failure> {
+    match args.get(key).map(|s| s.to_ascii_lowercase()).as_deref() {
+        None | Some("") | Some("false") | Some("no") | Some("0") | Some("off") => Ok(false),
+        Some("true") | Some("yes") | Some("1") | Some("on") => Ok(true),
+        Some(other) => Err(invalid(
+            func,
+            key,
+            format!("{other:?} is not a boolean (expected true or false)"),
+        )),
+    }
+}
+
+/// An optional argument parsed with FromStr.
+fn parsed<T: std::str::FromStr<Err = String>>(
+    args: &Args,
+    func: &str,
+    key: &str,
+) -> Result<Option<T>, Failure> {
+    args.get(key)
+        .filter(|v| !v.is_empty())
+        .map(|v| v.parse::<T>().map_err(|e| invalid(func, key, e)))
+        .transpose()
+}
+
+fn failed(func: &str, message: String) -> Failure {
+    Failure::new("XENPCI_FAILED", [format!("{func}: {message}")])
+}
+
+/// `hidden` [method=M]: the same JSON as `xenpci hidden --json`.
+fn hidden(args: &Args) -> Result<String, Failure> {
+    only(args, "hidden", &["method"])?;
+    let root = root();
+    let runner = SystemRunner;
+    let ctx = Ctx {
+        root: &root,
+        runner: &runner,
+    };
+    let method = match parsed(args, "hidden", "method")? {
+        Some(m) => Some(m),
+        None => detect::detect(ctx).ok().map(|d| d.method),
+    };
+    let h = state::hidden(ctx, method).map_err(|e| failed("hidden", e.to_string()))?;
+    json(&h)
+}
+
+const HIDE_ARGS: &[&str] = &[
+    "bdf",
+    "persistent",
+    "now",
+    "method",
+    "live",
+    "dry_run",
+    "force",
+    "with_group",
+];
+
+fn hide_options(args: &Args, func: &str) -> Result<Options, Failure> {
+    Ok(Options {
+        persistent: flag(args, func, "persistent")?,
+        now: flag(args, func, "now")?,
+        method: parsed(args, func, "method")?,
+        live: parsed(args, func, "live")?,
+        dry_run: flag(args, func, "dry_run")?,
+        force: flag(args, func, "force")?,
+        with_group: flag(args, func, "with_group")?,
+    })
+}
+
+/// Turns a hide/unhide outcome into the plugin's answer: the Outcome JSON when everything was
+/// done (or planned), else a Failure that says which step failed and what was undone.
+fn hide_answer(func: &str, out: Result<Outcome, HideError>) -> Result<String, Failure> {
+    let out = out.map_err(|e| failed(func, e.to_string()))?;
+    if let Some(r) = &out.result {
+        if let Some(f) = &r.failure {
+            let mut msg = format!("{f}");
+            for u in &f.undone {
+                msg.push_str(&format!("; undone: {u}"));
+            }
+            for u in &f.not_undone {
+                msg.push_str(&format!("; NOT undone: {u}"));
+            }
+            return Err(failed(func, msg));
+        }
+        if let Some(c) = &r.unconfirmed {
+            return Err(failed(func, c.clone()));
+        }
+    }
+    json(&out)
+}
+
+/// `hide` bdf=... [persistent now method live dry_run force with_group].
+fn hide(args: &Args) -> Result<String, Failure> {
+    only(args, "hide", HIDE_ARGS)?;
+    let bdfs = bdfs(args, "hide")?;
+    let opts = hide_options(args, "hide")?;
+    let root = root();
+    let runner = SystemRunner;
+    hide_answer(
+        "hide",
+        hide_apply::hide(
+            Ctx {
+                root: &root,
+                runner: &runner,
+            },
+            &bdfs,
+            opts,
+        ),
+    )
+}
+
+/// `unhide` bdf=... [persistent now method live dry_run].
+fn unhide(args: &Args) -> Result<String, Failure> {
+    only(args, "unhide", &HIDE_ARGS[..6])?;
+    let bdfs = bdfs(args, "unhide")?;
+    let opts = hide_options(args, "unhide")?;
+    let root = root();
+    let runner = SystemRunner;
+    hide_answer(
+        "unhide",
+        hide_apply::unhide(
+            Ctx {
+                root: &root,
+                runner: &runner,
+            },
+            &bdfs,
+            opts,
+        ),
+    )
+}
+
+/// `assigned`: every VM's devices, as `xenpci assigned --json`.
+fn assigned(args: &Args) -> Result<String, Failure> {
+    only(args, "assigned", &[])?;
+    let runner = SystemRunner;
+    let vms = assign::assigned(&Xe::new(&runner), &root())
+        .map_err(|e| failed("assigned", e.to_string()))?;
+    json(&vms)
 }

@@ -3,12 +3,10 @@
 //! refused unless `--force`; devices that share its isolation group are named, and added only
 //! with `--with-group`.
 //!
-//! The facts come through [`Facts`], so the guard does not care how the host was scanned.
-//! [`SysfsFacts`] is the small reader used until the host inventory (`crate::host`) provides
-//! criticality and isolation groups: it knows bridges (class 0x0604xx) and the kernel's IOMMU
-//! group, and reports no critical devices.
+//! The facts come through [`Facts`], so the guard does not care how the host was scanned; the
+//! CLI uses [`InventoryFacts`], the host inventory.
 
-use crate::host::HostRoot;
+use crate::host::{HostRoot, Inventory};
 use crate::pci::Bdf;
 
 /// What the guard needs to know about one device.
@@ -28,30 +26,31 @@ pub trait Facts {
     fn facts(&self, bdf: Bdf) -> DeviceFacts;
 }
 
-/// Facts read straight from sysfs (bridge class, kernel IOMMU group).
-pub struct SysfsFacts<'a> {
-    /// The host root.
-    pub root: &'a HostRoot,
+/// Facts from the host inventory ([`crate::host::Inventory`]): its critical reasons (dom0's
+/// storage controllers, management NIC, console), bridge flag and isolation group.
+pub struct InventoryFacts(pub Inventory);
+
+impl InventoryFacts {
+    /// Scans the host.
+    pub fn scan(root: &HostRoot) -> InventoryFacts {
+        InventoryFacts(Inventory::scan(root))
+    }
 }
 
-impl Facts for SysfsFacts<'_> {
+impl Facts for InventoryFacts {
     fn facts(&self, bdf: Bdf) -> DeviceFacts {
-        let dev = format!("/sys/bus/pci/devices/{bdf}");
-        let class = std::fs::read_to_string(self.root.path(format!("{dev}/class")))
-            .ok()
-            .and_then(|c| u32::from_str_radix(c.trim().trim_start_matches("0x"), 16).ok());
-        let group = std::fs::read_dir(self.root.path(format!("{dev}/iommu_group/devices")))
-            .map(|rd| {
-                rd.filter_map(|e| e.ok())
-                    .filter_map(|e| e.file_name().to_string_lossy().parse().ok())
-                    .filter(|b: &Bdf| *b != bdf)
-                    .collect()
-            })
-            .unwrap_or_default();
-        DeviceFacts {
-            critical: Vec::new(),
-            bridge: class.is_some_and(|c| c >> 8 == 0x0604),
-            group,
+        match self.0.get(bdf) {
+            Some(f) => DeviceFacts {
+                critical: f.critical.clone(),
+                bridge: f.is_bridge(),
+                group: f
+                    .isolation_group
+                    .iter()
+                    .copied()
+                    .filter(|b| *b != bdf)
+                    .collect(),
+            },
+            None => DeviceFacts::default(),
         }
     }
 }
@@ -79,25 +78,28 @@ pub fn check(facts: &dyn Facts, bdfs: &[Bdf], force: bool, with_group: bool) -> 
         let f = facts.facts(bdf);
         let mut reasons = f.critical.clone();
         if f.bridge {
-            reasons.push("it is a PCI bridge: pciback would seize every device below it".into());
+            reasons.push("it is a bridge (pciback would seize every device below it)".into());
         }
         if !reasons.is_empty() {
-            let text = format!("{bdf} is needed by dom0: {}", reasons.join("; "));
+            let why = reasons.join("; ");
             if force {
-                v.warnings.push(format!("{text} (hiding anyway: --force)"));
+                v.warnings.push(format!(
+                    "{bdf} is needed by dom0 ({why}); hiding anyway: --force"
+                ));
             } else {
                 v.refused.push(format!(
-                    "refusing to hide {text}. Hiding it can take dom0's own disks, network or \
-                     console away (a host panic at the next VM reboot). If you are sure, add \
-                     --force"
+                    "refusing to hide {bdf}: dom0 needs it: {why}. Hiding it can take dom0's own \
+                     disks, network or console away (a host panic at the next VM reboot). If you \
+                     are sure, add --force"
                 ));
             }
         }
+        // Bridges in a group stay with dom0 (they are never hidden, and need not be).
         let missing: Vec<Bdf> = f
             .group
             .iter()
             .copied()
-            .filter(|s| !v.devices.contains(s))
+            .filter(|s| !v.devices.contains(s) && !facts.facts(*s).bridge)
             .collect();
         if !missing.is_empty() {
             let names: Vec<String> = missing.iter().map(Bdf::to_string).collect();
@@ -155,7 +157,7 @@ mod tests {
         m.insert(
             b("01:00.0"),
             DeviceFacts {
-                group: vec![b("01:00.1")],
+                group: vec![b("00:01.0"), b("01:00.1")],
                 ..Default::default()
             },
         );

@@ -14,6 +14,7 @@
 //! * [`hide_param`]: editing the hide parameter inside one argument string.
 //! * [`guard`]: what may be hidden.
 
+pub mod apply;
 pub mod guard;
 pub mod hide_param;
 pub mod methods;

@@ -24,7 +24,7 @@ use super::config::{ConfigSpace, PortType};
 use super::critical;
 use super::isolation::{self, Node};
 use super::names;
-use super::sysfs::{link_name, read_bytes, read_hex, read_int, read_link, read_text, SysfsError};
+use super::sysfs::{link_name, read_config, read_hex, read_int, read_link, read_text, SysfsError};
 use super::HostRoot;
 use crate::pci::Bdf;
 
@@ -71,7 +71,7 @@ pub struct PciFunction {
     pub computed_group: Vec<Bdf>,
     /// SR-IOV state of a PF.
     pub sriov: Option<Sriov>,
-    /// The PF of a VF.
+    /// The PF of a VF (from the PF's `virtfnN` links).
     pub physfn: Option<Bdf>,
     /// Upstream bridges, nearest first.
     pub upstream: Vec<Bdf>,
@@ -233,10 +233,14 @@ impl Inventory {
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect();
         names.sort();
+        // Only ask each function for its IOMMU group when the kernel has groups at all.
+        let groups = std::fs::read_dir(root.path("/sys/kernel/iommu_groups"))
+            .is_ok_and(|mut rd| rd.next().is_some());
         for name in names {
             match name.parse::<Bdf>() {
                 Ok(b) => {
-                    if let Some(f) = read_function(root, &devices.join(&name), b, &mut inv.warnings)
+                    if let Some(f) =
+                        read_function(root, &devices.join(&name), b, groups, &mut inv.warnings)
                     {
                         inv.functions.push(f);
                     }
@@ -262,6 +266,18 @@ impl Inventory {
     }
 
     fn finish(&mut self, root: &HostRoot) {
+        // A VF's PF is the function whose virtfnN links name it (saves a readlink per function).
+        let links: Vec<(Bdf, Bdf)> = self
+            .functions
+            .iter()
+            .filter_map(|f| f.sriov.as_ref().map(|s| (f.bdf, s)))
+            .flat_map(|(pf, s)| s.vfs.iter().map(move |vf| (*vf, pf)))
+            .collect();
+        for (vf, pf) in links {
+            if let Some(&i) = self.index.get(&vf) {
+                self.functions[i].physfn = Some(pf);
+            }
+        }
         // Bus reset is possible only for a function alone on its bus behind a bridge.
         let mut per_bus: BTreeMap<(u16, u8), usize> = BTreeMap::new();
         for f in &self.functions {
@@ -388,6 +404,35 @@ impl Inventory {
     }
 }
 
+/// The hide guard's view of the inventory: critical reasons, bridge (any class 0x06 function),
+/// and the other non-bridge members of the isolation group. Use it as
+/// `guard::check(&Inventory::scan(&root), ...)` in place of `SysfsFacts`. A function missing
+/// from the host has no facts (the hide code reports it as absent).
+impl crate::hide::guard::Facts for Inventory {
+    fn facts(&self, bdf: Bdf) -> crate::hide::guard::DeviceFacts {
+        let Some(f) = self.get(bdf) else {
+            return crate::hide::guard::DeviceFacts::default();
+        };
+        let mut critical = f.critical.clone();
+        for (b, why) in self.critical_in_group(bdf) {
+            critical.push(format!(
+                "shares its isolation group with {b}, which dom0 needs ({})",
+                why.join("; ")
+            ));
+        }
+        crate::hide::guard::DeviceFacts {
+            critical,
+            bridge: f.is_bridge(),
+            group: f
+                .isolation_group
+                .iter()
+                .filter(|b| **b != bdf && self.get(**b).is_some_and(|g| !g.is_bridge()))
+                .copied()
+                .collect(),
+        }
+    }
+}
+
 fn join(v: &[Bdf]) -> String {
     v.iter()
         .map(|b| b.to_string())
@@ -399,6 +444,7 @@ fn read_function(
     root: &HostRoot,
     link: &Path,
     bdf: Bdf,
+    groups: bool,
     global: &mut Vec<String>,
 ) -> Option<PciFunction> {
     let mut w = Vec::new();
@@ -406,14 +452,6 @@ fn read_function(
         Ok(d) => d,
         Err(_) => link.to_path_buf(),
     };
-    if !dir.is_dir() {
-        global.push(format!(
-            "{bdf}: skipped: {} points to {}, which does not exist",
-            root.host_path(link).display(),
-            root.host_path(&dir).display()
-        ));
-        return None;
-    }
     let host_dir = root.host_path(&dir);
     let chain: Vec<Bdf> = host_dir
         .components()
@@ -428,7 +466,7 @@ fn read_function(
         .skip_while(|b| **b == bdf)
         .copied()
         .collect();
-    let config = match read_bytes(root, &dir.join("config")) {
+    let config = match read_config(root, &dir.join("config")) {
         Ok(b) => {
             let c = ConfigSpace::parse(&b);
             if c.is_none() {
@@ -445,6 +483,16 @@ fn read_function(
             None
         }
     };
+    // Only when config could not be read: is the device directory there at all (a dangling
+    // link in sys/bus/pci/devices)? Saves a stat per function on healthy trees.
+    if config.is_none() && !dir.is_dir() {
+        global.push(format!(
+            "{bdf}: skipped: {} points to {}, which does not exist",
+            root.host_path(link).display(),
+            root.host_path(&dir).display()
+        ));
+        return None;
+    }
     let mut hex = |attr: &str, digits: usize, from_config: Option<u32>| -> Option<u32> {
         match read_hex(root, &dir.join(attr), digits) {
             Ok(v) => Some(v),
@@ -469,9 +517,15 @@ fn read_function(
         return None;
     };
     let class = hex("class", 6, c.map(|c| c.class)).unwrap_or(0xff0000);
-    let sub = c.and_then(|c| c.subsystem);
-    let sv = hex("subsystem_vendor", 4, sub.map(|s| s.0 as u32)).unwrap_or(0);
-    let sd = hex("subsystem_device", 4, sub.map(|s| s.1 as u32)).unwrap_or(0);
+    // Subsystem ids of a type 0 header are read from config space, as lspci does (the kernel's
+    // attributes hold the same values); bridges keep theirs elsewhere, so use the attributes.
+    let (sv, sd) = match c.and_then(|c| c.subsystem) {
+        Some((v, d)) => (v as u32, d as u32),
+        None => (
+            hex("subsystem_vendor", 4, None).unwrap_or(0),
+            hex("subsystem_device", 4, None).unwrap_or(0),
+        ),
+    };
     let rev = match c {
         Some(c) => c.revision as u32,
         None => hex("revision", 2, None).unwrap_or(0),
@@ -484,32 +538,32 @@ fn read_function(
             None
         }
     };
-    let iommu_group = match link_name(root, &dir.join("iommu_group")) {
-        Ok(g) => match g.parse() {
-            Ok(n) => Some(n),
-            Err(_) => {
-                w.push(format!(
-                    "{}/iommu_group: points to {g:?}, not a group number",
-                    host_dir.display()
-                ));
+    let iommu_group = match groups.then(|| link_name(root, &dir.join("iommu_group"))) {
+        None => None,
+        Some(r) => match r {
+            Ok(g) => match g.parse() {
+                Ok(n) => Some(n),
+                Err(_) => {
+                    w.push(format!(
+                        "{}/iommu_group: points to {g:?}, not a group number",
+                        host_dir.display()
+                    ));
+                    None
+                }
+            },
+            Err(SysfsError::Missing { .. }) => None,
+            Err(e) => {
+                warn(&mut w, e);
                 None
             }
         },
-        Err(SysfsError::Missing { .. }) => None,
-        Err(e) => {
-            warn(&mut w, e);
-            None
-        }
     };
+
     let may_sriov = c.is_none_or(|c| c.sriov.is_some() || c.len <= 256);
     let sriov = if may_sriov {
         read_sriov(root, &dir, &mut w)
     } else {
         None
-    };
-    let physfn = match link_name(root, &dir.join("physfn")) {
-        Ok(p) => p.parse().ok(),
-        Err(_) => None,
     };
     let numa_node = match read_int(root, &dir.join("numa_node")) {
         Ok(n) if n >= 0 => i32::try_from(n).ok(),
@@ -538,7 +592,7 @@ fn read_function(
         isolation_group: Vec::new(),
         computed_group: Vec::new(),
         sriov,
-        physfn,
+        physfn: None,
         upstream,
         sysfs_path: host_dir,
         config,
@@ -578,4 +632,86 @@ fn read_sriov(root: &HostRoot, dir: &Path, w: &mut Vec<String>) -> Option<Sriov>
         numvfs: num.clamp(0, u32::MAX as i64) as u32,
         vfs,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::fixture;
+
+    fn scan(fx: &fixture::Fixture) -> (tempfile::TempDir, Inventory) {
+        let d = tempfile::tempdir().unwrap();
+        fx.write(d.path()).unwrap();
+        let inv = Inventory::scan(&HostRoot::new(d.path()));
+        (d, inv)
+    }
+
+    fn b(s: &str) -> Bdf {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_guard_api_answers_for_the_seed_host() {
+        let (_d, inv) = scan(&fixture::x9drw());
+        assert!(inv.warnings.is_empty(), "{:?}", inv.warnings);
+        let sata = inv.get(b("00:1f.2")).unwrap();
+        assert_eq!(
+            sata.critical,
+            [
+                "holds / (ext3 on /dev/sda1)",
+                "holds /var/log (ext3 on /dev/sda2)"
+            ]
+        );
+        assert_eq!(sata.driver.as_deref(), Some("ahci"));
+        assert!(!sata.is_bridge() && !sata.is_hidden() && !sata.is_pcie());
+        let smbus = inv.get(b("00:1f.3")).unwrap();
+        assert!(smbus.critical.is_empty());
+        assert_eq!(inv.critical_in_group(smbus.bdf)[0].0, b("00:1f.2"));
+        assert!(!inv.assignable(smbus.bdf));
+        let hba = inv.get(b("05:00.0")).unwrap();
+        assert_eq!(hba.upstream, [b("00:01.0")]);
+        assert_eq!(hba.isolation_group, [b("05:00.0")]);
+        assert!(inv.assignable(hba.bdf));
+        assert!(inv.get(b("00:01.0")).unwrap().is_bridge());
+        assert!(
+            inv.get(b("00:1f.0")).unwrap().is_bridge(),
+            "ISA bridges are class 06 too"
+        );
+        assert!(inv.get(b("07:00.0")).is_none());
+        assert!(!inv.kernel_groups);
+    }
+
+    #[test]
+    fn the_hide_guard_gets_critical_bridge_and_group_facts() {
+        use crate::hide::guard::Facts;
+        let (_d, inv) = scan(&fixture::x9drw());
+        let f = inv.facts(b("00:1f.3"));
+        assert!(
+            f.critical[0].contains("0000:00:1f.2, which dom0 needs (holds / "),
+            "{f:?}"
+        );
+        assert!(!f.bridge);
+        assert_eq!(
+            f.group,
+            [b("00:1f.2")],
+            "the ISA bridge 00:1f.0 is not offered"
+        );
+        let hba = inv.facts(b("05:00.0"));
+        assert!(hba.critical.is_empty() && hba.group.is_empty() && !hba.bridge);
+        assert!(inv.facts(b("00:01.0")).bridge);
+        let v = crate::hide::guard::check(&inv, &[b("00:1f.2")], false, false);
+        assert!(!v.refused.is_empty(), "{v:?}");
+    }
+
+    #[test]
+    fn sriov_and_hidden_state_are_read() {
+        let (_d, inv) = scan(&fixture::sriov_nic());
+        let pf = inv.get(b("01:00.0")).unwrap();
+        let s = pf.sriov.as_ref().unwrap();
+        assert_eq!((s.totalvfs, s.numvfs, s.vfs.len()), (8, 7, 7));
+        let vf = inv.get(b("01:11.4")).unwrap();
+        assert_eq!(vf.physfn, Some(pf.bdf));
+        assert!(vf.is_hidden());
+        assert_eq!(vf.reset, ["flr"]);
+    }
 }

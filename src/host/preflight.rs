@@ -518,6 +518,38 @@ fn check_one(inv: &Inventory, iommu: &IommuStatus, bdf: Bdf, selected: &[Bdf]) -
     }
 }
 
+/// The JSON document of `xenpci check --json` (and the plugin's `check`): `{"passable": bool,
+/// "iommu": {...}, "devices": [Report...]}`. Field names are an interface.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckOutput {
+    /// True when every device can be passed through.
+    pub passable: bool,
+    /// What was found about the IOMMU.
+    pub iommu: IommuStatus,
+    /// One report per requested device.
+    pub devices: Vec<Report>,
+}
+
+/// Runs the preflight for `bdfs` on the host at `root` (xl through `runner` when given).
+pub fn check_host(
+    root: &HostRoot,
+    runner: Option<&dyn Runner>,
+    bdfs: &[Bdf],
+) -> (Inventory, CheckOutput) {
+    let inv = Inventory::scan(root);
+    let iommu = iommu_status(root, runner);
+    let devices = check(&inv, &iommu, bdfs);
+    let passable = devices.iter().all(|r| r.passable);
+    (
+        inv,
+        CheckOutput {
+            passable,
+            iommu,
+            devices,
+        },
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

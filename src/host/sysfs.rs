@@ -1,7 +1,9 @@
 //! Reading sysfs attributes (hex ids, numbers, symlinks) with errors that name the host path and
 //! what was found, so a bad file becomes one warning for one device, never a panic.
 
-use std::io;
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::unix::fs::FileExt;
 use std::path::{Component, Path, PathBuf};
 
 use super::HostRoot;
@@ -53,17 +55,69 @@ fn io_err(root: &HostRoot, p: &Path, e: io::Error) -> SysfsError {
     }
 }
 
+/// Reads a small file with as few system calls as possible (open, read, close): sysfs returns
+/// an attribute in one read, and a short read of a regular file means its end.
+fn read_small(p: &Path) -> io::Result<Vec<u8>> {
+    let mut f = File::open(p)?;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 512];
+    loop {
+        let n = f.read(&mut buf)?;
+        out.extend_from_slice(&buf[..n]);
+        if n < buf.len() {
+            return Ok(out);
+        }
+    }
+}
+
 /// Reads a text attribute, trimmed.
 pub fn read_text(root: &HostRoot, p: &Path) -> Result<String, SysfsError> {
-    match std::fs::read(p) {
+    match read_small(p) {
         Ok(b) => Ok(String::from_utf8_lossy(&b).trim().to_string()),
         Err(e) => Err(io_err(root, p, e)),
     }
 }
 
-/// Reads raw bytes (the `config` file).
-pub fn read_bytes(root: &HostRoot, p: &Path) -> Result<Vec<u8>, SysfsError> {
-    std::fs::read(p).map_err(|e| io_err(root, p, e))
+/// Reads a `config` file the way the capability walk needs it, without reading all 4096 bytes
+/// (on real hardware every dword is a config cycle): the first 256 bytes, then only the
+/// extended capability headers and bodies (32 bytes each) along their chain. Bytes not read
+/// stay zero; the result is 4096 bytes long when extended config space exists.
+pub fn read_config(root: &HostRoot, p: &Path) -> Result<Vec<u8>, SysfsError> {
+    let err = |e| io_err(root, p, e);
+    let f = File::open(p).map_err(err)?;
+    let mut b = vec![0u8; 256];
+    let mut got = 0;
+    while got < 256 {
+        let n = f.read_at(&mut b[got..], got as u64).map_err(err)?;
+        if n == 0 {
+            break;
+        }
+        got += n;
+    }
+    b.truncate(got);
+    if got < 256 {
+        return Ok(b);
+    }
+    let mut pos = 0x100usize;
+    for _ in 0..48 {
+        let mut chunk = [0u8; 0x20];
+        let n = f.read_at(&mut chunk, pos as u64).map_err(err)?;
+        if n < 4 {
+            break;
+        }
+        if b.len() < 4096 {
+            b.resize(4096, 0);
+        }
+        let end = (pos + n).min(4096);
+        b[pos..end].copy_from_slice(&chunk[..end - pos]);
+        let h = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+        let next = (h >> 20) as usize & !3;
+        if h == 0 || h == u32::MAX || next < 0x100 || next + 4 > 4096 {
+            break;
+        }
+        pos = next;
+    }
+    Ok(b)
 }
 
 /// Parses `0x1a2b`-style text of at most `digits` hex digits, as the kernel prints ids.
@@ -164,6 +218,24 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert_eq!(e, "/sys/x/vendor: missing");
+    }
+
+    #[test]
+    fn config_is_read_sparsely_but_completely_for_the_walk() {
+        use crate::host::config::ConfigSpace;
+        use crate::host::fixture::{config_bytes, Func};
+        let d = tempfile::tempdir().unwrap();
+        let root = HostRoot::new(d.path());
+        let pf = Func::endpoint("01:00.0", 0x8086, 0x10c9, 0x020000)
+            .acs()
+            .sriov(8, 7, 0x10ca);
+        let full = config_bytes(&pf);
+        std::fs::write(root.path("/config"), &full).unwrap();
+        let sparse = read_config(&root, &root.path("/config")).unwrap();
+        assert_eq!(sparse.len(), 4096);
+        assert_eq!(ConfigSpace::parse(&sparse), ConfigSpace::parse(&full));
+        std::fs::write(root.path("/short"), &full[..64]).unwrap();
+        assert_eq!(read_config(&root, &root.path("/short")).unwrap().len(), 64);
     }
 
     #[test]

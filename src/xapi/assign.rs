@@ -22,6 +22,7 @@ use crate::fsutil::{self, FileLock, WriteError};
 use crate::host::HostRoot;
 use crate::ids::VmUuid;
 use crate::pci::Bdf;
+use crate::plan::Plan;
 use crate::syntax::xapi_pci;
 
 /// Why an assign/unassign was refused or failed.
@@ -34,7 +35,7 @@ pub enum AssignError {
     #[error(transparent)]
     Lock(#[from] WriteError),
     /// Devices dom0 still uses.
-    #[error("refusing to assign {list}: not hidden from dom0 ({details}). When VM {vm} starts, xenopsd would silently take {them} from dom0 and bind {them} to pciback itself. Hide first: {commands} (or pass --force)")]
+    #[error("refusing to assign {list}: not hidden from dom0 ({details}). When VM {vm} starts, xenopsd would silently take {them} from dom0 and bind {them} to pciback itself. {advice} (or pass --force)")]
     NotHidden {
         /// The VM as given.
         vm: String,
@@ -44,8 +45,8 @@ pub enum AssignError {
         details: String,
         /// "it" or "them".
         them: &'static str,
-        /// The hide commands to run.
-        commands: String,
+        /// What to do instead: the hide commands to run, or why not to.
+        advice: String,
     },
     /// A device already given to another VM.
     #[error("refusing to assign {bdf} to VM {vm}: it is already in other-config:pci of VM {other_uuid} ({other_name}); pass --steal to move it")]
@@ -207,6 +208,9 @@ pub struct EditReport {
     pub stolen: Vec<Stolen>,
     /// The xe commands that changed something (or would, in a dry run), argv each, in order.
     pub commands: Vec<Vec<String>>,
+    /// The same commands as a plan (reads it was based on, why each step, how to undo it): the
+    /// dry-run script.
+    pub plan: Plan,
     /// True for a dry run.
     pub dry_run: bool,
     /// True when the VM was shut down and started again.
@@ -379,9 +383,13 @@ pub fn check_hidden(
     if unhidden.is_empty() {
         return Ok(None);
     }
+    let critical = crate::host::critical::find(root);
     let details = unhidden
         .iter()
-        .map(|(b, s)| format!("{b} is {}", s.why))
+        .map(|(b, s)| match critical.reasons.get(b) {
+            Some(r) => format!("{b} is {} and DOM0 NEEDS IT: {}", s.why, r.join(", ")),
+            None => format!("{b} is {}", s.why),
+        })
         .collect::<Vec<_>>()
         .join("; ");
     if force {
@@ -390,16 +398,32 @@ pub fn check_hidden(
         )));
     }
     let bdfs: Vec<Bdf> = unhidden.iter().map(|(b, _)| *b).collect();
+    let (needed, hideable): (Vec<Bdf>, Vec<Bdf>) =
+        bdfs.iter().partition(|b| critical.reasons.contains_key(b));
+    let mut advice = Vec::new();
+    if !hideable.is_empty() {
+        advice.push(format!(
+            "Hide first: {}",
+            hideable
+                .iter()
+                .map(|b| format!("`xenpci hide {b}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if !needed.is_empty() {
+        advice.push(format!(
+            "Do not pass {} through: dom0 itself needs {}",
+            list(&needed),
+            if needed.len() == 1 { "it" } else { "them" }
+        ));
+    }
     Err(AssignError::NotHidden {
         vm: vm.to_string(),
         list: list(&bdfs),
         details,
         them: if bdfs.len() == 1 { "it" } else { "them" },
-        commands: bdfs
-            .iter()
-            .map(|b| format!("`xenpci hide {b}`"))
-            .collect::<Vec<_>>()
-            .join(", "),
+        advice: advice.join(". "),
     })
 }
 
@@ -498,26 +522,45 @@ struct Ctx<'x, 'p> {
     xe: &'x Xe<'x>,
     dry_run: bool,
     commands: Vec<Vec<String>>,
+    plan: Plan,
     progress: &'p mut dyn FnMut(&str),
 }
 
 impl Ctx<'_, '_> {
     /// Runs (or, in a dry run, only records) a command that changes something.
-    fn act(&mut self, cmd: CommandSpec) -> Result<(), XeError> {
+    fn act(
+        &mut self,
+        cmd: CommandSpec,
+        why: String,
+        undo: Option<CommandSpec>,
+    ) -> Result<(), XeError> {
         self.commands.push(cmd.argv());
+        self.plan.run(cmd.clone(), why, undo);
         if self.dry_run {
             return Ok(());
         }
         self.xe.run(&cmd).map(drop)
     }
 
-    /// Writes or removes other-config:pci and reads it back.
-    fn put(&mut self, vm: &VmUuid, value: Option<&str>) -> Result<(), AssignError> {
-        let cmd = match value {
+    /// The command that makes a VM's other-config:pci `value` (None: removes the key).
+    fn put_cmd(&self, vm: &VmUuid, value: Option<&str>) -> CommandSpec {
+        match value {
             Some(v) => self.xe.cmd_set_pci(vm, v),
             None => self.xe.cmd_remove_pci(vm),
-        };
-        match self.act(cmd) {
+        }
+    }
+
+    /// Writes or removes other-config:pci (`old`: the value it replaces) and reads it back.
+    fn put(
+        &mut self,
+        vm: &VmUuid,
+        value: Option<&str>,
+        old: Option<&str>,
+        why: String,
+    ) -> Result<(), AssignError> {
+        let cmd = self.put_cmd(vm, value);
+        let undo = self.put_cmd(vm, old);
+        match self.act(cmd, why, Some(undo)) {
             // The key was already absent: what we wanted.
             Err(XeError::Failed { stderr, .. }) if value.is_none() && stderr == KEY_NOT_IN_MAP => {}
             r => r?,
@@ -535,7 +578,8 @@ impl Ctx<'_, '_> {
             let shown = value
                 .as_ref()
                 .map_or("no pci key".to_string(), |v| format!("{v:?}"));
-            match self.put(vm, value.as_deref()) {
+            let why = format!("restore VM {vm}'s other-config:pci");
+            match self.put(vm, value.as_deref(), None, why) {
                 Ok(()) => said.push(format!("other-config:pci of VM {vm} restored to {shown}")),
                 Err(e) => said.push(format!(
                     "restoring other-config:pci of VM {vm} FAILED ({e}); it should be {shown}"
@@ -560,18 +604,28 @@ impl Ctx<'_, '_> {
             }
         };
         say(self.progress, format!("shutting down VM {vm} ({name}) ..."));
-        self.act(self.xe.cmd_shutdown(vm))?;
+        self.act(
+            self.xe.cmd_shutdown(vm),
+            format!("shut VM {name} down cleanly: xapi reads other-config:pci only when it builds the domain (never vm-reboot)"),
+            Some(self.xe.cmd_start(vm, on)),
+        )?;
         if !self.dry_run {
             self.xe.wait_power_state(vm, PowerState::Halted)?;
         }
         say(self.progress, format!("VM {vm} is halted; starting it ..."));
-        let started = self.act(self.xe.cmd_start(vm, on)).and_then(|_| {
-            if self.dry_run {
-                Ok(())
-            } else {
-                self.xe.wait_power_state(vm, PowerState::Running)
-            }
-        });
+        let why = format!(
+            "start VM {name} again{}, with the new devices",
+            on.map(|h| format!(" on host {h}")).unwrap_or_default()
+        );
+        let started = self
+            .act(self.xe.cmd_start(vm, on), why, None)
+            .and_then(|_| {
+                if self.dry_run {
+                    Ok(())
+                } else {
+                    self.xe.wait_power_state(vm, PowerState::Running)
+                }
+            });
         Ok(started)
     }
 }
@@ -642,8 +696,19 @@ pub fn edit(
         xe,
         dry_run: req.dry_run,
         commands: Vec::new(),
+        plan: Plan::new(format!(
+            "other-config:pci of VM {} ({uuid})",
+            info.name_label
+        )),
         progress,
     };
+
+    ctx.plan.query(
+        xe.cmd_get_pci(&uuid),
+        before
+            .clone()
+            .unwrap_or_else(|| "(no pci key: Error: Key pci not found in map)".into()),
+    );
 
     // Steal first: xenpci never leaves a device in two VMs' values.
     let mut stolen = Vec::new();
@@ -658,7 +723,19 @@ pub fn edit(
         let their_after = generate(&kept)?;
         let vinfo = xe.vm_info(victim)?;
         if their_after != their_before {
-            ctx.put(victim, their_after.as_deref())?;
+            let why = format!(
+                "take {} from VM {} ({victim}): it is moved to VM {}",
+                list(
+                    &req.add
+                        .iter()
+                        .copied()
+                        .filter(|b| theirs.contains(b))
+                        .collect::<Vec<_>>()
+                ),
+                vinfo.name_label,
+                info.name_label
+            );
+            ctx.put(victim, their_after.as_deref(), their_before.as_deref(), why)?;
         }
         if vinfo.power_state == Some(PowerState::Running) {
             notes.push(format!(
@@ -681,7 +758,18 @@ pub fn edit(
     }
 
     if changed {
-        ctx.put(&uuid, after.as_deref())?;
+        let why = match &after {
+            Some(_) => format!(
+                "write VM {}'s whole other-config:pci (devices in plug order: {})",
+                info.name_label,
+                list(&devices)
+            ),
+            None => format!(
+                "remove only the pci key of VM {}'s other-config (never vm-param-clear)",
+                info.name_label
+            ),
+        };
+        ctx.put(&uuid, after.as_deref(), before.as_deref(), why)?;
     }
 
     let mut restarted = false;
@@ -744,6 +832,7 @@ pub fn edit(
     }
     drop(locks);
     drop(device_locks);
+    ctx.plan.notes = notes.clone();
 
     Ok(EditReport {
         vm: VmRef {
@@ -757,6 +846,7 @@ pub fn edit(
         changed,
         stolen,
         commands: ctx.commands,
+        plan: ctx.plan,
         dry_run: req.dry_run,
         restarted,
         verified,

@@ -208,6 +208,17 @@ impl<'a> Xe<'a> {
         Tool::Xe.command().args(args)
     }
 
+    /// `xe vm-param-get uuid=VM param-name=other-config param-key=pci` (never `--minimal`, which
+    /// escapes commas).
+    pub fn cmd_get_pci(&self, vm: &VmUuid) -> CommandSpec {
+        self.command([
+            "vm-param-get".to_string(),
+            format!("uuid={vm}"),
+            "param-name=other-config".into(),
+            "param-key=pci".into(),
+        ])
+    }
+
     /// `xe vm-param-set uuid=VM other-config:pci=VALUE`.
     pub fn cmd_set_pci(&self, vm: &VmUuid, value: &str) -> CommandSpec {
         self.command([
@@ -336,12 +347,7 @@ impl<'a> Xe<'a> {
     /// The VM's `other-config:pci` value; None when the key is absent (xe's exact
     /// `Error: Key pci not found in map`). Read without `--minimal`, which would escape commas.
     pub fn vm_pci(&self, vm: &VmUuid) -> Result<Option<String>, XeError> {
-        let cmd = self.command([
-            "vm-param-get".to_string(),
-            format!("uuid={vm}"),
-            "param-name=other-config".into(),
-            "param-key=pci".into(),
-        ]);
+        let cmd = self.cmd_get_pci(vm);
         let out = self.runner.output(&cmd)?;
         if out.success() {
             return Ok(Some(output::value(&out.stdout).to_string()));

@@ -316,11 +316,15 @@ pub fn pcifront(store: &dyn Store, domid: DomId) -> Result<Option<PciFrontend>, 
     }))
 }
 
-/// True when the guest has (or had) a PCI frontend that its pcifront driver connected to.
+/// True when the guest has a PCI frontend that its pcifront driver connected to.
 ///
-/// On Xen 4.17 with Linux 6.1, such a PV guest cannot be saved or live-migrated even after its
-/// devices are detached: the connection stays (shared/xen-lab FINDINGS.md §D). A frontend that
-/// only libxl wrote (state 1, no pcifront nodes, e.g. an HVM guest) does not count.
+/// On Xen 4.17 with Linux 6.1 a PV guest that has had a device cannot be saved or live-migrated
+/// (shared/xen-lab FINDINGS.md §D), so a migration flow must check this *before* it detaches
+/// anything: on the real Xen of tests/xen-e2e, once `xl pci-detach` of the last device completes,
+/// libxl removes both the backend and `/local/domain/<domid>/device/pci` and this returns false
+/// again. (On a loaded host `xl pci-detach` returned 0 while the backend still showed
+/// `state-0 = 5`, `state = 7` and the frontend was still connected.) A frontend that only libxl
+/// wrote (state 1, no pcifront nodes, e.g. an HVM guest) does not count.
 pub fn pcifront_present(store: &dyn Store, domid: DomId) -> Result<bool, XenStoreError> {
     Ok(pcifront(store, domid)?.is_some_and(|f| {
         f.driver_connected || f.state.is_some_and(|s| s != XenbusState::INITIALISING)

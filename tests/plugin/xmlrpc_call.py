@@ -31,7 +31,7 @@ def main():
             args[k] = int(v) if typed else v
         call = xmlrpc.client.dumps(("OpaqueRef:test-session", args), fn)
     env = {"PATH": "/sbin:/usr/sbin:/bin:/usr/bin"}
-    for k in ("XENPCI_ROOT", "XENPCI_XE", "XENPCI_XL", "XE_MOCK_STATE"):
+    for k in ("XENPCI_ROOT", "XENPCI_XE", "XENPCI_XL", "XENPCI_XEN_CMDLINE", "XE_MOCK_STATE"):
         # xapi passes only PATH; tests may set the host root explicitly through this wrapper.
         if os.environ.get("PLUGIN_PASS_" + k):
             env[k] = os.environ["PLUGIN_PASS_" + k]

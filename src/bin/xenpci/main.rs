@@ -46,6 +46,9 @@ pub enum Command {
     Unassign(commands::unassign::UnassignArgs),
     /// Every XAPI VM's PCI functions, flagging duplicates and unhidden devices (exit 1 if any).
     Assigned(commands::assigned::AssignedArgs),
+    /// The whole XAPI pool at once, through every host's xenpci plugin.
+    #[command(subcommand)]
+    Pool(commands::pool::PoolCmd),
     /// Print shell completions (bash, zsh, fish, ...) to stdout.
     Completions {
         /// The shell.
@@ -74,6 +77,7 @@ fn main() -> ExitCode {
         Command::Assign(a) => commands::assign::run(a, &cli.globals),
         Command::Unassign(a) => commands::unassign::run(a, &cli.globals),
         Command::Assigned(a) => commands::assigned::run(a, &cli.globals),
+        Command::Pool(c) => commands::pool::run(c, &cli.globals),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "xenpci", &mut std::io::stdout());

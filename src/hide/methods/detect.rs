@@ -43,7 +43,7 @@ pub fn detect(ctx: Ctx<'_>) -> Result<Detected, HideError> {
     let d = |method, why: String| Ok(Detected { method, why });
     if let Some(inv) = read_host(ctx.root, "/etc/xensource-inventory")? {
         let brand = inventory_value(&inv, "PRODUCT_BRAND").unwrap_or_else(|| "XAPI host".into());
-        let ver = inventory_value(&inv, "PRODUCT_VERSION").unwrap_or_default();
+        let ver = inventory_value(&inv, "PRODUCT_VERSION").unwrap_or_else(|| "(no version)".into());
         let (major, minor) = version(&ver);
         if brand == "XCP-ng" && (major, minor) >= (8, 3) && found(Tool::Xe) {
             return d(

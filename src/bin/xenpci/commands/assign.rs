@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Args;
-use xenpci::exec::{CommandSpec, SystemRunner};
+use xenpci::exec::SystemRunner;
 use xenpci::pci::Bdf;
 use xenpci::xapi::assign::{edit, EditReport, EditRequest};
 use xenpci::xapi::Xe;
@@ -78,16 +78,8 @@ fn show(v: &Option<String>) -> String {
 fn print_report(r: &EditReport) {
     let vm = format!("VM {} ({})", r.vm.name_label, r.vm.uuid);
     if r.dry_run {
+        print!("{}", r.plan);
         println!("# dry run: nothing was changed");
-        println!(
-            "# {vm}: other-config:pci: {} -> {}",
-            show(&r.before),
-            show(&r.after)
-        );
-        for argv in &r.commands {
-            let cmd = CommandSpec::new(argv[0].clone()).args(argv[1..].iter().cloned());
-            println!("{cmd}");
-        }
     } else if r.changed || !r.stolen.is_empty() {
         println!(
             "{vm}: other-config:pci = {} (before: {})",
@@ -119,7 +111,9 @@ fn print_report(r: &EditReport) {
             println!("{}: {state} ({})", v.bdf, v.how);
         }
     }
-    for n in &r.notes {
-        println!("note: {n}");
+    if !r.dry_run {
+        for n in &r.notes {
+            println!("note: {n}");
+        }
     }
 }

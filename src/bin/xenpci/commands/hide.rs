@@ -5,12 +5,10 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
-use serde_json::json;
 use xenpci::exec::SystemRunner;
-use xenpci::fsutil;
-use xenpci::hide::guard::{self, SysfsFacts};
-use xenpci::hide::methods::{detect, read_configured};
-use xenpci::hide::{self, Change, Ctx, LiveMethod, Method, Request};
+use xenpci::hide::apply::{self, Options};
+use xenpci::hide::guard::{self, InventoryFacts};
+use xenpci::hide::{Change, Ctx, LiveMethod, Method};
 use xenpci::pci::Bdf;
 
 use super::Globals;
@@ -69,7 +67,7 @@ fn parse_bdfs(v: &[String]) -> anyhow::Result<Vec<Bdf>> {
 pub fn run_hide(a: HideArgs, g: &Globals) -> anyhow::Result<ExitCode> {
     let root = g.host_root();
     let bdfs = parse_bdfs(&a.common.bdfs)?;
-    let verdict = guard::check(&SysfsFacts { root: &root }, &bdfs, a.force, a.with_group);
+    let verdict = guard::check(&InventoryFacts::scan(&root), &bdfs, a.force, a.with_group);
     for w in &verdict.warnings {
         eprintln!("xenpci: warning: {w}");
     }
@@ -95,113 +93,61 @@ fn execute(a: CommonArgs, change: Change, g: &Globals) -> anyhow::Result<ExitCod
         root: &root,
         runner: &runner,
     };
-    let both = !a.persistent && !a.now;
-    // Planning reads the current lists, so it happens under the lock, like the execution.
-    let _lock = if a.dry_run {
-        None
-    } else {
-        Some(fsutil::lock(&hide::lock_path(&root))?)
+    let opts = Options {
+        persistent: a.persistent,
+        now: a.now,
+        method: a.method,
+        live: a.live,
+        dry_run: a.dry_run,
+        ..Options::default()
     };
-    let method = if a.persistent || both {
-        Some(match a.method {
-            Some(m) => m,
-            None => {
-                let d = detect::detect(ctx)?;
-                if !a.json {
-                    eprintln!("xenpci: persistent method: {} ({})", d.method, d.why);
-                }
-                d.method
-            }
-        })
-    } else {
-        None
-    };
-    let live = (a.now || both).then(|| a.live.unwrap_or_else(LiveMethod::detect));
-    let req = Request {
-        change: change.clone(),
-        persistent: method,
-        now: live,
-    };
-    let plan = hide::plan(ctx, &req).context("cannot plan the change")?;
-    if a.dry_run {
-        if a.json {
-            let v = json!({"dry_run": true, "method": method, "live": live, "plan": plan, "result": null});
-            println!("{}", serde_json::to_string_pretty(&v)?);
-        } else {
-            print!("{plan}");
+    let out = apply::apply(ctx, change, opts).context("cannot plan the change")?;
+    if let (Some(m), Some(why), false) = (out.method, &out.method_why, a.json) {
+        eprintln!("xenpci: persistent method: {m} ({why})");
+    }
+    for w in &out.warnings {
+        eprintln!("xenpci: warning: {w}");
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    }
+    let Some(result) = &out.result else {
+        if !a.json {
+            print!("{}", out.plan);
             println!("# dry run: nothing was changed");
         }
         return Ok(ExitCode::SUCCESS);
-    }
-    match plan.execute(&runner, &root) {
-        Ok(report) => {
-            let confirm = confirm(ctx, method, &change);
-            if a.json {
-                let v = json!({"dry_run": false, "method": method, "live": live, "plan": plan,
-                    "result": {"ok": confirm.is_none(), "done": report.done, "failure": null,
-                    "unconfirmed": confirm}});
-                println!("{}", serde_json::to_string_pretty(&v)?);
-            } else {
-                for d in &report.done {
-                    match &d.backup {
-                        Some(b) => println!("done: {} (backup: {})", d.action, b.display()),
-                        None => println!("done: {}", d.action),
-                    }
-                }
-                if report.done.is_empty() {
-                    println!("nothing to change");
-                }
-                for n in &plan.notes {
-                    println!("note: {n}");
-                }
-                if let Some(c) = &confirm {
-                    eprintln!("xenpci: error: {c}");
-                }
-            }
-            Ok(if confirm.is_none() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
-        }
-        Err(f) => {
-            if a.json {
-                let v = json!({"dry_run": false, "method": method, "live": live, "plan": plan,
-                    "result": {"ok": false, "done": [], "failure": &*f}});
-                println!("{}", serde_json::to_string_pretty(&v)?);
-            }
-            eprintln!("xenpci: error: {f}");
-            for u in &f.undone {
-                eprintln!("  undone: {u}");
-            }
-            for u in &f.not_undone {
-                eprintln!("  NOT undone: {u}");
-            }
-            Ok(ExitCode::from(1))
-        }
-    }
-}
-
-/// Re-reads the configured list after executing (xen-cmdline always exits 0, so its success
-/// must be checked); Some(message) when a device is not where it should be.
-fn confirm(ctx: Ctx<'_>, method: Option<Method>, change: &Change) -> Option<String> {
-    let m = method?;
-    let conf = match read_configured(m, ctx) {
-        Ok(c) => c,
-        Err(e) => return Some(format!("cannot re-read the hide list to confirm: {e}")),
     };
-    let wrong: Vec<String> = change
-        .bdfs()
-        .iter()
-        .filter(|b| conf.list.contains(b) != matches!(change, Change::Add(_)))
-        .map(|b| b.to_string())
-        .collect();
-    (!wrong.is_empty()).then(|| {
-        format!(
-            "after the change, {} reads {:?}, which is wrong for {}",
-            conf.source,
-            conf.list.to_string(),
-            wrong.join(", ")
-        )
+    if let Some(f) = &result.failure {
+        eprintln!("xenpci: error: {f}");
+        for u in &f.undone {
+            eprintln!("  undone: {u}");
+        }
+        for u in &f.not_undone {
+            eprintln!("  NOT undone: {u}");
+        }
+        return Ok(ExitCode::from(1));
+    }
+    if !a.json {
+        for d in &result.done {
+            match &d.backup {
+                Some(b) => println!("done: {} (backup: {})", d.action, b.display()),
+                None => println!("done: {}", d.action),
+            }
+        }
+        if result.done.is_empty() {
+            println!("nothing to change");
+        }
+        for n in &out.plan.notes {
+            println!("note: {n}");
+        }
+    }
+    if let Some(c) = &result.unconfirmed {
+        eprintln!("xenpci: error: {c}");
+    }
+    Ok(if result.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     })
 }

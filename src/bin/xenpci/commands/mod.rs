@@ -9,6 +9,7 @@ pub mod flows;
 pub mod hidden;
 pub mod hide;
 pub mod list;
+pub mod pool;
 pub mod spec;
 pub mod unassign;
 pub mod xapi_pci;

@@ -1,0 +1,181 @@
+//! Hiding and unhiding end to end, shared by the CLI and the XAPI plugin: guard, lock, method
+//! detection, plan, then either the plan alone (dry run) or its execution with rollback and a
+//! re-read of the configured list to confirm. The result is one serializable [`Outcome`].
+
+use serde::Serialize;
+
+use super::guard::{self, InventoryFacts};
+use super::methods::{detect, live, read_configured};
+use super::{Change, Ctx, HideError, LiveMethod, Method, Request};
+use crate::fsutil;
+use crate::pci::Bdf;
+use crate::plan::{Done, Failure, Plan};
+
+/// How to apply a change.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Change the boot configuration.
+    pub persistent: bool,
+    /// Change the running dom0. (Neither `persistent` nor `now`: both.)
+    pub now: bool,
+    /// Persistent method (None: detected).
+    pub method: Option<Method>,
+    /// Live method (None: xl when it can be found, else sysfs).
+    pub live: Option<LiveMethod>,
+    /// Plan only.
+    pub dry_run: bool,
+    /// Hide even what dom0 needs, or a bridge (hide only).
+    pub force: bool,
+    /// Also hide the isolation-group siblings (hide only).
+    pub with_group: bool,
+}
+
+/// What executing the plan did.
+#[derive(Debug, Serialize)]
+pub struct RunResult {
+    /// Everything done and confirmed.
+    pub ok: bool,
+    /// Steps done, in order.
+    pub done: Vec<Done>,
+    /// The step that failed, and what was undone.
+    pub failure: Option<Box<Failure>>,
+    /// Set when the re-read list disagrees with the change.
+    pub unconfirmed: Option<String>,
+}
+
+/// The whole story of one hide/unhide.
+#[derive(Debug, Serialize)]
+pub struct Outcome {
+    /// Nothing was changed.
+    pub dry_run: bool,
+    /// Persistent method used.
+    pub method: Option<Method>,
+    /// Why that method (when detected).
+    pub method_why: Option<String>,
+    /// Live method used.
+    pub live: Option<LiveMethod>,
+    /// The plan (Display = the dry-run script).
+    pub plan: Plan,
+    /// None for a dry run.
+    pub result: Option<RunResult>,
+    /// Warnings to show the user.
+    pub warnings: Vec<String>,
+}
+
+/// Hides `bdfs` (after the guard: refused devices make the whole call fail with the reasons).
+pub fn hide(ctx: Ctx<'_>, bdfs: &[Bdf], opts: Options) -> Result<Outcome, HideError> {
+    let verdict = guard::check(
+        &InventoryFacts::scan(ctx.root),
+        bdfs,
+        opts.force,
+        opts.with_group,
+    );
+    if !verdict.refused.is_empty() {
+        return Err(HideError::Refused(verdict.refused.join("; ")));
+    }
+    let mut out = apply(ctx, Change::Add(verdict.devices), opts)?;
+    out.warnings.splice(0..0, verdict.warnings);
+    Ok(out)
+}
+
+/// Gives `bdfs` back to dom0.
+pub fn unhide(ctx: Ctx<'_>, bdfs: &[Bdf], opts: Options) -> Result<Outcome, HideError> {
+    apply(ctx, Change::Remove(bdfs.to_vec()), opts)
+}
+
+/// Applies an already-guarded change.
+pub fn apply(ctx: Ctx<'_>, change: Change, opts: Options) -> Result<Outcome, HideError> {
+    let both = !opts.persistent && !opts.now;
+    let mut warnings = Vec::new();
+    // Planning reads the current lists, so it happens under the lock, like the execution.
+    let _lock = if opts.dry_run {
+        None
+    } else {
+        Some(
+            fsutil::lock(&super::lock_path(ctx.root))
+                .map_err(|e| HideError::Refused(e.to_string()))?,
+        )
+    };
+    let (method, method_why) = if opts.persistent || both {
+        match opts.method {
+            Some(m) => (Some(m), None),
+            None => {
+                let d = detect::detect(ctx)?;
+                (Some(d.method), Some(d.why))
+            }
+        }
+    } else {
+        (None, None)
+    };
+    let mut live_method = (opts.now || both).then(|| opts.live.unwrap_or_else(LiveMethod::detect));
+    // Without pciback nothing can be hidden now; by default, do the boot part only.
+    let no_pciback = !ctx.root.path(live::PCIBACK).is_dir();
+    if both && no_pciback && matches!(change, Change::Add(_)) {
+        warnings.push(
+            "the pciback driver is not loaded, so the devices can only be hidden from the next \
+             boot (load it with `modprobe xen-pciback` and run again with --now)"
+                .to_string(),
+        );
+        live_method = None;
+    }
+    let req = Request {
+        change: change.clone(),
+        persistent: method,
+        now: live_method,
+    };
+    let plan = super::plan(ctx, &req)?;
+    let result = if opts.dry_run {
+        None
+    } else {
+        Some(match plan.execute(ctx.runner, ctx.root) {
+            Ok(report) => {
+                let unconfirmed = confirm(ctx, method, &change);
+                RunResult {
+                    ok: unconfirmed.is_none(),
+                    done: report.done,
+                    failure: None,
+                    unconfirmed,
+                }
+            }
+            Err(f) => RunResult {
+                ok: false,
+                done: Vec::new(),
+                failure: Some(f),
+                unconfirmed: None,
+            },
+        })
+    };
+    Ok(Outcome {
+        dry_run: opts.dry_run,
+        method,
+        method_why,
+        live: live_method,
+        plan,
+        result,
+        warnings,
+    })
+}
+
+/// Re-reads the configured list after executing (xen-cmdline always exits 0, so its success
+/// must be checked); Some(message) when a device is not where it should be.
+fn confirm(ctx: Ctx<'_>, method: Option<Method>, change: &Change) -> Option<String> {
+    let m = method?;
+    let conf = match read_configured(m, ctx) {
+        Ok(c) => c,
+        Err(e) => return Some(format!("cannot re-read the hide list to confirm: {e}")),
+    };
+    let wrong: Vec<String> = change
+        .bdfs()
+        .iter()
+        .filter(|b| conf.list.contains(b) != matches!(change, Change::Add(_)))
+        .map(|b| b.to_string())
+        .collect();
+    (!wrong.is_empty()).then(|| {
+        format!(
+            "after the change, {} reads {:?}, which is wrong for {}",
+            conf.source,
+            conf.list.to_string(),
+            wrong.join(", ")
+        )
+    })
+}

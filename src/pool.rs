@@ -1,0 +1,280 @@
+//! The pool-wide view: from any host of an XAPI pool, ask every host's `xenpci` plugin (through
+//! `xe host-list` and `xe host-call-plugin`, concurrently, each with a timeout) and merge the
+//! answers with the VMs' `other-config:pci` into one table — which host has which device, hidden
+//! or not, given to which VM. XAPI is the transport; xenpci runs no agent of its own.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::exec::Runner;
+use crate::pci::Bdf;
+use crate::syntax::xapi_pci;
+use crate::xapi::output;
+use crate::xapi::Xe;
+
+/// The plugin's name in /etc/xapi.d/plugins.
+pub const PLUGIN: &str = "xenpci";
+
+/// Why the pool could not be asked at all (per-host failures are reported per host instead).
+#[derive(Debug, thiserror::Error)]
+pub enum PoolError {
+    /// `xe host-list` failed.
+    #[error("cannot list the pool's hosts with `{command}`: {detail}")]
+    HostList {
+        /// The command.
+        command: String,
+        /// What went wrong.
+        detail: String,
+    },
+}
+
+/// A host of the pool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Host {
+    /// Host uuid.
+    pub uuid: String,
+    /// Host name-label.
+    pub name_label: String,
+}
+
+/// One host's answer to a plugin call.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostAnswer {
+    /// The host.
+    pub host: Host,
+    /// The decoded JSON value, when the call worked.
+    pub value: Option<Value>,
+    /// Why it did not.
+    pub error: Option<String>,
+}
+
+/// Every host of the pool (`xe host-list params=uuid,name-label`).
+pub fn hosts(xe: &Xe) -> Result<Vec<Host>, PoolError> {
+    let cmd = xe.command(["host-list", "params=uuid,name-label"]);
+    let err = |detail: String| PoolError::HostList {
+        command: cmd.to_string(),
+        detail,
+    };
+    let out = xe.runner.run(&cmd).map_err(|e| err(e.to_string()))?;
+    let records = output::records(&out.stdout).map_err(|e| err(e.to_string()))?;
+    Ok(records
+        .iter()
+        .filter_map(|r| {
+            Some(Host {
+                uuid: r.get("uuid")?.to_string(),
+                name_label: r.get("name-label").unwrap_or("").to_string(),
+            })
+        })
+        .collect())
+}
+
+/// Calls `fn` of the xenpci plugin on every host concurrently, each call limited to `timeout`.
+/// Answers come back in host order.
+pub fn call_all(
+    runner: &dyn Runner,
+    hosts: &[Host],
+    function: &str,
+    args: &[(&str, &str)],
+    timeout: Duration,
+) -> Vec<HostAnswer> {
+    let xe = Xe::new(runner);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = hosts
+            .iter()
+            .map(|h| {
+                let xe = &xe;
+                s.spawn(move || {
+                    let mut argv = vec![
+                        "host-call-plugin".to_string(),
+                        format!("host-uuid={}", h.uuid),
+                        format!("plugin={PLUGIN}"),
+                        format!("fn={function}"),
+                    ];
+                    argv.extend(args.iter().map(|(k, v)| format!("args:{k}={v}")));
+                    let cmd = xe.command(argv).timeout(timeout);
+                    let (value, error) = match xe.runner.run(&cmd) {
+                        Ok(out) => match serde_json::from_str::<Value>(out.stdout.trim_end()) {
+                            Ok(v) => (Some(v), None),
+                            Err(e) => (
+                                None,
+                                Some(format!(
+                                    "the plugin's answer is not JSON ({e}): {}",
+                                    out.stdout.trim()
+                                )),
+                            ),
+                        },
+                        Err(e) => (None, Some(e.to_string())),
+                    };
+                    HostAnswer {
+                        host: h.clone(),
+                        value,
+                        error,
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .zip(hosts)
+            .map(|(h, host)| {
+                h.join().unwrap_or_else(|_| HostAnswer {
+                    host: host.clone(),
+                    value: None,
+                    error: Some("the call's thread panicked".into()),
+                })
+            })
+            .collect()
+    })
+}
+
+/// A VM naming a device in `other-config:pci`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Holder {
+    /// VM uuid.
+    pub vm: String,
+    /// VM name-label.
+    pub name_label: String,
+    /// The host it runs on (uuid), when running.
+    pub resident_on: Option<String>,
+}
+
+/// One device of one host in the pool table.
+#[derive(Debug, Clone, Serialize)]
+pub struct PoolDevice {
+    /// Host name-label.
+    pub host: String,
+    /// Host uuid.
+    pub host_uuid: String,
+    /// The function.
+    pub bdf: String,
+    /// `vendor:device` ids.
+    pub ids: String,
+    /// Vendor and device names.
+    pub name: String,
+    /// Driver bound now (null: none).
+    pub driver: Option<String>,
+    /// Bound to pciback (hidden from dom0).
+    pub hidden: bool,
+    /// The inventory's verdict.
+    pub assignable: bool,
+    /// Why dom0 needs it.
+    pub critical: Vec<String>,
+    /// VMs whose other-config:pci names it and that run on this host or are halted.
+    pub assigned_to: Vec<Holder>,
+}
+
+/// The merged pool view.
+#[derive(Debug, Clone, Serialize)]
+pub struct PoolView {
+    /// Every device of every host that answered.
+    pub devices: Vec<PoolDevice>,
+    /// Hosts that did not answer, with the reason.
+    pub unreachable: Vec<HostAnswer>,
+    /// Warnings (e.g. VM values xapi misreads).
+    pub warnings: Vec<String>,
+}
+
+fn text(v: &Value, k: &str) -> String {
+    v.get(k).and_then(Value::as_str).unwrap_or("").to_string()
+}
+
+/// Asks every host for its inventory and merges it with the VMs' assignments.
+pub fn list(runner: &dyn Runner, timeout: Duration) -> Result<PoolView, PoolError> {
+    let xe = Xe::new(runner);
+    let hosts = hosts(&xe)?;
+    let answers = call_all(runner, &hosts, "list", &[], timeout);
+    let mut warnings = Vec::new();
+    // Which VMs name which devices (whole pool: other-config:pci holds BDFs without a host).
+    let mut holders: Vec<(Bdf, Holder)> = Vec::new();
+    match xe.vm_records(
+        &[],
+        "uuid,name-label,other-config,resident-on,is-control-domain",
+    ) {
+        Ok(records) => {
+            for r in records {
+                let Ok(map) = output::map(r.get("other-config").unwrap_or("")) else {
+                    continue;
+                };
+                let Some((_, value)) = map.iter().find(|(k, _)| k == "pci") else {
+                    continue;
+                };
+                let reading = xapi_pci::parse(value);
+                for w in &reading.warnings {
+                    warnings.push(format!("VM {}: {w}", r.get("name-label").unwrap_or("?")));
+                }
+                let resident = r
+                    .get("resident-on")
+                    .filter(|s| !s.is_empty() && !s.starts_with("<not in database"))
+                    .map(str::to_string);
+                for d in &reading.devices {
+                    let Some(bdf) = d.addr.bdf() else { continue };
+                    holders.push((
+                        bdf,
+                        Holder {
+                            vm: r.get("uuid").unwrap_or("").to_string(),
+                            name_label: r.get("name-label").unwrap_or("").to_string(),
+                            resident_on: resident.clone(),
+                        },
+                    ));
+                }
+            }
+        }
+        Err(e) => warnings.push(format!("cannot read the VMs' other-config: {e}")),
+    }
+    let mut devices = Vec::new();
+    let mut unreachable = Vec::new();
+    for a in answers {
+        let Some(Value::Array(items)) = &a.value else {
+            let mut a = a;
+            if a.error.is_none() {
+                a.error = Some("the plugin's answer is not a JSON array".into());
+            }
+            unreachable.push(a);
+            continue;
+        };
+        for d in items {
+            let bdf_text = text(d, "bdf");
+            let bdf: Option<Bdf> = bdf_text.parse().ok();
+            let driver = d.get("driver").and_then(Value::as_str).map(str::to_string);
+            devices.push(PoolDevice {
+                host: a.host.name_label.clone(),
+                host_uuid: a.host.uuid.clone(),
+                bdf: bdf_text,
+                ids: format!("{}:{}", text(d, "vendor_id"), text(d, "device_id")),
+                name: format!("{} {}", text(d, "vendor_name"), text(d, "device_name"))
+                    .trim()
+                    .to_string(),
+                hidden: driver.as_deref() == Some("pciback"),
+                driver,
+                assignable: d
+                    .get("assignable")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+                critical: d
+                    .get("critical")
+                    .and_then(Value::as_array)
+                    .map(|c| {
+                        c.iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                assigned_to: holders
+                    .iter()
+                    .filter(|(b, h)| {
+                        Some(*b) == bdf && h.resident_on.as_deref().is_none_or(|r| r == a.host.uuid)
+                    })
+                    .map(|(_, h)| h.clone())
+                    .collect(),
+            });
+        }
+    }
+    Ok(PoolView {
+        devices,
+        unreachable,
+        warnings,
+    })
+}

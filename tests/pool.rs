@@ -1,0 +1,139 @@
+//! The pool view end to end: `xenpci pool list|check` → the mock `xe` (`host-list`,
+//! `host-call-plugin`) → the real `xenpci-plugin` binary run from a plugins directory with the
+//! argv and environment xapi gives it → each host's own fixture root.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::{json, Value};
+
+const H1: &str = "11111111-1111-4111-8111-111111111111";
+const H2: &str = "22222222-2222-4222-8222-222222222222";
+const VM: &str = "33333333-3333-4333-8333-333333333333";
+
+/// A two-host pool: host xcp1 is the demo X9DRW, host xcp2 a GPU host; VM ceph-osd-1 holds the
+/// HBA in other-config:pci.
+fn pool(dir: &Path) {
+    let x9 = concat!(env!("CARGO_MANIFEST_DIR"), "/demo/x9drw");
+    let gpu = dir.join("gpu-host");
+    let ok = Command::new(env!("CARGO_BIN_EXE_xenpci"))
+        .args(["demo", "--shape", "gpu-pair", "--write"])
+        .arg(&gpu)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let plugins = dir.join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_xenpci-plugin"), plugins.join("xenpci")).unwrap();
+    let state = json!({
+        "hosts": [
+            {"uuid": H1, "name-label": "xcp1", "plugin-env": {"XENPCI_ROOT": x9}},
+            {"uuid": H2, "name-label": "xcp2", "plugin-env": {"XENPCI_ROOT": gpu.to_str().unwrap()}}
+        ],
+        "vms": [{"uuid": VM, "name-label": "ceph-osd-1", "power-state": "halted",
+                 "other-config": {"pci": "0/0000:05:00.0"}}]
+    });
+    std::fs::write(dir.join("state.json"), state.to_string()).unwrap();
+}
+
+fn xenpci(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_xenpci"))
+        .args(args)
+        .env("XENPCI_XE", env!("CARGO_BIN_EXE_xe"))
+        .env("XE_MOCK_STATE", dir.join("state.json"))
+        .env("XE_MOCK_LOG", dir.join("xe.log"))
+        .env_remove("XENPCI_ROOT")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn pool_list_merges_every_hosts_plugin_answer_with_the_vms() {
+    let dir = tempfile::tempdir().unwrap();
+    pool(dir.path());
+    let (code, out, err) = xenpci(dir.path(), &["pool", "list", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let devs = v["devices"].as_array().unwrap();
+    let find = |host: &str, bdf: &str| {
+        devs.iter()
+            .find(|d| d["host"] == host && d["bdf"] == bdf)
+            .unwrap_or_else(|| panic!("{host} {bdf} in {v}"))
+    };
+    let hba = find("xcp1", "0000:05:00.0");
+    assert_eq!(hba["ids"], "1000:0087");
+    assert_eq!(hba["assigned_to"][0]["name_label"], "ceph-osd-1");
+    assert_eq!(hba["hidden"], false);
+    assert!(!find("xcp1", "0000:00:1f.2")["critical"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    assert!(
+        devs.iter().any(|d| d["host"] == "xcp2"),
+        "second host answered: {v}"
+    );
+    assert!(devs
+        .iter()
+        .filter(|d| d["host"] == "xcp2")
+        .all(|d| d["assigned_to"].as_array().unwrap().is_empty()));
+    // the calls really went through host-call-plugin, once per host
+    let log = std::fs::read_to_string(dir.path().join("xe.log")).unwrap();
+    assert_eq!(log.matches("host-call-plugin").count(), 2, "{log}");
+    assert!(log.contains(&format!("host-uuid={H2}")), "{log}");
+    // human table
+    let (code, out, _) = xenpci(dir.path(), &["pool", "list"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.lines().any(|l| l.starts_with("xcp1")
+            && l.contains("0000:05:00.0")
+            && l.contains("ceph-osd-1")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("xcp1") && l.contains("!0000:00:1f.2")),
+        "{out}"
+    );
+}
+
+#[test]
+fn pool_check_runs_the_preflight_on_every_host() {
+    let dir = tempfile::tempdir().unwrap();
+    pool(dir.path());
+    let (code, out, err) = xenpci(dir.path(), &["pool", "check", "00:1f.2", "--json"]);
+    assert_eq!(code, 1, "00:1f.2 holds dom0's root on xcp1: {out}{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v[0]["host"]["name_label"], "xcp1");
+    assert_eq!(v[0]["value"]["devices"][0]["passable"], false);
+    let (_, out, _) = xenpci(dir.path(), &["pool", "check", "00:1f.2"]);
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("xcp1") && l.contains("NO") && l.contains("holds /")),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_host_that_does_not_answer_in_time_is_reported_not_hung_on() {
+    let dir = tempfile::tempdir().unwrap();
+    pool(dir.path());
+    let out = Command::new(env!("CARGO_BIN_EXE_xenpci"))
+        .args(["pool", "list", "--timeout", "1"])
+        .env("XENPCI_XE", env!("CARGO_BIN_EXE_xe"))
+        .env("XE_MOCK_STATE", dir.path().join("state.json"))
+        .env("XE_MOCK_LATENCY_MS", "host-call-plugin=4000")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("host xcp1") && err.contains("did not finish within 1.0 s"),
+        "{err}"
+    );
+    assert!(err.contains("host xcp2"), "{err}");
+}
