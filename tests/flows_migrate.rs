@@ -190,3 +190,46 @@ fn detach_all_then_reattach_on_another_host_with_the_map() {
         "Vdev Device\n05.0 0000:81:00.0\n06.0 0000:82:00.0\n"
     );
 }
+
+/// What the real-Xen e2e check does (tests/xen-e2e): migrate to `localhost`, config found
+/// through XENPCI_XL_CONFIG_DIRS; no mapping needed on the same host.
+#[test]
+fn same_host_moves_cold_and_live_without_a_map() {
+    let s = Scenario::lab();
+    let guests = s.root("h1").join("guests");
+    std::fs::create_dir_all(&guests).unwrap();
+    std::fs::copy(s.pv_cfg(), guests.join("pvvm.cfg")).unwrap();
+    s.xl("h1", &["pci-attach", "pvvm", "0000:03:00.0,permissive=1"])
+        .ok();
+    let r = s.xenpci_env(
+        &[
+            ("XENPCI_XL_CONFIG_DIRS", "/nowhere:/guests"),
+            ("XENPCI_MAP", "<unset>"),
+        ],
+        &["migrate", "pvvm", "--to", "localhost"],
+    );
+    r.ok();
+    assert!(
+        r.stdout.contains("plan: cold move of pvvm from h1 to h1"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        s.devices_of("h1", "pvvm"),
+        Some(vec!["0000:03:00.0".to_string()])
+    );
+    let r = s.xenpci_env(
+        &[("XENPCI_MAP", "<unset>")],
+        &["migrate", "plain", "--to", "localhost"],
+    );
+    r.ok();
+    assert!(
+        r.stdout
+            .contains("xl migrate -s '' plain 'xl migrate-receive'"),
+        "{}",
+        r.stdout
+    );
+    assert!(s
+        .xl_log()
+        .contains("[h1] xl migrate -s '' plain 'xl migrate-receive'"));
+}

@@ -164,7 +164,7 @@ pub fn check(
     bdf: Bdf,
     want_attached: bool,
 ) -> Result<(VerifiedBy, Vec<String>), FlowError> {
-    if let Some(store) = local_store(xl.site.local.as_deref() == Some(xl.host)) {
+    if let Some(store) = local_store(xl.site.is_local(xl.host)) {
         return Ok((
             VerifiedBy::Xenstore,
             verify(&store, dom, bdf, want_attached)?,

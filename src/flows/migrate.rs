@@ -53,7 +53,7 @@ pub struct Request {
     pub to: String,
     /// Toolstack.
     pub toolstack: Toolstack,
-    /// The guest's xl.cfg (xl cold path); default `/etc/xen/<vm>.cfg` under the host root.
+    /// The guest's xl.cfg (xl cold path); default: searched, see `find_config`.
     pub config: Option<PathBuf>,
     /// Cross-host device mapping (needed when devices move to another host).
     pub mapping: Option<Mapping>,
@@ -128,7 +128,10 @@ fn spec_with(spec: &str, bdf: Bdf, vslot: Option<u8>) -> Result<String, FlowErro
 fn cfg_entries(path: &Path) -> Result<(String, Vec<(Bdf, String)>), FlowError> {
     let src = std::fs::read_to_string(path).map_err(|e| FlowError::Refused {
         action: "read the guest config".into(),
-        reason: format!("{}: {e} (give --config FILE)", path.display()),
+        reason: format!(
+            "{}: {e} (the cold path recreates the guest from its xl.cfg: give --config FILE, or set XENPCI_XL_CONFIG_DIRS)",
+            path.display()
+        ),
     })?;
     let doc = Document::parse(&src).map_err(|e| FlowError::BadInput {
         what: "xl.cfg".into(),
@@ -161,7 +164,7 @@ pub fn plan_xl(site: &Site, req: &Request) -> Result<Plan, FlowError> {
     };
     let info = hotplug::domain(&src, &req.vm)?;
     let attached = src.pci_list(&req.vm)?;
-    let pcifront = match hotplug::local_store(site.local.as_deref() == Some(req.from.as_str())) {
+    let pcifront = match hotplug::local_store(site.is_local(&req.from)) {
         Some(store) => Some(
             crate::xenstore::pcifront_present(&store, crate::ids::DomId(info.domid)).map_err(
                 |e| FlowError::NotVerified {
@@ -207,10 +210,7 @@ pub fn plan_xl(site: &Site, req: &Request) -> Result<Plan, FlowError> {
     match mode {
         "live" => steps.push(migrate_step(req)),
         "hot" => {
-            let cfg = req
-                .config
-                .clone()
-                .unwrap_or_else(|| site.root.path(format!("/etc/xen/{}.cfg", req.vm)));
+            let cfg = find_config(site, req);
             let entries = cfg_entries(&cfg).map(|(_, e)| e).unwrap_or_default();
             for e in &attached {
                 let written = entries
@@ -246,10 +246,7 @@ pub fn plan_xl(site: &Site, req: &Request) -> Result<Plan, FlowError> {
             }
         }
         _ => {
-            let cfg = req
-                .config
-                .clone()
-                .unwrap_or_else(|| site.root.path(format!("/etc/xen/{}.cfg", req.vm)));
+            let cfg = find_config(site, req);
             let (text, entries) = cfg_entries(&cfg)?;
             let mut doc = Document::parse(&text).map_err(|e| FlowError::BadInput {
                 what: "xl.cfg".into(),
@@ -353,6 +350,26 @@ pub fn plan_xl(site: &Site, req: &Request) -> Result<Plan, FlowError> {
         devices,
         steps,
     })
+}
+
+/// The guest's xl.cfg: `--config`, else the first of `DIR/VM.cfg`, `DIR/VM` for DIR in
+/// `XENPCI_XL_CONFIG_DIRS` (`:`-separated, default `/etc/xen`, under the host root).
+fn find_config(site: &Site, req: &Request) -> PathBuf {
+    if let Some(c) = &req.config {
+        return c.clone();
+    }
+    let dirs = std::env::var("XENPCI_XL_CONFIG_DIRS").unwrap_or_else(|_| "/etc/xen".into());
+    let candidates: Vec<PathBuf> = dirs
+        .split(':')
+        .filter(|d| !d.is_empty())
+        .flat_map(|d| [format!("{d}/{}.cfg", req.vm), format!("{d}/{}", req.vm)])
+        .map(|p| site.root.path(p))
+        .collect();
+    candidates
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .unwrap_or_else(|| site.root.path(format!("/etc/xen/{}.cfg", req.vm)))
 }
 
 fn migrate_step(req: &Request) -> Action {

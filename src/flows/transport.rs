@@ -60,8 +60,17 @@ pub struct Site<'a> {
 }
 
 impl Site<'_> {
-    fn is_local(&self, host: &str) -> bool {
-        self.local.as_deref() == Some(host)
+    /// True for this host (its name, or `localhost`).
+    pub fn is_local(&self, host: &str) -> bool {
+        host == "localhost" || self.local.as_deref() == Some(host)
+    }
+
+    /// `localhost` becomes this host's name; other names are kept.
+    pub fn canonical(&self, host: &str) -> String {
+        match (&self.local, host) {
+            (Some(l), "localhost") => l.clone(),
+            _ => host.to_string(),
+        }
     }
 
     /// The command `argv` as it runs for `host`. `program` is the tool's name on a remote host;

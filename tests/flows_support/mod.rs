@@ -192,7 +192,11 @@ impl Scenario {
         self.base(&mut c);
         c.args(args);
         for (k, v) in env {
-            c.env(k, v);
+            if *v == "<unset>" {
+                c.env_remove(k);
+            } else {
+                c.env(k, v);
+            }
         }
         let o = c.output().unwrap();
         Run {

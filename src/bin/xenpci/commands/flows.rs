@@ -317,8 +317,8 @@ pub fn run(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
             let site = a.opts.site(g, &runner)?;
             let req = Request {
                 vm: a.vm.clone(),
-                from: a.from.clone().unwrap_or_else(|| a.opts.local(g)),
-                to: a.to.clone(),
+                from: site.canonical(&a.from.clone().unwrap_or_else(|| a.opts.local(g))),
+                to: site.canonical(&a.to),
                 toolstack: a.state.toolstack()?,
                 config: a.config.clone(),
                 mapping: a.state.mapping()?,
@@ -422,8 +422,8 @@ pub fn run(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
             let site = a.opts.site(g, &runner)?;
             let dir = a.state.dir(g);
             let ev = evacuate::Evacuation {
-                from: a.host.clone(),
-                to: a.to.clone(),
+                from: site.canonical(&a.host),
+                to: site.canonical(&a.to),
                 jobs: a.jobs,
                 toolstack: a.state.toolstack()?,
                 mapping: a.state.mapping()?,
