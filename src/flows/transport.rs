@@ -140,18 +140,30 @@ impl Site<'_> {
                 })
                 .collect());
         }
+        // one round trip for all files: `grep -H -s . F…` prints `F:content` for each readable,
+        // non-empty file (sysfs attributes are one line)
         let root = PathBuf::from(self.remote_root.replace("{host}", host));
-        let mut out = Vec::new();
-        for p in paths {
-            let full = root.join(p.trim_start_matches('/'));
-            let argv = vec!["cat".to_string(), full.display().to_string()];
-            let cmd = self.command(host, None, &argv);
-            let o = self.runner.output(&cmd).map_err(|e| FlowError::Exec {
-                host: host.to_string(),
-                source: Box::new(e),
-            })?;
-            out.push(o.success().then(|| o.stdout.trim().to_string()));
-        }
+        let full: Vec<String> = paths
+            .iter()
+            .map(|p| root.join(p.trim_start_matches('/')).display().to_string())
+            .collect();
+        let mut argv = vec!["grep".to_string(), "-H".into(), "-s".into(), ".".into()];
+        argv.extend(full.iter().cloned());
+        let cmd = self.command(host, None, &argv);
+        let o = self.runner.output(&cmd).map_err(|e| FlowError::Exec {
+            host: host.to_string(),
+            source: Box::new(e),
+        })?;
+        let out = full
+            .iter()
+            .map(|f| {
+                let prefix = format!("{f}:");
+                o.stdout
+                    .lines()
+                    .find_map(|l| l.strip_prefix(&prefix))
+                    .map(|v| v.trim().to_string())
+            })
+            .collect();
         Ok(out)
     }
 }
