@@ -38,14 +38,7 @@ gzip -9n "$DIST/xenpci.1"
 for sh in bash zsh fish; do "$DIST/xenpci" completions "$sh" > "$DIST/completions/xenpci.$sh"; done
 
 command -v cargo-generate-rpm >/dev/null || cargo install --locked cargo-generate-rpm
-cargo generate-rpm --target "$TARGET" -o "$DIST/" \
-  --set-metadata "assets = [
-    { source = \"$DIST/xenpci\", dest = \"/usr/bin/xenpci\", mode = \"755\" },
-    { source = \"$DIST/xenpci-plugin\", dest = \"/etc/xapi.d/plugins/xenpci\", mode = \"755\" },
-    { source = \"$DIST/xenpci.1.gz\", dest = \"/usr/share/man/man1/xenpci.1.gz\", mode = \"644\", doc = true },
-    { source = \"$DIST/completions/xenpci.bash\", dest = \"/usr/share/bash-completion/completions/xenpci\", mode = \"644\" },
-    { source = \"$DIST/completions/xenpci.zsh\", dest = \"/usr/share/zsh/site-functions/_xenpci\", mode = \"644\" },
-    { source = \"$DIST/completions/xenpci.fish\", dest = \"/usr/share/fish/vendor_completions.d/xenpci.fish\", mode = \"644\" },
-  ]"
+# Assets are listed in Cargo.toml's [package.metadata.generate-rpm] (sources under target/dist).
+cargo generate-rpm -o "$DIST/"
 ls -l "$DIST"/*.rpm
 command -v rpm >/dev/null && rpm -qlp "$DIST"/*.rpm

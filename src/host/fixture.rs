@@ -763,7 +763,14 @@ pub fn x9drw() -> Fixture {
         .default_route("xenbr0")
         .file(
             "etc/xensource-inventory",
-            "PRIMARY_DISK='/dev/disk/by-id/ata-INTEL_SSDSC2CW240A3'\nMANAGEMENT_INTERFACE='xenbr0'\nMANAGEMENT_ADDRESS_TYPE='IPv4'\n",
+            "PRIMARY_DISK='/dev/disk/by-id/ata-INTEL_SSDSC2CW240A3'\nPRODUCT_BRAND='XCP-ng'\nPRODUCT_VERSION='8.2.1'\nPRODUCT_VERSION_TEXT='8.2'\nMANAGEMENT_INTERFACE='xenbr0'\nMANAGEMENT_ADDRESS_TYPE='IPv4'\n",
+        )
+        // XCP-ng 8.2's BIOS grub.cfg (xe, xe-serial, safe and fallback entries), what
+        // /opt/xensource/libexec/xen-cmdline edits, and the running dom0's command line.
+        .file("boot/grub/grub.cfg", include_str!("fixtures/xcpng82-grub.cfg"))
+        .file(
+            "proc/cmdline",
+            "root=LABEL=root-aqrmxw ro nolvm hpet=disable console=hvc0 console=tty0 quiet vga=785 splash plymouth.ignore-serial-consoles\n",
         )
         .file("sys/hypervisor/type", "xen\n")
         .file(
