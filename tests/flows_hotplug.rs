@@ -124,3 +124,21 @@ fn attach_is_verified_in_a_real_xenstore() {
         r.stdout
     );
 }
+
+/// xl's exit status is not trusted: an attach that "succeeds" (exit 0) but changes nothing is
+/// reported as not verified.
+#[test]
+fn a_lying_exit_status_is_caught_by_verification() {
+    let s = Scenario::lab();
+    let r = s.xenpci_env(
+        &[("XL_MOCK_FAIL", "pci-attach:1=0")],
+        &["attach", "pvvm", "0000:03:00.0"],
+    );
+    assert_eq!(r.code, Some(2), "{}", r.stdout);
+    assert!(
+        r.stderr
+            .contains("not verified: xl pci-list pvvm does not list 0000:03:00.0 after the attach"),
+        "{}",
+        r.stderr
+    );
+}

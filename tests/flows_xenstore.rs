@@ -10,8 +10,12 @@ mod xenstored;
 
 use flows_support::Scenario;
 
+/// The tests share one xenstored and the mock mirrors whole hosts: one at a time.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn pv_guest_that_had_a_device_is_moved_cold() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     if xenstored::shared().is_none() {
         return;
     }
@@ -53,5 +57,27 @@ fn pv_guest_that_had_a_device_is_moved_cold() {
         !r.stdout.contains("cannot be ruled out"),
         "XenStore was read: {}",
         r.stdout
+    );
+}
+
+/// With XenStore reachable, an attach xl claims but never wrote is caught there.
+#[test]
+fn a_lying_exit_status_is_caught_in_xenstore() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    if xenstored::shared().is_none() {
+        return;
+    }
+    let s = Scenario::lab()
+        .env("XL_MOCK_XENSTORE", "h1")
+        .env("XENPCI_NO_XENSTORE", "0");
+    let r = s.xenpci_env(
+        &[("XL_MOCK_FAIL", "pci-attach:1=0")],
+        &["attach", "hvmvm", "0000:04:00.0@7"],
+    );
+    assert_eq!(r.code, Some(2), "{}", r.stdout);
+    assert!(
+        r.stderr.contains("xl reported success but XenStore says"),
+        "{}",
+        r.stderr
     );
 }
