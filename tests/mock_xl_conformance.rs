@@ -368,3 +368,25 @@ fn info_list_and_hooks() {
         .stderr
         .contains("command does not implement -N (dryrun) option"));
 }
+
+#[test]
+fn sysfs_driver_links_follow_the_bindings_under_a_host_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let s = Scenario::new(serde_json::json!({"hosts": {"h": {"root": root,
+        "devices": [{"bdf": "0000:00:02.0", "driver": "mptsas"}]}}}));
+    let link = root.join("sys/bus/pci/devices/0000:00:02.0/driver");
+    s.xl(&["pci-assignable-list"]);
+    assert!(std::fs::canonicalize(&link)
+        .unwrap()
+        .ends_with("sys/bus/pci/drivers/mptsas"));
+    s.xl(&["pci-assignable-add", "00:02.0"]);
+    assert!(std::fs::canonicalize(&link)
+        .unwrap()
+        .ends_with("sys/bus/pci/drivers/pciback"));
+    s.xl(&["pci-assignable-remove", "00:02.0"]);
+    assert!(
+        std::fs::symlink_metadata(&link).is_err(),
+        "no driver without -r"
+    );
+}
