@@ -94,3 +94,24 @@ fn evacuate_dry_run_plans_every_vm() {
     assert!(r.stdout.contains("plan: live move of plain from h1 to h2"));
     assert!(!s.xl_log().contains(" migrate "));
 }
+
+#[test]
+fn evacuate_an_xapi_host_moves_pci_vms_cold() {
+    let s = Scenario::lab();
+    s.xapi();
+    let r = s.xenpci(&["evacuate", "h1", "--to", "h2", "--toolstack", "xapi"]);
+    r.ok();
+    assert!(
+        r.stdout.contains("moved 1, rolled back 0, failed 0"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .lines()
+            .any(|l| l.contains("33333333-3333-3333-3333-333333333333") && l.contains("cold")),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(s.xe_get("other-config"), "pci: 0/0000:81:00.0");
+}
