@@ -1251,7 +1251,7 @@ fn migrate(hosts: &mut [(String, Host)], h: usize, args: &[String]) -> Out {
 fn mirror(host: &Host) -> Result<(), Box<dyn std::error::Error>> {
     use xenpci::ids::DomId;
     use xenpci::xenstore::layout::{AttachedDevice, BackendTree};
-    use xenpci::xenstore::{backend_path, frontend_path, libxl_pci_path, Store, XsStore};
+    use xenpci::xenstore::{libxl_pci_path, Store, XsStore};
     let xs = XsStore::open()?;
     // forget what no domain holds any more
     if let Some(doms) = xs.directory("/local/domain/0/backend/pci")? {
@@ -1269,12 +1269,15 @@ fn mirror(host: &Host) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     for d in &host.domains {
-        if d.pci.is_empty() && !d.pcifront {
+        let id = DomId(d.domid);
+        xs.rm(&format!("/local/domain/0/backend/pci/{}", d.domid))?;
+        xs.rm(&format!("/local/domain/{}/device/pci", d.domid))?;
+        // Real Xen 4.17 (tests/xen-e2e): when a PV guest's last device is detached, libxl removes
+        // the whole backend and the guest's device/pci frontend directory, although the guest
+        // still cannot be suspended afterwards (FINDINGS.md §D). So nothing is mirrored then.
+        if d.pci.is_empty() {
             continue;
         }
-        let id = DomId(d.domid);
-        xs.rm(&backend_path(id))?;
-        xs.rm(&frontend_path(id))?;
         let mut t = if d.kind == "hvm" {
             BackendTree::hvm(id, &d.name)
         } else {

@@ -247,3 +247,72 @@ fn hide_then_hidden_then_unhide_through_the_plugin() {
     let v = call(&["hide", "bdf=05:00.0", "method=lilo"], &env);
     assert!(v["error"][1].as_str().unwrap().contains("lilo"), "{v}");
 }
+
+#[test]
+fn attach_and_detach_through_the_plugin_drive_xl() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("xl.json");
+    std::fs::write(
+        &state,
+        serde_json::json!({"hosts": {"h1": {
+            "devices": [{"bdf": "0000:03:00.0", "driver": "pciback"},
+                        {"bdf": "0000:00:1f.3", "driver": "i801_smbus"}],
+            "domains": [{"domid": 1, "name": "domU", "type": "pv", "memory": 256, "maxmem": 256,
+                         "vcpus": 1, "passthrough": "sync_pt", "pci": []}],
+            "next-domid": 2}}})
+        .to_string(),
+    )
+    .unwrap();
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    let env = [
+        ("XENPCI_XL", env!("CARGO_BIN_EXE_xl")),
+        ("XL_MOCK_STATE", state.to_str().unwrap()),
+        ("XENPCI_ROOT", root.to_str().unwrap()),
+        ("XENPCI_NO_XENSTORE", "1"),
+    ];
+    let v = call(
+        &["attach", "domain=domU", "spec=0000:03:00.0,permissive=1"],
+        &env,
+    );
+    assert_eq!(v["status"], "Success", "{v}");
+    let r: Value = serde_json::from_str(v["value"].as_str().unwrap()).unwrap();
+    assert_eq!(r["devices"][0], "0000:03:00.0");
+    assert_eq!(r["verified_by"], "xl-pci-list", "{r}");
+    let st: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    assert_eq!(
+        st["hosts"]["h1"]["domains"][0]["pci"][0]["bdf"], "0000:03:00.0",
+        "{st}"
+    );
+    // a device dom0 still drives is refused before xl is asked
+    let v = call(&["attach", "domain=domU", "spec=00:1f.3"], &env);
+    assert_eq!(failure_code(&v), "XENPCI_FAILED");
+    assert!(
+        v["error"][1].as_str().unwrap().contains("0000:00:1f.3"),
+        "{v}"
+    );
+    // malformed spec and missing arguments are named
+    let v = call(
+        &["attach", "domain=domU", "spec=01:00.0, permissive=1"],
+        &env,
+    );
+    assert!(
+        v["error"][1].as_str().unwrap().contains("PCI_SPEC_STRING"),
+        "{v}"
+    );
+    let v = call(&["attach", "spec=03:00.0"], &env);
+    assert_eq!(failure_code(&v), "XENPCI_MISSING_ARGUMENT");
+    let v = call(&["detach", "domain=domU", "bdf=03:00.0"], &env);
+    assert_eq!(v["status"], "Success", "{v}");
+    let st: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    assert_eq!(
+        st["hosts"]["h1"]["domains"][0]["pci"],
+        serde_json::json!([]),
+        "{st}"
+    );
+    let v = call(&["detach", "domain=domU", "bdf=03:00.0"], &env);
+    assert!(
+        v["error"][1].as_str().unwrap().contains("not attached"),
+        "{v}"
+    );
+}

@@ -5,6 +5,9 @@
 use std::collections::BTreeMap;
 
 use xenpci::exec::{Runner, SystemRunner};
+use xenpci::flows::hotplug;
+use xenpci::flows::transport::{Site, Transport};
+use xenpci::flows::xl::Xl;
 use xenpci::hide::apply::{self as hide_apply, Options, Outcome};
 use xenpci::hide::methods::{detect, state};
 use xenpci::hide::{Ctx, HideError};
@@ -44,6 +47,8 @@ pub const FUNCTIONS: &[(&str, Function)] = &[
     ("hide", hide),
     ("unhide", unhide),
     ("assigned", assigned),
+    ("attach", attach),
+    ("detach", detach),
 ];
 
 /// Runs the call's function.
@@ -300,4 +305,53 @@ fn assigned(args: &Args) -> Result<String, Failure> {
     let vms = assign::assigned(&Xe::new(&runner), &root())
         .map_err(|e| failed("assigned", e.to_string()))?;
     json(&vms)
+}
+
+/// The local host as a flow site: xl runs here, directly (no transport).
+fn local_site(runner: &dyn Runner) -> Site<'_> {
+    Site {
+        runner,
+        local: Some("localhost".into()),
+        transport: Transport::Local,
+        root: root(),
+        remote_root: "/".into(),
+    }
+}
+
+/// `attach` domain=DOM spec=PCI_SPEC_STRING [dry_run]: `xenpci attach` (xl pci-attach, checked
+/// first, verified in XenStore).
+fn attach(args: &Args) -> Result<String, Failure> {
+    only(args, "attach", &["domain", "spec", "dry_run"])?;
+    let dom = required(args, "attach", "domain")?;
+    let spec = required(args, "attach", "spec")?;
+    let dry_run = flag(args, "attach", "dry_run")?;
+    let runner = SystemRunner;
+    let site = local_site(&runner);
+    let xl = Xl {
+        site: &site,
+        host: "localhost",
+    };
+    let report =
+        hotplug::attach(&xl, dom, spec, dry_run).map_err(|e| failed("attach", e.to_string()))?;
+    json(&report)
+}
+
+/// `detach` domain=DOM bdf=BDF [force dry_run]: `xenpci detach`.
+fn detach(args: &Args) -> Result<String, Failure> {
+    only(args, "detach", &["domain", "bdf", "force", "dry_run"])?;
+    let dom = required(args, "detach", "domain")?;
+    let bdf: Bdf = required(args, "detach", "bdf")?
+        .parse()
+        .map_err(|e: xenpci::pci::BdfError| invalid("detach", "bdf", e.to_string()))?;
+    let force = flag(args, "detach", "force")?;
+    let dry_run = flag(args, "detach", "dry_run")?;
+    let runner = SystemRunner;
+    let site = local_site(&runner);
+    let xl = Xl {
+        site: &site,
+        host: "localhost",
+    };
+    let report = hotplug::detach(&xl, dom, bdf, force, dry_run)
+        .map_err(|e| failed("detach", e.to_string()))?;
+    json(&report)
 }

@@ -231,6 +231,9 @@ pub fn attach(
         return Ok(report);
     }
     xl.run(&["pci-attach", dom, spec_text])?;
+    if info.kind != "hvm" && xl.site.is_local(xl.host) {
+        remember_pv_device(&xl.site.root, &info, bdf);
+    }
     let (by, notes) = check(xl, &info, bdf, true)?;
     report.verified_by = by;
     report.notes = notes;
@@ -277,4 +280,27 @@ pub fn detach(
     report.verified_by = by;
     report.notes = notes;
     Ok(report)
+}
+
+/// Where xenpci notes that a PV domain has had a passthrough device (one file per domid, under
+/// `/run`, so the notes die with the domains at host reboot).
+pub fn pv_history_path(root: &crate::host::HostRoot, domid: u32) -> std::path::PathBuf {
+    root.path(format!("/run/xenpci/pv-had-pci/{domid}"))
+}
+
+/// Records that PV domain `info` got `bdf`. Real Xen 4.17 removes the whole PCI backend and the
+/// guest's pcifront directory from XenStore when the last device is detached, yet the guest still
+/// cannot be suspended (tests/xen-e2e, FINDINGS.md §D): after a detach, this note is the only
+/// trace left. Best effort: a failure to write it is not a failure of the attach.
+fn remember_pv_device(root: &crate::host::HostRoot, info: &DomainInfo, bdf: Bdf) {
+    let p = pv_history_path(root, info.domid);
+    if let Some(dir) = p.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let _ = crate::fsutil::atomic_write(&p, format!("{} {bdf}\n", info.name).as_bytes(), false);
+}
+
+/// True when xenpci attached a device to PV domain `domid` on this host since boot.
+pub fn pv_had_device(root: &crate::host::HostRoot, domid: u32) -> bool {
+    pv_history_path(root, domid).is_file()
 }

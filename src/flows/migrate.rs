@@ -176,6 +176,22 @@ pub fn plan_xl(site: &Site, req: &Request) -> Result<Plan, FlowError> {
     };
     let mut notes = Vec::new();
     let pv_like = info.kind != "hvm";
+    // Real Xen removes the pcifront from XenStore with the last device; xenpci's own note of an
+    // earlier attach is then the evidence (hotplug::pv_had_device).
+    let pcifront = if pv_like
+        && pcifront != Some(true)
+        && site.is_local(&req.from)
+        && hotplug::pv_had_device(&site.root, info.domid)
+    {
+        notes.push(format!(
+            "{} had a device attached by xenpci earlier ({}); its pcifront stays connected in the guest even after the detach",
+            req.vm,
+            hotplug::pv_history_path(&site.root, info.domid).display()
+        ));
+        Some(true)
+    } else {
+        pcifront
+    };
     let mode = if attached.is_empty() && pcifront != Some(true) && !req.cold {
         if pv_like && pcifront.is_none() {
             notes.push(format!(

@@ -31,7 +31,8 @@ def main():
             args[k] = int(v) if typed else v
         call = xmlrpc.client.dumps(("OpaqueRef:test-session", args), fn)
     env = {"PATH": "/sbin:/usr/sbin:/bin:/usr/bin"}
-    for k in ("XENPCI_ROOT", "XENPCI_XE", "XENPCI_XL", "XENPCI_XEN_CMDLINE", "XE_MOCK_STATE"):
+    for k in ("XENPCI_ROOT", "XENPCI_XE", "XENPCI_XL", "XENPCI_XEN_CMDLINE", "XE_MOCK_STATE",
+              "XL_MOCK_STATE", "XENPCI_NO_XENSTORE"):
         # xapi passes only PATH; tests may set the host root explicitly through this wrapper.
         if os.environ.get("PLUGIN_PASS_" + k):
             env[k] = os.environ["PLUGIN_PASS_" + k]

@@ -147,6 +147,9 @@ c_attach_refused() {
 check attach-not-assignable-refused c_attach_refused
 
 # --- migration (local: xl migrate -s "" ... , FINDINGS.md §D) ---
+# xl does not say which file a domain was created from; the cold path recreates the guest from
+# it, so tell xenpci where start_guest keeps the configs.
+export XENPCI_XL_CONFIG_DIRS=/tmp
 c_migrate_cold() {
   need migrate || return
   start_guest domU || fail "setup: guest" || return
