@@ -149,6 +149,7 @@ pub fn evacuate(
                         config: ev.config_dir.as_ref().map(|d| d.join(format!("{vm}.cfg"))),
                         mapping: ev.mapping.clone(),
                         cold: false,
+                        force_stop: false,
                     };
                     let r = match plan(site, &req) {
                         Err(e) => VmResult {

@@ -59,6 +59,8 @@ pub struct Request {
     pub mapping: Option<Mapping>,
     /// Take the cold path even when hot would work.
     pub cold: bool,
+    /// Cold path: destroy a guest that does not acknowledge the shutdown request.
+    pub force_stop: bool,
 }
 
 /// A device that moves.
@@ -330,6 +332,7 @@ pub fn plan_xl(site: &Site, req: &Request) -> Result<Plan, FlowError> {
                 host: req.from.clone(),
                 dom: req.vm.clone(),
                 config: cfg.clone(),
+                force_stop: req.force_stop,
             });
             steps.push(Action::XlCreate {
                 host: req.to.clone(),

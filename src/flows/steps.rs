@@ -58,6 +58,9 @@ pub enum Action {
         dom: String,
         /// The config it was running from.
         config: PathBuf,
+        /// When the guest does not acknowledge the shutdown request, `xl destroy` it.
+        #[serde(default)]
+        force_stop: bool,
     },
     /// `xl create CONFIG` on `host`, then checks `devices` with pci-list; undo `xl destroy`.
     XlCreate {
@@ -134,7 +137,18 @@ impl fmt::Display for Action {
                 let a: Vec<String> = migrate_args(dom, from, to).iter().map(|w| q(w)).collect();
                 write!(f, "[{from}] xl {}", a.join(" "))
             }
-            Action::XlShutdown { host, dom, .. } => write!(f, "[{host}] xl shutdown -w {}", q(dom)),
+            Action::XlShutdown {
+                host,
+                dom,
+                force_stop,
+                ..
+            } => {
+                write!(f, "[{host}] xl shutdown -w {}", q(dom))?;
+                if *force_stop {
+                    write!(f, " (xl destroy if the guest does not acknowledge)")?;
+                }
+                Ok(())
+            }
             Action::XlCreate { host, config, .. } => {
                 write!(f, "[{host}] xl create {}", q(&config.display().to_string()))
             }
@@ -248,7 +262,18 @@ impl Action {
             Action::XlMigrate { from, to, dom } => {
                 Xl { site, host: from }.run(&migrate_args(dom, from, to))
             }
-            Action::XlShutdown { host, dom, .. } => Xl { site, host }.run(&["shutdown", "-w", dom]),
+            Action::XlShutdown {
+                host,
+                dom,
+                force_stop,
+                ..
+            } => {
+                let xl = Xl { site, host };
+                match xl.run(&["shutdown", "-w", dom]) {
+                    Err(_) if *force_stop => xl.run(&["destroy", dom]),
+                    r => r,
+                }
+            }
             Action::XlCreate {
                 host,
                 dom,
@@ -372,7 +397,9 @@ impl Action {
                 }
                 Ok(())
             }
-            Action::XlShutdown { host, dom, config } => {
+            Action::XlShutdown {
+                host, dom, config, ..
+            } => {
                 if !on_host(site, host, dom)? {
                     Xl { site, host }.run(&["create", &config.display().to_string()])?;
                 }

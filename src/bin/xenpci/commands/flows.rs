@@ -143,6 +143,10 @@ pub struct MigrateArgs {
     /// Take the cold path even for an HVM guest.
     #[arg(long)]
     pub cold: bool,
+    /// Cold path: when the guest does not acknowledge the shutdown request (no PV drivers,
+    /// hung), stop it with `xl destroy` (like pulling the plug) instead of giving up.
+    #[arg(long)]
+    pub force_stop: bool,
     #[command(flatten)]
     pub state: StateOpts,
     #[command(flatten)]
@@ -323,6 +327,7 @@ pub fn run(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
                 config: a.config.clone(),
                 mapping: a.state.mapping()?,
                 cold: a.cold,
+                force_stop: a.force_stop,
             };
             let plan = migrate::plan(&site, &req)?;
             run_plan(&site, &a.state.dir(g), "migrate", &plan, &a.opts)
@@ -441,6 +446,7 @@ pub fn run(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
                         config: ev.config_dir.as_ref().map(|d| d.join(format!("{vm}.cfg"))),
                         mapping: ev.mapping.clone(),
                         cold: false,
+                        force_stop: false,
                     };
                     match migrate::plan(&site, &req) {
                         Ok(p) => print!("{p}"),
