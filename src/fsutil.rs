@@ -49,6 +49,10 @@ pub fn atomic_write(
     content: &[u8],
     backup: bool,
 ) -> Result<Option<PathBuf>, WriteError> {
+    // A symlinked config (e.g. /boot/grub/grub.cfg -> ../efi/...) is written where it points,
+    // so the link stays a link.
+    let resolved = fs::canonicalize(path).ok();
+    let path = resolved.as_deref().unwrap_or(path);
     let err = |step, source| WriteError::Step {
         path: path.to_path_buf(),
         step,
@@ -195,6 +199,21 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().ends_with(".xenpci-tmp"))
             .collect();
         assert!(leftovers.is_empty());
+    }
+
+    #[test]
+    fn a_symlinked_file_is_written_through_the_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("real.cfg");
+        let link = dir.path().join("grub.cfg");
+        fs::write(&target, "old\n").unwrap();
+        std::os::unix::fs::symlink("real.cfg", &link).unwrap();
+        atomic_write(&link, b"new\n", true).unwrap();
+        assert!(fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(fs::read_to_string(&target).unwrap(), "new\n");
     }
 
     #[test]

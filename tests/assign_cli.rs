@@ -161,7 +161,7 @@ fn seed000_find_hide_assign_restart_verify() {
     // The AHCI controller holding dom0's disks is refused, with the hide command to run.
     w.xenpci(&["assign", "00:1f.2", "--vm", "ceph-osd-1"])
         .assert()
-        .code(2)
+        .code(1)
         .stderr(predicate::str::contains("ahci"))
         .stderr(predicate::str::contains("xenpci hide 0000:00:1f.2"));
     // The HBA, hidden (bound to pciback), goes to the VM, which is restarted.
@@ -352,7 +352,7 @@ fn failing_vm_start_restores_other_config_and_says_so() {
     w.xenpci(&["assign", "05:00.0", "--vm", "ceph-osd-1", "--restart"])
         .env("XE_MOCK_FAIL", "vm-start:*")
         .assert()
-        .code(2)
+        .code(1)
         .stderr(predicate::str::contains("starting VM"))
         .stderr(predicate::str::contains("restored to \"0/0000:06:00.0\""));
     assert_eq!(other_config(&w, OSD), before);
@@ -368,7 +368,7 @@ fn assigning_a_device_of_another_vm_needs_steal() {
     std::fs::write(w.path("state.json"), s.to_string()).unwrap();
     w.xenpci(&["assign", "05:00.0", "--vm", "ceph-osd-1"])
         .assert()
-        .code(2)
+        .code(1)
         .stderr(predicate::str::contains(NAS))
         .stderr(predicate::str::contains("--steal"));
     // `assigned` flags nothing yet (one holder) ...
@@ -422,7 +422,7 @@ fn seed004_two_devices_then_removal() {
         ));
     w.xenpci(&["assign", "01:00.0", "--vm", "freenas"])
         .assert()
-        .code(2)
+        .code(1)
         .stderr(predicate::str::contains("drop or misread"));
     w.xenpci(&[
         "assign",
@@ -470,7 +470,7 @@ fn bad_arguments_name_the_input() {
         .stderr(predicate::str::contains("\"no-such-vm\""));
     w.xenpci(&["unassign", "05:00.0", "--vm", "ceph-osd-1"])
         .assert()
-        .code(2)
+        .code(1)
         .stderr(predicate::str::contains("not assigned"));
 }
 
@@ -515,7 +515,7 @@ fn restart_in_dom0_verifies_in_xenstore() {
     ])
     .env("XENSTORED_PATH", &daemon.socket)
     .assert()
-    .code(2)
+    .code(1)
     .stderr(predicate::str::contains(
         "0000:05:00.0, 0000:06:00.0 are not attached",
     ))
@@ -546,7 +546,7 @@ fn dom0_access_status_counts_as_hidden_on_83_only() {
             a.success();
             assert_eq!(w.vm(OSD)["other-config"]["pci"], "0/0000:05:00.0");
         } else {
-            a.code(2).stderr(predicate::str::contains(
+            a.code(1).stderr(predicate::str::contains(
                 "not found at /sys/bus/pci/devices/0000:05:00.0",
             ));
             assert_eq!(w.vm(OSD)["other-config"].get("pci"), None);

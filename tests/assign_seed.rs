@@ -114,14 +114,14 @@ fn seed000_list_refuse_hide_assign_restart_verify() {
     // 2. dom0's mpt3sas holds it: refused, with the command to run.
     s.xenpci(&["assign", &bdf, "--vm", "ceph-osd-1", "--restart"])
         .assert()
-        .code(2)
+        .code(1)
         .stderr(predicate::str::contains("mpt3sas"))
         .stderr(predicate::str::contains(format!("`xenpci hide {bdf}`")));
     assert_eq!(s.state()["vms"][0]["other-config"].get("pci"), None);
     // The onboard AHCI holds dom0's own filesystems: refused, and not offered for hiding.
     s.xenpci(&["assign", "00:1f.2", "--vm", "ceph-osd-1"])
         .assert()
-        .code(2)
+        .code(1)
         .stderr(predicate::str::contains("DOM0 NEEDS IT: holds /"))
         .stderr(predicate::str::contains("Do not pass 0000:00:1f.2 through"))
         .stderr(predicate::str::contains("xenpci hide 0000:00:1f.2").not());

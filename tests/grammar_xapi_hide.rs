@@ -188,9 +188,12 @@ impl Lcg {
 #[test]
 fn xapi_reader_agrees_with_real_ocaml_scanf() {
     if which::which("ocaml").is_err() {
-        eprintln!(
-            "SKIPPED: `ocaml` not installed (apt-get install ocaml-nox); differential not run"
+        // tests/run.sh installs it; skipping must be asked for explicitly.
+        assert!(
+            std::env::var("XENPCI_SKIP_OCAML").as_deref() == Ok("1"),
+            "`ocaml` is not installed (apt-get install ocaml-nox, or set XENPCI_SKIP_OCAML=1 to skip this differential test)"
         );
+        eprintln!("SKIPPED (XENPCI_SKIP_OCAML=1): OCaml differential not run");
         return;
     }
     let mut inputs: Vec<String> = rows("vectors/xapi-other-config-pci.tsv")

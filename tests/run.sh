@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS=(libxen-dev pciutils xen-utils-4.17 xenstore-utils python3 gcc ocaml-nox
+PKGS=(libxen-dev pciutils xen-utils-4.17 xenstore-utils python3 gcc libc6-dev procps util-linux ocaml-nox
       qemu-system-x86 busybox-static cpio gzip kmod)
 missing=()
 for p in "${PKGS[@]}"; do
@@ -18,7 +18,11 @@ for p in "${PKGS[@]}"; do
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "tests/run.sh: installing ${missing[*]}"
-  SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+  SUDO=
+  if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null || { echo "tests/run.sh: run as root (or install sudo) to install ${missing[*]}" >&2; exit 2; }
+    SUDO=sudo
+  fi
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -q >/dev/null
   $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null

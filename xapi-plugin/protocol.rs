@@ -108,6 +108,9 @@ pub fn parse_call(text: &str) -> Result<Call, ProtocolError> {
             for (k, v) in members {
                 match v {
                     Value::Str(s) => {
+                        if args.contains_key(&k) {
+                            return err(format!("argument {k:?} is given twice"));
+                        }
                         args.insert(k, s);
                     }
                     Value::Other(t) => {

@@ -144,6 +144,25 @@ pub enum AssignError {
     },
 }
 
+impl AssignError {
+    /// True when xenpci refused (the device is not hidden, held elsewhere, the value would be
+    /// misread, ...) or a step failed after acting (start failed and was undone, devices not
+    /// attached): exit status 1. Bad arguments and tool errors are not.
+    pub fn is_refusal_or_failure(&self) -> bool {
+        matches!(
+            self,
+            AssignError::NotHidden { .. }
+                | AssignError::AssignedElsewhere { .. }
+                | AssignError::Misread { .. }
+                | AssignError::NotAssigned { .. }
+                | AssignError::ControlDomain { .. }
+                | AssignError::NotConfirmed { .. }
+                | AssignError::StartFailed { .. }
+                | AssignError::NotAttached { .. }
+        )
+    }
+}
+
 /// What to change on one VM.
 #[derive(Debug, Clone, Default)]
 pub struct EditRequest {

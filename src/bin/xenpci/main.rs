@@ -92,8 +92,15 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("xenpci: error: {e}");
-            for (i, cause) in e.chain().skip(1).enumerate() {
+            let top = e.to_string();
+            eprintln!("xenpci: error: {top}");
+            // Many errors already quote their cause; print only the causes that add something.
+            let causes = e
+                .chain()
+                .skip(1)
+                .map(|c| c.to_string())
+                .filter(|c| !top.contains(c.as_str()));
+            for (i, cause) in causes.enumerate() {
                 eprintln!("  {}: {cause}", i + 1);
             }
             ExitCode::from(2)

@@ -18,7 +18,7 @@ pub struct AssignArgs {
     #[arg(required = true, value_delimiter = ',', value_name = "BDF")]
     pub bdfs: Vec<Bdf>,
     /// The VM, by name-label or uuid.
-    #[arg(long, value_name = "NAME|UUID")]
+    #[arg(long, value_name = "NAME|UUID", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub vm: String,
     /// Shut a running VM down cleanly and start it again (never vm-reboot), then verify.
     #[arg(long)]
@@ -61,7 +61,16 @@ pub fn run_edit(req: &EditRequest, json: bool, g: &Globals) -> anyhow::Result<Ex
     let runner = SystemRunner;
     let xe = Xe::new(&runner);
     let root = g.host_root();
-    let report = edit(&xe, &root, req, &mut |line| eprintln!("xenpci: {line}"))?;
+    let report = match edit(&xe, &root, req, &mut |line| eprintln!("xenpci: {line}")) {
+        Ok(r) => r,
+        // A refusal or a failed step is exit 1 (as for hide and check); bad input and tool
+        // errors stay exit 2.
+        Err(e) if e.is_refusal_or_failure() => {
+            eprintln!("xenpci: error: {e}");
+            return Ok(ExitCode::from(1));
+        }
+        Err(e) => return Err(e.into()),
+    };
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -121,7 +121,9 @@ fn seed_flow(root: &Path, g: &Globals) -> anyhow::Result<()> {
 
     let xe = std::env::current_exe()?.with_file_name("xe");
     if !xe.is_file() {
-        println!("\n(build the mock xe with `cargo build` to see the assignment step)");
+        println!(
+            "\n(the assignment step needs the mock xe next to this binary: `cargo build --release` builds it)"
+        );
         return Ok(());
     }
     let state = root.join("xe-state.json");

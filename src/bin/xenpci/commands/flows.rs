@@ -132,10 +132,10 @@ pub struct MigrateArgs {
     /// VM (xl domain name; XAPI name-label or uuid).
     pub vm: String,
     /// Target host.
-    #[arg(long)]
+    #[arg(value_parser = host_name, long)]
     pub to: String,
     /// Source host (default: this one).
-    #[arg(long)]
+    #[arg(value_parser = host_name, long)]
     pub from: Option<String>,
     /// The guest's xl.cfg (cold path; default /etc/xen/VM.cfg under --root).
     #[arg(long)]
@@ -162,7 +162,7 @@ pub struct DetachAllArgs {
     #[arg(long)]
     pub save: std::path::PathBuf,
     /// Host (default: this one).
-    #[arg(long)]
+    #[arg(value_parser = host_name, long)]
     pub host: Option<String>,
     #[command(flatten)]
     pub state: StateOpts,
@@ -177,7 +177,7 @@ pub struct ReattachArgs {
     #[arg(long = "from")]
     pub from_file: std::path::PathBuf,
     /// Host the domain runs on now (default: this one).
-    #[arg(long)]
+    #[arg(value_parser = host_name, long)]
     pub host: Option<String>,
     #[command(flatten)]
     pub state: StateOpts,
@@ -216,9 +216,10 @@ pub struct StatusArgs {
 #[derive(Args, Debug)]
 pub struct EvacuateArgs {
     /// Host to empty.
+    #[arg(value_parser = host_name)]
     pub host: String,
     /// Target host.
-    #[arg(long)]
+    #[arg(value_parser = host_name, long)]
     pub to: String,
     /// VMs moved at the same time.
     #[arg(short = 'j', long, default_value_t = 1)]
@@ -240,7 +241,7 @@ pub struct AttachArgs {
     /// A full PCI_SPEC_STRING (options, @vslot).
     pub spec: String,
     /// The host the domain runs on (default: this one).
-    #[arg(long)]
+    #[arg(value_parser = host_name, long)]
     pub host: Option<String>,
     #[command(flatten)]
     pub opts: FlowOpts,
@@ -257,7 +258,7 @@ pub struct DetachArgs {
     #[arg(long)]
     pub force: bool,
     /// The host the domain runs on (default: this one).
-    #[arg(long)]
+    #[arg(value_parser = host_name, long)]
     pub host: Option<String>,
     #[command(flatten)]
     pub opts: FlowOpts,
@@ -269,7 +270,7 @@ pub struct AttachedArgs {
     /// Domain name or id.
     pub domain: String,
     /// The host the domain runs on (default: this one).
-    #[arg(long)]
+    #[arg(value_parser = host_name, long)]
     pub host: Option<String>,
     #[command(flatten)]
     pub opts: FlowOpts,
@@ -549,4 +550,22 @@ fn print_report(
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A host name as given on the command line: it reaches `ssh HOST` and xl's own
+/// `ssh HOST xl migrate-receive` (which xl runs through a shell), so only host-name characters
+/// are accepted — never a leading `-` (an ssh option) or shell syntax.
+fn host_name(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty()
+        && s.len() <= 253
+        && !s.starts_with('-')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._:@-[]".contains(c));
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "{s:?} is not a host name (expected letters, digits, '.', '-', '_', ':', '@', not starting with '-')"
+        ))
+    }
 }

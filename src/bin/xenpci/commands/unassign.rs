@@ -16,7 +16,7 @@ pub struct UnassignArgs {
     #[arg(required = true, value_delimiter = ',', value_name = "BDF")]
     pub bdfs: Vec<Bdf>,
     /// The VM, by name-label or uuid.
-    #[arg(long, value_name = "NAME|UUID")]
+    #[arg(long, value_name = "NAME|UUID", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub vm: String,
     /// Shut a running VM down cleanly and start it again (never vm-reboot).
     #[arg(long)]
