@@ -278,3 +278,121 @@ pub fn list(runner: &dyn Runner, timeout: Duration) -> Result<PoolView, PoolErro
         warnings,
     })
 }
+
+/// A generated device mapping (docs/mapping.md) and what the generator could not pair.
+#[derive(Debug, Clone, Serialize)]
+pub struct GeneratedMap {
+    /// The mapping document, ready for `--map`.
+    pub mapping: Value,
+    /// Devices found on some hosts only, or in different numbers per host.
+    pub notes: Vec<String>,
+}
+
+fn slug(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    out.trim_end_matches('-').chars().take(40).collect()
+}
+
+/// Builds the cross-host device mapping the migration flows use (`xenpci pool map`): every
+/// assignable, non-critical function, grouped by identity (vendor, device, subsystem); on each
+/// host the functions of one identity are paired in BDF order. Names come from the device name
+/// (`sas2308-pci-express-fusion-mpt-sas-2`, with `-2`, `-3` … for several of a kind).
+pub fn map(runner: &dyn Runner, timeout: Duration) -> Result<GeneratedMap, PoolError> {
+    let xe = Xe::new(runner);
+    let hosts = hosts(&xe)?;
+    let answers = call_all(runner, &hosts, "list", &[], timeout);
+    // identity -> host -> BDFs (sorted)
+    let mut by_id: std::collections::BTreeMap<
+        (String, String, String),
+        (String, std::collections::BTreeMap<String, Vec<String>>),
+    > = Default::default();
+    let mut notes = Vec::new();
+    for a in &answers {
+        let Some(Value::Array(items)) = &a.value else {
+            notes.push(format!(
+                "host {} did not answer: {}",
+                a.host.name_label,
+                a.error.as_deref().unwrap_or("no JSON array")
+            ));
+            continue;
+        };
+        for d in items {
+            let assignable = d
+                .get("assignable")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            let critical = d
+                .get("critical")
+                .and_then(Value::as_array)
+                .is_some_and(|c| !c.is_empty());
+            if !assignable || critical {
+                continue;
+            }
+            let key = (
+                text(d, "vendor_id"),
+                text(d, "device_id"),
+                format!(
+                    "{}:{}",
+                    text(d, "subsystem_vendor_id"),
+                    text(d, "subsystem_device_id")
+                ),
+            );
+            let entry = by_id
+                .entry(key)
+                .or_insert_with(|| (text(d, "device_name"), Default::default()));
+            entry
+                .1
+                .entry(a.host.name_label.clone())
+                .or_default()
+                .push(text(d, "bdf"));
+        }
+    }
+    let mut devices = serde_json::Map::new();
+    for ((vendor, device, subsystem), (name, per_host)) in by_id {
+        let base = match slug(&name) {
+            s if s.is_empty() => format!("{vendor}-{device}"),
+            s => s,
+        };
+        let most = per_host.values().map(Vec::len).max().unwrap_or(0);
+        if per_host.len() < hosts.len() || per_host.values().any(|v| v.len() != most) {
+            let counts: Vec<String> = per_host
+                .iter()
+                .map(|(h, v)| format!("{h}: {}", v.len()))
+                .collect();
+            notes.push(format!(
+                "{base} ({vendor}:{device}) is not on every host in the same number ({}); hosts without it are left out of its entry",
+                counts.join(", ")
+            ));
+        }
+        for i in 0..most {
+            let mut hosts_obj = serde_json::Map::new();
+            for (h, bdfs) in &per_host {
+                if let Some(b) = bdfs.get(i) {
+                    hosts_obj.insert(h.clone(), Value::String(b.clone()));
+                }
+            }
+            let logical = if most > 1 {
+                format!("{base}-{}", i + 1)
+            } else {
+                base.clone()
+            };
+            devices.insert(
+                logical,
+                serde_json::json!({
+                    "vendor": vendor, "device": device, "subsystem": subsystem, "hosts": hosts_obj
+                }),
+            );
+        }
+    }
+    Ok(GeneratedMap {
+        mapping: serde_json::json!({ "devices": devices }),
+        notes,
+    })
+}

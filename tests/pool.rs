@@ -137,3 +137,38 @@ fn a_host_that_does_not_answer_in_time_is_reported_not_hung_on() {
     );
     assert!(err.contains("host xcp2"), "{err}");
 }
+
+#[test]
+fn pool_map_pairs_the_same_card_across_hosts_and_the_flows_accept_it() {
+    let dir = tempfile::tempdir().unwrap();
+    pool(dir.path());
+    // a third host: another X9DRW, so the SAS2308 exists on two hosts
+    let mut st: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("state.json")).unwrap())
+            .unwrap();
+    st["hosts"].as_array_mut().unwrap().push(json!({
+        "uuid": "44444444-4444-4444-8444-444444444444", "name-label": "xcp3",
+        "plugin-env": {"XENPCI_ROOT": concat!(env!("CARGO_MANIFEST_DIR"), "/demo/x9drw")}}));
+    std::fs::write(dir.path().join("state.json"), st.to_string()).unwrap();
+    let out = dir.path().join("map.json");
+    let (code, _, err) = xenpci(dir.path(), &["pool", "map", "-o", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    let m: Value = serde_json::from_str(&text).unwrap();
+    let hba = m["devices"]
+        .as_object()
+        .unwrap()
+        .values()
+        .find(|d| d["device"] == "0087")
+        .unwrap_or_else(|| panic!("{m}"));
+    assert_eq!(hba["hosts"]["xcp1"], "0000:05:00.0");
+    assert_eq!(hba["hosts"]["xcp3"], "0000:05:00.0");
+    assert_eq!(hba["subsystem"], "1000:3020");
+    // dom0's disk controller is never offered for a mapping
+    assert!(!text.contains("0000:00:1f.2"), "{text}");
+    // the GPU is on xcp2 only: said so
+    assert!(err.contains("not on every host"), "{err}");
+    // the migration flows read it
+    xenpci::flows::mapping::Mapping::parse(&text, "map.json")
+        .expect("flows accept the generated mapping");
+}

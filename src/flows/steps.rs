@@ -269,7 +269,8 @@ impl Action {
                 ..
             } => {
                 let xl = Xl { site, host };
-                match xl.run(&["shutdown", "-w", dom]) {
+                match xl.shutdown_wait(dom) {
+                    // refused ("guest didn't acknowledge control request") or timed out
                     Err(_) if *force_stop => xl.run(&["destroy", dom]),
                     r => r,
                 }

@@ -167,6 +167,35 @@ impl Xl<'_, '_> {
         }
     }
 
+    /// `xl shutdown -w DOM`, given at most XENPCI_SHUTDOWN_SECS (default 120) to finish: a guest
+    /// that ignores the request or hangs on the way down must not stall the flow forever.
+    pub fn shutdown_wait(&self, dom: &str) -> Result<(), FlowError> {
+        let secs = std::env::var("XENPCI_SHUTDOWN_SECS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(120);
+        let cmd = self
+            .site
+            .xl(self.host, &["shutdown", "-w", dom])
+            .timeout(std::time::Duration::from_secs(secs));
+        let o = self.site.runner.output(&cmd).map_err(|e| FlowError::Exec {
+            host: self.host.to_string(),
+            source: Box::new(e),
+        })?;
+        if o.success() {
+            Ok(())
+        } else {
+            Err(FlowError::Xl {
+                host: self.host.to_string(),
+                command: cmd.to_string(),
+                status: o
+                    .status
+                    .map_or("killed by a signal".into(), |s| format!("exit {s}")),
+                stderr: o.stderr.trim().to_string(),
+            })
+        }
+    }
+
     /// The domain, or `None` when this host has no such domain.
     pub fn domain(&self, dom: &str) -> Result<Option<DomainInfo>, FlowError> {
         let o = self.site.run_xl(self.host, &["list", "-l", dom])?;

@@ -20,6 +20,19 @@ pub enum PoolCmd {
     List(PoolListArgs),
     /// Preflight the same devices on every host of the pool.
     Check(PoolCheckArgs),
+    /// Generate the cross-host device mapping (docs/mapping.md) for migrate/evacuate --map.
+    Map(PoolMapArgs),
+}
+
+/// Arguments of `xenpci pool map`.
+#[derive(Args, Debug)]
+pub struct PoolMapArgs {
+    /// Write the mapping to FILE (atomically) instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
+    /// Give up on a host that has not answered after SECS seconds.
+    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    pub timeout: u64,
 }
 
 /// Options shared by the pool commands.
@@ -54,7 +67,24 @@ pub fn run(c: PoolCmd, _g: &Globals) -> anyhow::Result<ExitCode> {
     match c {
         PoolCmd::List(a) => list(a),
         PoolCmd::Check(a) => check(a),
+        PoolCmd::Map(a) => map(a),
     }
+}
+
+fn map(a: PoolMapArgs) -> anyhow::Result<ExitCode> {
+    let m = pool::map(&SystemRunner, Duration::from_secs(a.timeout))?;
+    let text = format!("{}\n", serde_json::to_string_pretty(&m.mapping)?);
+    for n in &m.notes {
+        eprintln!("xenpci: note: {n}");
+    }
+    match a.output {
+        Some(path) => {
+            xenpci::fsutil::atomic_write(&path, text.as_bytes(), true)?;
+            eprintln!("xenpci: wrote {}", path.display());
+        }
+        None => print!("{text}"),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn list(a: PoolListArgs) -> anyhow::Result<ExitCode> {
