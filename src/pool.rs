@@ -3,6 +3,7 @@
 //! answers with the VMs' `other-config:pci` into one table — which host has which device, hidden
 //! or not, given to which VM. XAPI is the transport; xenpci runs no agent of its own.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -279,6 +280,9 @@ pub fn list(runner: &dyn Runner, timeout: Duration) -> Result<PoolView, PoolErro
     })
 }
 
+/// vendor, device, `svid:ssid`
+type Identity = (String, String, String);
+
 /// A generated device mapping (docs/mapping.md) and what the generator could not pair.
 #[derive(Debug, Clone, Serialize)]
 pub struct GeneratedMap {
@@ -309,10 +313,7 @@ pub fn map(runner: &dyn Runner, timeout: Duration) -> Result<GeneratedMap, PoolE
     let hosts = hosts(&xe)?;
     let answers = call_all(runner, &hosts, "list", &[], timeout);
     // identity -> host -> BDFs (sorted)
-    let mut by_id: std::collections::BTreeMap<
-        (String, String, String),
-        (String, std::collections::BTreeMap<String, Vec<String>>),
-    > = Default::default();
+    let mut by_id: BTreeMap<Identity, (String, BTreeMap<String, Vec<String>>)> = BTreeMap::new();
     let mut notes = Vec::new();
     for a in &answers {
         let Some(Value::Array(items)) = &a.value else {

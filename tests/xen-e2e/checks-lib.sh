@@ -19,6 +19,11 @@ check() {
   echo "----- check $E2E_BOOT/$name"
   "$@"; rc=$?
   case $rc in 0) v=ok ;; 2) v=skip ;; *) v=FAIL ;; esac
+  # A check known to be unstable in this lab (see README, "Unstable checks") reports its failure
+  # as `unstable`: shown, counted apart, not failing the run — unless the boot has e2estrict=1.
+  if [ "$v" = FAIL ] && [ "${E2E_UNSTABLE:-}" = 1 ] && ! grep -q 'e2estrict=1' /proc/cmdline; then
+    v=unstable
+  fi
   echo "E2E-CHECK $v t=$(elapsed "$t0") $E2E_BOOT/$name :: $(printf '%s' "$DETAIL" | tr '\n\r' '  ' | cut -c1-400)"
   return 0
 }
@@ -40,6 +45,9 @@ need() {
 }
 
 fail() { DETAIL="$*"; return 1; }
+
+# check_unstable NAME FN...: a check whose failures are reported as `unstable` (see check()).
+check_unstable() { E2E_UNSTABLE=1 check "$@"; }
 first_line() { printf '%s\n' "$1" | grep -v '^$' | head -n1; }
 
 bdf_of() { lspci -D -n -d "$1" | awk 'NR==1{print $1}'; }   # vendor:device -> first BDF

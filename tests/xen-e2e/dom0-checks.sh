@@ -151,6 +151,7 @@ check attach-not-assignable-refused c_attach_refused
 # xl does not say which file a domain was created from; the cold path recreates the guest from
 # it, so tell xenpci where start_guest keeps the configs.
 export XENPCI_XL_CONFIG_DIRS=/tmp
+export XENPCI_SHUTDOWN_SECS=20
 # The lab guest (busybox init) does not answer PV shutdown requests ("guest didn't acknowledge
 # control request: -9" on real Xen), so the cold path may stop it with xl destroy.
 c_migrate_cold() {
@@ -166,7 +167,7 @@ c_migrate_cold() {
   DETAIL="cold path announced; domU running with $SAS"
   return 0
 }
-check migrate-pv-with-device-cold c_migrate_cold
+check_unstable migrate-pv-with-device-cold c_migrate_cold
 c_resume_after_kill() {
   need migrate || return
   need resume || return
@@ -183,7 +184,7 @@ c_resume_after_kill() {
   DETAIL="killed after $((n / 10)) s, resume ended with domU running holding $SAS once"
   return 0
 }
-check migrate-killed-then-resume c_resume_after_kill
+check_unstable migrate-killed-then-resume c_resume_after_kill
 c_migrate_live() {
   need migrate || return
   start_guest domV || fail "setup: xl create domV" || return
@@ -199,7 +200,7 @@ c_migrate_live() {
   DETAIL="a guest that never had a device migrated live"
   return 0
 }
-check migrate-without-device-live c_migrate_live
+check_unstable migrate-without-device-live c_migrate_live
 
 # --- evidence (XENPCI_E2E_PROBE=1 -> e2eprobe=1): what real Xen leaves in XenStore around a
 # detach, the basis of xenpci::xenstore::pcifront_present and of the verifier's half-attached case ---
