@@ -6,7 +6,7 @@
 #      XenStore tests), python3 (XML-RPC client for the plugin tests), and for the real-Xen tier
 #      qemu-system-x86, busybox-static, cpio, kmod; ocaml-nox (OCaml Scanf oracle for the xapi reader);
 #   2. runs `cargo test` (unit, CLI, differential and real-oxenstored tests);
-#   3. runs the real-Xen tier (Xen 4.17 under QEMU) unless XENPCI_SKIP_E2E=1.
+#   3. runs the real-Xen tier (Xen 4.17 under QEMU) unless XENPCI_SKIP_E2E=1 (once more if it fails).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,5 +31,11 @@ fi
 cargo test --locked
 
 if [ "${XENPCI_SKIP_E2E:-}" != 1 ] && [ -x tests/xen-e2e/run.sh ]; then
-  tests/xen-e2e/run.sh
+  # The emulated Xen host (QEMU TCG) is occasionally unstable (dom0 userland crashes, a detach that
+  # never returns; tests/xen-e2e/README.md): a failed tier is run once more, and says so. The
+  # second run's verdict is final.
+  if ! tests/xen-e2e/run.sh; then
+    echo "tests/run.sh: the real-Xen tier failed; running it once more (the emulated host is flaky)"
+    tests/xen-e2e/run.sh
+  fi
 fi

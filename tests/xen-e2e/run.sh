@@ -6,7 +6,7 @@
 #
 # Knobs (environment):
 #   XENPCI_E2E_DIR      work dir for packages, images, logs (default /tmp/xenpci-e2e)
-#   XENPCI_E2E_BOOTS    boots to run, in order (default "main reboot amd"; see boot_spec below)
+#   XENPCI_E2E_BOOTS    boots to run, in order (default "main reboot"; add amd for AMD-Vi; see boot_spec below)
 #   XENPCI_E2E_IOMMU    intel (default) or amd: the emulated IOMMU of the main and reboot boots
 #   XENPCI_E2E_TIMEOUT  seconds per boot before QEMU is killed (default 600)
 #   XENPCI_BIN          a prebuilt xenpci to test (default: cargo build --release --bin xenpci)
@@ -19,7 +19,7 @@ set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 export LAB=${XENPCI_E2E_DIR:-/tmp/xenpci-e2e}
-BOOTS=${XENPCI_E2E_BOOTS:-main reboot amd}
+BOOTS=${XENPCI_E2E_BOOTS:-main reboot}
 IOMMU_ON=${XENPCI_E2E_IOMMU:-intel}
 BOOT_TIMEOUT=${XENPCI_E2E_TIMEOUT:-600}
 SMP=${XENPCI_E2E_SMP:-1}
