@@ -19,9 +19,12 @@ b=$(env -i PATH=/usr/bin:/bin XENPCI_ROOT="$ROOT" python3 tests/bench/python_plu
 OUT=$(mktemp)
 export CALL ROOT
 # -N: no shell in between (the call has no blanks, so hyperfine's word splitting keeps it whole).
-hyperfine -N --warmup 5 --runs "${RUNS:-100}" --export-json "$OUT" \
-  -n xenpci-plugin "env -i PATH=/usr/bin:/bin XENPCI_ROOT=$ROOT target/release/xenpci-plugin $CALL" \
-  -n python-plugin "env -i PATH=/usr/bin:/bin XENPCI_ROOT=$ROOT python3 tests/bench/python_plugin.py $CALL" >/dev/null
+# hyperfine itself runs with xapi's environment (PATH only, plus XENPCI_ROOT), which both plugins
+# inherit, so no `env` process is timed with them.
+env -i PATH=/usr/bin:/bin XENPCI_ROOT="$ROOT" HOME="${HOME:-/root}" \
+  hyperfine -N --warmup 5 --runs "${RUNS:-100}" --export-json "$OUT" \
+  -n xenpci-plugin "target/release/xenpci-plugin $CALL" \
+  -n python-plugin "python3 tests/bench/python_plugin.py $CALL" >/dev/null
 python3 - "$OUT" <<'PY'
 import json, sys
 r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
