@@ -14,18 +14,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-const KEYS: &[&str] = &[
-    "pci",
-    "pci_permissive",
-    "pci_msitranslate",
-    "pci_seize",
-    "pci_power_mgmt",
-    "rdm",
-    "passthrough",
-    "x",
-    "y",
-    "a.b",
-];
+use render::KEYS;
 
 fn shim() -> PathBuf {
     assert!(

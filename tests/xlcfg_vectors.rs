@@ -5,18 +5,7 @@
 #[path = "xlu_cfg/render.rs"]
 mod render;
 
-const KEYS: &[&str] = &[
-    "pci",
-    "pci_permissive",
-    "pci_msitranslate",
-    "pci_seize",
-    "pci_power_mgmt",
-    "rdm",
-    "passthrough",
-    "x",
-    "y",
-    "a.b",
-];
+use render::KEYS;
 
 #[test]
 fn every_vector_matches_libxlutil() {

@@ -27,9 +27,6 @@ use std::fmt;
 use std::ops::Range;
 use std::str::FromStr;
 
-use nom::error::{ErrorKind, ParseError};
-use nom::IResult;
-
 use crate::pci::Bdf;
 
 // ---------------------------------------------------------------------------------------------
@@ -242,32 +239,8 @@ pub enum HideError {
 // Rules (one per production of grammar/hide-list.ebnf), on the kernel's sscanf semantics
 // ---------------------------------------------------------------------------------------------
 
-/// A scan failure: the remaining input and what was expected there.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScanFail<'a> {
-    /// The input from the failing character on.
-    pub rest: &'a str,
-    /// What the rule wanted.
-    pub expected: &'static str,
-}
-
-impl<'a> ParseError<&'a str> for ScanFail<'a> {
-    fn from_error_kind(input: &'a str, _kind: ErrorKind) -> Self {
-        ScanFail {
-            rest: input,
-            expected: "more input",
-        }
-    }
-    fn append(_input: &'a str, _kind: ErrorKind, other: Self) -> Self {
-        other
-    }
-}
-
-type Res<'a, T> = IResult<&'a str, T, ScanFail<'a>>;
-
-fn fail<'a, T>(rest: &'a str, expected: &'static str) -> Res<'a, T> {
-    Err(nom::Err::Error(ScanFail { rest, expected }))
-}
+pub use super::scan::ScanFail;
+use super::scan::{fail, Res};
 
 /// The kernel's `isspace`: blank, `\t`..`\r`, and Latin-1 NBSP (0xa0; never alone in UTF-8).
 fn is_kspace(c: char) -> bool {

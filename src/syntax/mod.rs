@@ -13,5 +13,6 @@ pub mod c_scan;
 pub mod hide_list;
 pub mod pci_spec;
 pub mod rdm;
+pub mod scan;
 pub mod xapi_pci;
 pub mod xl_cfg;

@@ -19,8 +19,6 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use nom::error::{ErrorKind, ParseError};
-use nom::IResult;
 use serde::Serialize;
 
 use crate::pci::Bdf;
@@ -179,32 +177,8 @@ pub struct Edit {
 // Rules (one per production of grammar/xapi-other-config-pci.ebnf)
 // ---------------------------------------------------------------------------------------------
 
-/// A scan failure: where (the remaining input) and what was expected there.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScanFail<'a> {
-    /// The input from the failing character on.
-    pub rest: &'a str,
-    /// What the rule wanted.
-    pub expected: &'static str,
-}
-
-impl<'a> ParseError<&'a str> for ScanFail<'a> {
-    fn from_error_kind(input: &'a str, _kind: ErrorKind) -> Self {
-        ScanFail {
-            rest: input,
-            expected: "more input",
-        }
-    }
-    fn append(_input: &'a str, _kind: ErrorKind, other: Self) -> Self {
-        other
-    }
-}
-
-type Res<'a, T> = IResult<&'a str, T, ScanFail<'a>>;
-
-fn fail<'a, T>(rest: &'a str, expected: &'static str) -> Res<'a, T> {
-    Err(nom::Err::Error(ScanFail { rest, expected }))
-}
+pub use super::scan::ScanFail;
+use super::scan::{fail, Res};
 
 /// `digits(width, radix)`: OCaml Scanf's digit run: a first digit, then up to `width` characters
 /// in all of digits and `_` (the `_` are skipped and count towards the width).

@@ -6,6 +6,20 @@ use xenpci::syntax::xl_cfg::{parse, Lookup};
 
 const SOURCE: &str = "test.cfg";
 
+/// The keys whose values both sides print (the shim in shim.c is given the same list).
+pub const KEYS: &[&str] = &[
+    "pci",
+    "pci_permissive",
+    "pci_msitranslate",
+    "pci_seize",
+    "pci_power_mgmt",
+    "rdm",
+    "passthrough",
+    "x",
+    "y",
+    "a.b",
+];
+
 fn hex(s: &str) -> String {
     if s.is_empty() {
         return "=".into();
