@@ -35,7 +35,7 @@ for t in "$CC" unshare setpriv; do
   command -v "$t" >/dev/null || die "'$t' not found on PATH (needed to build the shims / isolate the daemon)"
 done
 
-WORK=${XENSTORED_WORK:-$(mktemp -d "${TMPDIR:-/tmp}/xenpci-oxs.XXXXXX")}
+WORK=${XENSTORED_WORK:-$(mktemp -d -p "${TMPDIR:-/tmp}")}   # mktemp's default name template
 mkdir -p "$WORK"
 for s in rlimit_shim xenctrl_stub; do
   if [ ! -f "$WORK/$s.so" ] || [ "$HERE/$s.c" -nt "$WORK/$s.so" ]; then
