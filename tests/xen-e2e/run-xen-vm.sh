@@ -3,6 +3,7 @@
 # run.sh calls it once per boot). Serial log: $LAB/serial-$TAG.log. Exit status: QEMU's (124 on
 # timeout).
 #   ACCEL=tcg(default)|kvm   (kvm cannot run Xen on the CI machine kind, see xen-lab FINDINGS.md)
+#   TCG_CPU=model            QEMU -cpu under TCG (default max)
 #   IOMMU=intel|amd|none     emulated IOMMU     MODE=test|shell    TIMEOUT=seconds (default 900)
 #   MEM (MiB, 2048)  SMP (2)  XENARGS / XENEXTRA (Xen command line)  DOM0ARGS (dom0 command line)
 #   PERSIST_IMG=file         raw disk image attached as virtio-blk (dom0's /dev/vda)
@@ -16,7 +17,7 @@ DOM0ARGS=${DOM0ARGS:-"console=hvc0 earlyprintk=xen loglevel=6"}
 TAG=${TAG:-$ACCEL-$IOMMU}
 case $ACCEL in
   kvm) ACC=(-accel kvm -cpu "${CPU:-host,-arch-capabilities}") ;;
-  tcg) ACC=(-accel tcg -cpu max) ;;
+  tcg) ACC=(-accel tcg -cpu "${TCG_CPU:-max}") ;;
   *) echo "run-xen-vm.sh: ACCEL=$ACCEL: expected tcg or kvm" >&2; exit 2 ;;
 esac
 case $IOMMU in
