@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::sysfs::{read_link, read_text};
+use super::sysfs::{link_name, read_link, read_text, SysfsError};
 use super::HostRoot;
 use crate::pci::Bdf;
 
@@ -135,8 +135,9 @@ fn block_name(root: &HostRoot, dev: &str) -> Option<String> {
     }
     // /dev/disk/by-*/... or /dev/VG/LV: follow the link when the root has /dev.
     let inside = root.path(dev);
-    let name = match std::fs::read_link(&inside) {
-        Ok(t) => t.file_name()?.to_string_lossy().into_owned(),
+    let name = match link_name(root, &inside) {
+        Ok(n) => n,
+        Err(SysfsError::Garbage { .. }) => return None,
         Err(_) => Path::new(dev).file_name()?.to_string_lossy().into_owned(),
     };
     root.path("/sys/class/block")

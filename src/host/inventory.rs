@@ -24,7 +24,9 @@ use super::config::{ConfigSpace, PortType};
 use super::critical;
 use super::isolation::{self, Node};
 use super::names;
-use super::sysfs::{link_name, read_config, read_hex, read_int, read_link, read_text, SysfsError};
+use super::sysfs::{
+    driver_in, link_name, read_config, read_hex, read_int, read_link, read_text, SysfsError,
+};
 use super::HostRoot;
 use crate::pci::Bdf;
 
@@ -530,14 +532,10 @@ fn read_function(
         Some(c) => c.revision as u32,
         None => hex("revision", 2, None).unwrap_or(0),
     };
-    let driver = match link_name(root, &dir.join("driver")) {
-        Ok(d) => Some(d),
-        Err(SysfsError::Missing { .. }) => None,
-        Err(e) => {
-            warn(&mut w, e);
-            None
-        }
-    };
+    let driver = driver_in(root, &dir).unwrap_or_else(|e| {
+        warn(&mut w, e);
+        None
+    });
     let iommu_group = match groups.then(|| link_name(root, &dir.join("iommu_group"))) {
         None => None,
         Some(r) => match r {

@@ -7,6 +7,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Component, Path, PathBuf};
 
 use super::HostRoot;
+use crate::pci::Bdf;
 
 /// Why an attribute could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -176,6 +177,22 @@ pub fn link_name(root: &HostRoot, p: &Path) -> Result<String, SysfsError> {
         })
 }
 
+/// The driver bound to the function whose sysfs directory is `dir`: the name its `driver` link
+/// points at, or None when there is no link (no driver bound).
+pub fn driver_in(root: &HostRoot, dir: &Path) -> Result<Option<String>, SysfsError> {
+    match link_name(root, &dir.join("driver")) {
+        Ok(d) => Ok(Some(d)),
+        Err(SysfsError::Missing { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The driver bound to `bdf` now (`/sys/bus/pci/devices/<bdf>/driver`), None when no driver is
+/// bound or the function is absent.
+pub fn driver_of(root: &HostRoot, bdf: Bdf) -> Result<Option<String>, SysfsError> {
+    driver_in(root, &root.path(format!("/sys/bus/pci/devices/{bdf}")))
+}
+
 /// Removes `.` and `..` components lexically.
 pub fn normalize(p: &Path) -> PathBuf {
     let mut out = PathBuf::new();
@@ -251,6 +268,27 @@ mod tests {
         assert_eq!(
             link_name(&root, &root.path("/sys/a/b/driver")).unwrap(),
             "drv"
+        );
+    }
+
+    #[test]
+    fn the_driver_link_names_the_driver_or_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        let root = HostRoot::new(d.path());
+        let dev = root.path("/sys/bus/pci/devices/0000:05:00.0");
+        std::fs::create_dir_all(&dev).unwrap();
+        let b: Bdf = "05:00.0".parse().unwrap();
+        assert_eq!(driver_of(&root, b).unwrap(), None);
+        std::os::unix::fs::symlink("../../drivers/vfio-pci", dev.join("driver")).unwrap();
+        assert_eq!(driver_of(&root, b).unwrap().as_deref(), Some("vfio-pci"));
+        assert_eq!(driver_in(&root, &dev).unwrap().as_deref(), Some("vfio-pci"));
+        assert_eq!(driver_of(&root, "07:00.0".parse().unwrap()).unwrap(), None);
+        std::fs::remove_file(dev.join("driver")).unwrap();
+        std::fs::write(dev.join("driver"), "not a link").unwrap();
+        let e = driver_of(&root, b).unwrap_err().to_string();
+        assert!(
+            e.contains("/sys/bus/pci/devices/0000:05:00.0/driver"),
+            "{e}"
         );
     }
 }

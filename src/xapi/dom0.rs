@@ -9,7 +9,7 @@ use std::cell::OnceCell;
 use serde::Serialize;
 
 use super::xe::{Dom0Access, Xe};
-use crate::host::HostRoot;
+use crate::host::{sysfs, HostRoot};
 use crate::pci::Bdf;
 
 /// What dom0 does with a function now.
@@ -46,9 +46,7 @@ impl<'a> Dom0Check<'a> {
     pub fn state(&self, bdf: Bdf) -> Dom0State {
         let dir = self.root.path(format!("/sys/bus/pci/devices/{bdf}"));
         let present = dir.exists();
-        let driver = std::fs::read_link(dir.join("driver"))
-            .ok()
-            .and_then(|t| t.file_name().map(|n| n.to_string_lossy().into_owned()));
+        let driver = sysfs::driver_in(self.root, &dir).ok().flatten();
         if driver.as_deref() == Some("pciback") {
             return Dom0State {
                 hidden: true,

@@ -11,7 +11,7 @@ use super::LiveMethod;
 use crate::exec::{CommandSpec, Tool};
 use crate::hide::hide_param::Change;
 use crate::hide::{read_host, Ctx, HideError};
-use crate::host::HostRoot;
+use crate::host::{sysfs, HostRoot};
 use crate::pci::Bdf;
 use crate::plan::Plan;
 
@@ -29,11 +29,10 @@ pub fn record_path(bdf: Bdf) -> String {
     format!("{RECORD_DIR}/{bdf}.driver")
 }
 
-/// The driver bound to the device now (name of the `driver` link's target).
+/// The driver bound to the device now (name of the `driver` link's target; None also when the
+/// link cannot be read).
 pub fn current_driver(root: &HostRoot, bdf: Bdf) -> Option<String> {
-    std::fs::read_link(root.path(format!("{}/driver", dev(bdf))))
-        .ok()
-        .and_then(|t| t.file_name().map(|n| n.to_string_lossy().into_owned()))
+    sysfs::driver_of(root, bdf).ok().flatten()
 }
 
 /// The devices in pciback's slot list.
