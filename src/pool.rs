@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::exec::Runner;
+use crate::host::DriverState;
 use crate::pci::Bdf;
 use crate::syntax::xapi_pci;
 use crate::xapi::output;
@@ -247,7 +248,7 @@ pub fn list(runner: &dyn Runner, timeout: Duration) -> Result<PoolView, PoolErro
                 name: format!("{} {}", text(d, "vendor_name"), text(d, "device_name"))
                     .trim()
                     .to_string(),
-                hidden: driver.as_deref() == Some("pciback"),
+                hidden: DriverState::of(driver.as_deref()).is_pciback(),
                 driver,
                 assignable: d
                     .get("assignable")

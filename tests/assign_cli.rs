@@ -595,3 +595,28 @@ fn concurrent_assigns_of_one_device_to_two_vms_never_duplicate() {
         .count();
     assert_eq!(holders, 1);
 }
+
+/// A device on a KVM stub (vfio-pci, pci-stub) is away from dom0's drivers but not hidden for
+/// Xen: assign refuses it, says it is held by the stub and how to move it to pciback, and writes
+/// nothing.
+#[test]
+fn a_device_on_a_kvm_stub_is_refused() {
+    for stub in ["vfio-pci", "pci-stub"] {
+        let state = json!({
+            "xcp-ng-version": "8.2",
+            "hosts": [{"uuid": HOST, "name-label": "xcp1",
+                       "devices": [device("0000:05:00.0", "c0ffee00-0000-4000-8000-000000000011",
+                                          "LSI Logic / Symbios Logic", "SAS2308", stub, false)]}],
+            "vms": [{"uuid": OSD, "name-label": "ceph-osd-1", "power-state": "halted"}]
+        });
+        let w = World::new(state, &[("0000:05:00.0", stub)]);
+        w.xenpci(&["assign", "05:00.0", "--vm", "ceph-osd-1"])
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains(format!(
+                "not bound to pciback (0000:05:00.0 is held by the KVM stub {stub}, not pciback"
+            )))
+            .stderr(predicate::str::contains("`xenpci hide --now 0000:05:00.0`"));
+        assert_eq!(w.vm(OSD)["other-config"].get("pci"), None);
+    }
+}

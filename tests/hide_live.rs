@@ -178,3 +178,59 @@ fn a_failing_sysfs_bind_rebinds_the_original_driver() {
     assert_eq!(h.read("/sys/bus/pci/drivers/mpt3sas/bind"), BDF);
     assert!(!h.path("/var/lib/xenpci/hide/0000:05:00.0.driver").exists());
 }
+
+/// A device held by a KVM stub (vfio-pci, pci-stub) is not hidden for Xen: `hidden` says so and
+/// names `xenpci hide --now`, which moves it to pciback (`hide --now` does not stop at "already
+/// hidden").
+#[test]
+fn a_device_on_a_kvm_stub_is_not_hidden_until_moved_to_pciback() {
+    for stub in ["vfio-pci", "pci-stub"] {
+        let h = seed_host("xcpng82");
+        h.bind(BDF, stub);
+        h.xenpci(&["hide", "05:00.0", "--persistent"])
+            .assert()
+            .success();
+        let v: serde_json::Value = serde_json::from_slice(
+            &h.xenpci(&["hidden", "--json"])
+                .assert()
+                .success()
+                .get_output()
+                .stdout,
+        )
+        .unwrap();
+        let d = &v["devices"][0];
+        assert_eq!(d["bdf"], BDF);
+        assert_eq!(d["hidden_now"], false);
+        assert_eq!(d["driver"], stub);
+        assert_eq!(d["status"], "reboot pending");
+        h.xenpci(&["hidden"])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains(format!("{BDF}  now: {stub}")))
+            .stdout(predicate::str::contains(format!(
+                "    {BDF}: held by the KVM stub {stub}, not pciback: Xen cannot pass it through \
+                 from there; move it to pciback: `xenpci hide --now {BDF}`"
+            )));
+        h.xenpci(&["hide", "05:00.0", "--now", "--live", "xl", "--dry-run"])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains(format!(
+                "unbind {BDF} from {stub} and hand it to pciback"
+            )));
+        h.xenpci(&["hide", "05:00.0", "--now", "--live", "xl"])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("done: "));
+        assert_eq!(h.read(&format!("/sys/bus/pci/drivers/{stub}/unbind")), BDF);
+        assert_eq!(
+            h.calls().last().unwrap(),
+            &format!("xl pci-assignable-add {BDF}")
+        );
+        assert_eq!(h.driver(BDF).as_deref(), Some("pciback"));
+        h.xenpci(&["hidden"])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains(format!("{BDF}  now: pciback")))
+            .stdout(predicate::str::contains("KVM stub").not());
+    }
+}

@@ -181,3 +181,37 @@ fn absent_and_malformed_addresses() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("\"05:00\""), "{}", run.stderr);
 }
+
+/// A device on a KVM stub (vfio-pci, pci-stub) is not ready for Xen: a driver warning that says
+/// so, with `xenpci hide --now` as the fix; on pciback the same device is ready.
+#[test]
+fn a_device_on_a_kvm_stub_must_move_to_pciback() {
+    for stub in ["vfio-pci", "pci-stub"] {
+        let h = Host::new(&fixture::x9drw().rebind("05:00.0", Some(stub)));
+        let run = h.xenpci(&["check", "--json", "05:00.0"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let j = run.json();
+        let d = finding(&j["devices"][0], "driver");
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0]["severity"], "warning");
+        let msg = d[0]["message"].as_str().unwrap();
+        assert!(
+            msg.starts_with(&format!("held by the KVM stub {stub}, not pciback")),
+            "{msg}"
+        );
+        assert_eq!(
+            d[0]["fix"],
+            "move it to pciback: `xenpci hide --now 0000:05:00.0`"
+        );
+        let text = h.xenpci(&["check", "05:00.0"]).stdout;
+        assert!(
+            text.contains(&format!("held by the KVM stub {stub}")) && text.contains("hide --now"),
+            "{text}"
+        );
+    }
+    let h = Host::new(&fixture::x9drw().rebind("05:00.0", Some("pciback")));
+    let j = h.xenpci(&["check", "--json", "05:00.0"]).json();
+    let d = finding(&j["devices"][0], "driver");
+    assert_eq!(d[0]["severity"], "ok");
+    assert_eq!(d[0]["message"], "bound to pciback: ready to assign");
+}

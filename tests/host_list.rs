@@ -180,3 +180,43 @@ fn conventional_pci_goes_with_its_bridge() {
     assert_eq!(record(&list, "0000:04:01.0")["isolation_group"], want);
     assert_eq!(record(&list, "0000:04:00.0")["assignable"], true);
 }
+
+/// Only pciback hides a device for Xen: the HBA on a KVM stub (vfio-pci, pci-stub) keeps its
+/// driver and assignability in the JSON, and the text says it is held by the stub, not hidden,
+/// and how to move it to pciback.
+#[test]
+fn a_device_on_a_kvm_stub_is_not_hidden_for_xen() {
+    for stub in ["vfio-pci", "pci-stub"] {
+        let h = Host::new(&xenpci::host::fixture::x9drw().rebind("05:00.0", Some(stub)));
+        let list = h.xenpci(&["list", "--json"]).json();
+        let hba = record(&list, "0000:05:00.0");
+        assert_eq!(hba["driver"], stub);
+        assert_eq!(hba["assignable"], true);
+        let run = h.xenpci(&["list"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let line = run
+            .stdout
+            .lines()
+            .skip_while(|l| !l.contains("0000:05:00.0"))
+            .nth(1)
+            .unwrap();
+        assert!(
+            line.contains(&format!(
+                "held by the KVM stub {stub}, not hidden for Xen (`xenpci hide --now 0000:05:00.0` moves it to pciback)"
+            )),
+            "{line}"
+        );
+        assert!(!line.contains("hidden from dom0"), "{line}");
+    }
+    let h = Host::new(&xenpci::host::fixture::x9drw().rebind("05:00.0", Some("pciback")));
+    let out = h.xenpci(&["list"]).stdout;
+    let line = out
+        .lines()
+        .skip_while(|l| !l.contains("0000:05:00.0"))
+        .nth(1)
+        .unwrap();
+    assert!(
+        line.contains("hidden from dom0") && !line.contains("KVM"),
+        "{line}"
+    );
+}

@@ -361,6 +361,19 @@ impl Fixture {
         self
     }
 
+    /// Binds the function at `at` to `driver` instead (None: no driver), e.g. a shape's HBA
+    /// moved to `vfio-pci`.
+    pub fn rebind(mut self, at: &str, driver: Option<&str>) -> Fixture {
+        let b = bdf(at);
+        let f = self
+            .funcs
+            .iter_mut()
+            .find(|f| f.bdf == b)
+            .unwrap_or_else(|| panic!("fixture: no function {at}"));
+        f.driver = driver.map(str::to_string);
+        self
+    }
+
     /// A disk `name` (e.g. `sda`) on the controller at `at`, with partitions.
     pub fn disk(mut self, name: &str, at: &str, partitions: &[&str]) -> Fixture {
         self.disks.push(Disk {

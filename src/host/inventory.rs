@@ -22,6 +22,7 @@ use serde::Serialize;
 
 use super::config::{ConfigSpace, PortType};
 use super::critical;
+use super::driver::DriverState;
 use super::isolation::{self, Node};
 use super::names;
 use super::sysfs::{
@@ -29,9 +30,6 @@ use super::sysfs::{
 };
 use super::HostRoot;
 use crate::pci::Bdf;
-
-/// Drivers that hold a function for passthrough.
-pub const PASSTHROUGH_DRIVERS: &[&str] = &["pciback", "pci-stub", "vfio-pci"];
 
 /// SR-IOV state of a physical function.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -111,11 +109,9 @@ impl PciFunction {
         self.config.as_ref().and_then(|c| c.pcie)
     }
 
-    /// Bound to pciback, pci-stub or vfio-pci.
-    pub fn is_hidden(&self) -> bool {
-        self.driver
-            .as_deref()
-            .is_some_and(|d| PASSTHROUGH_DRIVERS.contains(&d))
+    /// Who holds it: pciback (hidden for Xen), a KVM stub, a dom0 driver or nothing.
+    pub fn driver_state(&self) -> DriverState {
+        DriverState::of(self.driver.as_deref())
     }
 
     /// Vendor name from the PCI ID database.
@@ -661,7 +657,8 @@ mod tests {
             ]
         );
         assert_eq!(sata.driver.as_deref(), Some("ahci"));
-        assert!(!sata.is_bridge() && !sata.is_hidden() && !sata.is_pcie());
+        assert!(!sata.is_bridge() && !sata.is_pcie());
+        assert_eq!(sata.driver_state(), DriverState::Dom0Driver("ahci".into()));
         let smbus = inv.get(b("00:1f.3")).unwrap();
         assert!(smbus.critical.is_empty());
         assert_eq!(inv.critical_in_group(smbus.bdf)[0].0, b("00:1f.2"));
@@ -709,7 +706,7 @@ mod tests {
         assert_eq!((s.totalvfs, s.numvfs, s.vfs.len()), (8, 7, 7));
         let vf = inv.get(b("01:11.4")).unwrap();
         assert_eq!(vf.physfn, Some(pf.bdf));
-        assert!(vf.is_hidden());
+        assert!(vf.driver_state().is_pciback());
         assert_eq!(vf.reset, ["flr"]);
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod config;
 pub mod critical;
+pub mod driver;
 pub mod filter;
 pub mod fixture;
 pub mod inventory;
@@ -18,5 +19,6 @@ pub mod preflight;
 mod root;
 pub mod sysfs;
 
+pub use driver::DriverState;
 pub use inventory::{Inventory, ListRecord, PciFunction, Sriov};
 pub use root::HostRoot;

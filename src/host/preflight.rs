@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use super::config::PortType;
 use super::sysfs::read_text;
-use super::{HostRoot, Inventory, PciFunction};
+use super::{DriverState, HostRoot, Inventory, PciFunction};
 use crate::exec::{CommandSpec, Runner, Tool};
 use crate::pci::Bdf;
 
@@ -460,7 +460,7 @@ fn check_one(inv: &Inventory, iommu: &IommuStatus, bdf: Bdf, selected: &[Bdf]) -
                 format!("{bdf} is a virtual function of {pf}, which is also requested: the PF must stay in dom0 with its driver or the VFs disappear"),
                 Some(format!("do not pass {pf}; pass only its VFs")),
             )),
-            Some(p) if p.driver.is_some() && !p.is_hidden() => out.push(finding(
+            Some(p) if matches!(p.driver_state(), DriverState::Dom0Driver(_)) => out.push(finding(
                 "sriov",
                 Ok,
                 format!("virtual function of {pf}, which dom0's {} driver keeps enabled", p.driver.as_deref().unwrap_or("")),
@@ -494,15 +494,22 @@ fn check_one(inv: &Inventory, iommu: &IommuStatus, bdf: Bdf, selected: &[Bdf]) -
         }
     }
     // Driver.
-    out.push(match f.driver.as_deref() {
-        Some("pciback") => finding("driver", Ok, "bound to pciback: ready to assign".into(), None),
-        Some(d) => finding(
+    let state = f.driver_state();
+    out.push(match &state {
+        DriverState::Pciback => finding("driver", Ok, "bound to pciback: ready to assign".into(), None),
+        DriverState::KvmStub(_) => finding(
+            "driver",
+            Warning,
+            state.describe(),
+            state.stub_fix(bdf),
+        ),
+        DriverState::Dom0Driver(d) => finding(
             "driver",
             Info,
             format!("bound to {d} in dom0: it must be hidden (bound to pciback) before a VM gets it"),
             Some(format!("now: `xl pci-assignable-add {bdf}`; for every boot: add xen-pciback.hide=({bdf}) to dom0's kernel command line")),
         ),
-        None => finding(
+        DriverState::Unbound => finding(
             "driver",
             Info,
             "no driver bound: make it assignable first".into(),

@@ -35,7 +35,7 @@ pub enum AssignError {
     #[error(transparent)]
     Lock(#[from] WriteError),
     /// Devices dom0 still uses.
-    #[error("refusing to assign {list}: not hidden from dom0 ({details}). When VM {vm} starts, xenopsd would silently take {them} from dom0 and bind {them} to pciback itself. {advice} (or pass --force)")]
+    #[error("refusing to assign {list}: not bound to pciback ({details}). When VM {vm} starts, xenopsd would silently take {them} from dom0 and bind {them} to pciback itself. {advice} (or pass --force)")]
     NotHidden {
         /// The VM as given.
         vm: String,

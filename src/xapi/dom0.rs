@@ -1,15 +1,16 @@
 //! Is a PCI function hidden from dom0? xenopsd binds every device of `other-config:pci` to pciback
 //! itself when the VM starts, taking it from whatever dom0 driver holds it (xapi-xe.md §1.4) —
 //! even dom0's own disk controller. So before assigning, xenpci wants the function already bound to
-//! pciback: its sysfs `driver` link (read through the [`HostRoot`]) names `pciback`, or, on XCP-ng
-//! 8.3, `xe pci-get-dom0-access-status` says `disabled`.
+//! pciback: its sysfs `driver` link (read through the [`HostRoot`]) names `pciback`
+//! ([`DriverState::Pciback`]; a KVM stub such as vfio-pci does not count), or, on XCP-ng 8.3,
+//! `xe pci-get-dom0-access-status` says `disabled`.
 
 use std::cell::OnceCell;
 
 use serde::Serialize;
 
 use super::xe::{Dom0Access, Xe};
-use crate::host::{sysfs, HostRoot};
+use crate::host::{sysfs, DriverState, HostRoot};
 use crate::pci::Bdf;
 
 /// What dom0 does with a function now.
@@ -47,12 +48,13 @@ impl<'a> Dom0Check<'a> {
         let dir = self.root.path(format!("/sys/bus/pci/devices/{bdf}"));
         let present = dir.exists();
         let driver = sysfs::driver_in(self.root, &dir).ok().flatten();
-        if driver.as_deref() == Some("pciback") {
+        let state = DriverState::of(driver.as_deref());
+        if state.is_pciback() {
             return Dom0State {
                 hidden: true,
                 driver,
                 present,
-                why: "bound to pciback".into(),
+                why: state.describe(),
             };
         }
         if let Some(status) = self.xapi_status(bdf) {
@@ -65,10 +67,21 @@ impl<'a> Dom0Check<'a> {
                 };
             }
         }
-        let why = match (&driver, present) {
-            (Some(d), _) => format!("bound to dom0's {d} driver"),
-            (None, true) => "bound to no driver (dom0 may claim it at the next boot)".into(),
-            (None, false) => format!("not found at {}", self.root.host_path(&dir).display()),
+        let why = match (&state, present) {
+            (DriverState::KvmStub(_), _) => {
+                format!(
+                    "{}; {}",
+                    state.describe(),
+                    state.stub_fix(bdf).unwrap_or_default()
+                )
+            }
+            (DriverState::Unbound, true) => {
+                "bound to no driver (dom0 may claim it at the next boot)".into()
+            }
+            (DriverState::Unbound, false) => {
+                format!("not found at {}", self.root.host_path(&dir).display())
+            }
+            _ => state.describe(),
         };
         Dom0State {
             hidden: false,
@@ -116,6 +129,7 @@ mod tests {
     fn pciback_is_hidden_other_drivers_are_not() {
         let t = tempfile::tempdir().unwrap();
         fixture(t.path(), "0000:05:00.0", Some("pciback"));
+        fixture(t.path(), "0000:08:00.0", Some("vfio-pci"));
         fixture(t.path(), "0000:00:1f.2", Some("ahci"));
         fixture(t.path(), "0000:06:00.0", None);
         let root = HostRoot::new(t.path());
@@ -123,6 +137,11 @@ mod tests {
         assert!(c.state("05:00.0".parse().unwrap()).hidden);
         let s = c.state("00:1f.2".parse().unwrap());
         assert!(!s.hidden && s.why.contains("ahci"), "{s:?}");
+        let s = c.state("08:00.0".parse().unwrap());
+        assert!(
+            !s.hidden && s.why.contains("KVM stub vfio-pci") && s.why.contains("hide --now"),
+            "{s:?}"
+        );
         let s = c.state("06:00.0".parse().unwrap());
         assert!(!s.hidden && s.present && s.driver.is_none());
         let s = c.state("07:00.0".parse().unwrap());

@@ -11,7 +11,7 @@ use super::LiveMethod;
 use crate::exec::{CommandSpec, Tool};
 use crate::hide::hide_param::Change;
 use crate::hide::{read_host, Ctx, HideError};
-use crate::host::{sysfs, HostRoot};
+use crate::host::{sysfs, DriverState, HostRoot};
 use crate::pci::Bdf;
 use crate::plan::Plan;
 
@@ -81,7 +81,7 @@ pub fn plan(
             });
         }
         let driver = current_driver(ctx.root, bdf);
-        let on_pciback = driver.as_deref() == Some("pciback");
+        let on_pciback = DriverState::of(driver.as_deref()).is_pciback();
         let b = bdf.to_string();
         match change {
             Change::Add(_) if on_pciback => {

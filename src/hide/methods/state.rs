@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::{live, read_configured, Method};
 use crate::hide::hide_param::read_cmdline;
 use crate::hide::{read_host, Ctx, HideError};
+use crate::host::DriverState;
 use crate::pci::Bdf;
 
 /// One device's hiding state.
@@ -67,7 +68,8 @@ pub fn hidden(ctx: Ctx<'_>, method: Option<Method>) -> Result<Hidden, HideError>
         .into_iter()
         .map(|bdf| {
             let driver = live::current_driver(ctx.root, bdf);
-            let hidden_now = driver.as_deref() == Some("pciback") || bound.contains(&bdf);
+            let hidden_now =
+                DriverState::of(driver.as_deref()).is_pciback() || bound.contains(&bdf);
             let next = configured.contains(&bdf);
             let status = match (hidden_now, next, conf.is_some()) {
                 (true, _, false) => "hidden now (next boot unknown)",

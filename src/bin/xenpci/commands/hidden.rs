@@ -1,5 +1,6 @@
 //! `xenpci hidden [--json]`: for each device hidden now, at boot or after the next boot, what is
-//! true now and what the next boot will do, and the difference between the two.
+//! true now and what the next boot will do, and the difference between the two. A device held by
+//! a KVM stub (pci-stub, vfio-pci) is not hidden for Xen; its line says so and how to move it.
 
 use std::process::ExitCode;
 
@@ -7,6 +8,7 @@ use clap::Args;
 use xenpci::exec::SystemRunner;
 use xenpci::hide::methods::{detect, state};
 use xenpci::hide::{Ctx, Method};
+use xenpci::host::DriverState;
 
 use super::Globals;
 
@@ -69,6 +71,10 @@ pub fn run(a: HiddenArgs, g: &Globals) -> anyhow::Result<ExitCode> {
             if d.hidden_next_boot { "hidden" } else { "dom0" },
             d.status
         );
+        let state = DriverState::of(d.driver.as_deref());
+        if let Some(fix) = state.stub_fix(d.bdf) {
+            println!("    {}: {}; {fix}", d.bdf, state.describe());
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

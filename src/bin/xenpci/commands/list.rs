@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 use xenpci::host::filter::{self, Filter};
-use xenpci::host::{Inventory, PciFunction};
+use xenpci::host::{DriverState, Inventory, PciFunction};
 
 use super::Globals;
 
@@ -135,8 +135,13 @@ fn human(
             if let Some(p) = f.physfn {
                 facts.push(format!("VF of {p}"));
             }
-            if f.is_hidden() {
-                facts.push("hidden from dom0".into());
+            match f.driver_state() {
+                DriverState::Pciback => facts.push("hidden from dom0".into()),
+                DriverState::KvmStub(d) => facts.push(format!(
+                    "held by the KVM stub {d}, not hidden for Xen (`xenpci hide --now {}` moves it to pciback)",
+                    f.bdf
+                )),
+                DriverState::Dom0Driver(_) | DriverState::Unbound => {}
             }
             if f.computed_group != f.isolation_group {
                 let c: Vec<String> = f.computed_group.iter().map(|b| b.short()).collect();
