@@ -248,3 +248,30 @@ fn edits_take_a_lock_next_to_the_file() {
         "pci = [ '01:00.0' ]\npassthrough = 'enabled'\n"
     );
 }
+
+/// A `pci` entry of `xlcfg show --json` is the same record as `spec parse --json` prints for the
+/// same string (without pci_* globals): one struct, [`xenpci::xlcfg::SpecRecord`], serves both.
+#[test]
+fn show_pci_entries_are_the_spec_parse_records() {
+    let specs = [
+        "0000:05:00.0@1f,permissive=1",
+        "03:00.*,rdm_policy=relaxed",
+        "name=foo",
+        "1:0.0,seize=1,msitranslate=1,power_mgmt=1",
+    ];
+    let list: Vec<String> = specs.iter().map(|s| format!("'{s}'")).collect();
+    let (_d, p) = given(&format!("pci = [ {} ]\n", list.join(", ")));
+    let (j, _) = show_json(&p);
+    let out = xenpci()
+        .args(["spec", "parse", "--json"])
+        .args(specs)
+        .output()
+        .unwrap();
+    let parsed: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(parsed.len(), specs.len());
+    assert_eq!(j["pci"], serde_json::Value::Array(parsed));
+}

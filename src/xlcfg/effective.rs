@@ -28,12 +28,14 @@ pub fn xl_spec_parser(
     parse_spec(input, defaults).map_err(|e| e.to_string())
 }
 
-/// One `pci` entry as xl reaches it (field names are the CLI's JSON interface).
+/// One accepted PCI_SPEC_STRING as Xen reaches it: the record of `xenpci spec parse --json` and
+/// of each `pci` entry of `xenpci xlcfg show --json` (field names are the CLI's JSON interface).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Device {
-    /// The entry as written (after dequoting).
+pub struct SpecRecord {
+    /// The string as written (for a `pci` entry: after dequoting).
     pub input: String,
-    /// Always true here: entries xl rejects end the walk (see [`PciError`]).
+    /// Always true: a rejected string has no record (in xl.cfg it ends the walk, see
+    /// [`PciError`]).
     pub accepted: bool,
     /// `0000:03:00.0`, or null for a `name=` entry.
     pub bdf: Option<String>,
@@ -55,6 +57,26 @@ pub struct Device {
     pub name: Option<String>,
     /// Surprising reads of this entry.
     pub warnings: Vec<String>,
+}
+
+impl SpecRecord {
+    /// The record of `input`, read as `spec` with `warnings`.
+    pub fn new(input: &str, spec: PciSpec, warnings: Vec<String>) -> SpecRecord {
+        SpecRecord {
+            input: input.to_string(),
+            accepted: true,
+            bdf: spec.bdf.map(|b| b.to_string()),
+            all_functions: spec.all_functions,
+            vslot: spec.vslot,
+            msitranslate: spec.msitranslate,
+            power_mgmt: spec.power_mgmt,
+            permissive: spec.permissive,
+            seize: spec.seize,
+            rdm_policy: spec.rdm_policy,
+            name: spec.name,
+            warnings,
+        }
+    }
 }
 
 /// Where xl stops in the `pci` list.
@@ -79,7 +101,7 @@ pub struct Rdm {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Effective {
     /// Devices xl would pass, in order.
-    pub pci: Vec<Device>,
+    pub pci: Vec<SpecRecord>,
     /// The entry that makes xl exit, if any.
     pub pci_error: Option<PciError>,
     /// Global rdm as xl keeps it; null when absent or dropped.
@@ -266,20 +288,7 @@ pub fn effective(cfg: &Config, source: &str, spec: SpecFn) -> Effective {
                     break;
                 };
                 match spec(&entry, &defaults) {
-                    Ok((s, w)) => pci.push(Device {
-                        input: entry,
-                        accepted: true,
-                        bdf: s.bdf.map(|b| b.to_string()),
-                        all_functions: s.all_functions,
-                        vslot: s.vslot,
-                        msitranslate: s.msitranslate,
-                        power_mgmt: s.power_mgmt,
-                        permissive: s.permissive,
-                        seize: s.seize,
-                        rdm_policy: s.rdm_policy,
-                        name: s.name,
-                        warnings: w,
-                    }),
+                    Ok((s, w)) => pci.push(SpecRecord::new(&entry, s, w)),
                     Err(why) => {
                         warnings.push(format!("pci item {index}: {why}"));
                         if index + 1 < total {

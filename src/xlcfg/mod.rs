@@ -22,4 +22,4 @@ pub mod effective;
 
 pub use document::{Assignment, Atom, Document, Item, List, ListItem, Node};
 pub use edit::{Added, EditError, SETTABLE};
-pub use effective::{effective, xl_spec_parser, Device, Effective, PciError, Rdm, SpecFn};
+pub use effective::{effective, xl_spec_parser, Effective, PciError, Rdm, SpecFn, SpecRecord};

@@ -6,9 +6,10 @@
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use serde_json::{json, Value};
+use serde_json::json;
 use xenpci::syntax::pci_spec::{parse_assignable_bdf, parse_spec, PciSpec, SpecDefaults};
 use xenpci::syntax::rdm::parse_rdm;
+use xenpci::xlcfg::SpecRecord;
 
 use super::Globals;
 
@@ -93,28 +94,17 @@ fn readable_warnings(warnings: &[String]) -> String {
     warnings.iter().map(|w| format!("; warning: {w}")).collect()
 }
 
-/// The JSON object for an accepted spec (field names are an interface).
-pub fn spec_json(input: &str, spec: &PciSpec, warnings: &[String]) -> Value {
-    json!({
-        "input": input,
-        "accepted": true,
-        "bdf": spec.bdf.map(|b| b.to_string()),
-        "all_functions": spec.all_functions,
-        "vslot": spec.vslot,
-        "msitranslate": spec.msitranslate,
-        "power_mgmt": spec.power_mgmt,
-        "permissive": spec.permissive,
-        "seize": spec.seize,
-        "rdm_policy": spec.rdm_policy,
-        "name": spec.name,
-        "warnings": warnings,
-    })
+/// The JSON line for an accepted spec: the library's [`SpecRecord`] (the same record as a `pci`
+/// entry of `xlcfg show --json`), through a `serde_json::Value` so the keys stay in the sorted
+/// order of the other `spec parse --json` lines.
+fn spec_json(input: &str, spec: PciSpec, warnings: Vec<String>) -> String {
+    json!(SpecRecord::new(input, spec, warnings)).to_string()
 }
 
 fn spec_line(input: &str, json: bool) -> (String, bool) {
     match parse_spec(input, &SpecDefaults::default()) {
         Err(e) => rejected(input, e.to_string(), json),
-        Ok((spec, warnings)) if json => (spec_json(input, &spec, &warnings).to_string(), true),
+        Ok((spec, warnings)) if json => (spec_json(input, spec, warnings), true),
         Ok((spec, warnings)) => {
             let device = match (&spec.bdf, &spec.name) {
                 (Some(b), _) if spec.all_functions => format!(

@@ -123,7 +123,7 @@ struct ShowJson<'a> {
     file: String,
     ok: bool,
     error: Option<ErrorJson>,
-    pci: &'a [xenpci::xlcfg::Device],
+    pci: &'a [xenpci::xlcfg::SpecRecord],
     pci_error: &'a Option<xenpci::xlcfg::PciError>,
     rdm: &'a Option<xenpci::xlcfg::Rdm>,
     warnings: &'a [String],
