@@ -3,12 +3,12 @@
 //! rename) leaves the original file intact and no temporary file behind; a read-only directory
 //! does too; two `hide` runs at once both land (the lock).
 
-mod hide_common;
+mod util;
 
 use std::os::unix::fs::PermissionsExt;
 
-use hide_common::{host, original};
 use predicates::prelude::*;
+use util::{host, original};
 
 const CFG: &str = "/boot/extlinux.conf";
 

@@ -2,10 +2,10 @@
 //! through sysfs directly (original driver recorded, unbind, new_slot, bind; driver_override
 //! where present), and rollback of earlier steps when a later one fails.
 
-mod hide_common;
+mod util;
 
-use hide_common::{host, original, Host};
 use predicates::prelude::*;
+use util::{host, original, Host};
 
 const BDF: &str = "0000:05:00.0";
 

@@ -2,10 +2,10 @@
 //! (a second device keeps the first), unhiding one keeps the others, short-form entries are
 //! normalised only in the list we rewrite, and every other byte stays.
 
-mod hide_common;
+mod util;
 
-use hide_common::{changed_lines, host, original};
 use predicates::prelude::*;
+use util::{changed_lines, host, original};
 
 const XCP_CFG: &str = "/boot/grub/grub.cfg";
 
@@ -308,7 +308,7 @@ fn hidden_reports_now_next_boot_and_the_difference() {
         .stdout(predicate::str::contains("reboot pending"));
 }
 
-fn xapi_host() -> hide_common::Host {
+fn xapi_host() -> util::Host {
     let h = host("xcpng83-uefi");
     h.write(
         "/var/lib/xe-double/pci",
@@ -319,7 +319,7 @@ fn xapi_host() -> hide_common::Host {
 }
 
 fn xe_double() -> std::path::PathBuf {
-    hide_common::tests_dir().join("doubles/xe")
+    util::tests_dir().join("doubles/xe")
 }
 
 #[test]

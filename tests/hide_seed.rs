@@ -5,10 +5,10 @@
 //! --get-dom0/--set-dom0 argv, the xl call) and changes nothing; the real run does it; the guard
 //! refuses the controller holding dom0's root and bridges, and handles isolation groups.
 
-mod hide_common;
+mod util;
 
-use hide_common::{generated, original, Host};
 use predicates::prelude::*;
+use util::{generated, original, Host};
 use xenpci::host::fixture;
 
 fn seed_host() -> Host {
@@ -20,8 +20,8 @@ fn seed_host() -> Host {
 #[test]
 fn seed_000_dry_run_shows_exactly_what_would_change() {
     let h = seed_host();
-    let xc = hide_common::tests_dir().join("doubles/xen-cmdline");
-    let xl = hide_common::tests_dir().join("doubles/xl");
+    let xc = util::tests_dir().join("doubles/xen-cmdline");
+    let xl = util::tests_dir().join("doubles/xl");
     let out = h
         .xenpci(&["hide", "05:00.0", "--dry-run"])
         .assert()

@@ -11,7 +11,7 @@ const HBA: &str = "sys/devices/pci0000:00/0000:00:01.0/0000:05:00.0";
 fn garbage_in_class_warns_and_falls_back_to_config_space() {
     let h = Host::shape("x9drw");
     h.put(&format!("{HBA}/class"), b"banana\n");
-    let run = h.xenpci(&["list", "--json"]);
+    let run = h.run(&["list", "--json"]);
     assert_eq!(run.code, 0);
     assert!(
         run.stderr.contains("0000:05:00.0: /sys/devices/pci0000:00/0000:00:01.0/0000:05:00.0/class: expected a hex number of at most 6 digits like 0x000000, found \"banana\"; using config space value 010700"),
@@ -28,7 +28,7 @@ fn a_function_without_ids_is_skipped_with_a_warning() {
     let h = Host::shape("x9drw");
     h.remove(&format!("{HBA}/vendor"))
         .remove(&format!("{HBA}/config"));
-    let run = h.xenpci(&["list", "--json"]);
+    let run = h.run(&["list", "--json"]);
     assert_eq!(run.code, 0);
     assert!(
         run.stderr
@@ -59,7 +59,7 @@ fn dangling_links_and_stray_entries_are_reported() {
         &format!("{HBA}/iommu_group"),
         "../../../../kernel/iommu_groups/x",
     );
-    let run = h.xenpci(&["list"]);
+    let run = h.run(&["list"]);
     assert_eq!(run.code, 0);
     assert!(run.stderr.contains("0000:06:00.0: skipped: /sys/bus/pci/devices/0000:06:00.0 points to /sys/devices/pci0000:00/0000:00:11.0/gone, which does not exist"), "{}", run.stderr);
     assert!(
@@ -82,7 +82,7 @@ fn short_config_space_and_missing_procfs_still_list() {
     let h = Host::shape("x9drw");
     h.put(&format!("{HBA}/config"), &[0x00, 0x10, 0x87]);
     h.remove("proc/mounts");
-    let run = h.xenpci(&["list", "--json"]);
+    let run = h.run(&["list", "--json"]);
     assert_eq!(run.code, 0);
     assert!(
         run.stderr
@@ -101,7 +101,7 @@ fn short_config_space_and_missing_procfs_still_list() {
     let hba = record(&list, "0000:05:00.0");
     assert_eq!(hba["vendor_id"], "1000");
     assert_eq!(hba["reset"], serde_json::json!([]));
-    let run = h.xenpci(&["check", "05:00.0"]);
+    let run = h.run(&["check", "05:00.0"]);
     assert!(
         run.stdout
             .contains("warning  reset             cannot read the capabilities"),

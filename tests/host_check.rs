@@ -17,7 +17,7 @@ fn finding<'a>(report: &'a serde_json::Value, check: &str) -> Vec<&'a serde_json
 #[test]
 fn the_hba_passes_and_the_boot_controller_does_not() {
     let h = Host::shape("x9drw");
-    let ok = h.xenpci(&["check", "05:00.0"]);
+    let ok = h.run(&["check", "05:00.0"]);
     assert_eq!(ok.code, 0, "{}{}", ok.stdout, ok.stderr);
     assert!(
         ok.stdout.contains("=> 0000:05:00.0 can be passed through"),
@@ -26,7 +26,7 @@ fn the_hba_passes_and_the_boot_controller_does_not() {
     );
     assert!(ok.stdout.contains("XEN-PV-IOMMU"), "{}", ok.stdout);
 
-    let bad = h.xenpci(&["check", "05:00.0", "00:1f.2"]);
+    let bad = h.run(&["check", "05:00.0", "00:1f.2"]);
     assert_eq!(bad.code, 1);
     assert!(
         bad.stdout.contains(
@@ -39,7 +39,7 @@ fn the_hba_passes_and_the_boot_controller_does_not() {
         .stdout
         .contains("=> 0000:00:1f.2 must NOT be passed through"));
 
-    let j = h.xenpci(&["check", "--json", "05:00.0", "00:1f.2"]).json();
+    let j = h.run(&["check", "--json", "05:00.0", "00:1f.2"]).json();
     assert_eq!(j["passable"], false);
     assert_eq!(j["iommu"]["enabled"], true);
     assert_eq!(j["devices"][0]["passable"], true);
@@ -55,19 +55,19 @@ fn the_hba_passes_and_the_boot_controller_does_not() {
 #[test]
 fn the_management_nic_and_its_sibling_are_refused() {
     let h = Host::shape("x9drw");
-    let j = h.xenpci(&["check", "--json", "02:00.1"]).json();
+    let j = h.run(&["check", "--json", "02:00.1"]).json();
     let g = finding(&j["devices"][0], "group");
     assert_eq!(g[0]["severity"], "error");
     assert!(g[0]["message"]
         .as_str()
         .unwrap()
         .contains("0000:02:00.0, which dom0 needs"));
-    assert_eq!(h.xenpci(&["check", "02:00.0"]).code, 1);
+    assert_eq!(h.run(&["check", "02:00.0"]).code, 1);
 }
 
 #[test]
 fn bridges_are_never_passed() {
-    let run = Host::shape("x9drw").xenpci(&["check", "--json", "00:01.0"]);
+    let run = Host::shape("x9drw").run(&["check", "--json", "00:01.0"]);
     assert_eq!(run.code, 1);
     let b = run.json();
     let f = finding(&b["devices"][0], "bridge");
@@ -78,7 +78,7 @@ fn bridges_are_never_passed() {
 #[test]
 fn conventional_pci_behind_a_bridge_goes_as_one_unit() {
     let h = Host::shape("legacy-bridge");
-    let one = h.xenpci(&["check", "--json", "04:00.0"]);
+    let one = h.run(&["check", "--json", "04:00.0"]);
     assert_eq!(one.code, 1);
     let j = one.json();
     let f = finding(&j["devices"][0], "conventional-pci");
@@ -91,7 +91,7 @@ fn conventional_pci_behind_a_bridge_goes_as_one_unit() {
         f[0]["fix"],
         "pass them together to one VM: xenpci check 0000:04:00.0 0000:04:01.0"
     );
-    let both = h.xenpci(&["check", "04:00.0", "04:01.0"]);
+    let both = h.run(&["check", "04:00.0", "04:01.0"]);
     assert_eq!(both.code, 0, "{}", both.stdout);
     // No IOMMU evidence in this root: a warning, not a pass.
     assert!(both.stdout.contains("warning  iommu"), "{}", both.stdout);
@@ -100,8 +100,8 @@ fn conventional_pci_behind_a_bridge_goes_as_one_unit() {
 #[test]
 fn sriov_vfs_need_their_pf_driver() {
     let h = Host::shape("sriov-nic");
-    assert_eq!(h.xenpci(&["check", "01:11.2"]).code, 0);
-    let j = h.xenpci(&["check", "--json", "01:11.2", "01:00.0"]).json();
+    assert_eq!(h.run(&["check", "01:11.2"]).code, 0);
+    let j = h.run(&["check", "--json", "01:11.2", "01:00.0"]).json();
     assert_eq!(finding(&j["devices"][0], "sriov")[0]["severity"], "error");
     assert_eq!(finding(&j["devices"][1], "sriov")[0]["severity"], "warning");
 
@@ -115,7 +115,7 @@ fn sriov_vfs_need_their_pf_driver() {
                 .driver("pciback"),
         )
         .vfs("01:00.0", &["01:10.0"], None);
-    let run = Host::new(&fx).xenpci(&["check", "--json", "01:10.0"]);
+    let run = Host::new(&fx).run(&["check", "--json", "01:10.0"]);
     assert_eq!(run.code, 1);
     let j = run.json();
     let f = finding(&j["devices"][0], "sriov");
@@ -127,7 +127,7 @@ fn sriov_vfs_need_their_pf_driver() {
 
 #[test]
 fn usb_controllers_get_the_shared_rmrr_hint() {
-    let run = Host::shape("gpu-pair").xenpci(&["check", "--json", "00:14.0"]);
+    let run = Host::shape("gpu-pair").run(&["check", "--json", "00:14.0"]);
     assert_eq!(run.code, 0);
     let j = run.json();
     let f = finding(&j["devices"][0], "rmrr");
@@ -139,7 +139,7 @@ fn usb_controllers_get_the_shared_rmrr_hint() {
 #[test]
 fn the_gpu_alone_is_a_group_warning_and_no_reset_is_a_warning() {
     let h = Host::shape("gpu-pair");
-    let j = h.xenpci(&["check", "--json", "01:00.0"]).json();
+    let j = h.run(&["check", "--json", "01:00.0"]).json();
     let g = finding(&j["devices"][0], "group");
     assert_eq!(g[0]["severity"], "warning");
     assert!(g[0]["fix"]
@@ -147,9 +147,7 @@ fn the_gpu_alone_is_a_group_warning_and_no_reset_is_a_warning() {
         .unwrap()
         .ends_with("0000:01:00.0 0000:01:00.1"));
     let fx = fixture::Fixture::new().with(Func::conventional("00:05.0", 0x1102, 0x0002, 0x040100));
-    let j = Host::new(&fx)
-        .xenpci(&["check", "--json", "00:05.0"])
-        .json();
+    let j = Host::new(&fx).run(&["check", "--json", "00:05.0"]).json();
     assert_eq!(finding(&j["devices"][0], "reset")[0]["severity"], "warning");
 }
 
@@ -160,7 +158,7 @@ fn a_disabled_iommu_blocks_everything() {
         "var/log/xen/hypervisor.log",
         b"(XEN) I/O virtualisation disabled\n",
     );
-    let run = h.xenpci(&["check", "--json", "04:00.0", "04:01.0"]);
+    let run = h.run(&["check", "--json", "04:00.0", "04:01.0"]);
     assert_eq!(run.code, 1);
     let j = run.json();
     assert_eq!(j["iommu"]["enabled"], false);
@@ -170,14 +168,14 @@ fn a_disabled_iommu_blocks_everything() {
 #[test]
 fn absent_and_malformed_addresses() {
     let h = Host::shape("x9drw");
-    let run = h.xenpci(&["check", "0a:00.0"]);
+    let run = h.run(&["check", "0a:00.0"]);
     assert_eq!(run.code, 1);
     assert!(
         run.stdout.contains("there is no PCI function 0000:0a:00.0"),
         "{}",
         run.stdout
     );
-    let run = h.xenpci(&["check", "05:00"]);
+    let run = h.run(&["check", "05:00"]);
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("\"05:00\""), "{}", run.stderr);
 }
@@ -188,7 +186,7 @@ fn absent_and_malformed_addresses() {
 fn a_device_on_a_kvm_stub_must_move_to_pciback() {
     for stub in ["vfio-pci", "pci-stub"] {
         let h = Host::new(&fixture::x9drw().rebind("05:00.0", Some(stub)));
-        let run = h.xenpci(&["check", "--json", "05:00.0"]);
+        let run = h.run(&["check", "--json", "05:00.0"]);
         assert_eq!(run.code, 0, "{}", run.stderr);
         let j = run.json();
         let d = finding(&j["devices"][0], "driver");
@@ -203,14 +201,14 @@ fn a_device_on_a_kvm_stub_must_move_to_pciback() {
             d[0]["fix"],
             "move it to pciback: `xenpci hide --now 0000:05:00.0`"
         );
-        let text = h.xenpci(&["check", "05:00.0"]).stdout;
+        let text = h.run(&["check", "05:00.0"]).stdout;
         assert!(
             text.contains(&format!("held by the KVM stub {stub}")) && text.contains("hide --now"),
             "{text}"
         );
     }
     let h = Host::new(&fixture::x9drw().rebind("05:00.0", Some("pciback")));
-    let j = h.xenpci(&["check", "--json", "05:00.0"]).json();
+    let j = h.run(&["check", "--json", "05:00.0"]).json();
     let d = finding(&j["devices"][0], "driver");
     assert_eq!(d[0]["severity"], "ok");
     assert_eq!(d[0]["message"], "bound to pciback: ready to assign");

@@ -28,7 +28,7 @@ const FIELDS: &[&str] = &[
 #[test]
 fn json_records_have_exactly_the_interface_fields() {
     let h = Host::shape("x9drw");
-    let run = h.xenpci(&["list", "--json"]);
+    let run = h.run(&["list", "--json"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let list = run.json();
     for r in list.as_array().unwrap() {
@@ -54,7 +54,7 @@ fn json_records_have_exactly_the_interface_fields() {
 
 #[test]
 fn the_boot_controller_and_management_nic_are_critical() {
-    let list = Host::shape("x9drw").xenpci(&["list", "--json"]).json();
+    let list = Host::shape("x9drw").run(&["list", "--json"]).json();
     let sata = record(&list, "0000:00:1f.2");
     assert_eq!(sata["assignable"], false);
     assert_eq!(sata["critical"][0], "holds / (ext3 on /dev/sda1)");
@@ -76,7 +76,7 @@ fn the_boot_controller_and_management_nic_are_critical() {
 
 #[test]
 fn human_output_groups_and_marks_critical_functions() {
-    let run = Host::shape("x9drw").xenpci(&["list"]);
+    let run = Host::shape("x9drw").run(&["list"]);
     assert_eq!(run.code, 0);
     let out = run.stdout;
     assert!(out.contains("computed from config space"), "{out}");
@@ -100,15 +100,13 @@ fn human_output_groups_and_marks_critical_functions() {
 #[test]
 fn dash_d_filters_like_lspci_with_opennebula_lists() {
     let h = Host::shape("x9drw");
-    let sas = h.xenpci(&["list", "--json", "-d", "::0107"]).json();
+    let sas = h.run(&["list", "--json", "-d", "::0107"]).json();
     assert_eq!(bdfs(&sas), ["0000:05:00.0", "0000:06:00.0"]);
-    let two = h
-        .xenpci(&["list", "--json", "-d", "8086::0106,1000:"])
-        .json();
+    let two = h.run(&["list", "--json", "-d", "8086::0106,1000:"]).json();
     assert_eq!(bdfs(&two), ["0000:00:1f.2", "0000:05:00.0"]);
-    let none = h.xenpci(&["list", "--json", "-d", "10de::0300"]).json();
+    let none = h.run(&["list", "--json", "-d", "10de::0300"]).json();
     assert_eq!(bdfs(&none), Vec::<String>::new());
-    let human = h.xenpci(&["list", "-d", "1000:0087"]).stdout;
+    let human = h.run(&["list", "-d", "1000:0087"]).stdout;
     assert!(
         human.contains("0000:05:00.0") && !human.contains("0000:06:00.0"),
         "{human}"
@@ -117,7 +115,7 @@ fn dash_d_filters_like_lspci_with_opennebula_lists() {
 
 #[test]
 fn bad_filters_fail_with_the_position() {
-    let run = Host::shape("x9drw").xenpci(&["list", "-d", "10de::0300,zz"]);
+    let run = Host::shape("x9drw").run(&["list", "-d", "10de::0300,zz"]);
     assert_eq!(run.code, 2);
     assert!(
         run.stderr
@@ -129,7 +127,7 @@ fn bad_filters_fail_with_the_position() {
 
 #[test]
 fn sriov_links_are_reported_both_ways() {
-    let list = Host::shape("sriov-nic").xenpci(&["list", "--json"]).json();
+    let list = Host::shape("sriov-nic").run(&["list", "--json"]).json();
     let pf = record(&list, "0000:01:00.0");
     assert_eq!(pf["sriov"]["totalvfs"], 8);
     assert_eq!(pf["sriov"]["numvfs"], 7);
@@ -144,7 +142,7 @@ fn sriov_links_are_reported_both_ways() {
 
 #[test]
 fn kernel_groups_are_used_and_disagreement_is_shown() {
-    let run = Host::shape("gpu-pair").xenpci(&["list", "--json"]);
+    let run = Host::shape("gpu-pair").run(&["list", "--json"]);
     let list = run.json();
     let gpu = record(&list, "0000:01:00.0");
     assert_eq!(gpu["iommu_group"], 1);
@@ -157,7 +155,7 @@ fn kernel_groups_are_used_and_disagreement_is_shown() {
         "{}",
         run.stderr
     );
-    let human = Host::shape("gpu-pair").xenpci(&["list"]).stdout;
+    let human = Host::shape("gpu-pair").run(&["list"]).stdout;
     assert!(human.contains("(iommu group 1)"), "{human}");
     assert!(
         human.contains("config space suggests group [01:00.0 01:00.1]"),
@@ -172,9 +170,7 @@ fn kernel_groups_are_used_and_disagreement_is_shown() {
 
 #[test]
 fn conventional_pci_goes_with_its_bridge() {
-    let list = Host::shape("legacy-bridge")
-        .xenpci(&["list", "--json"])
-        .json();
+    let list = Host::shape("legacy-bridge").run(&["list", "--json"]).json();
     let want = serde_json::json!(["0000:03:00.0", "0000:04:00.0", "0000:04:01.0"]);
     assert_eq!(record(&list, "0000:04:00.0")["isolation_group"], want);
     assert_eq!(record(&list, "0000:04:01.0")["isolation_group"], want);
@@ -188,11 +184,11 @@ fn conventional_pci_goes_with_its_bridge() {
 fn a_device_on_a_kvm_stub_is_not_hidden_for_xen() {
     for stub in ["vfio-pci", "pci-stub"] {
         let h = Host::new(&xenpci::host::fixture::x9drw().rebind("05:00.0", Some(stub)));
-        let list = h.xenpci(&["list", "--json"]).json();
+        let list = h.run(&["list", "--json"]).json();
         let hba = record(&list, "0000:05:00.0");
         assert_eq!(hba["driver"], stub);
         assert_eq!(hba["assignable"], true);
-        let run = h.xenpci(&["list"]);
+        let run = h.run(&["list"]);
         assert_eq!(run.code, 0, "{}", run.stderr);
         let line = run
             .stdout
@@ -209,7 +205,7 @@ fn a_device_on_a_kvm_stub_is_not_hidden_for_xen() {
         assert!(!line.contains("hidden from dom0"), "{line}");
     }
     let h = Host::new(&xenpci::host::fixture::x9drw().rebind("05:00.0", Some("pciback")));
-    let out = h.xenpci(&["list"]).stdout;
+    let out = h.run(&["list"]).stdout;
     let line = out
         .lines()
         .skip_while(|l| !l.contains("0000:05:00.0"))

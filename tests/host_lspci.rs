@@ -104,7 +104,7 @@ fn xenpci_and_lspci_agree_on_every_fixture_shape() {
     for shape in ["x9drw", "gpu-pair", "sriov-nic", "legacy-bridge", "big-300"] {
         let h = Host::shape(shape);
         let theirs = lspci(h.root(), ids.as_ref());
-        let ours = h.xenpci(&["list", "--json"]).json();
+        let ours = h.run(&["list", "--json"]).json();
         let ours = ours.as_array().unwrap();
         assert_eq!(ours.len(), theirs.len(), "{shape}: function count");
         for r in ours {
