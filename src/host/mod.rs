@@ -17,6 +17,7 @@ pub mod names;
 pub mod preflight;
 mod root;
 pub mod sysfs;
+pub mod xensource;
 
 pub use inventory::{Inventory, ListRecord, PciFunction, Sriov};
 pub use root::HostRoot;
