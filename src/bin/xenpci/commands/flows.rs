@@ -1,17 +1,22 @@
 //! The flow subcommands (flattened into the top level): `attach`, `detach`, `attached`,
 //! `migrate`, `detach-all`, `reattach`, `resume`, `status`, `evacuate`, and their shared
 //! options (transport, hosts, state dir).
+//!
+//! With `--json` every command prints one document on stdout: its result, or on an error
+//! `{"refused": bool, "error"}` (`refused`: xenpci said no before acting) next to the stderr
+//! message and the exit status.
 
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
+use serde::Serialize;
 use xenpci::exec::SystemRunner;
 use xenpci::flows::hotplug;
 use xenpci::flows::mapping::Mapping;
 use xenpci::flows::migrate::{Plan, Request, Toolstack};
 use xenpci::flows::transport::{Site, Transport};
 use xenpci::flows::xl::Xl;
-use xenpci::flows::{engine, evacuate, migrate, saved};
+use xenpci::flows::{engine, evacuate, migrate, saved, FlowError};
 use xenpci::journal::{FlowStatus, Journal};
 use xenpci::pci::Bdf;
 
@@ -276,8 +281,47 @@ pub struct AttachedArgs {
     pub opts: FlowOpts,
 }
 
+/// `--json` when the command fails before it has a result to print.
+#[derive(Serialize)]
+struct ErrorDoc {
+    refused: bool,
+    error: String,
+}
+
 /// Runs a flow subcommand.
 pub fn run(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
+    let json = match &cmd {
+        FlowCmd::Attach(a) => a.opts.json,
+        FlowCmd::Detach(a) => a.opts.json,
+        FlowCmd::Attached(a) => a.opts.json,
+        FlowCmd::Migrate(a) => a.opts.json,
+        FlowCmd::DetachAll(a) => a.opts.json,
+        FlowCmd::Reattach(a) => a.opts.json,
+        FlowCmd::Resume(a) => a.opts.json,
+        FlowCmd::Status(a) => a.json,
+        FlowCmd::Evacuate(a) => a.opts.json,
+    };
+    let result = run_cmd(cmd, g);
+    if let (true, Err(e)) = (json, &result) {
+        let mut error = e.to_string();
+        for cause in e.chain().skip(1).map(|c| c.to_string()) {
+            if !error.contains(cause.as_str()) {
+                error = format!("{error}: {cause}");
+            }
+        }
+        let doc = ErrorDoc {
+            refused: matches!(
+                e.downcast_ref::<FlowError>(),
+                Some(FlowError::Refused { .. })
+            ),
+            error,
+        };
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    }
+    result
+}
+
+fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
     let runner = SystemRunner;
     match cmd {
         FlowCmd::Attach(a) => {

@@ -1,13 +1,20 @@
 //! `xenpci hide BDF...` and `xenpci unhide BDF...`: guard, lock, plan, then print the plan
 //! (`--dry-run`, `--json`) or execute it with rollback and confirm the result.
+//!
+//! `--json` prints exactly one document on stdout whatever happens, each with `"refused"`: the
+//! outcome (`{"refused": false, "dry_run", "method", "method_why", "live", "plan", "result",
+//! "warnings"}`), the guard's refusal (`{"refused": true, "error", "refusals": [{"bdf",
+//! "reasons"}], "hint": "--force", "warnings"}`, exit 1) or an error before anything was planned
+//! (`{"refused": false, "error"}`, exit 2). The messages still go to stderr.
 
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
+use serde::Serialize;
 use xenpci::exec::SystemRunner;
-use xenpci::hide::apply::{self, Options};
-use xenpci::hide::guard::{self, InventoryFacts};
+use xenpci::hide::apply::{self, Options, Outcome};
+use xenpci::hide::guard::{self, InventoryFacts, Refusal};
 use xenpci::hide::{Change, Ctx, LiveMethod, Method};
 use xenpci::pci::Bdf;
 
@@ -52,6 +59,47 @@ pub struct HideArgs {
     pub with_group: bool,
 }
 
+/// `--json` when the guard refuses.
+#[derive(Serialize)]
+struct RefusedDoc<'a> {
+    refused: bool,
+    error: String,
+    refusals: &'a [Refusal],
+    hint: &'static str,
+    warnings: &'a [String],
+}
+
+/// `--json` when the change was planned (and maybe executed).
+#[derive(Serialize)]
+struct OutcomeDoc<'a> {
+    refused: bool,
+    #[serde(flatten)]
+    outcome: &'a Outcome,
+}
+
+/// `--json` when nothing could be planned.
+#[derive(Serialize)]
+struct ErrorDoc {
+    refused: bool,
+    error: String,
+}
+
+/// The error and the causes that add something, as one line (main prints them numbered).
+fn chain_text(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1).map(|c| c.to_string()) {
+        if !text.contains(cause.as_str()) {
+            text = format!("{text}: {cause}");
+        }
+    }
+    text
+}
+
+fn print_json(doc: &impl Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(doc)?);
+    Ok(())
+}
+
 fn parse_bdfs(v: &[String]) -> anyhow::Result<Vec<Bdf>> {
     let mut out: Vec<Bdf> = Vec::new();
     for s in v {
@@ -72,8 +120,18 @@ pub fn run_hide(a: HideArgs, g: &Globals) -> anyhow::Result<ExitCode> {
         eprintln!("xenpci: warning: {w}");
     }
     if !verdict.refused.is_empty() {
-        for r in &verdict.refused {
-            eprintln!("xenpci: {r}");
+        let msgs: Vec<String> = verdict.refused.iter().map(|r| r.to_string()).collect();
+        for m in &msgs {
+            eprintln!("xenpci: {m}");
+        }
+        if a.common.json {
+            print_json(&RefusedDoc {
+                refused: true,
+                error: msgs.join("; "),
+                refusals: &verdict.refused,
+                hint: "--force",
+                warnings: &verdict.warnings,
+            })?;
         }
         return Ok(ExitCode::from(1));
     }
@@ -101,7 +159,18 @@ fn execute(a: CommonArgs, change: Change, g: &Globals) -> anyhow::Result<ExitCod
         dry_run: a.dry_run,
         ..Options::default()
     };
-    let out = apply::apply(ctx, change, opts).context("cannot plan the change")?;
+    let out = match apply::apply(ctx, change, opts).context("cannot plan the change") {
+        Ok(out) => out,
+        Err(e) => {
+            if a.json {
+                print_json(&ErrorDoc {
+                    refused: false,
+                    error: chain_text(&e),
+                })?;
+            }
+            return Err(e);
+        }
+    };
     if let (Some(m), Some(why), false) = (out.method, &out.method_why, a.json) {
         eprintln!("xenpci: persistent method: {m} ({why})");
     }
@@ -109,7 +178,10 @@ fn execute(a: CommonArgs, change: Change, g: &Globals) -> anyhow::Result<ExitCod
         eprintln!("xenpci: warning: {w}");
     }
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        print_json(&OutcomeDoc {
+            refused: false,
+            outcome: &out,
+        })?;
     }
     let Some(result) = &out.result else {
         if !a.json {
