@@ -244,6 +244,7 @@ pub struct AttachArgs {
     /// Domain name or id.
     pub domain: String,
     /// A full PCI_SPEC_STRING (options, @vslot).
+    #[arg(value_parser = spec_text)]
     pub spec: String,
     /// The host the domain runs on (default: this one).
     #[arg(value_parser = host_name, long)]
@@ -594,6 +595,16 @@ fn print_report(
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A PCI_SPEC_STRING as given on the command line: checked by clap like every BDF argument, so
+/// a bad one is the same usage error (exit 2) as a bad BDF; kept as text for xl.
+fn spec_text(s: &str) -> Result<String, String> {
+    match hotplug::parse(s) {
+        Ok(_) => Ok(s.to_string()),
+        Err(FlowError::BadInput { expected, .. }) => Err(expected),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// A host name as given on the command line: it reaches `ssh HOST` and xl's own

@@ -25,7 +25,7 @@ use super::Globals;
 pub struct CommonArgs {
     /// PCI functions ([SSSS:]BB:DD.F).
     #[arg(required = true, value_name = "BDF")]
-    pub bdfs: Vec<String>,
+    pub bdfs: Vec<Bdf>,
     /// Change the boot configuration (default: both --persistent and --now).
     #[arg(long)]
     pub persistent: bool,
@@ -100,21 +100,22 @@ fn print_json(doc: &impl Serialize) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn parse_bdfs(v: &[String]) -> anyhow::Result<Vec<Bdf>> {
+/// The devices in the order given, each once (clap has parsed them: a bad one is a usage error
+/// like every other subcommand's).
+fn unique(v: &[Bdf]) -> Vec<Bdf> {
     let mut out: Vec<Bdf> = Vec::new();
-    for s in v {
-        let b: Bdf = s.parse()?;
-        if !out.contains(&b) {
-            out.push(b);
+    for b in v {
+        if !out.contains(b) {
+            out.push(*b);
         }
     }
-    Ok(out)
+    out
 }
 
 /// `xenpci hide`.
 pub fn run_hide(a: HideArgs, g: &Globals) -> anyhow::Result<ExitCode> {
     let root = g.host_root();
-    let bdfs = parse_bdfs(&a.common.bdfs)?;
+    let bdfs = unique(&a.common.bdfs);
     let verdict = guard::check(&InventoryFacts::scan(&root), &bdfs, a.force, a.with_group);
     for w in &verdict.warnings {
         eprintln!("xenpci: warning: {w}");
@@ -140,7 +141,7 @@ pub fn run_hide(a: HideArgs, g: &Globals) -> anyhow::Result<ExitCode> {
 
 /// `xenpci unhide`.
 pub fn run_unhide(a: CommonArgs, g: &Globals) -> anyhow::Result<ExitCode> {
-    let bdfs = parse_bdfs(&a.bdfs)?;
+    let bdfs = unique(&a.bdfs);
     execute(a, Change::Remove(bdfs), g)
 }
 
