@@ -533,7 +533,8 @@ fn check_one(
             ));
         }
     }
-    // Driver. A device dom0 needs gets no "hide it" fix: `xenpci hide` would refuse it.
+    // Driver. A device that stays with dom0 (it needs it, shares a group with one it needs, or a
+    // bridge) gets no "hide it" fix: hiding it is what the errors above forbid.
     let dom0_needs = out
         .iter()
         .any(|x| x.severity == Error && matches!(x.check, "critical" | "group" | "bridge"));
@@ -543,6 +544,12 @@ fn check_one(
             "driver",
             Ok,
             "bound to pciback: ready to assign".into(),
+            None,
+        ),
+        Some(d) if dom0_needs => finding(
+            "driver",
+            Info,
+            format!("bound to {d} in dom0, where it has to stay (see the errors above)"),
             None,
         ),
         Some(d) => finding(
