@@ -620,3 +620,66 @@ fn a_device_on_a_kvm_stub_is_refused() {
         assert_eq!(w.vm(OSD)["other-config"].get("pci"), None);
     }
 }
+
+fn stdout_json(out: &std::process::Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON document ({e}):\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+#[test]
+fn json_refusals_and_failures_are_one_document_on_stdout() {
+    let w = seed000();
+    let mut s = w.state();
+    s["vms"].as_array_mut().unwrap().push(json!({
+        "uuid": NAS, "name-label": "nas", "power-state": "halted",
+        "other-config": {"pci": "0/0000:05:00.0"}}));
+    std::fs::write(w.path("state.json"), s.to_string()).unwrap();
+    let out = w
+        .xenpci(&["assign", "--json", "05:00.0", "--vm", "ceph-osd-1"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("--steal"))
+        .get_output()
+        .clone();
+    let j = stdout_json(&out);
+    assert_eq!(j["refused"], true);
+    assert_eq!(j["hint"], "--steal");
+    assert!(j["error"].as_str().unwrap().contains(NAS), "{j}");
+    // A failed step after acting is not a refusal.
+    let out = w
+        .xenpci(&[
+            "assign",
+            "--json",
+            "06:00.0",
+            "--vm",
+            "ceph-osd-1",
+            "--force",
+            "--restart",
+        ])
+        .env("XE_MOCK_FAIL", "vm-start:*")
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let j = stdout_json(&out);
+    assert_eq!(j["refused"], false);
+    assert!(j["hint"].is_null());
+    assert!(
+        j["error"].as_str().unwrap().starts_with("starting VM"),
+        "{j}"
+    );
+    // unassign shares the path.
+    let out = w
+        .xenpci(&["unassign", "--json", "01:00.0", "--vm", "ceph-osd-1"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let j = stdout_json(&out);
+    assert_eq!(j["refused"], true);
+    assert!(j["error"].as_str().unwrap().contains("not assigned"), "{j}");
+}

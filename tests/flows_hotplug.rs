@@ -142,3 +142,33 @@ fn a_lying_exit_status_is_caught_by_verification() {
         r.stderr
     );
 }
+
+#[test]
+fn json_refusals_and_xl_failures_are_one_document_on_stdout() {
+    let s = Scenario::lab();
+    let r = s.xenpci(&["attach", "plain", "0000:03:00.0", "--json"]);
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert!(r.stderr.contains("without passthrough=\"enabled\""));
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect(&r.stdout);
+    assert_eq!(v["refused"], true);
+    assert!(v["error"]
+        .as_str()
+        .unwrap()
+        .contains("without passthrough=\"enabled\""));
+    let r = s.xenpci(&["detach", "pvvm", "0000:03:00.0", "--json"]);
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect(&r.stdout);
+    assert_eq!(v["refused"], true);
+    // xl's own failure is an error, not a refusal.
+    let r = s.xenpci_env(
+        &[("XL_MOCK_FAIL", "pci-attach:1")],
+        &["attach", "pvvm", "0000:03:00.0", "--json"],
+    );
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect(&r.stdout);
+    assert_eq!(v["refused"], false);
+    assert!(v["error"]
+        .as_str()
+        .unwrap()
+        .contains("injected failure of pci-attach"));
+    assert_eq!(attach_calls(&s), 1);
+}

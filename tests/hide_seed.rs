@@ -148,3 +148,79 @@ fn without_pciback_the_default_hides_from_the_next_boot_only() {
         .code(2)
         .stderr(predicate::str::contains("modprobe xen-pciback"));
 }
+
+fn stdout_json(out: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON document ({e}):\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+#[test]
+fn json_refusal_is_one_document_on_stdout_with_exit_1() {
+    let h = seed_host();
+    let out = h
+        .xenpci(&["hide", "--json", "00:1f.2", "00:01.0", "05:00.0"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "refusing to hide 0000:00:1f.2: dom0 needs it",
+        ))
+        .get_output()
+        .clone();
+    let j = stdout_json(&out);
+    assert_eq!(j["refused"], true);
+    assert_eq!(j["hint"], "--force");
+    assert_eq!(j["refusals"].as_array().unwrap().len(), 2, "{j}");
+    assert_eq!(j["refusals"][0]["bdf"], "0000:00:1f.2");
+    assert_eq!(
+        j["refusals"][0]["reasons"][0],
+        "holds / (ext3 on /dev/sda1)"
+    );
+    assert_eq!(j["refusals"][1]["bdf"], "0000:00:01.0");
+    assert!(j["refusals"][1]["reasons"][0]
+        .as_str()
+        .unwrap()
+        .contains("bridge"));
+    assert!(j["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("refusing to hide 0000:00:1f.2"));
+    assert!(j["warnings"][0].as_str().unwrap().contains("0000:00:1f.3"));
+    assert!(h.calls().is_empty(), "{:?}", h.calls());
+}
+
+#[test]
+fn json_outcome_and_planning_errors_say_refused_false() {
+    let h = seed_host();
+    let out = h
+        .xenpci(&["hide", "--json", "--dry-run", "05:00.0"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let j = stdout_json(&out);
+    assert_eq!(j["refused"], false);
+    assert_eq!(j["dry_run"], true);
+    assert_eq!(j["method"], "xen-cmdline");
+    // An error before anything is planned: still one document, exit 2 and the stderr message.
+    for cmd in ["hide", "unhide"] {
+        let out = h
+            .xenpci(&[cmd, "--json", "--method", "extlinux", "05:00.0"])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(
+                "xenpci: error: cannot plan the change",
+            ))
+            .get_output()
+            .clone();
+        let j = stdout_json(&out);
+        assert_eq!(j["refused"], false);
+        assert_eq!(
+            j["error"],
+            "cannot plan the change: extlinux: no /boot/extlinux.conf"
+        );
+    }
+}

@@ -213,3 +213,69 @@ fn a_device_on_a_kvm_stub_must_move_to_pciback() {
     assert_eq!(d[0]["severity"], "ok");
     assert_eq!(d[0]["message"], "bound to pciback: ready to assign");
 }
+
+fn fix_of<'a>(report: &'a serde_json::Value, check: &str) -> &'a serde_json::Value {
+    &finding(report, check)[0]["fix"]
+}
+
+#[test]
+fn on_a_xapi_host_the_driver_fix_is_xenpci_hide() {
+    let h = Host::shape("x9drw");
+    let j = h.run(&["check", "--json", "05:00.0", "00:1f.2"]).json();
+    let fix = fix_of(&j["devices"][0], "driver").as_str().unwrap();
+    assert!(fix.starts_with("`xenpci hide 0000:05:00.0`"), "{fix}");
+    assert!(fix.contains("next reboot"), "{fix}");
+    assert!(!fix.contains("xl "), "{fix}");
+    // dom0's boot controller stays with dom0: no finding says to hide it.
+    let driver = finding(&j["devices"][1], "driver");
+    assert!(driver[0]["fix"].is_null(), "{j}");
+    assert_eq!(
+        driver[0]["message"],
+        "bound to ahci in dom0, where it has to stay (see the errors above)"
+    );
+}
+
+#[test]
+fn on_plain_xen_the_driver_fix_is_xl_or_xenpci_hide_now() {
+    let h = Host::shape("sriov-nic");
+    let j = h.run(&["check", "--json", "01:10.0"]).json();
+    let fix = fix_of(&j["devices"][0], "driver").as_str().unwrap();
+    assert!(
+        fix.contains("`xl pci-assignable-add 0000:01:10.0`"),
+        "{fix}"
+    );
+    assert!(fix.contains("`xenpci hide --now 0000:01:10.0`"), "{fix}");
+    assert!(fix.contains("xen-pciback.hide=(0000:01:10.0)"), "{fix}");
+    // The same host with XAPI's inventory is a XAPI host.
+    h.put("etc/xensource-inventory", b"PRODUCT_BRAND='XCP-ng'\n");
+    let j = h.run(&["check", "--json", "01:10.0"]).json();
+    let fix = fix_of(&j["devices"][0], "driver").as_str().unwrap();
+    assert!(fix.starts_with("`xenpci hide 0000:01:10.0`"), "{fix}");
+}
+
+#[test]
+fn a_hidden_pf_is_given_back_with_the_hosts_own_tool() {
+    let fx = fixture::Fixture::new()
+        .with(Func::root_port("00:01.0", 0x8086, 0x3c02, 1).acs())
+        .with(
+            Func::endpoint("01:00.0", 0x8086, 0x10c9, 0x020000)
+                .under("00:01.0")
+                .flr()
+                .sriov(8, 1, 0x10ca)
+                .driver("pciback"),
+        )
+        .vfs("01:00.0", &["01:10.0"], None);
+    let h = Host::new(&fx);
+    let j = h.run(&["check", "--json", "01:10.0"]).json();
+    let fix = fix_of(&j["devices"][0], "sriov").as_str().unwrap();
+    assert!(
+        fix.contains("`xl pci-assignable-remove -r 0000:01:00.0`"),
+        "{fix}"
+    );
+    assert!(fix.contains("`xenpci unhide 0000:01:00.0`"), "{fix}");
+    h.put("etc/xensource-inventory", b"PRODUCT_BRAND='XCP-ng'\n");
+    let j = h.run(&["check", "--json", "01:10.0"]).json();
+    let fix = fix_of(&j["devices"][0], "sriov").as_str().unwrap();
+    assert!(fix.contains("`xenpci unhide 0000:01:00.0`"), "{fix}");
+    assert!(!fix.contains("xl "), "{fix}");
+}

@@ -141,7 +141,9 @@ fn refusals_exit_non_zero_and_leave_the_file() {
         .arg("1:2:3")
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("invalid BDF \"1:2:3\""));
+        .stderr(predicate::str::contains(
+            "invalid value '1:2:3' for '<BDF>': invalid PCI address \"1:2:3\"",
+        ));
     xenpci()
         .args(["xlcfg", "add-pci"])
         .arg(&p)

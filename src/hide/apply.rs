@@ -71,7 +71,8 @@ pub fn hide(ctx: Ctx<'_>, bdfs: &[Bdf], opts: Options) -> Result<Outcome, HideEr
         opts.with_group,
     );
     if !verdict.refused.is_empty() {
-        return Err(HideError::Refused(verdict.refused.join("; ")));
+        let msgs: Vec<String> = verdict.refused.iter().map(|r| r.to_string()).collect();
+        return Err(HideError::Refused(msgs.join("; ")));
     }
     let mut out = apply(ctx, Change::Add(verdict.devices), opts)?;
     out.warnings.splice(0..0, verdict.warnings);

@@ -6,6 +6,10 @@
 //! The facts come through [`Facts`], so the guard does not care how the host was scanned; the
 //! CLI uses [`InventoryFacts`], the host inventory.
 
+use std::fmt;
+
+use serde::Serialize;
+
 use crate::host::{HostRoot, Inventory};
 use crate::pci::Bdf;
 
@@ -55,11 +59,34 @@ impl Facts for InventoryFacts {
     }
 }
 
+/// One refused device: `{"bdf", "reasons"}` in JSON; Display is the full message with the
+/// override (`--force`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Refusal {
+    /// The device.
+    pub bdf: Bdf,
+    /// Why dom0 needs it (critical uses, "it is a bridge ...").
+    pub reasons: Vec<String>,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "refusing to hide {}: dom0 needs it: {}. Hiding it can take dom0's own disks, \
+             network or console away (a host panic at the next VM reboot). If you are sure, add \
+             --force",
+            self.bdf,
+            self.reasons.join("; ")
+        )
+    }
+}
+
 /// The guard's verdict on a hide request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Verdict {
-    /// Refusals, each with its reason and the override.
-    pub refused: Vec<String>,
+    /// Refused devices, each with its reasons.
+    pub refused: Vec<Refusal>,
     /// Warnings (group siblings left in dom0, forced devices).
     pub warnings: Vec<String>,
     /// The devices to hide (the request plus, with `with_group`, the siblings).
@@ -81,17 +108,13 @@ pub fn check(facts: &dyn Facts, bdfs: &[Bdf], force: bool, with_group: bool) -> 
             reasons.push("it is a bridge (pciback would seize every device below it)".into());
         }
         if !reasons.is_empty() {
-            let why = reasons.join("; ");
             if force {
                 v.warnings.push(format!(
-                    "{bdf} is needed by dom0 ({why}); hiding anyway: --force"
+                    "{bdf} is needed by dom0 ({}); hiding anyway: --force",
+                    reasons.join("; ")
                 ));
             } else {
-                v.refused.push(format!(
-                    "refusing to hide {bdf}: dom0 needs it: {why}. Hiding it can take dom0's own \
-                     disks, network or console away (a host panic at the next VM reboot). If you \
-                     are sure, add --force"
-                ));
+                v.refused.push(Refusal { bdf, reasons });
             }
         }
         // Bridges in a group stay with dom0 (they are never hidden, and need not be).
@@ -168,8 +191,13 @@ mod tests {
     fn critical_devices_and_bridges_are_refused_without_force() {
         let v = check(&table(), &[b("00:1f.2"), b("00:01.0")], false, false);
         assert_eq!(v.refused.len(), 2);
-        assert!(v.refused[0].contains("root filesystem") && v.refused[0].contains("--force"));
-        assert!(v.refused[1].contains("bridge"));
+        let msg = v.refused[0].to_string();
+        assert!(
+            msg.contains("root filesystem") && msg.contains("--force"),
+            "{msg}"
+        );
+        assert_eq!(v.refused[1].bdf, b("00:01.0"));
+        assert!(v.refused[1].reasons[0].contains("bridge"));
         let v = check(&table(), &[b("00:1f.2")], true, false);
         assert!(v.refused.is_empty() && v.warnings[0].contains("--force"));
     }

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::sysfs::{link_name, read_link, read_text, SysfsError};
+use super::xensource;
 use super::HostRoot;
 use crate::pci::Bdf;
 
@@ -193,17 +194,12 @@ fn network(root: &HostRoot, c: &mut Critical) {
             }
         }
     }
-    if let Ok(inv) = read_text(root, &root.path("/etc/xensource-inventory")) {
-        for line in inv.lines() {
-            if let Some(v) = line.strip_prefix("MANAGEMENT_INTERFACE=") {
-                let v = v.trim().trim_matches('\'').trim_matches('"');
-                if !v.is_empty() {
-                    ifaces.push((
-                        v.to_string(),
-                        "carries XAPI's management network (MANAGEMENT_INTERFACE in /etc/xensource-inventory)".into(),
-                    ));
-                }
-            }
+    if let Ok(inv) = read_text(root, &root.path(xensource::PATH)) {
+        if let Some(v) = xensource::value(&inv, "MANAGEMENT_INTERFACE").filter(|v| !v.is_empty()) {
+            ifaces.push((
+                v,
+                "carries XAPI's management network (MANAGEMENT_INTERFACE in /etc/xensource-inventory)".into(),
+            ));
         }
     }
     for (iface, why) in ifaces {

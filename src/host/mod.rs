@@ -18,6 +18,7 @@ pub mod names;
 pub mod preflight;
 mod root;
 pub mod sysfs;
+pub mod xensource;
 
 pub use driver::DriverState;
 pub use inventory::{Inventory, ListRecord, PciFunction, Sriov};

@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use super::config::PortType;
 use super::sysfs::read_text;
+use super::xensource::Toolstack;
 use super::{DriverState, HostRoot, Inventory, PciFunction};
 use crate::exec::{CommandSpec, Runner, Tool};
 use crate::pci::Bdf;
@@ -207,9 +208,15 @@ fn from_files(root: &HostRoot) -> IommuStatus {
 }
 
 /// Checks each requested function against the inventory.
-pub fn check(inv: &Inventory, iommu: &IommuStatus, bdfs: &[Bdf]) -> Vec<Report> {
+/// `toolstack` picks the commands the fixes name (`xenpci hide` on XAPI hosts, xl elsewhere).
+pub fn check(
+    inv: &Inventory,
+    iommu: &IommuStatus,
+    toolstack: Toolstack,
+    bdfs: &[Bdf],
+) -> Vec<Report> {
     bdfs.iter()
-        .map(|b| check_one(inv, iommu, *b, bdfs))
+        .map(|b| check_one(inv, iommu, toolstack, *b, bdfs))
         .collect()
 }
 
@@ -257,7 +264,40 @@ fn consequence(why: &str) -> &'static str {
     }
 }
 
-fn check_one(inv: &Inventory, iommu: &IommuStatus, bdf: Bdf, selected: &[Bdf]) -> Report {
+/// The fix for a function still owned by dom0. On a XAPI host the hide list belongs to XAPI
+/// (xen-cmdline / `xe pci-disable-dom0-access`), and an `xl pci-assignable-add` alone is lost at
+/// the next boot, so the fix is `xenpci hide`, which picks that method.
+fn hide_fix(toolstack: Toolstack, bdf: Bdf) -> String {
+    match toolstack {
+        Toolstack::Xapi => format!(
+            "`xenpci hide {bdf}`: hides it for every boot in XAPI's hide list, and now too when pciback is loaded (else from the next reboot)"
+        ),
+        Toolstack::Xl => format!(
+            "now: `xl pci-assignable-add {bdf}` or `xenpci hide --now {bdf}`; for every boot: add xen-pciback.hide=({bdf}) to dom0's kernel command line (`xenpci hide --persistent {bdf}` does it)"
+        ),
+    }
+}
+
+/// The fix for a VF whose PF is hidden: give the PF back to dom0's driver.
+fn unhide_pf_fix(toolstack: Toolstack, pf: Bdf) -> String {
+    let rebind = match toolstack {
+        Toolstack::Xapi => format!(
+            "`xenpci unhide {pf}` (drops it from XAPI's hide list for every boot and rebinds it now when it can; otherwise after a reboot)"
+        ),
+        Toolstack::Xl => format!(
+            "`xl pci-assignable-remove -r {pf}`, or `xenpci unhide {pf}` to also drop it from the boot-time hide list"
+        ),
+    };
+    format!("bind {pf} back to its network driver with {rebind}, and re-enable the VFs via /sys/bus/pci/devices/{pf}/sriov_numvfs")
+}
+
+fn check_one(
+    inv: &Inventory,
+    iommu: &IommuStatus,
+    toolstack: Toolstack,
+    bdf: Bdf,
+    selected: &[Bdf],
+) -> Report {
     use Severity::*;
     let Some(f) = inv.get(bdf) else {
         return Report {
@@ -473,7 +513,7 @@ fn check_one(inv: &Inventory, iommu: &IommuStatus, bdf: Bdf, selected: &[Bdf]) -
                     "{bdf} is a virtual function of {pf}, whose driver is {}: VFs need the PF bound to its dom0 driver",
                     p.driver.as_deref().map_or("missing".to_string(), |d| format!("{d} (a passthrough stub)"))
                 ),
-                Some(format!("bind {pf} back to its network driver (e.g. `xl pci-assignable-remove -r {pf}`) and re-enable the VFs via /sys/bus/pci/devices/{pf}/sriov_numvfs")),
+                Some(unhide_pf_fix(toolstack, pf)),
             )),
             None => out.push(finding(
                 "sriov",
@@ -493,27 +533,42 @@ fn check_one(inv: &Inventory, iommu: &IommuStatus, bdf: Bdf, selected: &[Bdf]) -
             ));
         }
     }
-    // Driver.
+    // Driver. A device that stays with dom0 (it needs it, shares a group with one it needs, or a
+    // bridge) gets no "hide it" fix: hiding it is what the errors above forbid.
+    let dom0_needs = out
+        .iter()
+        .any(|x| x.severity == Error && matches!(x.check, "critical" | "group" | "bridge"));
+    let hide = (!dom0_needs).then(|| hide_fix(toolstack, bdf));
     let state = f.driver_state();
     out.push(match &state {
-        DriverState::Pciback => finding("driver", Ok, "bound to pciback: ready to assign".into(), None),
-        DriverState::KvmStub(_) => finding(
+        DriverState::Pciback => finding(
             "driver",
-            Warning,
-            state.describe(),
-            state.stub_fix(bdf),
+            Ok,
+            "bound to pciback: ready to assign".into(),
+            None,
+        ),
+        DriverState::KvmStub(_) => {
+            finding("driver", Warning, state.describe(), state.stub_fix(bdf))
+        }
+        DriverState::Dom0Driver(d) if dom0_needs => finding(
+            "driver",
+            Info,
+            format!("bound to {d} in dom0, where it has to stay (see the errors above)"),
+            None,
         ),
         DriverState::Dom0Driver(d) => finding(
             "driver",
             Info,
-            format!("bound to {d} in dom0: it must be hidden (bound to pciback) before a VM gets it"),
-            Some(format!("now: `xl pci-assignable-add {bdf}`; for every boot: add xen-pciback.hide=({bdf}) to dom0's kernel command line")),
+            format!(
+                "bound to {d} in dom0: it must be hidden (bound to pciback) before a VM gets it"
+            ),
+            hide,
         ),
         DriverState::Unbound => finding(
             "driver",
             Info,
             "no driver bound: make it assignable first".into(),
-            Some(format!("`xl pci-assignable-add {bdf}`")),
+            hide,
         ),
     });
     let passable = !out.iter().any(|x| x.severity == Error);
@@ -545,7 +600,7 @@ pub fn check_host(
 ) -> (Inventory, CheckOutput) {
     let inv = Inventory::scan(root);
     let iommu = iommu_status(root, runner);
-    let devices = check(&inv, &iommu, bdfs);
+    let devices = check(&inv, &iommu, Toolstack::of(root), bdfs);
     let passable = devices.iter().all(|r| r.passable);
     (
         inv,

@@ -145,6 +145,28 @@ pub enum AssignError {
 }
 
 impl AssignError {
+    /// True when xenpci refused before changing anything (the device is not hidden, held
+    /// elsewhere, the value would be misread, not assigned, the VM is dom0).
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            AssignError::NotHidden { .. }
+                | AssignError::AssignedElsewhere { .. }
+                | AssignError::Misread { .. }
+                | AssignError::NotAssigned { .. }
+                | AssignError::ControlDomain { .. }
+        )
+    }
+
+    /// The option that overrides a refusal, when there is one.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            AssignError::NotHidden { .. } | AssignError::Misread { .. } => Some("--force"),
+            AssignError::AssignedElsewhere { .. } => Some("--steal"),
+            _ => None,
+        }
+    }
+
     /// True when xenpci refused (the device is not hidden, held elsewhere, the value would be
     /// misread, ...) or a step failed after acting (start failed and was undone, devices not
     /// attached): exit status 1. Bad arguments and tool errors are not.

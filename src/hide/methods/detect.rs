@@ -10,6 +10,7 @@
 use super::{extlinux, grub, modprobe, Method};
 use crate::exec::Tool;
 use crate::hide::{read_host, Ctx, HideError};
+use crate::host::xensource;
 
 /// A detected method and the reason, for messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,15 +19,6 @@ pub struct Detected {
     pub method: Method,
     /// Why it was chosen.
     pub why: String,
-}
-
-fn inventory_value(inv: &str, key: &str) -> Option<String> {
-    inv.lines().find_map(|l| {
-        l.trim()
-            .strip_prefix(key)
-            .and_then(|r| r.strip_prefix('='))
-            .map(|v| v.trim_matches(|c| c == '\'' || c == '"').to_string())
-    })
 }
 
 fn version(v: &str) -> (u32, u32) {
@@ -41,9 +33,10 @@ fn found(t: Tool) -> bool {
 /// Picks the method for this host.
 pub fn detect(ctx: Ctx<'_>) -> Result<Detected, HideError> {
     let d = |method, why: String| Ok(Detected { method, why });
-    if let Some(inv) = read_host(ctx.root, "/etc/xensource-inventory")? {
-        let brand = inventory_value(&inv, "PRODUCT_BRAND").unwrap_or_else(|| "XAPI host".into());
-        let ver = inventory_value(&inv, "PRODUCT_VERSION").unwrap_or_else(|| "(no version)".into());
+    if let Some(inv) = read_host(ctx.root, xensource::PATH)? {
+        let brand = xensource::value(&inv, "PRODUCT_BRAND").unwrap_or_else(|| "XAPI host".into());
+        let ver =
+            xensource::value(&inv, "PRODUCT_VERSION").unwrap_or_else(|| "(no version)".into());
         let (major, minor) = version(&ver);
         if brand == "XCP-ng" && (major, minor) >= (8, 3) && found(Tool::Xe) {
             return d(

@@ -9,20 +9,14 @@ use super::{push_notes, xen_cmdline};
 use crate::exec::{CommandSpec, Tool};
 use crate::hide::hide_param::Change;
 use crate::hide::{read_host, Ctx, HideError};
+use crate::host::xensource;
 use crate::pci::Bdf;
 use crate::plan::Plan;
 
 /// This host's uuid from `/etc/xensource-inventory` (`INSTALLATION_UUID='...'`).
 pub fn host_uuid(ctx: Ctx<'_>) -> Result<Option<String>, HideError> {
-    Ok(
-        read_host(ctx.root, "/etc/xensource-inventory")?.and_then(|inv| {
-            inv.lines().find_map(|l| {
-                l.trim()
-                    .strip_prefix("INSTALLATION_UUID=")
-                    .map(|v| v.trim_matches(|c| c == '\'' || c == '"').to_string())
-            })
-        }),
-    )
+    Ok(read_host(ctx.root, xensource::PATH)?
+        .and_then(|inv| xensource::value(&inv, "INSTALLATION_UUID")))
 }
 
 /// The uuid of the PCI object for `bdf` on this host.

@@ -1,12 +1,17 @@
 //! `xenpci assign BDF[,BDF...] --vm NAME|UUID`: gives PCI functions to an XAPI VM through its
 //! `other-config:pci` (library: [`xenpci::xapi::assign`]). Also the output shared with `unassign`.
+//!
+//! `--json` prints one document on stdout whatever happens: the report, or on an error
+//! `{"refused": bool, "error", "hint"}` (`refused`: nothing was changed because xenpci said no;
+//! `hint`: the option that overrides it, or null) next to the stderr message and exit status.
 
 use std::process::ExitCode;
 
 use clap::Args;
+use serde::Serialize;
 use xenpci::exec::SystemRunner;
 use xenpci::pci::Bdf;
-use xenpci::xapi::assign::{edit, EditReport, EditRequest};
+use xenpci::xapi::assign::{edit, AssignError, EditReport, EditRequest};
 use xenpci::xapi::Xe;
 
 use super::Globals;
@@ -63,13 +68,18 @@ pub fn run_edit(req: &EditRequest, json: bool, g: &Globals) -> anyhow::Result<Ex
     let root = g.host_root();
     let report = match edit(&xe, &root, req, &mut |line| eprintln!("xenpci: {line}")) {
         Ok(r) => r,
-        // A refusal or a failed step is exit 1 (as for hide and check); bad input and tool
-        // errors stay exit 2.
-        Err(e) if e.is_refusal_or_failure() => {
-            eprintln!("xenpci: error: {e}");
-            return Ok(ExitCode::from(1));
+        Err(e) => {
+            if json {
+                print_error_json(&e)?;
+            }
+            // A refusal or a failed step is exit 1 (as for hide and check); bad input and tool
+            // errors stay exit 2.
+            if e.is_refusal_or_failure() {
+                eprintln!("xenpci: error: {e}");
+                return Ok(ExitCode::from(1));
+            }
+            return Err(e.into());
         }
-        Err(e) => return Err(e.into()),
     };
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -77,6 +87,24 @@ pub fn run_edit(req: &EditRequest, json: bool, g: &Globals) -> anyhow::Result<Ex
         print_report(&report);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--json` when the edit did not happen or failed.
+#[derive(Serialize)]
+struct ErrorDoc {
+    refused: bool,
+    error: String,
+    hint: Option<&'static str>,
+}
+
+fn print_error_json(e: &AssignError) -> anyhow::Result<()> {
+    let doc = ErrorDoc {
+        refused: e.is_refusal(),
+        error: e.to_string(),
+        hint: e.hint(),
+    };
+    println!("{}", serde_json::to_string_pretty(&doc)?);
+    Ok(())
 }
 
 fn show(v: &Option<String>) -> String {

@@ -94,7 +94,7 @@ fn seed_flow(root: &Path, g: &Globals) -> anyhow::Result<()> {
     let hide_args = |bdf: &str, dry_run: bool| -> anyhow::Result<hide::HideArgs> {
         Ok(hide::HideArgs {
             common: hide::CommonArgs {
-                bdfs: vec![bdf.to_string()],
+                bdfs: vec![bdf.parse()?],
                 persistent: false,
                 now: false,
                 method: None,

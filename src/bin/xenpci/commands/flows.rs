@@ -1,17 +1,22 @@
 //! The flow subcommands (flattened into the top level): `attach`, `detach`, `attached`,
 //! `migrate`, `detach-all`, `reattach`, `resume`, `status`, `evacuate`, and their shared
 //! options (transport, hosts, state dir).
+//!
+//! With `--json` every command prints one document on stdout: its result, or on an error
+//! `{"refused": bool, "error"}` (`refused`: xenpci said no before acting) next to the stderr
+//! message and the exit status.
 
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
+use serde::Serialize;
 use xenpci::exec::SystemRunner;
 use xenpci::flows::hotplug;
 use xenpci::flows::mapping::Mapping;
 use xenpci::flows::migrate::{Plan, Request, Toolstack};
 use xenpci::flows::transport::{Site, Transport};
 use xenpci::flows::xl::Xl;
-use xenpci::flows::{engine, evacuate, migrate, saved};
+use xenpci::flows::{engine, evacuate, migrate, saved, FlowError};
 use xenpci::journal::{FlowStatus, Journal};
 use xenpci::pci::Bdf;
 
@@ -239,6 +244,7 @@ pub struct AttachArgs {
     /// Domain name or id.
     pub domain: String,
     /// A full PCI_SPEC_STRING (options, @vslot).
+    #[arg(value_parser = spec_text)]
     pub spec: String,
     /// The host the domain runs on (default: this one).
     #[arg(value_parser = host_name, long)]
@@ -276,8 +282,47 @@ pub struct AttachedArgs {
     pub opts: FlowOpts,
 }
 
+/// `--json` when the command fails before it has a result to print.
+#[derive(Serialize)]
+struct ErrorDoc {
+    refused: bool,
+    error: String,
+}
+
 /// Runs a flow subcommand.
 pub fn run(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
+    let json = match &cmd {
+        FlowCmd::Attach(a) => a.opts.json,
+        FlowCmd::Detach(a) => a.opts.json,
+        FlowCmd::Attached(a) => a.opts.json,
+        FlowCmd::Migrate(a) => a.opts.json,
+        FlowCmd::DetachAll(a) => a.opts.json,
+        FlowCmd::Reattach(a) => a.opts.json,
+        FlowCmd::Resume(a) => a.opts.json,
+        FlowCmd::Status(a) => a.json,
+        FlowCmd::Evacuate(a) => a.opts.json,
+    };
+    let result = run_cmd(cmd, g);
+    if let (true, Err(e)) = (json, &result) {
+        let mut error = e.to_string();
+        for cause in e.chain().skip(1).map(|c| c.to_string()) {
+            if !error.contains(cause.as_str()) {
+                error = format!("{error}: {cause}");
+            }
+        }
+        let doc = ErrorDoc {
+            refused: matches!(
+                e.downcast_ref::<FlowError>(),
+                Some(FlowError::Refused { .. })
+            ),
+            error,
+        };
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    }
+    result
+}
+
+fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
     let runner = SystemRunner;
     match cmd {
         FlowCmd::Attach(a) => {
@@ -550,6 +595,16 @@ fn print_report(
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A PCI_SPEC_STRING as given on the command line: checked by clap like every BDF argument, so
+/// a bad one is the same usage error (exit 2) as a bad BDF; kept as text for xl.
+fn spec_text(s: &str) -> Result<String, String> {
+    match hotplug::parse(s) {
+        Ok(_) => Ok(s.to_string()),
+        Err(FlowError::BadInput { expected, .. }) => Err(expected),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// A host name as given on the command line: it reaches `ssh HOST` and xl's own

@@ -1,13 +1,20 @@
 //! `xenpci hide BDF...` and `xenpci unhide BDF...`: guard, lock, plan, then print the plan
 //! (`--dry-run`, `--json`) or execute it with rollback and confirm the result.
+//!
+//! `--json` prints exactly one document on stdout whatever happens, each with `"refused"`: the
+//! outcome (`{"refused": false, "dry_run", "method", "method_why", "live", "plan", "result",
+//! "warnings"}`), the guard's refusal (`{"refused": true, "error", "refusals": [{"bdf",
+//! "reasons"}], "hint": "--force", "warnings"}`, exit 1) or an error before anything was planned
+//! (`{"refused": false, "error"}`, exit 2). The messages still go to stderr.
 
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
+use serde::Serialize;
 use xenpci::exec::SystemRunner;
-use xenpci::hide::apply::{self, Options};
-use xenpci::hide::guard::{self, InventoryFacts};
+use xenpci::hide::apply::{self, Options, Outcome};
+use xenpci::hide::guard::{self, InventoryFacts, Refusal};
 use xenpci::hide::{Change, Ctx, LiveMethod, Method};
 use xenpci::pci::Bdf;
 
@@ -18,7 +25,7 @@ use super::Globals;
 pub struct CommonArgs {
     /// PCI functions ([SSSS:]BB:DD.F).
     #[arg(required = true, value_name = "BDF")]
-    pub bdfs: Vec<String>,
+    pub bdfs: Vec<Bdf>,
     /// Change the boot configuration (default: both --persistent and --now).
     #[arg(long)]
     pub persistent: bool,
@@ -52,28 +59,80 @@ pub struct HideArgs {
     pub with_group: bool,
 }
 
-fn parse_bdfs(v: &[String]) -> anyhow::Result<Vec<Bdf>> {
-    let mut out: Vec<Bdf> = Vec::new();
-    for s in v {
-        let b: Bdf = s.parse()?;
-        if !out.contains(&b) {
-            out.push(b);
+/// `--json` when the guard refuses.
+#[derive(Serialize)]
+struct RefusedDoc<'a> {
+    refused: bool,
+    error: String,
+    refusals: &'a [Refusal],
+    hint: &'static str,
+    warnings: &'a [String],
+}
+
+/// `--json` when the change was planned (and maybe executed).
+#[derive(Serialize)]
+struct OutcomeDoc<'a> {
+    refused: bool,
+    #[serde(flatten)]
+    outcome: &'a Outcome,
+}
+
+/// `--json` when nothing could be planned.
+#[derive(Serialize)]
+struct ErrorDoc {
+    refused: bool,
+    error: String,
+}
+
+/// The error and the causes that add something, as one line (main prints them numbered).
+fn chain_text(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1).map(|c| c.to_string()) {
+        if !text.contains(cause.as_str()) {
+            text = format!("{text}: {cause}");
         }
     }
-    Ok(out)
+    text
+}
+
+fn print_json(doc: &impl Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(doc)?);
+    Ok(())
+}
+
+/// The devices in the order given, each once (clap has parsed them: a bad one is a usage error
+/// like every other subcommand's).
+fn unique(v: &[Bdf]) -> Vec<Bdf> {
+    let mut out: Vec<Bdf> = Vec::new();
+    for b in v {
+        if !out.contains(b) {
+            out.push(*b);
+        }
+    }
+    out
 }
 
 /// `xenpci hide`.
 pub fn run_hide(a: HideArgs, g: &Globals) -> anyhow::Result<ExitCode> {
     let root = g.host_root();
-    let bdfs = parse_bdfs(&a.common.bdfs)?;
+    let bdfs = unique(&a.common.bdfs);
     let verdict = guard::check(&InventoryFacts::scan(&root), &bdfs, a.force, a.with_group);
     for w in &verdict.warnings {
         eprintln!("xenpci: warning: {w}");
     }
     if !verdict.refused.is_empty() {
-        for r in &verdict.refused {
-            eprintln!("xenpci: {r}");
+        let msgs: Vec<String> = verdict.refused.iter().map(|r| r.to_string()).collect();
+        for m in &msgs {
+            eprintln!("xenpci: {m}");
+        }
+        if a.common.json {
+            print_json(&RefusedDoc {
+                refused: true,
+                error: msgs.join("; "),
+                refusals: &verdict.refused,
+                hint: "--force",
+                warnings: &verdict.warnings,
+            })?;
         }
         return Ok(ExitCode::from(1));
     }
@@ -82,7 +141,7 @@ pub fn run_hide(a: HideArgs, g: &Globals) -> anyhow::Result<ExitCode> {
 
 /// `xenpci unhide`.
 pub fn run_unhide(a: CommonArgs, g: &Globals) -> anyhow::Result<ExitCode> {
-    let bdfs = parse_bdfs(&a.bdfs)?;
+    let bdfs = unique(&a.bdfs);
     execute(a, Change::Remove(bdfs), g)
 }
 
@@ -101,7 +160,18 @@ fn execute(a: CommonArgs, change: Change, g: &Globals) -> anyhow::Result<ExitCod
         dry_run: a.dry_run,
         ..Options::default()
     };
-    let out = apply::apply(ctx, change, opts).context("cannot plan the change")?;
+    let out = match apply::apply(ctx, change, opts).context("cannot plan the change") {
+        Ok(out) => out,
+        Err(e) => {
+            if a.json {
+                print_json(&ErrorDoc {
+                    refused: false,
+                    error: chain_text(&e),
+                })?;
+            }
+            return Err(e);
+        }
+    };
     if let (Some(m), Some(why), false) = (out.method, &out.method_why, a.json) {
         eprintln!("xenpci: persistent method: {m} ({why})");
     }
@@ -109,7 +179,10 @@ fn execute(a: CommonArgs, change: Change, g: &Globals) -> anyhow::Result<ExitCod
         eprintln!("xenpci: warning: {w}");
     }
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        print_json(&OutcomeDoc {
+            refused: false,
+            outcome: &out,
+        })?;
     }
     let Some(result) = &out.result else {
         if !a.json {

@@ -30,7 +30,7 @@ pub enum XapiPciCmd {
         #[arg(long, allow_hyphen_values = true)]
         group: Option<i64>,
         /// Devices in the wanted plug order (05:00.0 or 0000:05:00.0).
-        #[arg(required = true)]
+        #[arg(required = true, value_name = "BDF")]
         bdfs: Vec<Bdf>,
     },
 }

@@ -44,7 +44,8 @@ pub enum XlcfgCmd {
         /// The xl.cfg file.
         file: PathBuf,
         /// e.g. `03:00.0`
-        bdf: String,
+        #[arg(value_name = "BDF")]
+        bdf: Bdf,
     },
     /// Set rdm, passthrough, pci_permissive, pci_msitranslate, pci_seize or pci_power_mgmt.
     Set {
@@ -74,21 +75,17 @@ pub fn run(c: XlcfgCmd, _g: &Globals) -> anyhow::Result<ExitCode> {
                 Added::Replaced { old } => format!("replaced pci entry '{old}' with '{spec}'"),
             })
         }),
-        XlcfgCmd::RemovePci { dry_run, file, bdf } => {
-            let b: Bdf = bdf
-                .parse()
-                .map_err(|e| anyhow::anyhow!("{e}"))
-                .with_context(|| {
-                    format!("invalid BDF {bdf:?} (expected [DDDD:]BB:DD.F, e.g. 0000:03:00.0)")
-                })?;
-            edit(&file, dry_run, |d| {
-                let n = d.remove_pci(b, &xl_spec_parser)?;
-                Ok(format!(
-                    "removed {n} pci entr{} for {b}",
-                    if n == 1 { "y" } else { "ies" }
-                ))
-            })
-        }
+        XlcfgCmd::RemovePci {
+            dry_run,
+            file,
+            bdf: b,
+        } => edit(&file, dry_run, |d| {
+            let n = d.remove_pci(b, &xl_spec_parser)?;
+            Ok(format!(
+                "removed {n} pci entr{} for {b}",
+                if n == 1 { "y" } else { "ies" }
+            ))
+        }),
         XlcfgCmd::Set {
             dry_run,
             file,
