@@ -137,7 +137,7 @@ fn each_failing_command_rolls_back_by_itself() {
         let list = steps(flow);
         for (i, (tool, cmd)) in list.iter().enumerate() {
             if *tool == "-" {
-                eprintln!("matrix {flow:?} step {} ({cmd}) fails: not injected (the write uses the journal's own atomic_write)", i + 1);
+                eprintln!("matrix {flow:?} step {} ({cmd}) fails: not injected here (a refused write rolling back: tests/flows_config_write.rs)", i + 1);
                 continue;
             }
             let (s, args) = setup(flow);

@@ -73,7 +73,9 @@ pub enum Action {
         /// Devices that must be attached after the create.
         devices: Vec<Bdf>,
     },
-    /// Writes a local file; undo restores the previous content (or removes it).
+    /// Writes a local file through the checked path ([`crate::fsutil::Locked::replace`]: locked,
+    /// refused when it no longer holds `previous`, backed up); undo writes `previous` back (or
+    /// removes the file), refused when the file no longer holds `content`.
     WriteFile {
         /// Path.
         path: PathBuf,
@@ -291,12 +293,14 @@ impl Action {
                     None => Ok(()),
                 }
             }
-            Action::WriteFile { path, content, .. } => {
-                crate::fsutil::atomic_write(path, content.as_bytes(), false)
-                    .map(|_| ())
-                    .map_err(|e| FlowError::NotVerified {
-                        detail: format!("writing {}: {e}", path.display()),
-                    })
+            Action::WriteFile {
+                path,
+                content,
+                previous,
+            } => {
+                // locked, refused when the file changed since the plan read it, backed up
+                crate::fsutil::lock_file(path)?.replace(previous.as_deref(), content)?;
+                Ok(())
             }
             Action::CopyFile { host, path } => {
                 let p = path.display().to_string();
@@ -412,17 +416,17 @@ impl Action {
                 }
                 Ok(())
             }
-            Action::WriteFile { path, previous, .. } => {
-                let r = match previous {
-                    Some(p) => crate::fsutil::atomic_write(path, p.as_bytes(), false).map(|_| ()),
-                    None => {
-                        let _ = std::fs::remove_file(path);
-                        Ok(())
-                    }
-                };
-                r.map_err(|e| FlowError::NotVerified {
-                    detail: format!("restoring {}: {e}", path.display()),
-                })
+            Action::WriteFile {
+                path,
+                content,
+                previous,
+            } => {
+                // the exact bytes the plan read, and only over what the step wrote
+                let file = crate::fsutil::lock_file(path)?;
+                if file.read()? != *previous {
+                    file.restore(content, previous.as_deref())?;
+                }
+                Ok(())
             }
             Action::CopyFile { .. } => Ok(()),
             Action::XeShutdown { vm, host } => {
