@@ -473,7 +473,7 @@ pub fn plan_xapi(site: &Site, req: &Request) -> Result<Plan, FlowError> {
         });
     }
     super::steps::xe_host_uuid(site, &req.to)?;
-    let old = xe_get_pci(site, &uuid)?;
+    let old = xe_get_pci(site, &vm)?;
     let mut steps = Vec::new();
     let mut devices = Vec::new();
     let mut notes = Vec::new();
@@ -483,7 +483,7 @@ pub fn plan_xapi(site: &Site, req: &Request) -> Result<Plan, FlowError> {
         .unwrap_or_default();
     let mode = if entries.is_empty() {
         steps.push(Action::XeMigrate {
-            vm: uuid.clone(),
+            vm: vm.clone(),
             from: req.from.clone(),
             to: req.to.clone(),
         });
@@ -514,18 +514,18 @@ pub fn plan_xapi(site: &Site, req: &Request) -> Result<Plan, FlowError> {
                 expected: e.to_string(),
             })?;
         steps.push(Action::XeShutdown {
-            vm: uuid.clone(),
+            vm: vm.clone(),
             host: req.from.clone(),
         });
         if Some(&new) != old.as_ref() {
             steps.push(Action::XeSetPci {
-                vm: uuid.clone(),
+                vm: vm.clone(),
                 old: old.clone(),
                 new: Some(new),
             });
         }
         steps.push(Action::XeStart {
-            vm: uuid.clone(),
+            vm: vm.clone(),
             host: req.to.clone(),
         });
         "cold"
