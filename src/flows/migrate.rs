@@ -372,6 +372,8 @@ pub fn plan_xl(site: &Site, req: &Request) -> Result<Plan, FlowError> {
                 .file_stem()
                 .map_or(req.vm.clone(), |s| s.to_string_lossy().into_owned());
             let target_cfg = cfg.with_file_name(format!("{stem}@{}.cfg", req.to));
+            // written, copied and created under one (absolute) path
+            let target_cfg = std::path::absolute(&target_cfg).unwrap_or(target_cfg);
             steps.push(write_step(&target_cfg, doc.to_string())?);
             diffs.extend(step_diff(&steps, steps.len(), Some((&cfg, &text))));
             if site.transport == Transport::Ssh && site.local.as_deref() != Some(req.to.as_str()) {
