@@ -1,8 +1,9 @@
 //! Fault injection at every step of the three cold/hot flows, proving the journal brings the
 //! system back to a consistent state: each step failing (XL_MOCK_FAIL / XE_MOCK_FAIL, and
-//! XENPCI_FAIL_WRITE for the config write) must roll back by itself; the process killed right after a step's outcome is journaled
-//! (XENPCI_CRASH_AFTER_STEP) must be finished by `xenpci resume`; killed right after a step's
-//! intent (XENPCI_CRASH_BEFORE_STEP) must be rolled back by `xenpci resume --rollback`.
+//! XENPCI_FAIL_WRITE for the config write) must roll back by itself; the process killed right
+//! after a step's outcome is journaled (XENPCI_CRASH_AFTER_STEP) must be finished by
+//! `xenpci resume`; killed right after a step's intent (XENPCI_CRASH_BEFORE_STEP) must be rolled
+//! back by `xenpci resume --rollback`.
 //! Consistent = the VM runs on exactly one host with its whole device set (the source's, or the
 //! target's mapped one), no device is attached twice, and other-config:pci is intact.
 //! Each case prints one line of the fault matrix (`cargo test --test flows_faults -- --nocapture`).
