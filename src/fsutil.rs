@@ -1,6 +1,11 @@
 //! Safe writes to configuration files: atomic replace (temp file in the same directory, fsync,
 //! rename, fsync the directory), a timestamped backup of the old content, an advisory lock so two
 //! xenpci runs cannot lose each other's edit, and unified diffs for `--dry-run`.
+//!
+//! [`lock_file`] + [`Locked::replace`] is the one checked write path for files a user also edits
+//! (xl.cfg, saved device lists): under the file's lock it re-reads the file, refuses to write when
+//! it no longer holds what the change was computed from (someone edited it in between), backs the
+//! old content up and replaces it atomically.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -28,6 +33,31 @@ pub enum WriteError {
         /// The OS error.
         #[source]
         source: io::Error,
+    },
+    /// The file no longer holds what the change was computed from.
+    #[error("{path} changed since it was read; nothing was written (run the command again)")]
+    Changed {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file could not be read (or removed).
+    #[error("cannot {what} {path}: {source}")]
+    Io {
+        /// "read", "remove".
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// The file is not UTF-8 text.
+    #[error("{path} is not UTF-8 text (invalid byte at offset {offset})")]
+    NotText {
+        /// The file.
+        path: PathBuf,
+        /// Offset of the first invalid byte.
+        offset: usize,
     },
 }
 
@@ -166,15 +196,124 @@ pub fn lock(path: &Path) -> Result<FileLock, WriteError> {
     Ok(FileLock { _file: file })
 }
 
+/// The lock that guards edits of `file`: `.NAME.xenpci-lock` in the same directory.
+pub fn lock_path(file: &Path) -> PathBuf {
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".into());
+    file.with_file_name(format!(".{name}.xenpci-lock"))
+}
+
+/// Reads `path` as UTF-8 text; `None` when it does not exist.
+pub fn read_text(path: &Path) -> Result<Option<String>, WriteError> {
+    let bytes = match fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(WriteError::Io {
+                what: "read",
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+    };
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(|e| WriteError::NotText {
+            path: path.to_path_buf(),
+            offset: e.utf8_error().valid_up_to(),
+        })
+}
+
+/// A file held under its [`lock_path`] lock for a read, check and write.
+#[derive(Debug)]
+pub struct Locked {
+    path: PathBuf,
+    _lock: FileLock,
+}
+
+/// Takes the lock of `path` (waiting for other xenpci runs that hold it).
+pub fn lock_file(path: &Path) -> Result<Locked, WriteError> {
+    Ok(Locked {
+        _lock: lock(&lock_path(path))?,
+        path: path.to_path_buf(),
+    })
+}
+
+impl Locked {
+    /// The file's content now (`None`: it does not exist).
+    pub fn read(&self) -> Result<Option<String>, WriteError> {
+        read_text(&self.path)
+    }
+
+    fn check(&self, expected: Option<&str>) -> Result<(), WriteError> {
+        if self.read()?.as_deref() == expected {
+            Ok(())
+        } else {
+            Err(WriteError::Changed {
+                path: self.path.clone(),
+            })
+        }
+    }
+
+    /// Replaces the file with `new` when it still holds exactly `expected` (`None`: absent),
+    /// else [`WriteError::Changed`] and nothing is written. The old content is backed up; the
+    /// backup's path is returned.
+    pub fn replace(
+        &self,
+        expected: Option<&str>,
+        new: &str,
+    ) -> Result<Option<PathBuf>, WriteError> {
+        self.check(expected)?;
+        atomic_write(&self.path, new.as_bytes(), true)
+    }
+
+    /// Writes `original` back (no backup: it is what the file held before) when the file still
+    /// holds exactly `written` — the undo of a [`Locked::replace`]. `None` removes the file.
+    pub fn restore(&self, written: &str, original: Option<&str>) -> Result<(), WriteError> {
+        match original {
+            Some(o) => {
+                self.check(Some(written))?;
+                atomic_write(&self.path, o.as_bytes(), false).map(drop)
+            }
+            None => self.remove(written),
+        }
+    }
+
+    /// Removes the file when it still holds exactly `expected` (a missing file is left missing).
+    pub fn remove(&self, expected: &str) -> Result<(), WriteError> {
+        match self.read()? {
+            None => Ok(()),
+            Some(now) if now == expected => {
+                fs::remove_file(&self.path).map_err(|source| WriteError::Io {
+                    what: "remove",
+                    path: self.path.clone(),
+                    source,
+                })
+            }
+            Some(_) => Err(WriteError::Changed {
+                path: self.path.clone(),
+            }),
+        }
+    }
+}
+
 /// A unified diff of `old` → `new` labelled with `path`, or an empty string when equal.
 pub fn unified_diff(path: &str, old: &str, new: &str) -> String {
+    unified_diff_between(path, path, old, new)
+}
+
+/// A unified diff of `old` (labelled `old_path`) → `new` (labelled `new_path`), or an empty
+/// string when equal.
+pub fn unified_diff_between(old_path: &str, new_path: &str, old: &str, new: &str) -> String {
     if old == new {
         return String::new();
     }
     similar::TextDiff::from_lines(old, new)
         .unified_diff()
         .context_radius(2)
-        .header(&format!("a/{path}"), &format!("b/{path}"))
+        .header(&format!("a/{old_path}"), &format!("b/{new_path}"))
         .to_string()
 }
 
@@ -214,6 +353,54 @@ mod tests {
             .file_type()
             .is_symlink());
         assert_eq!(fs::read_to_string(&target).unwrap(), "new\n");
+    }
+
+    #[test]
+    fn a_locked_replace_checks_backs_up_and_refuses_a_changed_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("vm.cfg");
+        fs::write(&p, "a = 1\n").unwrap();
+        let l = lock_file(&p).unwrap();
+        let b = l.replace(Some("a = 1\n"), "a = 2\n").unwrap().unwrap();
+        assert_eq!(fs::read_to_string(&b).unwrap(), "a = 1\n");
+        assert_eq!(fs::read_to_string(&p).unwrap(), "a = 2\n");
+        let e = l.replace(Some("a = 1\n"), "a = 3\n").unwrap_err();
+        assert!(matches!(e, WriteError::Changed { .. }), "{e}");
+        assert!(
+            e.to_string().contains("vm.cfg changed since it was read"),
+            "{e}"
+        );
+        assert_eq!(fs::read_to_string(&p).unwrap(), "a = 2\n");
+        assert!(matches!(
+            l.remove("a = 1\n"),
+            Err(WriteError::Changed { .. })
+        ));
+        l.remove("a = 2\n").unwrap();
+        assert!(!p.exists());
+        assert!(
+            l.replace(None, "new\n").unwrap().is_none(),
+            "no backup of nothing"
+        );
+        assert!(matches!(
+            l.restore("other\n", Some("a = 1\n")),
+            Err(WriteError::Changed { .. })
+        ));
+        l.restore("new\n", Some("a = 1\n")).unwrap();
+        assert_eq!(fs::read_to_string(&p).unwrap(), "a = 1\n");
+        assert!(dir.path().join(".vm.cfg.xenpci-lock").exists());
+    }
+
+    #[test]
+    fn read_text_names_the_first_bad_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x");
+        assert_eq!(read_text(&p).unwrap(), None);
+        fs::write(&p, b"ok\xff").unwrap();
+        let e = read_text(&p).unwrap_err().to_string();
+        assert!(
+            e.ends_with("is not UTF-8 text (invalid byte at offset 2)"),
+            "{e}"
+        );
     }
 
     #[test]

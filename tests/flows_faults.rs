@@ -1,8 +1,9 @@
 //! Fault injection at every step of the three cold/hot flows, proving the journal brings the
-//! system back to a consistent state: each step's command failing (XL_MOCK_FAIL / XE_MOCK_FAIL)
-//! must roll back by itself; the process killed right after a step's outcome is journaled
-//! (XENPCI_CRASH_AFTER_STEP) must be finished by `xenpci resume`; killed right after a step's
-//! intent (XENPCI_CRASH_BEFORE_STEP) must be rolled back by `xenpci resume --rollback`.
+//! system back to a consistent state: each step failing (XL_MOCK_FAIL / XE_MOCK_FAIL, and
+//! XENPCI_FAIL_WRITE for the config write) must roll back by itself; the process killed right
+//! after a step's outcome is journaled (XENPCI_CRASH_AFTER_STEP) must be finished by
+//! `xenpci resume`; killed right after a step's intent (XENPCI_CRASH_BEFORE_STEP) must be rolled
+//! back by `xenpci resume --rollback`.
 //! Consistent = the VM runs on exactly one host with its whole device set (the source's, or the
 //! target's mapped one), no device is attached twice, and other-config:pci is intact.
 //! Each case prints one line of the fault matrix (`cargo test --test flows_faults -- --nocapture`).
@@ -136,11 +137,28 @@ fn each_failing_command_rolls_back_by_itself() {
     for flow in [Flow::HvmHot, Flow::PvCold, Flow::XapiCold] {
         let list = steps(flow);
         for (i, (tool, cmd)) in list.iter().enumerate() {
+            let (s, args) = setup(flow);
             if *tool == "-" {
-                eprintln!("matrix {flow:?} step {} ({cmd}) fails: not injected (the write uses the journal's own atomic_write)", i + 1);
+                // the config write: over an existing target file, its backup is the first thing
+                // the write does, and only writes with a backup fail (never the journal's)
+                let stale = "# stale target config\n";
+                s.write("pvvm@h2.cfg", stale);
+                let r = run(&s, &[("XENPCI_FAIL_WRITE", "backup")], &args);
+                assert_eq!(r.code, Some(1), "{}\n{}", r.stdout, r.stderr);
+                assert!(
+                    r.stdout.contains(&format!("because step {}", i + 1))
+                        && r.stdout.contains("backup failed"),
+                    "{}",
+                    r.stdout
+                );
+                assert_eq!(where_is(&s, flow), Ok(false));
+                assert_eq!(
+                    std::fs::read_to_string(s.path("pvvm@h2.cfg")).unwrap(),
+                    stale
+                );
+                eprintln!("matrix {flow:?} step {} ({cmd}) fails: rolled back by itself, the target config as it was", i + 1);
                 continue;
             }
-            let (s, args) = setup(flow);
             // the Nth call of this command in the flow = earlier same-command steps + 1
             let nth = call_count(&s, tool, cmd)
                 + list[..i].iter().filter(|(_, c)| c == cmd).count() as u64

@@ -14,7 +14,6 @@ use crate::journal::FlowStatus;
 use super::engine;
 use super::mapping::Mapping;
 use super::migrate::{plan, Request, Toolstack};
-use super::steps::xe;
 use super::transport::Site;
 use super::FlowError;
 
@@ -58,21 +57,10 @@ pub fn guests(site: &Site, host: &str, toolstack: Toolstack) -> Result<Vec<Strin
         }
         Toolstack::Xapi => {
             let h = super::steps::xe_host_uuid(site, host)?;
-            let v = xe(
-                site,
-                &[
-                    "vm-list".into(),
-                    format!("resident-on={h}"),
-                    "is-control-domain=false".into(),
-                    "power-state=running".into(),
-                    "params=uuid".into(),
-                    "--minimal".into(),
-                ],
-            )?;
-            Ok(v.split(',')
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect())
+            let vms = crate::xapi::Xe::new(site.runner)
+                .resident_vms(&h)
+                .map_err(|e| FlowError::Xe(Box::new(e)))?;
+            Ok(vms.iter().map(ToString::to_string).collect())
         }
     }
 }

@@ -6,7 +6,8 @@
 //!   seed 002). Xen refuses log-dirty mode while a device is assigned (xen-xl.md §3.6).
 //! * **xl, PV with a device or a connected pcifront — cold**: on Xen 4.17, `xl migrate` of such a
 //!   guest crashes xl or fails to suspend even after the detach (FINDINGS.md §D). So: write the
-//!   guest's xl.cfg for the target's BDFs (`xenpci::xlcfg`, byte-exact elsewhere), shut it down,
+//!   guest's xl.cfg for the target's BDFs (`xenpci::xlcfg`, byte-exact elsewhere; written like
+//!   `xenpci xlcfg` writes: locked, backed up, refused when changed since read), shut it down,
 //!   `xl create` it on the target, verify.
 //! * **xl, no devices — live**: plain `xl migrate`.
 //! * **XAPI with `other-config:pci` — cold**: xapi plugs PCI only at domain build and refuses
@@ -93,6 +94,60 @@ pub struct Plan {
     pub devices: Vec<Moved>,
     /// Steps, in order.
     pub steps: Vec<Action>,
+    /// The changes the plan's file writes make, shown by the dry run.
+    pub diffs: Vec<StepDiff>,
+}
+
+/// What a [`Action::WriteFile`] step changes, as a unified diff.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepDiff {
+    /// The step's number (1-based).
+    pub step: usize,
+    /// A new file is shown against the file it is derived from (`against`).
+    pub against: Option<PathBuf>,
+    /// The unified diff.
+    pub diff: String,
+}
+
+/// A planned write of `content` to `path`: reads what is there now (the write is refused, when
+/// run, if the file no longer holds it). A file that exists but cannot be read is refused now.
+/// The path is made absolute, so a journaled flow resumes from any directory.
+pub fn write_step(path: &Path, content: String) -> Result<Action, FlowError> {
+    let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    Ok(Action::WriteFile {
+        previous: crate::fsutil::read_text(&path)?,
+        path,
+        content,
+    })
+}
+
+/// The diff of write step `step` (1-based) of `steps`, a new file shown against `base`
+/// (its path and text) when given.
+pub fn step_diff(steps: &[Action], step: usize, base: Option<(&Path, &str)>) -> Option<StepDiff> {
+    let Some(Action::WriteFile {
+        path,
+        content,
+        previous,
+    }) = steps.get(step.wrapping_sub(1))
+    else {
+        return None;
+    };
+    let label = |p: &Path| p.display().to_string().trim_start_matches('/').to_string();
+    let (against, diff) = match (previous, base) {
+        (None, Some((b, text))) => (
+            Some(b.to_path_buf()),
+            crate::fsutil::unified_diff_between(&label(b), &label(path), text, content),
+        ),
+        _ => (
+            None,
+            crate::fsutil::unified_diff(&label(path), previous.as_deref().unwrap_or(""), content),
+        ),
+    };
+    Some(StepDiff {
+        step,
+        against,
+        diff,
+    })
 }
 
 fn map_device(req: &Request, site: &Site, bdf: Bdf) -> Result<(String, Bdf), FlowError> {
@@ -225,6 +280,7 @@ pub fn plan_xl(site: &Site, req: &Request) -> Result<Plan, FlowError> {
     };
     let mut devices = Vec::new();
     let mut steps = Vec::new();
+    let mut diffs = Vec::new();
     match mode {
         "live" => steps.push(migrate_step(req)),
         "hot" => {
@@ -316,12 +372,10 @@ pub fn plan_xl(site: &Site, req: &Request) -> Result<Plan, FlowError> {
                 .file_stem()
                 .map_or(req.vm.clone(), |s| s.to_string_lossy().into_owned());
             let target_cfg = cfg.with_file_name(format!("{stem}@{}.cfg", req.to));
-            let previous = std::fs::read_to_string(&target_cfg).ok();
-            steps.push(Action::WriteFile {
-                path: target_cfg.clone(),
-                content: doc.to_string(),
-                previous,
-            });
+            // written, copied and created under one (absolute) path
+            let target_cfg = std::path::absolute(&target_cfg).unwrap_or(target_cfg);
+            steps.push(write_step(&target_cfg, doc.to_string())?);
+            diffs.extend(step_diff(&steps, steps.len(), Some((&cfg, &text))));
             if site.transport == Transport::Ssh && site.local.as_deref() != Some(req.to.as_str()) {
                 steps.push(Action::CopyFile {
                     host: req.to.clone(),
@@ -368,6 +422,7 @@ pub fn plan_xl(site: &Site, req: &Request) -> Result<Plan, FlowError> {
         notes,
         devices,
         steps,
+        diffs,
     })
 }
 
@@ -420,7 +475,7 @@ pub fn plan_xapi(site: &Site, req: &Request) -> Result<Plan, FlowError> {
         });
     }
     super::steps::xe_host_uuid(site, &req.to)?;
-    let old = xe_get_pci(site, &uuid)?;
+    let old = xe_get_pci(site, &vm)?;
     let mut steps = Vec::new();
     let mut devices = Vec::new();
     let mut notes = Vec::new();
@@ -430,7 +485,7 @@ pub fn plan_xapi(site: &Site, req: &Request) -> Result<Plan, FlowError> {
         .unwrap_or_default();
     let mode = if entries.is_empty() {
         steps.push(Action::XeMigrate {
-            vm: uuid.clone(),
+            vm: vm.clone(),
             from: req.from.clone(),
             to: req.to.clone(),
         });
@@ -461,18 +516,18 @@ pub fn plan_xapi(site: &Site, req: &Request) -> Result<Plan, FlowError> {
                 expected: e.to_string(),
             })?;
         steps.push(Action::XeShutdown {
-            vm: uuid.clone(),
+            vm: vm.clone(),
             host: req.from.clone(),
         });
         if Some(&new) != old.as_ref() {
             steps.push(Action::XeSetPci {
-                vm: uuid.clone(),
+                vm: vm.clone(),
                 old: old.clone(),
                 new: Some(new),
             });
         }
         steps.push(Action::XeStart {
-            vm: uuid.clone(),
+            vm: vm.clone(),
             host: req.to.clone(),
         });
         "cold"
@@ -485,6 +540,7 @@ pub fn plan_xapi(site: &Site, req: &Request) -> Result<Plan, FlowError> {
         notes,
         devices,
         steps,
+        diffs: vec![],
     })
 }
 
@@ -515,6 +571,20 @@ impl std::fmt::Display for Plan {
         }
         for (i, s) in self.steps.iter().enumerate() {
             writeln!(f, "  {}. {s}", i + 1)?;
+        }
+        for d in &self.diffs {
+            match &d.against {
+                Some(b) => writeln!(
+                    f,
+                    "  step {} writes a new file; shown against {}:",
+                    d.step,
+                    b.display()
+                )?,
+                None => writeln!(f, "  step {} changes:", d.step)?,
+            }
+            for l in d.diff.lines() {
+                writeln!(f, "    {l}")?;
+            }
         }
         Ok(())
     }

@@ -61,10 +61,20 @@ pub enum FlowError {
     /// The mapping file or an identity check.
     #[error(transparent)]
     Mapping(#[from] mapping::MappingError),
+    /// A file write through the checked path ([`crate::fsutil::Locked`]) failed or was refused
+    /// (the file is unchanged).
+    #[error(transparent)]
+    File(Box<crate::fsutil::WriteError>),
     /// The command claimed success but the result is not there.
     #[error("not verified: {detail}")]
     NotVerified {
         /// What was found.
         detail: String,
     },
+}
+
+impl From<crate::fsutil::WriteError> for FlowError {
+    fn from(e: crate::fsutil::WriteError) -> FlowError {
+        FlowError::File(Box::new(e))
+    }
 }

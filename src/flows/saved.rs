@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::pci::Bdf;
 
 use super::mapping::Mapping;
-use super::migrate::{Moved, Plan};
+use super::migrate::{step_diff, write_step, Moved, Plan};
 use super::steps::Action;
 use super::transport::Site;
 use super::xl::Xl;
@@ -38,8 +38,15 @@ pub struct SavedDevice {
     pub spec: String,
 }
 
-/// Plans the detach of every device of `vm` on `host`; returns the plan and what to save.
-pub fn plan_detach_all(site: &Site, host: &str, vm: &str) -> Result<(Plan, Saved), FlowError> {
+/// Plans the detach of every device of `vm` on `host`, the first step saving them to `save`
+/// (through the checked write: locked, backed up, undone on rollback); returns the plan and
+/// what is saved.
+pub fn plan_detach_all(
+    site: &Site,
+    host: &str,
+    vm: &str,
+    save: &Path,
+) -> Result<(Plan, Saved), FlowError> {
     let xl = Xl { site, host };
     let info = hotplug::domain(&xl, vm)?;
     let mut saved = Saved {
@@ -62,6 +69,12 @@ pub fn plan_detach_all(site: &Site, host: &str, vm: &str) -> Result<(Plan, Saved
         });
         saved.devices.push(SavedDevice { bdf: e.bdf, spec });
     }
+    let text = serde_json::to_string_pretty(&saved).map_err(|e| FlowError::BadInput {
+        what: "saved device list".into(),
+        input: vm.into(),
+        expected: e.to_string(),
+    })? + "\n";
+    steps.insert(0, write_step(save, text)?);
     let plan = Plan {
         mode: "detach-all".into(),
         vm: vm.into(),
@@ -69,6 +82,7 @@ pub fn plan_detach_all(site: &Site, host: &str, vm: &str) -> Result<(Plan, Saved
         to: host.into(),
         notes: vec![],
         devices: vec![],
+        diffs: step_diff(&steps, 1, None).into_iter().collect(),
         steps,
     };
     Ok((plan, saved))
@@ -146,5 +160,6 @@ pub fn plan_reattach(
         notes: vec![],
         devices,
         steps,
+        diffs: vec![],
     })
 }

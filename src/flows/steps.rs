@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::ids::VmUuid;
 use crate::pci::Bdf;
 use crate::xapi::{PowerState, Xe};
 
@@ -73,7 +74,9 @@ pub enum Action {
         /// Devices that must be attached after the create.
         devices: Vec<Bdf>,
     },
-    /// Writes a local file; undo restores the previous content (or removes it).
+    /// Writes a local file through the checked path ([`crate::fsutil::Locked::replace`]: locked,
+    /// refused when it no longer holds `previous`, backed up); undo writes `previous` back (or
+    /// removes the file), refused when the file no longer holds `content`.
     WriteFile {
         /// Path.
         path: PathBuf,
@@ -92,14 +95,14 @@ pub enum Action {
     /// `xe vm-shutdown uuid=VM`; undo `xe vm-start uuid=VM on=HOST`.
     XeShutdown {
         /// VM uuid.
-        vm: String,
+        vm: VmUuid,
         /// Where it ran (name-label).
         host: String,
     },
     /// `xe vm-param-set other-config:pci=NEW` (or remove when empty); undo writes OLD back.
     XeSetPci {
         /// VM uuid.
-        vm: String,
+        vm: VmUuid,
         /// Previous value (`None` = key absent).
         old: Option<String>,
         /// New value.
@@ -108,14 +111,14 @@ pub enum Action {
     /// `xe vm-start uuid=VM on=HOST`, verified running there; undo `xe vm-shutdown`.
     XeStart {
         /// VM uuid.
-        vm: String,
+        vm: VmUuid,
         /// Host name-label.
         host: String,
     },
     /// `xe vm-migrate uuid=VM host=HOST` (a VM without devices); undo migrates back.
     XeMigrate {
         /// VM uuid.
-        vm: String,
+        vm: VmUuid,
         /// Source host name-label.
         from: String,
         /// Target host name-label.
@@ -159,82 +162,65 @@ impl fmt::Display for Action {
                 let p = path.display().to_string();
                 write!(f, "[local] scp {} {}", q(&p), q(&format!("{host}:{p}")))
             }
-            Action::XeShutdown { vm, .. } => write!(f, "[pool] xe vm-shutdown uuid={vm}"),
+            Action::XeShutdown { vm, .. } => pool(f, |x| x.cmd_shutdown(vm)),
             Action::XeSetPci {
                 vm, new: Some(v), ..
-            } => write!(
-                f,
-                "[pool] xe vm-param-set uuid={vm} {}",
-                q(&format!("other-config:pci={v}"))
-            ),
-            Action::XeSetPci { vm, new: None, .. } => {
-                write!(
-                    f,
-                    "[pool] xe vm-param-remove uuid={vm} param-name=other-config param-key=pci"
-                )
-            }
-            Action::XeStart { vm, host } => {
-                write!(f, "[pool] xe vm-start uuid={vm} on={}", q(host))
-            }
-            Action::XeMigrate { vm, to, .. } => {
-                write!(f, "[pool] xe vm-migrate uuid={vm} host={}", q(to))
-            }
+            } => pool(f, |x| x.cmd_set_pci(vm, v)),
+            Action::XeSetPci { vm, new: None, .. } => pool(f, |x| x.cmd_remove_pci(vm)),
+            Action::XeStart { vm, host } => pool(f, |x| x.cmd_start(vm, Some(host))),
+            Action::XeMigrate { vm, to, .. } => pool(f, |x| x.cmd_migrate(vm, to)),
         }
     }
+}
+
+/// Shows a pool command as `[pool] xe ARGS`: the argv exactly as [`Xe`] builds and runs it,
+/// shell-quoted (the program shown as `xe`, whatever `XENPCI_XE` points at).
+fn pool(
+    f: &mut fmt::Formatter,
+    build: impl FnOnce(&Xe) -> crate::exec::CommandSpec,
+) -> fmt::Result {
+    let dry = crate::exec::DryRunRunner::new();
+    let cmd = build(&Xe::new(&dry));
+    let args: Vec<String> = cmd
+        .args
+        .iter()
+        .map(|a| crate::exec::shell_quote(a))
+        .collect();
+    write!(f, "[pool] xe {}", args.join(" "))
 }
 
 fn xe_err(e: crate::xapi::XeError) -> FlowError {
     FlowError::Xe(Box::new(e))
 }
 
-fn uuid(vm: &str) -> Result<crate::ids::VmUuid, FlowError> {
-    vm.parse().map_err(|_| FlowError::BadInput {
-        what: "VM uuid".into(),
-        input: vm.into(),
-        expected: "a XAPI uuid".into(),
-    })
-}
-
-/// `xe ARGS…` on the pool (run where xenpci runs, through [`Xe`]); stdout trimmed.
-pub fn xe(site: &Site, args: &[String]) -> Result<String, FlowError> {
-    let x = Xe::new(site.runner);
-    let out = x.run(&x.command(args.iter().cloned())).map_err(xe_err)?;
-    Ok(out.stdout.trim_end().to_string())
-}
-
 /// `other-config:pci` of `vm`, `None` when the key is absent.
-pub fn xe_get_pci(site: &Site, vm: &str) -> Result<Option<String>, FlowError> {
-    Xe::new(site.runner).vm_pci(&uuid(vm)?).map_err(xe_err)
+pub fn xe_get_pci(site: &Site, vm: &VmUuid) -> Result<Option<String>, FlowError> {
+    Xe::new(site.runner).vm_pci(vm).map_err(xe_err)
 }
 
 /// The uuid of the host named `name`.
 pub fn xe_host_uuid(site: &Site, name: &str) -> Result<String, FlowError> {
-    let hosts = Xe::new(site.runner).host_list().map_err(xe_err)?;
-    let hits: Vec<&str> = hosts
-        .iter()
-        .filter(|r| r.get("name-label") == Some(name))
-        .filter_map(|r| r.get("uuid"))
-        .collect();
-    match hits.as_slice() {
-        [one] => Ok(one.to_string()),
-        _ => Err(FlowError::Refused {
-            action: format!("find host {name}"),
-            reason: format!("xe host-list has {} hosts named {name:?}", hits.len()),
-        }),
-    }
+    Xe::new(site.runner).host_uuid(name).map_err(xe_err)
 }
 
-fn xe_power(site: &Site, vm: &str) -> Result<PowerState, FlowError> {
-    Xe::new(site.runner).power_state(&uuid(vm)?).map_err(xe_err)
+fn xe_power(site: &Site, vm: &VmUuid) -> Result<PowerState, FlowError> {
+    Xe::new(site.runner).power_state(vm).map_err(xe_err)
 }
 
-fn xe_running_on(site: &Site, vm: &str, host: &str) -> Result<bool, FlowError> {
+fn xe_running_on(site: &Site, vm: &VmUuid, host: &str) -> Result<bool, FlowError> {
     let x = Xe::new(site.runner);
-    let u = uuid(vm)?;
-    if x.power_state(&u).map_err(xe_err)? != PowerState::Running {
+    if x.power_state(vm).map_err(xe_err)? != PowerState::Running {
         return Ok(false);
     }
-    Ok(x.resident_on(&u).map_err(xe_err)? == Some(xe_host_uuid(site, host)?))
+    Ok(x.resident_on(vm).map_err(xe_err)? == Some(xe_host_uuid(site, host)?))
+}
+
+fn xe_start(site: &Site, vm: &VmUuid, host: &str) -> Result<(), FlowError> {
+    Xe::new(site.runner).start(vm, Some(host)).map_err(xe_err)
+}
+
+fn xe_migrate(site: &Site, vm: &VmUuid, host: &str) -> Result<(), FlowError> {
+    Xe::new(site.runner).migrate(vm, host).map_err(xe_err)
 }
 
 fn on_host(site: &Site, host: &str, dom: &str) -> Result<bool, FlowError> {
@@ -291,12 +277,14 @@ impl Action {
                     None => Ok(()),
                 }
             }
-            Action::WriteFile { path, content, .. } => {
-                crate::fsutil::atomic_write(path, content.as_bytes(), false)
-                    .map(|_| ())
-                    .map_err(|e| FlowError::NotVerified {
-                        detail: format!("writing {}: {e}", path.display()),
-                    })
+            Action::WriteFile {
+                path,
+                content,
+                previous,
+            } => {
+                // locked, refused when the file changed since the plan read it, backed up
+                crate::fsutil::lock_file(path)?.replace(previous.as_deref(), content)?;
+                Ok(())
             }
             Action::CopyFile { host, path } => {
                 let p = path.display().to_string();
@@ -311,19 +299,10 @@ impl Action {
                         source: Box::new(e),
                     })
             }
-            Action::XeShutdown { vm, .. } => {
-                xe(site, &["vm-shutdown".into(), format!("uuid={vm}")]).map(|_| ())
-            }
+            Action::XeShutdown { vm, .. } => Xe::new(site.runner).shutdown(vm).map_err(xe_err),
             Action::XeSetPci { vm, new, .. } => set_pci(site, vm, new.as_deref()),
             Action::XeStart { vm, host } => {
-                xe(
-                    site,
-                    &[
-                        "vm-start".into(),
-                        format!("uuid={vm}"),
-                        format!("on={host}"),
-                    ],
-                )?;
+                xe_start(site, vm, host)?;
                 if xe_running_on(site, vm, host)? {
                     Ok(())
                 } else {
@@ -334,15 +313,7 @@ impl Action {
                     })
                 }
             }
-            Action::XeMigrate { vm, to, .. } => xe(
-                site,
-                &[
-                    "vm-migrate".into(),
-                    format!("uuid={vm}"),
-                    format!("host={to}"),
-                ],
-            )
-            .map(|_| ()),
+            Action::XeMigrate { vm, to, .. } => xe_migrate(site, vm, to),
         }
     }
 
@@ -412,49 +383,35 @@ impl Action {
                 }
                 Ok(())
             }
-            Action::WriteFile { path, previous, .. } => {
-                let r = match previous {
-                    Some(p) => crate::fsutil::atomic_write(path, p.as_bytes(), false).map(|_| ()),
-                    None => {
-                        let _ = std::fs::remove_file(path);
-                        Ok(())
-                    }
-                };
-                r.map_err(|e| FlowError::NotVerified {
-                    detail: format!("restoring {}: {e}", path.display()),
-                })
+            Action::WriteFile {
+                path,
+                content,
+                previous,
+            } => {
+                // the exact bytes the plan read, and only over what the step wrote
+                let file = crate::fsutil::lock_file(path)?;
+                if file.read()? != *previous {
+                    file.restore(content, previous.as_deref())?;
+                }
+                Ok(())
             }
             Action::CopyFile { .. } => Ok(()),
             Action::XeShutdown { vm, host } => {
                 if !xe_running_on(site, vm, host)? {
-                    xe(
-                        site,
-                        &[
-                            "vm-start".into(),
-                            format!("uuid={vm}"),
-                            format!("on={host}"),
-                        ],
-                    )?;
+                    xe_start(site, vm, host)?;
                 }
                 Ok(())
             }
             Action::XeSetPci { vm, old, .. } => set_pci(site, vm, old.as_deref()),
             Action::XeStart { vm, .. } => {
                 if xe_power(site, vm)? == PowerState::Running {
-                    Xe::new(site.runner).shutdown(&uuid(vm)?).map_err(xe_err)?;
+                    Xe::new(site.runner).shutdown(vm).map_err(xe_err)?;
                 }
                 Ok(())
             }
             Action::XeMigrate { vm, from, to } => {
                 if xe_running_on(site, vm, to)? {
-                    xe(
-                        site,
-                        &[
-                            "vm-migrate".into(),
-                            format!("uuid={vm}"),
-                            format!("host={from}"),
-                        ],
-                    )?;
+                    xe_migrate(site, vm, from)?;
                 }
                 Ok(())
             }
@@ -472,8 +429,161 @@ pub fn migrate_args<'a>(dom: &'a str, from: &str, to: &'a str) -> Vec<&'a str> {
     }
 }
 
-fn set_pci(site: &Site, vm: &str, v: Option<&str>) -> Result<(), FlowError> {
-    Xe::new(site.runner)
-        .put_vm_pci(&uuid(vm)?, v)
-        .map_err(xe_err)
+fn set_pci(site: &Site, vm: &VmUuid, v: Option<&str>) -> Result<(), FlowError> {
+    Xe::new(site.runner).put_vm_pci(vm, v).map_err(xe_err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::{Output, RecordingRunner};
+    use crate::host::HostRoot;
+
+    const VM: &str = "33333333-3333-3333-3333-333333333333";
+    const H1: &str = "11111111-1111-1111-1111-111111111111";
+    const H2: &str = "22222222-2222-2222-2222-222222222222";
+
+    fn site(r: &RecordingRunner) -> Site<'_> {
+        Site {
+            runner: r,
+            local: Some("h1".into()),
+            transport: super::super::transport::Transport::Local,
+            root: HostRoot::default(),
+            remote_root: "/".into(),
+        }
+    }
+
+    fn vm() -> VmUuid {
+        VM.parse().unwrap()
+    }
+
+    /// A pool where VM runs on h2 and every other call succeeds silently.
+    fn pool() -> RecordingRunner {
+        RecordingRunner::new()
+            .on(|c| {
+                (c.args[0] == "host-list").then(|| {
+                    Output::ok(format!(
+                        "uuid ( RO)            : {H1}\n    name-label ( RW): h1\n\n\nuuid ( RO)            : {H2}\n    name-label ( RW): h2\n\n\n"
+                    ))
+                })
+            })
+            .on(|c| {
+                (c.args.iter().any(|a| a == "param-name=power-state"))
+                    .then(|| Output::ok("running\n"))
+            })
+            .on(|c| {
+                (c.args.iter().any(|a| a == "param-name=resident-on"))
+                    .then(|| Output::ok(format!("{H2}\n")))
+            })
+            .on(|_| Some(Output::ok("")))
+    }
+
+    #[test]
+    fn the_dry_run_shows_exactly_the_xe_argv_that_runs() {
+        let cases = [
+            (
+                Action::XeShutdown {
+                    vm: vm(),
+                    host: "h1".into(),
+                },
+                format!("[pool] xe vm-shutdown uuid={VM}"),
+            ),
+            (
+                Action::XeSetPci {
+                    vm: vm(),
+                    old: None,
+                    new: Some("0/0000:81:00.0,1/0000:82:00.0".into()),
+                },
+                format!("[pool] xe vm-param-set uuid={VM} other-config:pci=0/0000:81:00.0,1/0000:82:00.0"),
+            ),
+            (
+                Action::XeSetPci {
+                    vm: vm(),
+                    old: Some("0/0000:03:00.0".into()),
+                    new: None,
+                },
+                format!("[pool] xe vm-param-remove uuid={VM} param-name=other-config param-key=pci"),
+            ),
+            (
+                Action::XeStart {
+                    vm: vm(),
+                    host: "h2".into(),
+                },
+                format!("[pool] xe vm-start uuid={VM} on=h2"),
+            ),
+            (
+                Action::XeMigrate {
+                    vm: vm(),
+                    from: "h1".into(),
+                    to: "h2".into(),
+                },
+                format!("[pool] xe vm-migrate uuid={VM} host=h2"),
+            ),
+        ];
+        for (action, shown) in cases {
+            assert_eq!(action.to_string(), shown);
+            let r = pool();
+            action.perform(&site(&r)).unwrap();
+            let first = r.calls().remove(0);
+            let ran = first.split_once(' ').unwrap().1;
+            assert_eq!(
+                format!("[pool] xe {ran}"),
+                shown,
+                "what runs is what is shown"
+            );
+        }
+    }
+
+    #[test]
+    fn a_start_that_lands_elsewhere_is_not_verified() {
+        let r = pool();
+        let start = |host: &str| {
+            Action::XeStart {
+                vm: vm(),
+                host: host.into(),
+            }
+            .perform(&site(&r))
+        };
+        let e = start("h1").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains(&format!("VM {VM} is not running on h1")),
+            "{e}"
+        );
+        let e = start("h9").unwrap_err();
+        assert!(e.to_string().contains("no host is named \"h9\""), "{e}");
+    }
+
+    #[test]
+    fn a_write_refuses_a_changed_file_and_its_undo_restores_the_exact_bytes() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("vm@h2.cfg");
+        let r = RecordingRunner::new();
+        let s = site(&r);
+        let original = "name = 'vm'\r\n  pci=[ ]\n";
+        std::fs::write(&p, original).unwrap();
+        let step = Action::WriteFile {
+            path: p.clone(),
+            content: "name = 'vm'\n".into(),
+            previous: Some("something else\n".into()),
+        };
+        let e = step.perform(&s).unwrap_err();
+        assert!(e.to_string().contains("changed since it was read"), "{e}");
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), original);
+        let step = Action::WriteFile {
+            path: p.clone(),
+            content: "name = 'vm'\n".into(),
+            previous: Some(original.into()),
+        };
+        step.perform(&s).unwrap();
+        assert_eq!(step.is_done(&s).unwrap(), Some(true));
+        step.undo(&s).unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), original.as_bytes());
+        step.undo(&s).unwrap();
+        assert_eq!(
+            std::fs::read(&p).unwrap(),
+            original.as_bytes(),
+            "undo twice"
+        );
+    }
 }

@@ -11,5 +11,5 @@ mod xe;
 
 pub use xe::{
     Dom0Access, PowerState, VmInfo, Xe, XeError, KEY_NOT_FOUND, KEY_NOT_IN_MAP, NO_MATCHING_VMS,
-    UUID_INVALID, VM_BAD_POWER_STATE,
+    UUID_INVALID, VM_BAD_POWER_STATE, VM_HAS_PCI_ATTACHED,
 };

@@ -168,6 +168,15 @@ pub fn value(text: &str) -> &str {
     text.strip_suffix('\n').unwrap_or(text)
 }
 
+/// The `uuid` of every record whose `name-label` is exactly `name`, in output order.
+pub fn uuids_labelled<'a>(records: &'a [Record], name: &str) -> Vec<&'a str> {
+    records
+        .iter()
+        .filter(|r| r.get("name-label") == Some(name))
+        .filter_map(|r| r.get("uuid"))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,6 +273,13 @@ mod tests {
         );
         assert_eq!(minimal("a\\\\b\n"), vec!["a\\b"]);
         assert!(minimal("\n").is_empty());
+    }
+
+    #[test]
+    fn uuids_labelled_matches_the_whole_label() {
+        let recs = records("uuid ( RO)      : u1\n    name-label ( RW): h1\n\n\nuuid ( RO)      : u2\n    name-label ( RW): h10\n\n\n").unwrap();
+        assert_eq!(uuids_labelled(&recs, "h1"), vec!["u1"]);
+        assert!(uuids_labelled(&recs, "h").is_empty());
     }
 
     #[test]

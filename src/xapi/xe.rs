@@ -21,6 +21,9 @@ pub const UUID_INVALID: &str = "The uuid you supplied was invalid.";
 /// First line of xe's VM_BAD_POWER_STATE error.
 pub const VM_BAD_POWER_STATE: &str =
     "You attempted an operation on a VM that was not in an appropriate power state at the time;";
+/// First line of xe's VM_HAS_PCI_ATTACHED error (`vm-migrate` of a VM with devices plugged).
+pub const VM_HAS_PCI_ATTACHED: &str =
+    "This operation could not be performed, because the VM has one or more PCI devices passed through.";
 /// xe's stderr when a VM selector matches nothing.
 pub const NO_MATCHING_VMS: &str = "Error: No matching VMs found";
 
@@ -67,6 +70,30 @@ pub enum XeError {
         expected: String,
         /// The state it was in.
         actual: String,
+    },
+    /// No host has this name-label.
+    #[error("no host is named {input:?} (xe host-list)")]
+    NoSuchHost {
+        /// The name asked for.
+        input: String,
+    },
+    /// Several hosts share this name-label.
+    #[error("{count} hosts are named {input:?} ({uuids}): rename them or give a unique name")]
+    AmbiguousHost {
+        /// The name asked for.
+        input: String,
+        /// How many matched.
+        count: usize,
+        /// Their uuids, comma-separated.
+        uuids: String,
+    },
+    /// XAPI refused to migrate a VM with PCI devices plugged (VM_HAS_PCI_ATTACHED).
+    #[error("`{command}` refused: VM {vm} has PCI devices passed through (VM_HAS_PCI_ATTACHED); it can only move cold")]
+    PciAttached {
+        /// The command, shell-quoted.
+        command: String,
+        /// The VM as xe named it (`uuid (name-label)`).
+        vm: String,
     },
     /// xe's output could not be read.
     #[error("cannot read the output of `{command}`: {source}")]
@@ -252,6 +279,28 @@ impl<'a> Xe<'a> {
         c
     }
 
+    /// `xe vm-migrate uuid=VM host=HOST` (intra-pool; HOST is a name-label or uuid).
+    pub fn cmd_migrate(&self, vm: &VmUuid, host: &str) -> CommandSpec {
+        self.command([
+            "vm-migrate".to_string(),
+            format!("uuid={vm}"),
+            format!("host={host}"),
+        ])
+    }
+
+    /// `xe vm-list resident-on=HOST is-control-domain=false power-state=running params=uuid
+    /// --minimal`: the running guests of a host (by host uuid).
+    pub fn cmd_resident_vms(&self, host_uuid: &str) -> CommandSpec {
+        self.command([
+            "vm-list".to_string(),
+            format!("resident-on={host_uuid}"),
+            "is-control-domain=false".into(),
+            "power-state=running".into(),
+            "params=uuid".into(),
+            "--minimal".into(),
+        ])
+    }
+
     /// Runs a command; a non-zero exit becomes [`XeError`] (power-state errors recognised).
     pub fn run(&self, cmd: &CommandSpec) -> Result<Output, XeError> {
         let out = self.runner.output(cmd)?;
@@ -408,6 +457,26 @@ impl<'a> Xe<'a> {
         self.run(&self.cmd_start(vm, on)).map(drop)
     }
 
+    /// Intra-pool `vm-migrate` to `host`; a VM with devices plugged is refused by XAPI
+    /// ([`XeError::PciAttached`]).
+    pub fn migrate(&self, vm: &VmUuid, host: &str) -> Result<(), XeError> {
+        self.run(&self.cmd_migrate(vm, host)).map(drop)
+    }
+
+    /// The running guests (not dom0) resident on the host with uuid `host_uuid`.
+    pub fn resident_vms(&self, host_uuid: &str) -> Result<Vec<VmUuid>, XeError> {
+        let cmd = self.cmd_resident_vms(host_uuid);
+        output::minimal(&self.run(&cmd)?.stdout)
+            .iter()
+            .map(|u| {
+                u.parse().map_err(|_| XeError::Unexpected {
+                    command: cmd.to_string(),
+                    detail: format!("expected a VM uuid, got {u:?}"),
+                })
+            })
+            .collect()
+    }
+
     /// Polls the power state until it is `wanted` (or [`Xe::wait_timeout`] passes).
     pub fn wait_power_state(&self, vm: &VmUuid, wanted: PowerState) -> Result<(), XeError> {
         let start = Instant::now();
@@ -433,6 +502,21 @@ impl<'a> Xe<'a> {
     /// `xe host-list` records (uuid, name-label, name-description).
     pub fn host_list(&self) -> Result<Vec<Record>, XeError> {
         self.records(&self.command(["host-list"]))
+    }
+
+    /// The uuid of the host whose name-label is `name` (exactly one must match).
+    pub fn host_uuid(&self, name: &str) -> Result<String, XeError> {
+        let hosts = self.host_list()?;
+        let hits = output::uuids_labelled(&hosts, name);
+        match hits.as_slice() {
+            [one] => Ok(one.to_string()),
+            [] => Err(XeError::NoSuchHost { input: name.into() }),
+            many => Err(XeError::AmbiguousHost {
+                input: name.into(),
+                count: many.len(),
+                uuids: many.join(", "),
+            }),
+        }
     }
 
     /// `xe pci-list [pci-id=BDF] params=all` records (XCP-ng 8.3 only; 8.2 fails with
@@ -519,6 +603,16 @@ fn failure(cmd: &CommandSpec, out: &Output) -> XeError {
             vm: vm.split(' ').next().unwrap_or_default().to_string(),
             expected: param("expected: "),
             actual: param("actual: "),
+        };
+    }
+    if text.starts_with(VM_HAS_PCI_ATTACHED) {
+        let vm = text
+            .lines()
+            .find_map(|l| l.strip_prefix("vm: "))
+            .unwrap_or("<unknown>");
+        return XeError::PciAttached {
+            command: cmd.to_string(),
+            vm: vm.trim().to_string(),
         };
     }
     XeError::Failed {
@@ -651,6 +745,56 @@ mod tests {
         );
         assert_eq!(vms[1].power_state, Some(PowerState::Running));
         assert!(vms[1].other_config.is_empty());
+    }
+
+    #[test]
+    fn migrate_and_resident_vms_build_the_exact_argv_and_read_minimal_output() {
+        let text = format!("{VM_HAS_PCI_ATTACHED}\nvm: {A} (pt-vm)\n");
+        let r = RecordingRunner::new()
+            .on(|c| (c.args[0] == "vm-list").then(|| Output::ok(format!("{A},{B}\n"))))
+            .on(move |c| (c.args[0] == "vm-migrate").then(|| err(&text)));
+        let xe = Xe::new(&r);
+        let h = "22222222-2222-2222-2222-222222222222";
+        let vms = xe.resident_vms(h).unwrap();
+        assert_eq!(vms, vec![A.parse().unwrap(), B.parse::<VmUuid>().unwrap()]);
+        match xe.migrate(&A.parse().unwrap(), "h2").unwrap_err() {
+            XeError::PciAttached { vm, .. } => assert_eq!(vm, format!("{A} (pt-vm)")),
+            e => panic!("{e}"),
+        }
+        let calls = r.calls();
+        assert!(calls[0].ends_with(&format!(
+            "vm-list resident-on={h} is-control-domain=false power-state=running params=uuid --minimal"
+        )));
+        assert!(calls[1].ends_with(&format!("vm-migrate uuid={A} host=h2")));
+    }
+
+    #[test]
+    fn an_empty_resident_list_and_a_bad_uuid_in_it() {
+        let r = RecordingRunner::new()
+            .on(|c| has(c, &["resident-on=a"]).then(|| Output::ok("\n")))
+            .on(|_| Some(Output::ok("not-a-uuid\n")));
+        let xe = Xe::new(&r);
+        assert_eq!(xe.resident_vms("a").unwrap(), vec![]);
+        let e = xe.resident_vms("b").unwrap_err().to_string();
+        assert!(e.contains("expected a VM uuid, got \"not-a-uuid\""), "{e}");
+    }
+
+    #[test]
+    fn host_uuid_by_name_none_and_several() {
+        let out = "uuid ( RO)                : 11111111-1111-1111-1111-111111111111\n          name-label ( RW): h1\n    name-description ( RW): \n\n\nuuid ( RO)                : 22222222-2222-2222-2222-222222222222\n          name-label ( RW): twin\n    name-description ( RW): \n\n\nuuid ( RO)                : 33333333-3333-3333-3333-333333333333\n          name-label ( RW): twin\n    name-description ( RW): \n\n\n";
+        let r = RecordingRunner::new().on(move |_| Some(Output::ok(out)));
+        let xe = Xe::new(&r);
+        assert_eq!(
+            xe.host_uuid("h1").unwrap(),
+            "11111111-1111-1111-1111-111111111111"
+        );
+        assert!(matches!(
+            xe.host_uuid("h9"),
+            Err(XeError::NoSuchHost { .. })
+        ));
+        let e = xe.host_uuid("twin").unwrap_err().to_string();
+        assert!(e.starts_with("2 hosts are named \"twin\""), "{e}");
+        assert!(r.calls()[0].ends_with("xe host-list") || r.calls()[0].ends_with(" host-list"));
     }
 
     #[test]

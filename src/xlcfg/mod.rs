@@ -4,6 +4,7 @@
 //! * [`document`]: the lossless model (toml_edit style): [`Document::parse`] accepts exactly what
 //!   libxlutil accepts and prints back byte for byte.
 //! * [`edit`]: add / replace / remove `pci` entries, set `rdm`, `pci_*`, `passthrough`.
+//! * [`file`]: editing a file on disk through the checked write path (lock, change check, backup).
 //! * [`effective`]: the device list with the `pci_*` globals applied, the global `rdm`, and where
 //!   xl would stop.
 //!
@@ -19,6 +20,7 @@
 pub mod document;
 pub mod edit;
 pub mod effective;
+pub mod file;
 
 pub use document::{Assignment, Atom, Document, Item, List, ListItem, Node};
 pub use edit::{Added, EditError, SETTABLE};

@@ -381,11 +381,7 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
         FlowCmd::DetachAll(a) => {
             let site = a.opts.site(g, &runner)?;
             let host = a.host.clone().unwrap_or_else(|| a.opts.local(g));
-            let (plan, saved) = saved::plan_detach_all(&site, &host, &a.vm)?;
-            if !a.opts.dry_run {
-                let text = serde_json::to_string_pretty(&saved)? + "\n";
-                xenpci::fsutil::atomic_write(&a.save, text.as_bytes(), false)?;
-            }
+            let (plan, _) = saved::plan_detach_all(&site, &host, &a.vm, &a.save)?;
             run_plan(&site, &a.state.dir(g), "detach-all", &plan, &a.opts)
         }
         FlowCmd::Reattach(a) => {

@@ -1,16 +1,15 @@
 //! `xenpci xlcfg show|add-pci|remove-pci|set`: read an xl.cfg exactly as xl does and report what
 //! it would do with the PCI part; edit that part with atomic, locked, backed-up writes that leave
-//! every other byte as it was (`--dry-run` prints the diff instead).
+//! every other byte as it was, through [`xenpci::xlcfg::file`] (`--dry-run` prints the diff instead).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::Subcommand;
 use serde::Serialize;
-use xenpci::fsutil;
 use xenpci::pci::Bdf;
-use xenpci::xlcfg::{effective, xl_spec_parser, Added, Document, Effective};
+use xenpci::xlcfg::{self, effective, xl_spec_parser, Added, Document, EditError, Effective};
 
 use super::Globals;
 
@@ -99,14 +98,7 @@ pub fn run(c: XlcfgCmd, _g: &Globals) -> anyhow::Result<ExitCode> {
 }
 
 fn read(file: &Path) -> anyhow::Result<String> {
-    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    String::from_utf8(bytes).map_err(|e| {
-        anyhow::anyhow!(
-            "{} is not UTF-8 text (invalid byte at offset {})",
-            file.display(),
-            e.utf8_error().valid_up_to()
-        )
-    })
+    Ok(xlcfg::file::read(file)?)
 }
 
 #[derive(Serialize)]
@@ -236,48 +228,24 @@ fn show(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
     Ok(code)
 }
 
-fn lock_path(file: &Path) -> PathBuf {
-    let name = file
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "xl.cfg".into());
-    file.with_file_name(format!(".{name}.xenpci-lock"))
-}
-
 fn edit(
     file: &Path,
     dry_run: bool,
-    change: impl FnOnce(&mut Document) -> anyhow::Result<String>,
+    change: impl FnOnce(&mut Document) -> Result<String, EditError>,
 ) -> anyhow::Result<ExitCode> {
-    let _lock = if dry_run {
-        None
-    } else {
-        Some(fsutil::lock(&lock_path(file))?)
-    };
-    let old = read(file)?;
     let source = file.display().to_string();
-    let mut doc = match Document::parse(&old) {
-        Ok(d) => d,
-        Err(e) => bail!(
-            "{source} is not a valid xl.cfg (xl itself would refuse it); fix it first:\n{}",
-            e.report(&source).trim_end()
-        ),
-    };
-    let what = change(&mut doc).with_context(|| format!("cannot edit {source}"))?;
-    let new = doc.to_string();
+    let e = xlcfg::file::edit(file, dry_run, change)?;
+    let what = &e.what;
     if dry_run {
-        print!("{}", fsutil::unified_diff(&source, &old, &new));
+        print!("{}", e.diff);
         println!("# dry run: {what}; nothing written");
-        return Ok(ExitCode::SUCCESS);
-    }
-    if new == old {
+    } else if !e.written {
         println!("{source}: {what}; no change");
-        return Ok(ExitCode::SUCCESS);
-    }
-    let backup = fsutil::atomic_write(file, new.as_bytes(), true)?;
-    match backup {
-        Some(b) => println!("{source}: {what} (backup: {})", b.display()),
-        None => println!("{source}: {what}"),
+    } else {
+        match &e.backup {
+            Some(b) => println!("{source}: {what} (backup: {})", b.display()),
+            None => println!("{source}: {what}"),
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
