@@ -404,14 +404,17 @@ fn dispatch(st: &mut Locked, h: usize, cmd: &str, args: &[String]) -> Out {
 }
 
 fn info(name: &str, host: &Host) -> Out {
+    // xl's order: pv hvm hvm_directio pv_directio hap shadow iommu_hap_pt_share … gnttab-v1 gnttab-v2
     let mut caps = vec!["pv", "hvm"];
     if host.iommu {
-        caps.extend(["hvm_directio", "pv_directio", "hap"]);
-        if host.hap_pt_share {
-            caps.push("iommu_hap_pt_share");
-        }
-    } else {
-        caps.push("hap");
+        caps.extend(["hvm_directio", "pv_directio"]);
+    }
+    caps.push("hap");
+    if host.shadow {
+        caps.push("shadow");
+    }
+    if host.iommu && host.hap_pt_share {
+        caps.push("iommu_hap_pt_share");
     }
     caps.extend(["gnttab-v1", "gnttab-v2"]);
     let rows = [
@@ -1204,6 +1207,26 @@ fn migrate(hosts: &mut [(String, Host)], h: usize, args: &[String]) -> Out {
         let mut o = Out::ok().err(ready).err(saving);
         o.segv = true;
         return o.code(139);
+    }
+    if d.kind == "pv" && !hosts[h].1.shadow {
+        // recorded on Debian 12's Xen 4.17 (no CONFIG_SHADOW_PAGING) in tests/xen-e2e: the
+        // sender cannot enable log-dirty mode, the guest never suspends and keeps running
+        return Out::ok()
+            .err(ready)
+            .err(saving)
+            .err("xc: error: Failed to enable logdirty: 95,22,0 (22 = Invalid argument): Internal error")
+            .err("xc: error: Save failed (22 = Invalid argument): Internal error")
+            .err(libxl(
+                "error",
+                "libxl_stream_write.c:347:libxl__xc_domain_save_done",
+                Some(d.domid),
+                "saving domain: domain did not respond to suspend request: Invalid argument",
+            ))
+            .err("migration sender: libxl_domain_suspend failed (rc=-8)")
+            .err("migration target: Failed to read Record Header from stream")
+            .err("migration target: cannot (re-)build domain: -3")
+            .err("Migration failed, failed to suspend at sender.")
+            .code(1);
     }
     if d.kind == "pv" && d.pcifront {
         return Out::ok()

@@ -100,6 +100,11 @@ pub struct Host {
     /// `iommu_hap_pt_share` in virt_caps (Intel: yes, AMD: no).
     #[serde(default = "yes", rename = "hap-pt-share")]
     pub hap_pt_share: bool,
+    /// Xen built with shadow paging: `shadow` in virt_caps, and PV guests can live-migrate
+    /// (log-dirty). Default true (upstream's and XCP-ng's builds); Debian 12's Xen 4.17 is
+    /// built without it (`"shadow": false`: every PV `xl migrate` fails, as tests/xen-e2e shows).
+    #[serde(default = "yes")]
+    pub shadow: bool,
     /// `/sys/bus/pci/drivers/pciback` exists.
     #[serde(default = "yes", rename = "pciback-loaded")]
     pub pciback_loaded: bool,

@@ -233,3 +233,73 @@ fn same_host_moves_cold_and_live_without_a_map() {
         .xl_log()
         .contains("[h1] xl migrate -s '' plain 'xl migrate-receive'"));
 }
+
+/// On a Xen built without shadow paging (Debian 12's 4.17: no `shadow` in virt_caps) a PV guest
+/// cannot move live: refused up front with the reason and the cold alternative, xl migrate is
+/// never run, the guest stays; `--cold` moves it.
+#[test]
+fn pv_live_move_refused_without_shadow_paging() {
+    let s = Scenario::lab();
+    let mut st = s.xl_state();
+    st["hosts"]["h1"]["shadow"] = false.into();
+    std::fs::write(s.path("xl.json"), st.to_string()).unwrap();
+    let r = s.xenpci(&["migrate", "plain", "--to", "h2"]);
+    assert_ne!(r.code, Some(0), "{}", r.stdout);
+    assert!(
+        r.stderr.contains("refusing to move plain live from h1"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("has no shadow paging (`shadow`)"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("xenpci migrate plain --to h2 --cold"),
+        "{}",
+        r.stderr
+    );
+    assert!(!s.xl_log().contains("migrate"), "{}", s.xl_log());
+    assert_eq!(s.devices_of("h1", "plain"), Some(vec![]));
+    // an HVM guest only needs hap or shadow: it still moves live
+    let r = s.xenpci(&["migrate", "hvmvm", "--to", "h2", "--dry-run"]);
+    assert!(
+        r.stdout.contains("plan: live move of hvmvm"),
+        "{} {}",
+        r.stdout,
+        r.stderr
+    );
+    // --cold is the way for the PV guest
+    let cfg = s.write(
+        "plain.cfg",
+        "name = \"plain\"\ntype = \"pv\"\nmemory = 256\n",
+    );
+    let r = s.xenpci(&[
+        "migrate",
+        "plain",
+        "--to",
+        "h2",
+        "--cold",
+        "--config",
+        cfg.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, Some(0), "{} {}", r.stdout, r.stderr);
+    assert_eq!(s.devices_of("h2", "plain"), Some(vec![]));
+}
+
+/// When xl says why the live move failed (log-dirty), xenpci passes the reason on.
+#[test]
+fn failed_logdirty_is_explained() {
+    use xenpci::flows::{migrate::explain_migrate_failure, FlowError};
+    let e = explain_migrate_failure(FlowError::Xl {
+        host: "h1".into(),
+        command: "xl migrate plain h2".into(),
+        status: "exit 1".into(),
+        stderr:
+            "xc: error: Failed to enable logdirty: 95,22,0 (22 = Invalid argument): Internal error"
+                .into(),
+    });
+    let t = e.to_string();
+    assert!(t.contains("shadow paging") && t.contains("--cold"), "{t}");
+}

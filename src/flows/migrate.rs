@@ -209,6 +209,63 @@ fn cfg_entries(path: &Path) -> Result<(String, Vec<(Bdf, String)>), FlowError> {
     Ok((src, entries))
 }
 
+/// Why the source's Xen cannot move a guest of `kind` live, from `xl info` virt_caps: xl's live
+/// migration tracks the pages the guest dirties while it runs (log-dirty mode), which Xen does
+/// with shadow paging for PV guests and with HAP or shadow paging for HVM/PVH guests. Xen built
+/// without shadow paging (Debian 12's Xen 4.17: `# CONFIG_SHADOW_PAGING is not set`) reports no
+/// `shadow` and fails every PV live migration (`xc: error: Failed to enable logdirty: 95,22,0`,
+/// `Migration failed, failed to suspend at sender.`; tests/xen-e2e). `None` when it can, or when
+/// xl does not say.
+fn live_impossible(src: &Xl, kind: &str, req: &Request) -> Result<Option<String>, FlowError> {
+    let Some(caps) = src.virt_caps()? else {
+        return Ok(None);
+    };
+    let has = |c: &str| caps.iter().any(|x| x == c);
+    let (ok, needs) = if kind == "pv" {
+        (has("shadow"), "shadow paging (`shadow`)")
+    } else {
+        (
+            has("hap") || has("shadow"),
+            "hardware-assisted or shadow paging (`hap` or `shadow`)",
+        )
+    };
+    if ok {
+        return Ok(None);
+    }
+    Ok(Some(format!(
+        "Xen on {from} cannot track the memory a running {kind} guest writes, which a live move needs: \
+         `xl info` virt_caps ({caps}) has no {needs} — the hypervisor was built without it \
+         (e.g. Debian 12's Xen 4.17), so `xl migrate` would fail with `Failed to enable logdirty`. \
+         Nothing was changed. A cold move works: `xenpci migrate {vm} --to {to} --cold` \
+         (shuts {vm} down on {from} and starts it on {to})",
+        from = req.from,
+        kind = kind.to_uppercase(),
+        caps = caps.join(" "),
+        vm = req.vm,
+        to = req.to,
+    )))
+}
+
+/// Explains a failed `xl migrate` by what xl printed, when xenpci knows the cause.
+pub fn explain_migrate_failure(e: FlowError) -> FlowError {
+    match e {
+        FlowError::Xl {
+            host,
+            command,
+            status,
+            stderr,
+        } if stderr.contains("Failed to enable logdirty") => FlowError::Xl {
+            host: host.clone(),
+            command,
+            status,
+            stderr: format!(
+                "{stderr}\n(why: Xen on {host} cannot track the guest's dirty memory — a PV guest needs a hypervisor built with shadow paging, `shadow` in `xl info` virt_caps; the guest keeps running on {host}; move it with --cold)"
+            ),
+        },
+        other => other,
+    }
+}
+
 /// Plans an xl move.
 pub fn plan_xl(site: &Site, req: &Request) -> Result<Plan, FlowError> {
     let src = Xl {
@@ -278,6 +335,14 @@ pub fn plan_xl(site: &Site, req: &Request) -> Result<Plan, FlowError> {
         ));
         "hot"
     };
+    if mode != "cold" {
+        if let Some(reason) = live_impossible(&src, &info.kind, req)? {
+            return Err(FlowError::Refused {
+                action: format!("move {} live from {}", req.vm, req.from),
+                reason,
+            });
+        }
+    }
     let mut devices = Vec::new();
     let mut steps = Vec::new();
     let mut diffs = Vec::new();

@@ -245,9 +245,9 @@ impl Action {
             Action::XlAttach {
                 host, dom, spec, ..
             } => hotplug::attach(&Xl { site, host }, dom, spec, false).map(|_| ()),
-            Action::XlMigrate { from, to, dom } => {
-                Xl { site, host: from }.run(&migrate_args(dom, from, to))
-            }
+            Action::XlMigrate { from, to, dom } => Xl { site, host: from }
+                .run(&migrate_args(dom, from, to))
+                .map_err(super::migrate::explain_migrate_failure),
             Action::XlShutdown {
                 host,
                 dom,

@@ -205,6 +205,15 @@ impl Xl<'_, '_> {
         parse_list_long(&o.stdout).map(Some)
     }
 
+    /// `xl info`'s `virt_caps` words, or `None` when xl cannot tell (no such line, xl failed).
+    pub fn virt_caps(&self) -> Result<Option<Vec<String>>, FlowError> {
+        let o = self.site.run_xl(self.host, &["info"])?;
+        if !o.success() {
+            return Ok(None);
+        }
+        Ok(crate::host::preflight::virt_caps(&o.stdout))
+    }
+
     /// `xl pci-list DOM`.
     pub fn pci_list(&self, dom: &str) -> Result<Vec<PciListEntry>, FlowError> {
         parse_pci_list(&self.ok(&["pci-list", dom])?)

@@ -115,15 +115,20 @@ fn xl(args: &[&str]) -> CommandSpec {
         .timeout(std::time::Duration::from_secs(20))
 }
 
+/// The words of `xl info`'s `virt_caps` line (`pv hvm hvm_directio pv_directio hap shadow …`;
+/// xl prints one word per capability Xen reports: `shadow` only when the hypervisor was built
+/// with shadow paging, `hap` only with hardware-assisted paging), or `None` without that line.
+pub fn virt_caps(xl_info: &str) -> Option<Vec<String>> {
+    xl_info
+        .lines()
+        .find(|l| l.split(':').next().is_some_and(|k| k.trim() == "virt_caps"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, v)| v.split_whitespace().map(str::to_string).collect())
+}
+
 fn from_xl(r: &dyn Runner) -> Option<IommuStatus> {
     let info = r.run(&xl(&["info"])).ok()?;
-    let caps = info
-        .stdout
-        .lines()
-        .find(|l| l.trim_start().starts_with("virt_caps"))
-        .and_then(|l| l.split_once(':'))
-        .map(|(_, v)| v.trim().to_string())
-        .unwrap_or_default();
+    let caps = virt_caps(&info.stdout).unwrap_or_default().join(" ");
     let directio = caps
         .split_whitespace()
         .any(|c| c == "hvm_directio" || c == "pv_directio");
@@ -616,6 +621,16 @@ pub fn check_host(
 mod tests {
     use super::*;
     use crate::exec::{Output, RecordingRunner};
+
+    #[test]
+    fn virt_caps_words() {
+        let info = "host                   : lab\nvirt_caps              : pv hvm hvm_directio pv_directio hap iommu_hap_pt_share gnttab-v1 gnttab-v2\nxen_major              : 4\n";
+        let caps = virt_caps(info).unwrap();
+        assert_eq!(caps.len(), 8);
+        assert!(caps.iter().any(|c| c == "hap") && !caps.iter().any(|c| c == "shadow"));
+        assert_eq!(virt_caps("virt_caps              :\n"), Some(vec![]));
+        assert_eq!(virt_caps("host : virt_caps\nxen_caps : x\n"), None);
+    }
 
     #[test]
     fn xl_info_virt_caps_and_dmesg_decide() {

@@ -13,6 +13,7 @@ mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
 mkdir -p /dev/pts; mount -t devpts devpts /dev/pts
 mount -t tmpfs tmp /tmp; mount -t tmpfs run /run; mkdir -p /run/xen /run/xenstored
 mount --bind /run /var/run
+hostname xenpci-e2e   # what xenpci names this host in its messages (busybox leaves "(none)")
 echo "E2E: dom0 init start uptime=$(cut -d' ' -f1 /proc/uptime)"
 PERSIST=""; grep -q 'e2epersist=1' /proc/cmdline && PERSIST=/dev/vda
 if [ -n "$PERSIST" ]; then

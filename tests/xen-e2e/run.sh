@@ -13,6 +13,9 @@
 #   XENPCI_E2E_APT      1: always run apt-get (default when CI is set); 0: never
 #   XENPCI_E2E_SMP      vCPUs of the QEMU machine and of dom0 (default 1: with 2, dom0 userland
 #                       crashed at random after pci-attach/-detach on a loaded 2-core host)
+#   XENPCI_E2E_CPU      QEMU -cpu model under TCG (default qemu64: with `max`, dom0 userland read
+#                       zeroed or foreign memory at random — malloc/TLS faults in busybox, xl and
+#                       ld.so; see README "CPU model")
 #   XENPCI_E2E_PROBE=1  main boot also attaches/detaches with plain xl and prints what XenStore
 #                       holds around the detach (E2E-INFO lines; about a minute more)
 set -uo pipefail
@@ -23,6 +26,7 @@ BOOTS=${XENPCI_E2E_BOOTS:-main reboot}
 IOMMU_ON=${XENPCI_E2E_IOMMU:-intel}
 BOOT_TIMEOUT=${XENPCI_E2E_TIMEOUT:-600}
 SMP=${XENPCI_E2E_SMP:-1}
+CPU=${XENPCI_E2E_CPU:-qemu64}
 mkdir -p "$LAB"
 T_START=$(date +%s)
 say() { echo "xen-e2e: $*"; }
@@ -99,9 +103,9 @@ PASS=0 FAIL=0 SKIP=0 UNSTABLE=0
 TIMINGS=()
 for b in $BOOTS; do
   boot_spec "$b"
-  say "boot '$b': IOMMU=$IOMMU, Xen $XEN_IOMMU, dom0 $DOM0_EXTRA, /e2e/$SCRIPT"
+  say "boot '$b': CPU=$CPU, IOMMU=$IOMMU, Xen $XEN_IOMMU, dom0 $DOM0_EXTRA, /e2e/$SCRIPT"
   TB=$(date +%s.%N)
-  ACCEL=tcg IOMMU=$IOMMU TIMEOUT=$BOOT_TIMEOUT MEM=2048 SMP=$SMP TAG=$b PERSIST_IMG=$LAB/persist.img \
+  ACCEL=tcg TCG_CPU=$CPU IOMMU=$IOMMU TIMEOUT=$BOOT_TIMEOUT MEM=2048 SMP=$SMP TAG=$b PERSIST_IMG=$LAB/persist.img \
     XENARGS="console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all dom0_mem=768M,max:768M dom0_max_vcpus=$SMP $XEN_IOMMU noreboot smap=0 smep=0" \
     DOM0ARGS="console=hvc0 earlyprintk=xen loglevel=6 e2eboot=$b e2escript=$SCRIPT $DOM0_EXTRA${XENPCI_E2E_STRICT:+ e2estrict=1}" \
     bash "$HERE/run-xen-vm.sh" 2>/dev/null | sed 's/^/  /'
