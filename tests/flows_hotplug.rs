@@ -48,7 +48,7 @@ fn refusals_happen_before_xl_is_called() {
         ("ghost", "0000:03:00.0", "not a domain on h1"),
     ] {
         let r = s.xenpci(&["attach", dom, spec]);
-        assert_eq!(r.code, Some(2), "{dom} {spec}: {}", r.stderr);
+        assert_eq!(r.code, Some(1), "{dom} {spec}: {}", r.stderr);
         assert!(r.stderr.contains(needle), "{needle:?} not in {}", r.stderr);
     }
     assert_eq!(attach_calls(&s), 0);
@@ -65,7 +65,7 @@ fn a_device_on_another_guest_is_not_attached_twice() {
     let s = Scenario::lab();
     s.xenpci(&["attach", "pvvm", "0000:03:00.0"]).ok();
     let r = s.xenpci(&["attach", "hvmvm", "0000:03:00.0@4"]);
-    assert_eq!(r.code, Some(2));
+    assert_eq!(r.code, Some(1));
     assert!(r.stderr.contains("not assignable"));
     assert_eq!(s.attachments().len(), 1);
 }
@@ -98,7 +98,7 @@ fn dry_run_prints_the_command_and_changes_nothing() {
 fn detach_of_a_device_that_is_not_attached_is_refused() {
     let s = Scenario::lab();
     let r = s.xenpci(&["detach", "pvvm", "0000:03:00.0"]);
-    assert_eq!(r.code, Some(2));
+    assert_eq!(r.code, Some(1));
     assert!(r.stderr.contains("is not attached to pvvm"));
 }
 
@@ -147,7 +147,7 @@ fn a_lying_exit_status_is_caught_by_verification() {
 fn json_refusals_and_xl_failures_are_one_document_on_stdout() {
     let s = Scenario::lab();
     let r = s.xenpci(&["attach", "plain", "0000:03:00.0", "--json"]);
-    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
     assert!(r.stderr.contains("without passthrough=\"enabled\""));
     let v: serde_json::Value = serde_json::from_str(&r.stdout).expect(&r.stdout);
     assert_eq!(v["refused"], true);
@@ -156,7 +156,7 @@ fn json_refusals_and_xl_failures_are_one_document_on_stdout() {
         .unwrap()
         .contains("without passthrough=\"enabled\""));
     let r = s.xenpci(&["detach", "pvvm", "0000:03:00.0", "--json"]);
-    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
     let v: serde_json::Value = serde_json::from_str(&r.stdout).expect(&r.stdout);
     assert_eq!(v["refused"], true);
     // xl's own failure is an error, not a refusal.

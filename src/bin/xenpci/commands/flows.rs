@@ -319,6 +319,14 @@ pub fn run(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
         };
         println!("{}", serde_json::to_string_pretty(&doc)?);
     }
+    // A refusal is an answer, not a failure to run: exit 1 like hide's and assign's refusals
+    // (2 stays for bad input and errors).
+    if let Err(e) = &result {
+        if let Some(FlowError::Refused { .. }) = e.downcast_ref::<FlowError>() {
+            eprintln!("xenpci: error: {e}");
+            return Ok(ExitCode::from(1));
+        }
+    }
     result
 }
 
