@@ -276,40 +276,57 @@ fn create_applies_passthrough_rules() {
     assert_eq!(s.xl(&["domid", "g"]).stdout, "6\n");
 }
 
+/// Recorded on Xen 4.17 (tests/xen-e2e probe): log-dirty is refused while a device is assigned;
+/// the guest keeps running with its device.
 #[test]
-fn migrate_pv_with_a_device_crashes_xl_and_breaks_the_guest() {
+fn migrate_pv_with_a_device_fails_to_enable_logdirty() {
     let s = Scenario::lab();
     s.xl(&["pci-attach", "domU", "00:03.0"]);
     let r = s.xl(&["migrate", "domU", "h2"]);
-    assert_ne!(r.code, Some(0));
-    assert!(!r.stderr.contains("Migration successful"));
-    assert_eq!(s.state()["hosts"]["h1"]["domains"][0]["broken"], true);
-    let r = s.xl(&["migrate", "domU", "h2"]);
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("Failed to enable logdirty: 22,22,0"),
+        "{}",
+        r.stderr
+    );
     assert!(r
         .stderr
-        .contains("xc_domain_resume failed: Invalid argument"));
+        .ends_with("Migration failed, failed to suspend at sender.\n"));
+    assert_eq!(s.state()["hosts"]["h1"]["domains"][0]["broken"], false);
+    assert_eq!(
+        s.xl(&["pci-list", "domU"]).stdout,
+        "Vdev Device\n00.0 0000:00:03.0\n"
+    );
 }
 
+/// A guest broken by an earlier failed save/resume (set in the state) cannot move.
 #[test]
-fn migrate_pv_that_had_a_device_fails_to_suspend() {
+fn migrate_of_a_broken_guest_fails_to_resume() {
+    let s = Scenario::lab();
+    let mut st = s.state();
+    st["hosts"]["h1"]["domains"][0]["broken"] = true.into();
+    std::fs::write(s.path("state.json"), st.to_string()).unwrap();
+    let r = s.xl(&["migrate", "domU", "h2"]);
+    assert_eq!(r.code, Some(1));
+    assert!(
+        r.stderr
+            .contains("xc_domain_resume failed: Invalid argument"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// After the detach a PV guest suspends again (xl save + restore worked on Xen 4.17): with shadow
+/// paging it migrates.
+#[test]
+fn migrate_pv_that_had_a_device_moves() {
     let s = Scenario::lab();
     s.xl(&["pci-attach", "domU", "00:03.0"]);
     s.xl(&["pci-detach", "domU", "00:03.0"]);
     let r = s.xl(&["migrate", "-s", "", "domU", "xl migrate-receive"]);
-    assert_eq!(r.code, Some(1));
-    assert!(r
-        .stderr
-        .contains("Migration failed, failed to suspend at sender.\n"));
-    assert_eq!(
-        s.xl(&["list", "domU"]).code,
-        Some(0),
-        "the guest keeps running"
-    );
-    assert_eq!(
-        s.xl(&["pci-attach", "domU", "00:03.0"]).code,
-        Some(0),
-        "re-attach works"
-    );
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(r.stderr.contains("Migration successful."));
+    assert_eq!(s.xl(&["list", "domU"]).code, Some(0));
 }
 
 #[test]

@@ -323,9 +323,9 @@ pub fn pv_history_path(root: &crate::host::HostRoot, domid: u32) -> std::path::P
 }
 
 /// Records that PV domain `info` got `bdf`. Real Xen 4.17 removes the whole PCI backend and the
-/// guest's pcifront directory from XenStore when the last device is detached, yet the guest still
-/// cannot be suspended (tests/xen-e2e, FINDINGS.md §D): after a detach, this note is the only
-/// trace left. Best effort: a failure to write it is not a failure of the attach.
+/// guest's pcifront directory from XenStore when the last device is detached (tests/xen-e2e):
+/// after a detach, this note is the only trace left of the guest's device history, which
+/// `xenpci migrate` reports. Best effort: a failure to write it is not a failure of the attach.
 fn remember_pv_device(root: &crate::host::HostRoot, info: &DomainInfo, bdf: Bdf) {
     let p = pv_history_path(root, info.domid);
     if let Some(dir) = p.parent() {

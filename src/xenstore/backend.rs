@@ -318,9 +318,9 @@ pub fn pcifront(store: &dyn Store, domid: DomId) -> Result<Option<PciFrontend>, 
 
 /// True when the guest has a PCI frontend that its pcifront driver connected to.
 ///
-/// On Xen 4.17 with Linux 6.1 a PV guest that has had a device cannot be saved or live-migrated
-/// (shared/xen-lab FINDINGS.md §D), so a migration flow must check this *before* it detaches
-/// anything: on the real Xen of tests/xen-e2e, once `xl pci-detach` of the last device completes,
+/// A migration flow reads it to note a PV guest's device history (a guest with a device attached
+/// cannot be suspended; after the detach it can again — tests/xen-e2e): on the real Xen of
+/// tests/xen-e2e, once `xl pci-detach` of the last device completes,
 /// libxl removes both the backend and `/local/domain/<domid>/device/pci` and this returns false
 /// again. (On a loaded host `xl pci-detach` returned 0 while the backend still showed
 /// `state-0 = 5`, `state = 7` and the frontend was still connected.) A frontend that only libxl
