@@ -6,7 +6,7 @@
 #
 # Knobs (environment):
 #   XENPCI_E2E_DIR      work dir for packages, images, logs (default /tmp/xenpci-e2e)
-#   XENPCI_E2E_BOOTS    boots to run, in order (default "main reboot"; add amd for AMD-Vi; see boot_spec below)
+#   XENPCI_E2E_BOOTS    boots to run, in order (default "main reboot amd"; see boot_spec below)
 #   XENPCI_E2E_IOMMU    intel (default) or amd: the emulated IOMMU of the main and reboot boots
 #   XENPCI_E2E_TIMEOUT  seconds per boot before QEMU is killed (default 600)
 #   XENPCI_BIN          a prebuilt xenpci to test (default: cargo build --release --bin xenpci)
@@ -19,10 +19,13 @@
 #   XENPCI_E2E_PROBE=1  main boot also attaches/detaches with plain xl and prints what XenStore
 #                       holds around the detach (E2E-INFO lines; about a minute more)
 set -uo pipefail
+# The whole script is one function, read before it runs: editing this file during a run (2026-11-22:
+# "syntax error near unexpected token") cannot break that run.
+main() {
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 export LAB=${XENPCI_E2E_DIR:-/tmp/xenpci-e2e}
-BOOTS=${XENPCI_E2E_BOOTS:-main reboot}
+BOOTS=${XENPCI_E2E_BOOTS:-main reboot amd}
 IOMMU_ON=${XENPCI_E2E_IOMMU:-intel}
 BOOT_TIMEOUT=${XENPCI_E2E_TIMEOUT:-600}
 SMP=${XENPCI_E2E_SMP:-1}
@@ -145,3 +148,5 @@ say "$SKIP skipped (xenpci commands not implemented yet); serial logs in $LAB/se
 say "${UNSTABLE:-0} unstable (failed, not counted; see README 'Unstable checks'; XENPCI_E2E_STRICT=1 counts them)"
 echo "$PASS passed, $FAIL failed"
 [ "$FAIL" -eq 0 ]
+}
+main "$@"
