@@ -31,9 +31,9 @@ fi
 cargo test --locked
 
 if [ "${XENPCI_SKIP_E2E:-}" != 1 ] && [ -x tests/xen-e2e/run.sh ]; then
-  # The emulated Xen host (QEMU TCG) is occasionally unstable (dom0 userland crashes, a detach that
-  # never returns; tests/xen-e2e/README.md): a failed tier is run once more, and says so. The
-  # second run's verdict is final.
+  # The emulated Xen host (QEMU TCG) has been clean since it runs with -cpu qemu64
+  # (tests/xen-e2e/README.md, "CPU model"), but a boot on a loaded machine can still time out:
+  # a failed tier is run once more, and says so. The second run's verdict is final.
   if ! tests/xen-e2e/run.sh; then
     echo "tests/run.sh: the real-Xen tier failed; running it once more (the emulated host is flaky)"
     tests/xen-e2e/run.sh
