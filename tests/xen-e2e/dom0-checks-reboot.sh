@@ -44,9 +44,11 @@ c_hide_survived() {
   local want; want=$(cat /etc/modprobe.d/.e2e-persistent-hide)
   [ "$(drv_of "$want")" = pciback ] || fail "$want is on $(drv_of "$want") after the reboot, not pciback" || return
   DETAIL="$want on pciback from boot ($(grep -hs '^options xen-pciback' /etc/modprobe.d/*.conf | head -n1))"
-  if xenpci hidden --help >/dev/null 2>&1; then
-    run xenpci hidden --json
-    printf '%s' "$OUT" | grep -q "$want" || fail "xenpci hidden --json does not list $want" || return
-  fi
+  need hidden || return
+  run xenpci hidden --method modprobe --json
+  [ "$RC" -eq 0 ] || fail "xenpci hidden --method modprobe --json exited $RC: $(first_line "$ERR")" || return
+  local st; st=$(printf '%s' "$OUT" | jq -r --arg b "$want" '.devices[] | select(.bdf == $b) | "\(.hidden_now) \(.hidden_next_boot) \(.status)"')
+  case "$st" in "true true "*) ;; *) fail "xenpci hidden --json for $want: hidden_now/hidden_next_boot/status = '$st' (want true true)"; return ;; esac
+  DETAIL="$DETAIL; xenpci hidden: ${st#true true }"
 }
 check hide-survives-reboot c_hide_survived

@@ -1,6 +1,6 @@
 #!/bin/bash
 # tests/xen-e2e/dom0-checks-stress.sh: the `stress` boot (XENPCI_E2E_BOOTS=stress): is dom0's
-# userland reliable on this QEMU CPU model? Runs busybox 600 times around three (failing, without
+# userland reliable on this QEMU CPU model? Runs busybox 1200 times around three (failing, without
 # shadow paging) local `xl migrate` attempts with a guest running, and fails on any crash. This is
 # how `-cpu max` was found to corrupt dom0's memory (README "CPU model"):
 #   XENPCI_E2E_BOOTS=stress XENPCI_E2E_CPU=max tests/xen-e2e/run.sh
@@ -21,9 +21,9 @@ loop() { # loop N: busybox N times (sleep, and grep in a pipe); prints the failu
 }
 c_stress() {
   local a b m
-  a=$(loop 150)
+  a=$(loop 300)
   for m in 1 2 3; do xl migrate -s "" domS "xl migrate-receive" >/dev/null 2>&1; done
-  b=$(loop 150)
+  b=$(loop 300)
   local traps; traps=$(dmesg | grep -c -E 'segfault at|general protection|traps:')
   DETAIL="busybox failures $a before / $b after the migrate attempts; kernel fault reports: $traps"
   [ "$a" = 0 ] && [ "$b" = 0 ] && [ "$traps" = 0 ]
