@@ -1192,46 +1192,15 @@ fn migrate(hosts: &mut [(String, Host)], h: usize, args: &[String]) -> Out {
             .err("Migration failed, resuming at sender.")
             .code(1);
     }
+    // Both recorded on Xen 4.17 (tests/xen-e2e): the sender cannot enable log-dirty mode, so
+    // nothing is suspended and the guest keeps running. With a device assigned Xen refuses it
+    // (errno 22; the SIGSEGV the lab once saw was dom0 memory corruption under QEMU's `-cpu max`,
+    // not xl); without shadow paging (Debian 12's build) a PV guest cannot have it (95).
     if d.kind == "pv" && !d.pci.is_empty() {
-        // recorded on Xen 4.17 (tests/xen-e2e probe): Xen refuses log-dirty mode while a device
-        // is assigned; nothing was suspended (the SIGSEGV the lab once saw was dom0 memory
-        // corruption under QEMU's `-cpu max`, not xl)
-        return Out::ok()
-            .err(ready)
-            .err(saving)
-            .err("xc: error: Failed to enable logdirty: 22,22,0 (22 = Invalid argument): Internal error")
-            .err("xc: error: Save failed (22 = Invalid argument): Internal error")
-            .err(libxl(
-                "error",
-                "libxl_stream_write.c:347:libxl__xc_domain_save_done",
-                Some(d.domid),
-                "saving domain: domain did not respond to suspend request: Invalid argument",
-            ))
-            .err("migration sender: libxl_domain_suspend failed (rc=-8)")
-            .err("migration target: Failed to read Record Header from stream")
-            .err("migration target: cannot (re-)build domain: -3")
-            .err("Migration failed, failed to suspend at sender.")
-            .code(1);
+        return pv_logdirty_failure(ready, saving, d.domid, 22);
     }
     if d.kind == "pv" && !hosts[h].1.shadow {
-        // recorded on Debian 12's Xen 4.17 (no CONFIG_SHADOW_PAGING) in tests/xen-e2e: the
-        // sender cannot enable log-dirty mode, the guest never suspends and keeps running
-        return Out::ok()
-            .err(ready)
-            .err(saving)
-            .err("xc: error: Failed to enable logdirty: 95,22,0 (22 = Invalid argument): Internal error")
-            .err("xc: error: Save failed (22 = Invalid argument): Internal error")
-            .err(libxl(
-                "error",
-                "libxl_stream_write.c:347:libxl__xc_domain_save_done",
-                Some(d.domid),
-                "saving domain: domain did not respond to suspend request: Invalid argument",
-            ))
-            .err("migration sender: libxl_domain_suspend failed (rc=-8)")
-            .err("migration target: Failed to read Record Header from stream")
-            .err("migration target: cannot (re-)build domain: -3")
-            .err("Migration failed, failed to suspend at sender.")
-            .code(1);
+        return pv_logdirty_failure(ready, saving, d.domid, 95);
     }
     if d.kind == "hvm" && !d.pci.is_empty() {
         return Out::ok()
@@ -1263,6 +1232,27 @@ fn migrate(hosts: &mut [(String, Host)], h: usize, args: &[String]) -> Out {
         .err(saving)
         .err(format!("Loading new save file <incoming migration stream> (new xl fmt info 0x3/0x0/1468)\n Savefile contains xl domain config in JSON format\nParsing config from <saved>\nmigration target: Transfer complete, requesting permission to start domain.\nmigration sender: Target has acknowledged transfer.\nmigration sender: Giving target permission to start.\nmigration target: Domain started successsfully (new domid {newid}).\nmigration sender: Target reports successful startup."))
         .err("Migration successful.")
+}
+
+/// xl's output when a PV guest's live migration cannot enable log-dirty mode (`errno` of the
+/// first attempt); exit 1.
+fn pv_logdirty_failure(ready: &str, saving: &str, domid: u32, errno: u32) -> Out {
+    Out::ok()
+        .err(ready)
+        .err(saving)
+        .err(format!("xc: error: Failed to enable logdirty: {errno},22,0 (22 = Invalid argument): Internal error"))
+        .err("xc: error: Save failed (22 = Invalid argument): Internal error")
+        .err(libxl(
+            "error",
+            "libxl_stream_write.c:347:libxl__xc_domain_save_done",
+            Some(domid),
+            "saving domain: domain did not respond to suspend request: Invalid argument",
+        ))
+        .err("migration sender: libxl_domain_suspend failed (rc=-8)")
+        .err("migration target: Failed to read Record Header from stream")
+        .err("migration target: cannot (re-)build domain: -3")
+        .err("Migration failed, failed to suspend at sender.")
+        .code(1)
 }
 
 /// Mirrors the selected host's PCI backends into the xenstored at `XENSTORED_PATH`, as libxl,
