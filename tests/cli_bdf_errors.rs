@@ -66,7 +66,17 @@ fn every_bad_bdf_is_the_same_usage_error() {
                 "{argv:?}:\n{stderr}\nwant:\n{want}"
             );
             assert_eq!(out.status.code(), Some(2), "{argv:?}: {stderr}");
-            assert!(out.stdout.is_empty(), "{argv:?}: stdout {:?}", out.stdout);
+            if argv.iter().any(|a| a == "--json") {
+                // one JSON document with the same message (a_bad_bdf_with_json_gives_a_json_document)
+                let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+                    .unwrap_or_else(|e| panic!("{argv:?}: stdout is not JSON: {e}"));
+                assert_eq!(
+                    v["error"].as_str(),
+                    Some(want.trim_start_matches("error: ").trim_end())
+                );
+            } else {
+                assert!(out.stdout.is_empty(), "{argv:?}: stdout {:?}", out.stdout);
+            }
         }
     }
 }
@@ -133,4 +143,23 @@ fn every_bdf_argument_has_a_case() {
             );
         }
     }
+}
+
+/// With --json a usage error still leaves one JSON document on stdout (exit 2, message on stderr).
+#[test]
+fn a_bad_bdf_with_json_gives_a_json_document() {
+    let out = assert_cmd::Command::cargo_bin("xenpci")
+        .unwrap()
+        .args(["check", "--json", "zz:00.0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert_eq!(v["refused"], false);
+    let e = v["error"].as_str().unwrap();
+    assert!(
+        e.starts_with("invalid value 'zz:00.0' for '<BDF>...'"),
+        "{e}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("zz:00.0"));
 }

@@ -62,7 +62,27 @@ pub enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // With --json, even a usage error leaves one JSON document on stdout (the message
+            // still goes to stderr, exit 2 as clap's).
+            use clap::error::ErrorKind::{
+                DisplayHelp, DisplayHelpOnMissingArgumentOrSubcommand, DisplayVersion,
+            };
+            let shown = matches!(
+                e.kind(),
+                DisplayHelp | DisplayHelpOnMissingArgumentOrSubcommand | DisplayVersion
+            );
+            if !shown && std::env::args().skip(1).any(|a| a == "--json") {
+                let text = e.to_string();
+                let first = text.lines().next().unwrap_or_default();
+                let error = first.strip_prefix("error: ").unwrap_or(first);
+                println!("{}", serde_json::json!({"refused": false, "error": error}));
+            }
+            e.exit()
+        }
+    };
     commands::init_tracing(&cli.globals);
     let result = match cli.command {
         Command::Spec(c) => commands::spec::run(c, &cli.globals),
