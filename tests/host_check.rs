@@ -97,15 +97,9 @@ fn conventional_pci_behind_a_bridge_goes_as_one_unit() {
     assert!(both.stdout.contains("warning  iommu"), "{}", both.stdout);
 }
 
-#[test]
-fn sriov_vfs_need_their_pf_driver() {
-    let h = Host::shape("sriov-nic");
-    assert_eq!(h.run(&["check", "01:11.2"]).code, 0);
-    let j = h.run(&["check", "--json", "01:11.2", "01:00.0"]).json();
-    assert_eq!(finding(&j["devices"][0], "sriov")[0]["severity"], "error");
-    assert_eq!(finding(&j["devices"][1], "sriov")[0]["severity"], "warning");
-
-    let fx = fixture::Fixture::new()
+/// An SR-IOV PF (01:00.0) on pciback with one VF (01:10.0) and no driver on the VF.
+fn hidden_pf_with_one_vf() -> fixture::Fixture {
+    fixture::Fixture::new()
         .with(Func::root_port("00:01.0", 0x8086, 0x3c02, 1).acs())
         .with(
             Func::endpoint("01:00.0", 0x8086, 0x10c9, 0x020000)
@@ -114,7 +108,18 @@ fn sriov_vfs_need_their_pf_driver() {
                 .sriov(8, 1, 0x10ca)
                 .driver("pciback"),
         )
-        .vfs("01:00.0", &["01:10.0"], None);
+        .vfs("01:00.0", &["01:10.0"], None)
+}
+
+#[test]
+fn sriov_vfs_need_their_pf_driver() {
+    let h = Host::shape("sriov-nic");
+    assert_eq!(h.run(&["check", "01:11.2"]).code, 0);
+    let j = h.run(&["check", "--json", "01:11.2", "01:00.0"]).json();
+    assert_eq!(finding(&j["devices"][0], "sriov")[0]["severity"], "error");
+    assert_eq!(finding(&j["devices"][1], "sriov")[0]["severity"], "warning");
+
+    let fx = hidden_pf_with_one_vf();
     let run = Host::new(&fx).run(&["check", "--json", "01:10.0"]);
     assert_eq!(run.code, 1);
     let j = run.json();
@@ -255,16 +260,7 @@ fn on_plain_xen_the_driver_fix_is_xl_or_xenpci_hide_now() {
 
 #[test]
 fn a_hidden_pf_is_given_back_with_the_hosts_own_tool() {
-    let fx = fixture::Fixture::new()
-        .with(Func::root_port("00:01.0", 0x8086, 0x3c02, 1).acs())
-        .with(
-            Func::endpoint("01:00.0", 0x8086, 0x10c9, 0x020000)
-                .under("00:01.0")
-                .flr()
-                .sriov(8, 1, 0x10ca)
-                .driver("pciback"),
-        )
-        .vfs("01:00.0", &["01:10.0"], None);
+    let fx = hidden_pf_with_one_vf();
     let h = Host::new(&fx);
     let j = h.run(&["check", "--json", "01:10.0"]).json();
     let fix = fix_of(&j["devices"][0], "sriov").as_str().unwrap();
