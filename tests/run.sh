@@ -6,12 +6,15 @@
 #      XenStore tests), python3 (XML-RPC client for the plugin tests), and for the real-Xen tier
 #      qemu-system-x86, busybox-static, cpio, kmod; ocaml-nox (OCaml Scanf oracle for the xapi reader);
 #   2. runs `cargo test` (unit, CLI, differential and real-oxenstored tests);
-#   3. runs the real-Xen tier (Xen 4.17 under QEMU) unless XENPCI_SKIP_E2E=1 (once more if it fails).
+#   3. builds the RPM and the Debian package (scripts/package.sh), checks their contents, installs
+#      each into a scratch root and runs the installed binaries (scripts/check-packages.sh);
+#   4. runs the real-Xen tier (Xen 4.17 under QEMU) with the xenpci the .deb installed, unless
+#      XENPCI_SKIP_E2E=1 (once more if it fails).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS=(libxen-dev pciutils xen-utils-4.17 xenstore-utils python3 gcc libc6-dev procps util-linux ocaml-nox
-      qemu-system-x86 busybox-static cpio gzip kmod)
+      qemu-system-x86 busybox-static cpio gzip kmod rpm file binutils)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -29,6 +32,13 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 cargo test --locked
+
+if [ "${XENPCI_SKIP_PACKAGES:-}" != 1 ]; then
+  bash scripts/package.sh
+  bash scripts/check-packages.sh
+  # dom0 in the real-Xen tier runs the xenpci that the Debian package installed.
+  export XENPCI_BIN=${XENPCI_BIN:-$PWD/target/pkg-root/deb/usr/bin/xenpci}
+fi
 
 if [ "${XENPCI_SKIP_E2E:-}" != 1 ] && [ -x tests/xen-e2e/run.sh ]; then
   # The emulated Xen host (QEMU TCG) has been clean since it runs with -cpu qemu64
