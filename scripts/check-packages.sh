@@ -31,7 +31,13 @@ VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 RPM=(rpm --force-debian --dbpath /var/lib/rpm)
 
 # ---- 1. contents ----
-expected() { awk -v k="$1" '$1 == k { print $2, $3 }' scripts/package-contents.txt | sort; }
+# The man pages: one per command and subcommand of the xenpci that was packed.
+man_pages() { local d; d=$(mktemp -d); "$DIST/xenpci" manpage --dir "$d" && ls "$d"; rm -rf "$d"; }
+MAN_PAGES=$(man_pages)
+expected() {
+  { awk -v k="$1" '$1 == k { print $2, $3 }' scripts/package-contents.txt
+    for m in $MAN_PAGES; do echo "644 /usr/share/man/man1/$m.gz"; done; } | sort
+}
 rpm_list() { "${RPM[@]}" -qp --queryformat '[%{FILEMODES:perms} %{FILENAMES}\n]' "$rpm_file" |
   awk '$1 !~ /^d/ { print substr($1, 2), $2 }' | perms_to_octal | sort; }
 deb_list() { dpkg-deb -c "$deb_file" | awk '$1 !~ /^d/ { p = $6; sub(/^\./, "", p); print substr($1, 2), p }' |
@@ -48,6 +54,10 @@ perms_to_octal() { # "rwxr-xr-x /x" -> "755 /x"
 }
 check "rpm: file list and modes are scripts/package-contents.txt" diff <(expected rpm) <(rpm_list)
 check "deb: file list and modes are scripts/package-contents.txt" diff <(expected deb) <(deb_list)
+check "man pages: xenpci.1 and one page per command ($(wc -w <<<"$MAN_PAGES") pages)" bash -c "
+  for c in \$('$DIST/xenpci' help | sed -n '/^Commands:/,/^\$/p' | awk 'NR > 1 && /^  [a-z]/ { print \$1 }'); do
+    [ \"\$c\" = help ] || grep -qx \"xenpci-\$c.1\" <<<'$MAN_PAGES' || { echo \"no page for \$c\"; exit 1; }
+  done"
 check "rpm: name, version, license" bash -c "[ \"\$(${RPM[*]} -qp --queryformat '%{NAME} %{VERSION} %{LICENSE}' '$rpm_file')\" = 'xenpci $VERSION GPL-3.0-only' ]"
 check "deb: package, version, no dependencies" bash -c "
   [ \"\$(dpkg-deb -f '$deb_file' Package Version | tr '\n' ' ')\" = 'Package: xenpci Version: $VERSION-1 ' ] &&

@@ -52,8 +52,9 @@ for b in xenpci xenpci-plugin; do
 done
 
 # ---- 2. what ships beside the binaries ----
-"$DIST/xenpci" manpage > "$DIST/xenpci.1"
-gzip -9n "$DIST/xenpci.1"
+# xenpci.1 and the xenpci-COMMAND.1 pages it refers to (one per command and subcommand).
+"$DIST/xenpci" manpage --dir "$DIST/man"
+gzip -9n "$DIST"/man/*.1
 for sh in bash zsh fish; do "$DIST/xenpci" completions "$sh" > "$DIST/completions/xenpci.$sh"; done
 
 # ---- 3. the packages ----

@@ -54,9 +54,14 @@ pub enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff) to stdout.
+    /// Print the man page (roff) to stdout, or write every page into --dir.
     #[command(hide = true)]
-    Manpage,
+    Manpage {
+        /// Write xenpci.1 and one xenpci-COMMAND[-SUBCOMMAND].1 per command into DIR (created),
+        /// the pages xenpci.1 refers to.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<std::path::PathBuf>,
+    },
     /// Show xenpci on the bundled demo host, or write a fixture host root (--write DIR).
     Demo(commands::demo::DemoArgs),
 }
@@ -103,10 +108,18 @@ fn main() -> ExitCode {
             clap_complete::generate(shell, &mut cmd, "xenpci", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Manpage => clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
-            .render(&mut std::io::stdout())
-            .map(|_| ExitCode::SUCCESS)
-            .map_err(Into::into),
+        Command::Manpage { dir } => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            match dir {
+                Some(dir) => std::fs::create_dir_all(&dir)
+                    .and_then(|()| clap_mangen::generate_to(cmd, &dir))
+                    .map_err(|e| anyhow::anyhow!("writing man pages into {}: {e}", dir.display())),
+                None => clap_mangen::Man::new(cmd)
+                    .render(&mut std::io::stdout())
+                    .map_err(Into::into),
+            }
+            .map(|()| ExitCode::SUCCESS)
+        }
         Command::Demo(a) => commands::demo::run(a, &cli.globals),
     };
     match result {
