@@ -16,6 +16,7 @@
 //! "domain" always means a Xen domain ([`ids::DomId`]).
 #![forbid(unsafe_code)]
 
+pub mod bounded_read;
 pub mod exec;
 pub mod flows;
 pub mod fsutil;

@@ -323,16 +323,8 @@ struct Applied {
     backup: Option<PathBuf>,
 }
 
-fn read_opt(path: &Path, host: &Path) -> Result<Option<String>, PlanError> {
-    match fs::read_to_string(path) {
-        Ok(s) => Ok(Some(s)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(PlanError::Io {
-            what: "read",
-            path: host.to_path_buf(),
-            source,
-        }),
-    }
+fn read_opt(path: &Path, _host: &Path) -> Result<Option<String>, PlanError> {
+    Ok(fsutil::read_text(path)?)
 }
 
 fn apply(action: &Action, runner: &dyn Runner, root: &HostRoot) -> Result<Applied, PlanError> {

@@ -88,6 +88,8 @@ pub fn unhide(ctx: Ctx<'_>, bdfs: &[Bdf], opts: Options) -> Result<Outcome, Hide
 pub fn apply(ctx: Ctx<'_>, change: Change, opts: Options) -> Result<Outcome, HideError> {
     let both = !opts.persistent && !opts.now;
     let mut warnings = Vec::new();
+    // A missing root is an error, and nothing (not even the lock's directory) is created in it.
+    ctx.root.check()?;
     // Planning reads the current lists, so it happens under the lock, like the execution.
     let _lock = if opts.dry_run {
         None
