@@ -138,12 +138,23 @@ mod tests {
             .unwrap()
             .success());
         let e = read(&fifo, CONFIG_LIMIT).unwrap_err().to_string();
-        assert!(e.ends_with("grub.cfg is a FIFO, not a regular file; refusing to read it"), "{e}");
-        let e = read(Path::new("/dev/zero"), CONFIG_LIMIT).unwrap_err().to_string();
-        assert_eq!(e, "/dev/zero is a character device, not a regular file; refusing to read it");
+        assert!(
+            e.ends_with("grub.cfg is a FIFO, not a regular file; refusing to read it"),
+            "{e}"
+        );
+        let e = read(Path::new("/dev/zero"), CONFIG_LIMIT)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "/dev/zero is a character device, not a regular file; refusing to read it"
+        );
         let big = d.path().join("big");
         fs::write(&big, vec![b'x'; 11]).unwrap();
-        assert!(matches!(read(&big, 10), Err(ReadError::TooBig { limit: 10, .. })));
+        assert!(matches!(
+            read(&big, 10),
+            Err(ReadError::TooBig { limit: 10, .. })
+        ));
         assert_eq!(read(&big, 11).unwrap().unwrap().len(), 11);
         assert!(read(&d.path().join("none"), 1).unwrap().is_none());
     }

@@ -26,6 +26,7 @@ pub mod ids;
 pub mod journal;
 pub mod pci;
 pub mod plan;
+pub mod plan_journal;
 pub mod pool;
 pub mod syntax;
 pub mod xapi;

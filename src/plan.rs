@@ -23,6 +23,7 @@ use serde::{Serialize, Serializer};
 use crate::exec::{shell_quote, CommandSpec, ExecError, Runner};
 use crate::fsutil::{self, WriteError};
 use crate::host::HostRoot;
+use crate::plan_journal;
 
 /// Why one step of a plan failed.
 #[derive(Debug, thiserror::Error)]
@@ -269,6 +270,56 @@ impl Plan {
         self.queries.extend(other.queries);
         self.steps.extend(other.steps);
         self.notes.extend(other.notes);
+    }
+
+    /// [`Plan::execute`], with the file changes journaled ([`crate::plan_journal`]) when the plan
+    /// changes two files or more, so a run killed between them is rolled back by the next one.
+    /// The journal is removed when the plan is done or fully undone. The caller holds the lock
+    /// that serialises plans on this host.
+    pub fn execute_journaled(
+        &self,
+        runner: &dyn Runner,
+        root: &HostRoot,
+    ) -> Result<Report, Box<Failure>> {
+        let files: Vec<plan_journal::FileChange> = self
+            .steps
+            .iter()
+            .filter_map(|s| match &s.action {
+                Action::WriteFile { path, old, new } => Some(plan_journal::FileChange {
+                    path: path.clone(),
+                    old: old.clone(),
+                    new: Some(new.clone()),
+                }),
+                Action::RemoveFile { path, old } => Some(plan_journal::FileChange {
+                    path: path.clone(),
+                    old: Some(old.clone()),
+                    new: None,
+                }),
+                _ => None,
+            })
+            .collect();
+        let journaled = files.len() >= 2;
+        let fail = |e: WriteError| {
+            Box::new(Failure {
+                step: 0,
+                action: format!("write the journal {}", plan_journal::PATH),
+                error: PlanError::Write(e),
+                undone: Vec::new(),
+                not_undone: Vec::new(),
+            })
+        };
+        if journaled {
+            plan_journal::begin(root, &self.title, &files).map_err(fail)?;
+        }
+        let r = self.execute(runner, root);
+        let settled = match &r {
+            Ok(_) => true,
+            Err(f) => f.not_undone.is_empty(),
+        };
+        if journaled && settled {
+            plan_journal::end(root).map_err(fail)?;
+        }
+        r
     }
 
     /// Executes the steps in order. On the first failure, undoes the completed steps in reverse

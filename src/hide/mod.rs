@@ -109,6 +109,9 @@ pub enum HideError {
     /// The host root is unusable (missing).
     #[error(transparent)]
     Root(#[from] crate::host::RootError),
+    /// The journal of an interrupted run could not be replayed.
+    #[error(transparent)]
+    Journal(#[from] crate::plan_journal::PlanJournalError),
     /// The guard refused.
     #[error("{0}")]
     Refused(String),

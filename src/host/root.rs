@@ -212,7 +212,11 @@ mod tests {
         assert_eq!(r.path("/boot/up/x"), inside("etc/x"));
         assert_eq!(r.path("/boot/abs/f"), inside("boot/real/f"));
         assert_eq!(r.path("/../../etc/f"), inside("etc/f"));
-        assert_eq!(r.path("/sys/rel/vendor"), inside("sys/rel/vendor"), "kept as given");
+        assert_eq!(
+            r.path("/sys/rel/vendor"),
+            inside("sys/rel/vendor"),
+            "kept as given"
+        );
         assert_eq!(r.link_path("/boot/ext"), inside("boot/ext"));
         assert!(r.path("/loop").starts_with(d.path()));
         assert!(!r.path("/loop").exists());

@@ -159,7 +159,8 @@ pub fn read_int(root: &HostRoot, p: &Path) -> Result<i64, SysfsError> {
 /// Reads a symlink and returns its target resolved against the link's directory, lexically
 /// (`..` removed), without requiring the target to exist.
 pub fn read_link(root: &HostRoot, p: &Path) -> Result<PathBuf, SysfsError> {
-    let t = std::fs::read_link(root.link_path(root.host_path(p))).map_err(|e| io_err(root, p, e))?;
+    let t =
+        std::fs::read_link(root.link_path(root.host_path(p))).map_err(|e| io_err(root, p, e))?;
     let base = if t.is_absolute() {
         root.path(&t)
     } else {

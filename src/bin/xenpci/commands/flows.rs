@@ -404,6 +404,12 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
         FlowCmd::Resume(a) => {
             let site = a.opts.site(g, &runner)?;
             let dir = a.state.dir(g)?;
+            if a.id.is_none() {
+                // hide's own journal (two boot files), kept apart from the flows'
+                if let Some(said) = xenpci::hide::apply::resume(&site.root)? {
+                    eprintln!("xenpci: {said}");
+                }
+            }
             let ids: Vec<String> = match &a.id {
                 Some(id) => vec![id.clone()],
                 None => Journal::list(&dir)?
