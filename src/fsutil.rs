@@ -110,7 +110,8 @@ pub fn atomic_write(
                 let old = fs::read(path)?;
                 let tmp = write_temp(path, dir, &old, old_meta.as_ref())?;
                 tmp.persist_noclobber(&b).map_err(|e| e.error)?;
-                Ok(())
+                // the backup's name is durable before the file it backs up is replaced
+                File::open(dir)?.sync_all()
             })
             .map_err(|e| err("backup", e))?;
         backup_path = Some(b);

@@ -341,3 +341,96 @@ pub fn bdfs(list: &Value) -> Vec<String> {
         .map(|r| r["bdf"].as_str().unwrap().to_string())
         .collect()
 }
+
+/// What an interrupted write may leave in a root that must be gone after the next run: temporary
+/// files (`*.xenpci-tmp`), xlcfg lock files (`*.xenpci-lock`), the plan journal, and backups
+/// (`F.xenpci-STAMP[.N].bak`) that are not exactly `old_of(F)` (empty or partial ones).
+pub fn debris(root: &Path, old_of: &dyn Fn(&Path) -> Option<Vec<u8>>) -> Vec<String> {
+    let bak = regex::Regex::new(r"^(.*)\.xenpci-\d{8}T\d{6}(\.\d+)?\.bak$").unwrap();
+    let mut out = Vec::new();
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(dir) = todo.pop() {
+        for e in fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            let ft = e.file_type().unwrap();
+            if ft.is_dir() {
+                todo.push(p);
+            } else if name.ends_with(".xenpci-tmp")
+                || name.ends_with(".xenpci-lock")
+                || name == "plan-journal.json"
+            {
+                out.push(p.display().to_string());
+            } else if let Some(c) = bak.captures(&p.to_string_lossy()) {
+                let of = PathBuf::from(&c[1]);
+                if fs::read(&p).ok() != old_of(&of) {
+                    out.push(format!(
+                        "{} (not the old content of {})",
+                        p.display(),
+                        of.display()
+                    ));
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `cmd` run under `strace`, killed (SIGKILL) at the `n`-th call of `syscall`
+/// (`strace -e inject=SYSCALL:signal=KILL:when=N`); the child's exit status.
+pub fn killed_at(cmd: &std::process::Command, syscall: &str, n: usize) -> std::process::ExitStatus {
+    strace(cmd, &["-e", &format!("trace={syscall}"), "-e"])
+        .arg(format!("inject={syscall}:signal=KILL:when={n}"))
+        .arg("--")
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("run strace (tests/run.sh installs it)")
+}
+
+/// How many times `cmd` calls each of `syscalls` (one traced run, which really happens).
+pub fn syscall_counts(
+    cmd: &std::process::Command,
+    syscalls: &[&str],
+) -> std::collections::BTreeMap<String, usize> {
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let st = strace(cmd, &["-o"])
+        .arg(log.path())
+        .arg("-e")
+        .arg(format!("trace={}", syscalls.join(",")))
+        .arg("--")
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("run strace (tests/run.sh installs it)");
+    assert!(st.success(), "the traced run failed: {st}");
+    let mut counts = std::collections::BTreeMap::new();
+    for line in fs::read_to_string(log.path()).unwrap().lines() {
+        if let Some((name, _)) = line.split_once('(') {
+            if syscalls.contains(&name) {
+                *counts.entry(name.to_string()).or_insert(0) += 1;
+            }
+        }
+    }
+    counts
+}
+
+fn strace(like: &std::process::Command, first: &[&str]) -> std::process::Command {
+    let mut c = std::process::Command::new("strace");
+    c.args(first);
+    if let Some(d) = like.get_current_dir() {
+        c.current_dir(d);
+    }
+    for (k, v) in like.get_envs() {
+        match v {
+            Some(v) => c.env(k, v),
+            None => c.env_remove(k),
+        };
+    }
+    c
+}
