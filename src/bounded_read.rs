@@ -124,6 +124,19 @@ pub fn read_lossy(path: &Path, limit: u64) -> Result<Option<String>, ReadError> 
     Ok(read(path, limit)?.map(|b| String::from_utf8_lossy(&b).into_owned()))
 }
 
+/// [`read`] of UTF-8 text as an [`io::Error`] result, for callers that report OS errors: a
+/// missing file is `ErrorKind::NotFound`, a refused one `InvalidInput`, bad text `InvalidData`.
+pub fn read_string(path: &Path, limit: u64) -> io::Result<String> {
+    match read(path, limit) {
+        Ok(Some(b)) => {
+            String::from_utf8(b).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+        }
+        Ok(None) => Err(io::Error::from(io::ErrorKind::NotFound)),
+        Err(ReadError::Io { source, .. }) => Err(source),
+        Err(e) => Err(io::Error::new(io::ErrorKind::InvalidInput, e.to_string())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,8 @@
 //! Safe writes to configuration files: atomic replace (temp file in the same directory, fsync,
-//! rename, fsync the directory), a timestamped backup of the old content, an advisory lock so two
-//! xenpci runs cannot lose each other's edit, and unified diffs for `--dry-run`.
+//! rename, fsync the directory; owner, group and mode kept; temp files of a killed earlier run
+//! removed), a timestamped backup of the old content (fsync'd and renamed into place, so it is
+//! complete or absent), an advisory lock per real file so two xenpci runs cannot lose each
+//! other's edit, and unified diffs for `--dry-run`.
 //!
 //! [`lock_file`] + [`Locked::replace`] is the one checked write path for files a user also edits
 //! (xl.cfg, saved device lists): under the file's lock it re-reads the file, refuses to write when
@@ -107,7 +109,9 @@ pub fn atomic_write(
         let b = backup_name(path);
         injected("backup")
             .and_then(|_| {
-                let old = fs::read(path)?;
+                let old = bounded_read::read(path, bounded_read::CONFIG_LIMIT)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?
+                    .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
                 let tmp = write_temp(path, dir, &old, old_meta.as_ref())?;
                 tmp.persist_noclobber(&b).map_err(|e| e.error)?;
                 // the backup's name is durable before the file it backs up is replaced
@@ -256,25 +260,27 @@ fn lock_here(path: &Path) -> Result<FileLock, WriteError> {
         path: path.to_path_buf(),
         source,
     };
+    use std::os::unix::fs::OpenOptionsExt;
+    // Non-blocking open: a FIFO planted as the lock fails instead of hanging.
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(path)
         .map_err(e)?;
     file.lock().map_err(e)?;
     Ok(FileLock { _file: file })
 }
 
-/// The lock that guards edits of `file`: `.NAME.xenpci-lock` beside the real file (symlinks
+/// The directory whose lock guards edits of `file`: the real file's directory (symlinks
 /// resolved, so every path to one file takes the same lock).
-pub fn lock_path(file: &Path) -> PathBuf {
+pub fn lock_dir(file: &Path) -> PathBuf {
     let real = real_path(file);
-    let name = real
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "file".into());
-    real.with_file_name(format!(".{name}.xenpci-lock"))
+    match real.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
 }
 
 /// `path` with every symlink resolved (the file itself may be missing: then its directory is
@@ -305,44 +311,30 @@ pub fn read_text(path: &Path) -> Result<Option<String>, WriteError> {
         })
 }
 
-/// A file held under its [`lock_path`] lock for a read, check and write. The lock file is
-/// removed when this is dropped, so a refused or finished edit leaves nothing behind.
+/// A file held under its lock for a read, check and write: an exclusive `flock` on the real
+/// file's directory ([`lock_dir`]), so the lock is per real file (and per directory: edits of
+/// two files in one directory wait for each other) and leaves no lock file behind, even when
+/// the holder is killed.
 #[derive(Debug)]
 pub struct Locked {
     path: PathBuf,
-    lock_path: PathBuf,
     _lock: FileLock,
 }
 
-impl Drop for Locked {
-    fn drop(&mut self) {
-        // Removed while still held: a run waiting on it then finds the path no longer names
-        // the file it locked and takes a fresh one (see `lock_file`).
-        let _ = fs::remove_file(&self.lock_path);
-    }
-}
-
 /// Takes the lock of `path` (waiting for other xenpci runs that hold it). Two paths to one file
-/// (a symlink and its target) take the same lock.
+/// (a symlink and its target) take the same lock. The directory must exist.
 pub fn lock_file(path: &Path) -> Result<Locked, WriteError> {
-    use std::os::unix::fs::MetadataExt;
-    let lp = lock_path(path);
-    loop {
-        let lock = lock_here(&lp)?;
-        // The holder before us may have removed the lock file after we opened it: then we hold
-        // a lock on a file nobody else will open, and must take the one at the path now.
-        let same = match (lock._file.metadata(), fs::metadata(&lp)) {
-            (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
-            _ => false,
-        };
-        if same {
-            return Ok(Locked {
-                path: path.to_path_buf(),
-                lock_path: lp,
-                _lock: lock,
-            });
-        }
-    }
+    let dir = lock_dir(path);
+    let e = |source| WriteError::Lock {
+        path: dir.clone(),
+        source,
+    };
+    let f = File::open(&dir).map_err(e)?;
+    f.lock().map_err(e)?;
+    Ok(Locked {
+        path: path.to_path_buf(),
+        _lock: FileLock { _file: f },
+    })
 }
 
 impl Locked {

@@ -386,18 +386,22 @@ fn apply(action: &Action, runner: &dyn Runner, root: &HostRoot) -> Result<Applie
         }
         Action::WriteFile { path, old, new } => {
             let real = root.path(path);
+            if old.is_none() {
+                if let Some(dir) = real.parent() {
+                    if !dir.exists() {
+                        fs::create_dir_all(dir).map_err(|source| PlanError::Io {
+                            what: "create the directory of",
+                            path: path.clone(),
+                            source,
+                        })?;
+                    }
+                }
+            }
+            // the file's own lock too (xlcfg and the flows take it), checked and written under it
+            let _lock = fsutil::lock_file(&real)?;
             let now = read_opt(&real, path)?;
             if now != *old {
                 return Err(PlanError::Changed { path: path.clone() });
-            }
-            if let Some(dir) = real.parent() {
-                if !dir.exists() {
-                    fs::create_dir_all(dir).map_err(|source| PlanError::Io {
-                        what: "create the directory of",
-                        path: path.clone(),
-                        source,
-                    })?;
-                }
             }
             let backup = fsutil::atomic_write(&real, new.as_bytes(), true)?;
             Ok(Applied {
@@ -407,6 +411,7 @@ fn apply(action: &Action, runner: &dyn Runner, root: &HostRoot) -> Result<Applie
         }
         Action::RemoveFile { path, old } => {
             let real = root.path(path);
+            let _lock = fsutil::lock_file(&real)?;
             let now = read_opt(&real, path)?;
             if now.as_deref() != Some(old.as_str()) {
                 return Err(PlanError::Changed { path: path.clone() });
@@ -434,7 +439,13 @@ fn apply(action: &Action, runner: &dyn Runner, root: &HostRoot) -> Result<Applie
 
 /// Writes a sysfs attribute the way `echo -n` does: one write of the value to an existing file.
 fn write_attr(path: &Path, value: &str) -> io::Result<()> {
-    let mut f = OpenOptions::new().write(true).truncate(true).open(path)?;
+    use std::os::unix::fs::OpenOptionsExt;
+    // Non-blocking: a FIFO in place of an attribute fails (ENXIO) instead of waiting for a reader.
+    let mut f = OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
     f.write_all(value.as_bytes())
 }
 
@@ -448,6 +459,7 @@ fn revert(
     match (&step.action, &applied.before) {
         (Action::WriteFile { path, .. } | Action::RemoveFile { path, .. }, Some(before)) => {
             let real = root.path(path);
+            let _lock = fsutil::lock_file(&real)?;
             match before {
                 Some(content) => {
                     fsutil::atomic_write(&real, content.as_bytes(), false)?;

@@ -391,11 +391,9 @@ pub fn killed_at(cmd: &std::process::Command, syscall: &str, n: usize) -> std::p
         .expect("run strace (tests/run.sh installs it)")
 }
 
-/// How many times `cmd` calls each of `syscalls` (one traced run, which really happens).
-pub fn syscall_counts(
-    cmd: &std::process::Command,
-    syscalls: &[&str],
-) -> std::collections::BTreeMap<String, usize> {
+/// The calls of `syscalls` that `cmd` makes, in order, as (name, strace line) (one traced run,
+/// which really happens).
+pub fn syscall_trace(cmd: &std::process::Command, syscalls: &[&str]) -> Vec<(String, String)> {
     let log = tempfile::NamedTempFile::new().unwrap();
     let st = strace(cmd, &["-o"])
         .arg(log.path())
@@ -409,15 +407,16 @@ pub fn syscall_counts(
         .status()
         .expect("run strace (tests/run.sh installs it)");
     assert!(st.success(), "the traced run failed: {st}");
-    let mut counts = std::collections::BTreeMap::new();
-    for line in fs::read_to_string(log.path()).unwrap().lines() {
-        if let Some((name, _)) = line.split_once('(') {
-            if syscalls.contains(&name) {
-                *counts.entry(name.to_string()).or_insert(0) += 1;
-            }
-        }
-    }
-    counts
+    fs::read_to_string(log.path())
+        .unwrap()
+        .lines()
+        .filter_map(|line| {
+            let (name, _) = line.split_once('(')?;
+            syscalls
+                .contains(&name)
+                .then(|| (name.to_string(), line.to_string()))
+        })
+        .collect()
 }
 
 fn strace(like: &std::process::Command, first: &[&str]) -> std::process::Command {

@@ -47,11 +47,14 @@ impl FlowOpts {
     /// The local host's name.
     pub fn local(&self, g: &Globals) -> String {
         self.local_host.clone().unwrap_or_else(|| {
-            std::fs::read_to_string(g.unchecked_root().path("/proc/sys/kernel/hostname"))
-                .map(|s| s.trim().to_string())
-                .ok()
-                .filter(|s| !s.is_empty())
-                .unwrap_or_else(|| "localhost".into())
+            xenpci::bounded_read::read_string(
+                &g.unchecked_root().path("/proc/sys/kernel/hostname"),
+                xenpci::bounded_read::KERNEL_LIMIT,
+            )
+            .map(|s| s.trim().to_string())
+            .ok()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "localhost".into())
         })
     }
 
