@@ -1,5 +1,6 @@
 //! The kill matrix: every persistent hide method (xen-cmdline through its double, grub with its
-//! two files, extlinux, modprobe) and `xlcfg add-pci` / `remove-pci`, killed with SIGKILL at every
+//! two files, extlinux, modprobe editing a line and creating its own file), a grub unhide, and
+//! `xlcfg add-pci` / `remove-pci`, killed with SIGKILL at every
 //! call of every state-changing system call (`strace -e inject=SYSCALL:signal=KILL:when=N`, each
 //! N from 1 to the count in a traced run; only xenpci itself is traced, not the doubles; the
 //! `openat` calls before the first file creation only read, so of those only the first is a kill
@@ -84,6 +85,41 @@ fn cases() -> Vec<Case> {
             host: || host("modprobe"),
             args: hide,
             files: &["/etc/modprobe.d/xen-pciback.conf"],
+        },
+        Case {
+            name: "modprobe (new file)",
+            host: || {
+                let h = host("");
+                h.write("/etc/modprobe.d/other.conf", "blacklist nouveau\n");
+                h
+            },
+            args: |_| {
+                ["hide", "05:00.0", "--persistent", "--method", "modprobe"]
+                    .map(String::from)
+                    .to_vec()
+            },
+            files: &["/etc/modprobe.d/xen-pciback.conf"],
+        },
+        Case {
+            name: "grub unhide",
+            host: || {
+                let h = host("debian");
+                h.xenpci(&hide(&h).iter().map(String::as_str).collect::<Vec<_>>())
+                    .assert()
+                    .success();
+                for dir in ["/boot/grub", "/etc/default"] {
+                    for b in h.files_like(dir, ".bak") {
+                        std::fs::remove_file(h.path(&format!("{dir}/{b}"))).unwrap();
+                    }
+                }
+                h
+            },
+            args: |_| {
+                ["unhide", "05:00.0", "--persistent"]
+                    .map(String::from)
+                    .to_vec()
+            },
+            files: &["/boot/grub/grub.cfg", "/etc/default/grub"],
         },
         Case {
             name: "xlcfg add-pci",
