@@ -1,15 +1,15 @@
 //! The kill matrix: every persistent hide method (xen-cmdline through its double, grub with its
 //! two files, extlinux, modprobe editing a line and creating its own file), a grub unhide, and
-//! `xlcfg add-pci` / `remove-pci`, killed with SIGKILL at every
-//! call of every state-changing system call (`strace -e inject=SYSCALL:signal=KILL:when=N`, each
-//! N from 1 to the count in a traced run; only xenpci itself is traced, not the doubles; the
-//! `openat` calls before the first file creation only read, so of those only the first is a kill
-//! point, which keeps the matrix under a minute; `XENPCI_KILL_MATRIX=full` kills at every one).
-//! After
-//! each kill every file holds its old or its new bytes (single-file edits; the grub pair may
-//! disagree until the next run, which is what its journal is for); the same command run again
-//! exits 0, leaves every file at its new bytes (it converges) and leaves no debris: no temporary
-//! file, lock file or journal, no backup that is not the file's old content.
+//! `xlcfg add-pci` / `remove-pci`, killed with SIGKILL at every call of every state-changing
+//! system call (`strace -e inject=SYSCALL:signal=KILL:when=N`, each N from 1 to the count in a
+//! traced run; only xenpci itself is traced, not the doubles): 712 points in 30-50 s.
+//! `XENPCI_KILL_MATRIX=sample` keeps only the first of the `openat` calls before the first file
+//! creation (they only read), for about 290 points.
+//!
+//! After each kill every file holds its old or its new bytes (single-file edits; the grub pair
+//! may disagree until the next run, which is what its journal is for); the same command run
+//! again exits 0, leaves every file at its new bytes (it converges) and leaves no debris: no
+//! temporary file, lock file or journal, no backup that is not the file's old content.
 
 mod util;
 
@@ -151,7 +151,7 @@ fn cases() -> Vec<Case> {
 }
 
 fn full() -> bool {
-    std::env::var("XENPCI_KILL_MATRIX").is_ok_and(|v| v == "full")
+    std::env::var("XENPCI_KILL_MATRIX").map_or(true, |v| v != "sample")
 }
 
 fn command(h: &Host, args: &[String]) -> std::process::Command {
