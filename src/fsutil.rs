@@ -1,6 +1,8 @@
 //! Safe writes to configuration files: atomic replace (temp file in the same directory, fsync,
-//! rename, fsync the directory), a timestamped backup of the old content, an advisory lock so two
-//! xenpci runs cannot lose each other's edit, and unified diffs for `--dry-run`.
+//! rename, fsync the directory; owner, group and mode kept; temp files of a killed earlier run
+//! removed), a timestamped backup of the old content (fsync'd and renamed into place, so it is
+//! complete or absent), an advisory lock per real file so two xenpci runs cannot lose each
+//! other's edit, and unified diffs for `--dry-run`.
 //!
 //! [`lock_file`] + [`Locked::replace`] is the one checked write path for files a user also edits
 //! (xl.cfg, saved device lists): under the file's lock it re-reads the file, refuses to write when
@@ -10,6 +12,8 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+
+use crate::bounded_read;
 
 /// Why a file could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +55,9 @@ pub enum WriteError {
         #[source]
         source: io::Error,
     },
+    /// The file is not a regular file, or is too large.
+    #[error(transparent)]
+    Read(#[from] bounded_read::ReadError),
     /// The file is not UTF-8 text.
     #[error("{path} is not UTF-8 text (invalid byte at offset {offset})")]
     NotText {
@@ -72,15 +79,18 @@ fn injected(step: &'static str) -> io::Result<()> {
 }
 
 /// Writes `content` to `path` atomically. When the file exists and `backup` is true, its old
-/// content is first copied to `path.xenpci-YYYYmmddTHHMMSS[.N].bak`, whose path is returned.
-/// The new file keeps the old file's permissions.
+/// content is first copied to `path.xenpci-YYYYmmddTHHMMSS[.N].bak` (itself written atomically and
+/// fsync'd, so a backup is either complete or absent), whose path is returned. The new file keeps
+/// the old file's owner, group and mode. Temporary files an earlier, killed run left beside the
+/// file (`.NAME.*.xenpci-tmp`) are removed first.
 pub fn atomic_write(
     path: &Path,
     content: &[u8],
     backup: bool,
 ) -> Result<Option<PathBuf>, WriteError> {
     // A symlinked config (e.g. /boot/grub/grub.cfg -> ../efi/...) is written where it points,
-    // so the link stays a link.
+    // so the link stays a link. (Under a host root the caller has already resolved the path
+    // inside the root: `HostRoot::path`.)
     let resolved = fs::canonicalize(path).ok();
     let path = resolved.as_deref().unwrap_or(path);
     let err = |step, source| WriteError::Step {
@@ -92,41 +102,96 @@ pub fn atomic_write(
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
+    remove_debris(path);
     let old_meta = fs::metadata(path).ok();
     let mut backup_path = None;
     if backup && old_meta.is_some() {
         let b = backup_name(path);
         injected("backup")
-            .and_then(|_| fs::copy(path, &b))
+            .and_then(|_| {
+                let old = bounded_read::read(path, bounded_read::CONFIG_LIMIT)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?
+                    .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
+                let tmp = write_temp(path, dir, &old, old_meta.as_ref())?;
+                tmp.persist_noclobber(&b).map_err(|e| e.error)?;
+                // the backup's name is durable before the file it backs up is replaced
+                File::open(dir)?.sync_all()
+            })
             .map_err(|e| err("backup", e))?;
         backup_path = Some(b);
     }
     injected("create").map_err(|e| err("create temporary file", e))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(
-            ".{}.",
-            path.file_name().unwrap_or_default().to_string_lossy()
-        ))
-        .suffix(".xenpci-tmp")
-        .tempfile_in(dir)
-        .map_err(|e| err("create temporary file", e))?;
-    injected("write")
-        .and_then(|_| tmp.write_all(content))
-        .map_err(|e| err("write", e))?;
-    if let Some(m) = &old_meta {
-        tmp.as_file()
-            .set_permissions(m.permissions())
-            .map_err(|e| err("write", e))?;
-    }
-    injected("fsync")
-        .and_then(|_| tmp.as_file().sync_all())
-        .map_err(|e| err("fsync", e))?;
+    let tmp = write_temp(path, dir, content, old_meta.as_ref()).map_err(|e| err("write", e))?;
     injected("rename").map_err(|e| err("rename", e))?;
     tmp.persist(path).map_err(|e| err("rename", e.error))?;
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
     }
     Ok(backup_path)
+}
+
+/// A temporary file `.NAME.XXXXXX.xenpci-tmp` in `dir` holding `content`, with `meta`'s owner,
+/// group and mode, fsync'd.
+fn write_temp(
+    path: &Path,
+    dir: &Path,
+    content: &[u8],
+    meta: Option<&fs::Metadata>,
+) -> io::Result<tempfile::NamedTempFile> {
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{}.", file_name(path)))
+        .suffix(TMP_SUFFIX)
+        .tempfile_in(dir)?;
+    injected("write")?;
+    tmp.write_all(content)?;
+    if let Some(m) = meta {
+        use std::os::unix::fs::MetadataExt;
+        let f = tmp.as_file();
+        let now = f.metadata()?;
+        if (now.uid(), now.gid()) != (m.uid(), m.gid()) {
+            std::os::unix::fs::fchown(f, Some(m.uid()), Some(m.gid())).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("cannot keep the owner {}:{} ({e})", m.uid(), m.gid()),
+                )
+            })?;
+        }
+        f.set_permissions(m.permissions())?;
+    }
+    injected("fsync")?;
+    tmp.as_file().sync_all()?;
+    Ok(tmp)
+}
+
+const TMP_SUFFIX: &str = ".xenpci-tmp";
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Removes the temporary files (`.NAME.*.xenpci-tmp`) an earlier run killed in the middle of
+/// writing `path` left beside it. Called only while the file is being written by us, so no
+/// other xenpci write of the same file can be using them.
+fn remove_debris(path: &Path) {
+    let prefix = format!(".{}.", file_name(path));
+    let Some(dir) = path.parent() else { return };
+    let Ok(rd) = fs::read_dir(if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    }) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let n = e.file_name();
+        let n = n.to_string_lossy();
+        if n.starts_with(&prefix) && n.ends_with(TMP_SUFFIX) && n.len() > prefix.len() + 10 {
+            let _ = fs::remove_file(e.path());
+        }
+    }
 }
 
 fn backup_name(path: &Path) -> PathBuf {
@@ -177,46 +242,66 @@ pub struct FileLock {
     _file: File,
 }
 
-/// Takes an exclusive lock on `path` (created if missing), waiting for other holders.
+/// Takes an exclusive lock on `path` (created if missing, with its directories), waiting for
+/// other holders.
 pub fn lock(path: &Path) -> Result<FileLock, WriteError> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).map_err(|source| WriteError::Lock {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    }
+    lock_here(path)
+}
+
+/// [`lock`] without creating directories: the directory must exist.
+fn lock_here(path: &Path) -> Result<FileLock, WriteError> {
     let e = |source| WriteError::Lock {
         path: path.to_path_buf(),
         source,
     };
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).map_err(e)?;
-    }
+    use std::os::unix::fs::OpenOptionsExt;
+    // Non-blocking open: a FIFO planted as the lock fails instead of hanging.
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(path)
         .map_err(e)?;
     file.lock().map_err(e)?;
     Ok(FileLock { _file: file })
 }
 
-/// The lock that guards edits of `file`: `.NAME.xenpci-lock` in the same directory.
-pub fn lock_path(file: &Path) -> PathBuf {
-    let name = file
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "file".into());
-    file.with_file_name(format!(".{name}.xenpci-lock"))
+/// The directory whose lock guards edits of `file`: the real file's directory (symlinks
+/// resolved, so every path to one file takes the same lock).
+pub fn lock_dir(file: &Path) -> PathBuf {
+    let real = real_path(file);
+    match real.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
 }
 
-/// Reads `path` as UTF-8 text; `None` when it does not exist.
+/// `path` with every symlink resolved (the file itself may be missing: then its directory is
+/// resolved and the name kept).
+fn real_path(path: &Path) -> PathBuf {
+    if let Ok(p) = fs::canonicalize(path) {
+        return p;
+    }
+    match (path.parent(), path.file_name()) {
+        (Some(dir), Some(name)) if !dir.as_os_str().is_empty() => fs::canonicalize(dir)
+            .map(|d| d.join(name))
+            .unwrap_or_else(|_| path.to_path_buf()),
+        _ => path.to_path_buf(),
+    }
+}
+
+/// Reads `path` as UTF-8 text (a regular file of at most [`bounded_read::CONFIG_LIMIT`] bytes);
+/// `None` when it does not exist.
 pub fn read_text(path: &Path) -> Result<Option<String>, WriteError> {
-    let bytes = match fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
-            return Err(WriteError::Io {
-                what: "read",
-                path: path.to_path_buf(),
-                source,
-            })
-        }
+    let Some(bytes) = bounded_read::read(path, bounded_read::CONFIG_LIMIT)? else {
+        return Ok(None);
     };
     String::from_utf8(bytes)
         .map(Some)
@@ -226,18 +311,29 @@ pub fn read_text(path: &Path) -> Result<Option<String>, WriteError> {
         })
 }
 
-/// A file held under its [`lock_path`] lock for a read, check and write.
+/// A file held under its lock for a read, check and write: an exclusive `flock` on the real
+/// file's directory ([`lock_dir`]), so the lock is per real file (and per directory: edits of
+/// two files in one directory wait for each other) and leaves no lock file behind, even when
+/// the holder is killed.
 #[derive(Debug)]
 pub struct Locked {
     path: PathBuf,
     _lock: FileLock,
 }
 
-/// Takes the lock of `path` (waiting for other xenpci runs that hold it).
+/// Takes the lock of `path` (waiting for other xenpci runs that hold it). Two paths to one file
+/// (a symlink and its target) take the same lock. The directory must exist.
 pub fn lock_file(path: &Path) -> Result<Locked, WriteError> {
+    let dir = lock_dir(path);
+    let e = |source| WriteError::Lock {
+        path: dir.clone(),
+        source,
+    };
+    let f = File::open(&dir).map_err(e)?;
+    f.lock().map_err(e)?;
     Ok(Locked {
-        _lock: lock(&lock_path(path))?,
         path: path.to_path_buf(),
+        _lock: FileLock { _file: f },
     })
 }
 
@@ -387,7 +483,8 @@ mod tests {
         ));
         l.restore("new\n", Some("a = 1\n")).unwrap();
         assert_eq!(fs::read_to_string(&p).unwrap(), "a = 1\n");
-        assert!(dir.path().join(".vm.cfg.xenpci-lock").exists());
+        drop(l);
+        assert!(!dir.path().join(".vm.cfg.xenpci-lock").exists());
     }
 
     #[test]

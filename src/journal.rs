@@ -247,10 +247,12 @@ impl Journal {
 
 fn read(path: &Path) -> Result<FlowRecord, JournalError> {
     let p = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| JournalError::Read {
-        path: p.clone(),
-        source,
-    })?;
+    let text = crate::bounded_read::read_string(path, crate::bounded_read::CONFIG_LIMIT).map_err(
+        |source| JournalError::Read {
+            path: p.clone(),
+            source,
+        },
+    )?;
     serde_json::from_str(&text).map_err(|source| JournalError::Parse { path: p, source })
 }
 

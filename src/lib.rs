@@ -16,6 +16,7 @@
 //! "domain" always means a Xen domain ([`ids::DomId`]).
 #![forbid(unsafe_code)]
 
+pub mod bounded_read;
 pub mod exec;
 pub mod flows;
 pub mod fsutil;
@@ -25,6 +26,7 @@ pub mod ids;
 pub mod journal;
 pub mod pci;
 pub mod plan;
+pub mod plan_journal;
 pub mod pool;
 pub mod syntax;
 pub mod xapi;

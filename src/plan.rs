@@ -23,6 +23,7 @@ use serde::{Serialize, Serializer};
 use crate::exec::{shell_quote, CommandSpec, ExecError, Runner};
 use crate::fsutil::{self, WriteError};
 use crate::host::HostRoot;
+use crate::plan_journal;
 
 /// Why one step of a plan failed.
 #[derive(Debug, thiserror::Error)]
@@ -271,6 +272,56 @@ impl Plan {
         self.notes.extend(other.notes);
     }
 
+    /// [`Plan::execute`], with the file changes journaled ([`crate::plan_journal`]) when the plan
+    /// changes two files or more, so a run killed between them is rolled back by the next one.
+    /// The journal is removed when the plan is done or fully undone. The caller holds the lock
+    /// that serialises plans on this host.
+    pub fn execute_journaled(
+        &self,
+        runner: &dyn Runner,
+        root: &HostRoot,
+    ) -> Result<Report, Box<Failure>> {
+        let files: Vec<plan_journal::FileChange> = self
+            .steps
+            .iter()
+            .filter_map(|s| match &s.action {
+                Action::WriteFile { path, old, new } => Some(plan_journal::FileChange {
+                    path: path.clone(),
+                    old: old.clone(),
+                    new: Some(new.clone()),
+                }),
+                Action::RemoveFile { path, old } => Some(plan_journal::FileChange {
+                    path: path.clone(),
+                    old: Some(old.clone()),
+                    new: None,
+                }),
+                _ => None,
+            })
+            .collect();
+        let journaled = files.len() >= 2;
+        let fail = |e: WriteError| {
+            Box::new(Failure {
+                step: 0,
+                action: format!("write the journal {}", plan_journal::PATH),
+                error: PlanError::Write(e),
+                undone: Vec::new(),
+                not_undone: Vec::new(),
+            })
+        };
+        if journaled {
+            plan_journal::begin(root, &self.title, &files).map_err(fail)?;
+        }
+        let r = self.execute(runner, root);
+        let settled = match &r {
+            Ok(_) => true,
+            Err(f) => f.not_undone.is_empty(),
+        };
+        if journaled && settled {
+            plan_journal::end(root).map_err(fail)?;
+        }
+        r
+    }
+
     /// Executes the steps in order. On the first failure, undoes the completed steps in reverse
     /// order and returns what failed and what was undone.
     pub fn execute(&self, runner: &dyn Runner, root: &HostRoot) -> Result<Report, Box<Failure>> {
@@ -323,16 +374,8 @@ struct Applied {
     backup: Option<PathBuf>,
 }
 
-fn read_opt(path: &Path, host: &Path) -> Result<Option<String>, PlanError> {
-    match fs::read_to_string(path) {
-        Ok(s) => Ok(Some(s)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(PlanError::Io {
-            what: "read",
-            path: host.to_path_buf(),
-            source,
-        }),
-    }
+fn read_opt(path: &Path, _host: &Path) -> Result<Option<String>, PlanError> {
+    Ok(fsutil::read_text(path)?)
 }
 
 fn apply(action: &Action, runner: &dyn Runner, root: &HostRoot) -> Result<Applied, PlanError> {
@@ -343,18 +386,22 @@ fn apply(action: &Action, runner: &dyn Runner, root: &HostRoot) -> Result<Applie
         }
         Action::WriteFile { path, old, new } => {
             let real = root.path(path);
+            if old.is_none() {
+                if let Some(dir) = real.parent() {
+                    if !dir.exists() {
+                        fs::create_dir_all(dir).map_err(|source| PlanError::Io {
+                            what: "create the directory of",
+                            path: path.clone(),
+                            source,
+                        })?;
+                    }
+                }
+            }
+            // the file's own lock too (xlcfg and the flows take it), checked and written under it
+            let _lock = fsutil::lock_file(&real)?;
             let now = read_opt(&real, path)?;
             if now != *old {
                 return Err(PlanError::Changed { path: path.clone() });
-            }
-            if let Some(dir) = real.parent() {
-                if !dir.exists() {
-                    fs::create_dir_all(dir).map_err(|source| PlanError::Io {
-                        what: "create the directory of",
-                        path: path.clone(),
-                        source,
-                    })?;
-                }
             }
             let backup = fsutil::atomic_write(&real, new.as_bytes(), true)?;
             Ok(Applied {
@@ -364,6 +411,7 @@ fn apply(action: &Action, runner: &dyn Runner, root: &HostRoot) -> Result<Applie
         }
         Action::RemoveFile { path, old } => {
             let real = root.path(path);
+            let _lock = fsutil::lock_file(&real)?;
             let now = read_opt(&real, path)?;
             if now.as_deref() != Some(old.as_str()) {
                 return Err(PlanError::Changed { path: path.clone() });
@@ -391,7 +439,13 @@ fn apply(action: &Action, runner: &dyn Runner, root: &HostRoot) -> Result<Applie
 
 /// Writes a sysfs attribute the way `echo -n` does: one write of the value to an existing file.
 fn write_attr(path: &Path, value: &str) -> io::Result<()> {
-    let mut f = OpenOptions::new().write(true).truncate(true).open(path)?;
+    use std::os::unix::fs::OpenOptionsExt;
+    // Non-blocking: a FIFO in place of an attribute fails (ENXIO) instead of waiting for a reader.
+    let mut f = OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
     f.write_all(value.as_bytes())
 }
 
@@ -405,6 +459,7 @@ fn revert(
     match (&step.action, &applied.before) {
         (Action::WriteFile { path, .. } | Action::RemoveFile { path, .. }, Some(before)) => {
             let real = root.path(path);
+            let _lock = fsutil::lock_file(&real)?;
             match before {
                 Some(content) => {
                     fsutil::atomic_write(&real, content.as_bytes(), false)?;

@@ -77,8 +77,8 @@ fn the_target_config_keeps_every_untouched_byte() {
         "a new file has nothing to back up"
     );
     assert!(
-        s.path(".pvvm@h2.cfg.xenpci-lock").exists(),
-        "the xlcfg lock is used"
+        !s.path(".pvvm@h2.cfg.xenpci-lock").exists(),
+        "the xlcfg lock leaves no file behind"
     );
 }
 

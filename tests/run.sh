@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS=(libxen-dev pciutils xen-utils-4.17 xenstore-utils python3 gcc libc6-dev procps util-linux ocaml-nox
-      qemu-system-x86 busybox-static cpio gzip kmod rpm file binutils hyperfine)
+      qemu-system-x86 busybox-static cpio gzip kmod strace rpm file binutils hyperfine)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -236,7 +236,7 @@ fn show_stops_at_the_first_entry_xl_rejects() {
 }
 
 #[test]
-fn edits_take_a_lock_next_to_the_file() {
+fn edits_leave_no_lock_file_behind() {
     let (d, p) = given("pci = [ '01:00.0' ]\n");
     xenpci()
         .args(["xlcfg", "set"])
@@ -244,7 +244,7 @@ fn edits_take_a_lock_next_to_the_file() {
         .args(["passthrough", "enabled"])
         .assert()
         .success();
-    assert!(d.path().join(".vm.cfg.xenpci-lock").exists());
+    assert!(!d.path().join(".vm.cfg.xenpci-lock").exists());
     assert_eq!(
         std::fs::read_to_string(&p).unwrap(),
         "pci = [ '01:00.0' ]\npassthrough = 'enabled'\n"

@@ -134,10 +134,11 @@ impl Mapping {
     /// Reads and parses the file.
     pub fn load(path: &Path) -> Result<Mapping, MappingError> {
         let p = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| MappingError::Read {
-            path: p.clone(),
-            source,
-        })?;
+        let text = crate::bounded_read::read_string(path, crate::bounded_read::CONFIG_LIMIT)
+            .map_err(|source| MappingError::Read {
+                path: p.clone(),
+                source,
+            })?;
         Mapping::parse(&text, &p)
     }
 

@@ -186,7 +186,7 @@ fn spec_with(spec: &str, bdf: Bdf, vslot: Option<u8>) -> Result<String, FlowErro
 
 /// Reads the guest's xl.cfg pci entries: (bdf, entry as written).
 fn cfg_entries(path: &Path) -> Result<(String, Vec<(Bdf, String)>), FlowError> {
-    let src = std::fs::read_to_string(path).map_err(|e| FlowError::Refused {
+    let src = crate::bounded_read::read_string(path, crate::bounded_read::CONFIG_LIMIT).map_err(|e| FlowError::Refused {
         action: "read the guest config".into(),
         reason: format!(
             "{}: {e} (the cold path recreates the guest from its xl.cfg: give --config FILE, or set XENPCI_XL_CONFIG_DIRS)",

@@ -90,11 +90,14 @@ pub fn plan_detach_all(
 
 /// Reads a saved file.
 pub fn load(path: &Path) -> Result<Saved, FlowError> {
-    let text = std::fs::read_to_string(path).map_err(|e| FlowError::BadInput {
-        what: "saved device file".into(),
-        input: path.display().to_string(),
-        expected: format!("a readable file ({e})"),
-    })?;
+    let text =
+        crate::bounded_read::read_string(path, crate::bounded_read::CONFIG_LIMIT).map_err(|e| {
+            FlowError::BadInput {
+                what: "saved device file".into(),
+                input: path.display().to_string(),
+                expected: format!("a readable file ({e})"),
+            }
+        })?;
     serde_json::from_str(&text).map_err(|e| FlowError::BadInput {
         what: "saved device file".into(),
         input: path.display().to_string(),

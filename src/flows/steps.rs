@@ -329,9 +329,12 @@ impl Action {
             }
             Action::XlShutdown { host, dom, .. } => Some(!on_host(site, host, dom)?),
             Action::XlCreate { host, dom, .. } => Some(on_host(site, host, dom)?),
-            Action::WriteFile { path, content, .. } => {
-                Some(std::fs::read_to_string(path).ok().as_deref() == Some(content))
-            }
+            Action::WriteFile { path, content, .. } => Some(
+                crate::bounded_read::read_string(path, crate::bounded_read::CONFIG_LIMIT)
+                    .ok()
+                    .as_deref()
+                    == Some(content),
+            ),
             Action::CopyFile { .. } => None,
             Action::XeShutdown { vm, .. } => Some(xe_power(site, vm)? == PowerState::Halted),
             Action::XeSetPci { vm, new, .. } => Some(xe_get_pci(site, vm)? == *new),

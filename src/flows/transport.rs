@@ -134,9 +134,12 @@ impl Site<'_> {
             return Ok(paths
                 .iter()
                 .map(|p| {
-                    std::fs::read_to_string(self.root.path(p))
-                        .ok()
-                        .map(|s| s.trim().to_string())
+                    crate::bounded_read::read_string(
+                        &self.root.path(p),
+                        crate::bounded_read::CONFIG_LIMIT,
+                    )
+                    .ok()
+                    .map(|s| s.trim().to_string())
                 })
                 .collect());
         }

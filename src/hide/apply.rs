@@ -88,6 +88,8 @@ pub fn unhide(ctx: Ctx<'_>, bdfs: &[Bdf], opts: Options) -> Result<Outcome, Hide
 pub fn apply(ctx: Ctx<'_>, change: Change, opts: Options) -> Result<Outcome, HideError> {
     let both = !opts.persistent && !opts.now;
     let mut warnings = Vec::new();
+    // A missing root is an error, and nothing (not even the lock's directory) is created in it.
+    ctx.root.check()?;
     // Planning reads the current lists, so it happens under the lock, like the execution.
     let _lock = if opts.dry_run {
         None
@@ -97,6 +99,17 @@ pub fn apply(ctx: Ctx<'_>, change: Change, opts: Options) -> Result<Outcome, Hid
                 .map_err(|e| HideError::Refused(e.to_string()))?,
         )
     };
+    // A run killed between two files (grub.cfg, /etc/default/grub) is rolled back first.
+    if opts.dry_run {
+        if ctx.root.path(crate::plan_journal::PATH).exists() {
+            warnings.push(format!(
+                "an interrupted run left {}; the next run (or `xenpci resume`) rolls it back first",
+                crate::plan_journal::PATH
+            ));
+        }
+    } else if let Some(said) = crate::plan_journal::recover(ctx.root)? {
+        warnings.push(said);
+    }
     let (method, method_why) = if opts.persistent || both {
         match opts.method {
             Some(m) => (Some(m), None),
@@ -128,7 +141,7 @@ pub fn apply(ctx: Ctx<'_>, change: Change, opts: Options) -> Result<Outcome, Hid
     let result = if opts.dry_run {
         None
     } else {
-        Some(match plan.execute(ctx.runner, ctx.root) {
+        Some(match plan.execute_journaled(ctx.runner, ctx.root) {
             Ok(report) => {
                 let unconfirmed = confirm(ctx, method, &change);
                 RunResult {
@@ -155,6 +168,15 @@ pub fn apply(ctx: Ctx<'_>, change: Change, opts: Options) -> Result<Outcome, Hid
         result,
         warnings,
     })
+}
+
+/// Finishes what an interrupted hide/unhide left (`xenpci resume`): under the hide lock, rolls
+/// back the files of a plan killed between two of them. Some(what was done) when there was one.
+pub fn resume(root: &crate::host::HostRoot) -> Result<Option<String>, HideError> {
+    root.check()?;
+    let _lock =
+        fsutil::lock(&super::lock_path(root)).map_err(|e| HideError::Refused(e.to_string()))?;
+    Ok(crate::plan_journal::recover(root)?)
 }
 
 /// Re-reads the configured list after executing (xen-cmdline always exits 0, so its success

@@ -22,6 +22,7 @@ pub mod methods;
 use std::io;
 use std::path::PathBuf;
 
+use crate::bounded_read;
 use crate::exec::{ExecError, Runner};
 use crate::host::HostRoot;
 use crate::pci::Bdf;
@@ -102,6 +103,15 @@ pub enum HideError {
         /// The lookup command.
         command: String,
     },
+    /// A host file is not a regular file (a FIFO, a device) or is too large.
+    #[error(transparent)]
+    Read(crate::bounded_read::ReadError),
+    /// The host root is unusable (missing).
+    #[error(transparent)]
+    Root(#[from] crate::host::RootError),
+    /// The journal of an interrupted run could not be replayed.
+    #[error(transparent)]
+    Journal(#[from] crate::plan_journal::PlanJournalError),
     /// The guard refused.
     #[error("{0}")]
     Refused(String),
@@ -113,15 +123,20 @@ impl From<ExecError> for HideError {
     }
 }
 
-/// Reads a host file through the root; Ok(None) when it does not exist.
+/// Reads a host file through the root (symlinks resolved inside it; a regular UTF-8 file of at
+/// most [`bounded_read::CONFIG_LIMIT`] bytes); Ok(None) when it does not exist.
 pub(crate) fn read_host(root: &HostRoot, path: &str) -> Result<Option<String>, HideError> {
-    match std::fs::read_to_string(root.path(path)) {
-        Ok(s) => Ok(Some(s)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(HideError::Io {
-            path: path.into(),
-            source,
-        }),
+    let io = |source| HideError::Io {
+        path: path.into(),
+        source,
+    };
+    match bounded_read::read(&root.path(path), bounded_read::CONFIG_LIMIT) {
+        Ok(None) => Ok(None),
+        Ok(Some(b)) => String::from_utf8(b)
+            .map(Some)
+            .map_err(|e| io(io::Error::new(io::ErrorKind::InvalidData, e.utf8_error()))),
+        Err(bounded_read::ReadError::Io { source, .. }) => Err(io(source)),
+        Err(e) => Err(HideError::Read(e)),
     }
 }
 

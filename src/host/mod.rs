@@ -22,4 +22,4 @@ pub mod xensource;
 
 pub use driver::DriverState;
 pub use inventory::{Inventory, ListRecord, PciFunction, Sriov};
-pub use root::HostRoot;
+pub use root::{HostRoot, RootError};

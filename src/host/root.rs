@@ -1,6 +1,27 @@
-//! [`HostRoot`]: maps absolute host paths (`/sys/bus/pci/devices`) into a root directory.
+//! [`HostRoot`]: maps absolute host paths (`/sys/bus/pci/devices`) into a root directory, with
+//! every symlink on the way resolved inside the root the way the kernel does for
+//! `openat2(RESOLVE_IN_ROOT)`: an absolute target starts again at the root and `..` stops at it,
+//! so nothing under `--root` can make xenpci read or write a file outside it.
 
-use std::path::{Path, PathBuf};
+use std::collections::VecDeque;
+use std::ffi::OsString;
+use std::path::{Component, Path, PathBuf};
+
+/// The most symlinks followed for one path (the kernel's limit).
+const MAX_LINKS: usize = 40;
+
+/// Why a host root cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum RootError {
+    /// The root directory does not exist or is not a directory.
+    #[error("host root {dir} {problem} (expected a directory standing for /)")]
+    Unusable {
+        /// The root given.
+        dir: PathBuf,
+        /// "does not exist", "is not a directory", ...
+        problem: String,
+    },
+}
 
 /// The directory that stands for `/` on the host being inspected.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,9 +34,16 @@ impl Default for HostRoot {
 }
 
 impl HostRoot {
-    /// A root at `dir`.
+    /// A root at `dir` (not checked: see [`HostRoot::check`]).
     pub fn new(dir: impl Into<PathBuf>) -> HostRoot {
         HostRoot(dir.into())
+    }
+
+    /// A root at `dir`, which must be an existing directory.
+    pub fn open(dir: impl Into<PathBuf>) -> Result<HostRoot, RootError> {
+        let r = HostRoot::new(dir);
+        r.check()?;
+        Ok(r)
     }
 
     /// The root from `XENPCI_ROOT`, else `/`.
@@ -24,6 +52,21 @@ impl HostRoot {
             .filter(|v| !v.is_empty())
             .map(HostRoot::new)
             .unwrap_or_default()
+    }
+
+    /// Ok when the root is an existing directory; an operation on a missing root must fail
+    /// (not report an empty host) and create nothing.
+    pub fn check(&self) -> Result<(), RootError> {
+        let problem = match std::fs::metadata(&self.0) {
+            Ok(m) if m.is_dir() => return Ok(()),
+            Ok(_) => "is not a directory".to_string(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => "does not exist".to_string(),
+            Err(e) => format!("cannot be used: {e}"),
+        };
+        Err(RootError::Unusable {
+            dir: self.0.clone(),
+            problem,
+        })
     }
 
     /// The root directory itself.
@@ -36,10 +79,92 @@ impl HostRoot {
         self.0 == Path::new("/")
     }
 
-    /// Maps an absolute host path (`/sys/...`) into the root.
+    /// Maps an absolute host path (`/sys/...`) into the root, every symlink (the last component's
+    /// too) resolved inside the root. When the kernel would resolve the plain join the same way
+    /// (no absolute target, no `..` above the root) the plain join is returned, so messages keep
+    /// the path as given.
     pub fn path(&self, host_path: impl AsRef<Path>) -> PathBuf {
-        let p = host_path.as_ref();
+        self.resolve(host_path.as_ref(), true)
+    }
+
+    /// [`HostRoot::path`] without following a symlink in the last component (for reading the
+    /// link itself: `.../driver`).
+    pub fn link_path(&self, host_path: impl AsRef<Path>) -> PathBuf {
+        self.resolve(host_path.as_ref(), false)
+    }
+
+    /// A path already inside the root (`root.path(..)` joined with more components) confined
+    /// again: symlinks in the added components are resolved inside the root too.
+    pub fn confine(&self, inside: &Path) -> PathBuf {
+        self.path(self.host_path(inside))
+    }
+
+    fn plain(&self, p: &Path) -> PathBuf {
         self.0.join(p.strip_prefix("/").unwrap_or(p))
+    }
+
+    fn resolve(&self, p: &Path, follow_last: bool) -> PathBuf {
+        if self.is_real() {
+            return self.plain(p);
+        }
+        let mut todo: VecDeque<OsString> = VecDeque::new();
+        let mut rewritten = false;
+        for c in p.components() {
+            match c {
+                Component::Normal(n) => todo.push_back(n.to_os_string()),
+                Component::ParentDir => todo.push_back("..".into()),
+                _ => {}
+            }
+        }
+        let mut done = PathBuf::new();
+        let mut links = 0;
+        while let Some(c) = todo.pop_front() {
+            if c == ".." {
+                if !done.pop() {
+                    rewritten = true;
+                }
+                continue;
+            }
+            let candidate = done.join(&c);
+            if todo.is_empty() && !follow_last {
+                done = candidate;
+                break;
+            }
+            let real = self.0.join(&candidate);
+            let target = match std::fs::symlink_metadata(&real) {
+                Ok(m) if m.file_type().is_symlink() => std::fs::read_link(&real).ok(),
+                _ => None,
+            };
+            let Some(target) = target else {
+                done = candidate;
+                continue;
+            };
+            links += 1;
+            if links > MAX_LINKS {
+                // A loop: a path that names nothing (the kernel says ELOOP), still inside.
+                return self.0.join(".xenpci-symlink-loop").join(candidate);
+            }
+            if target.is_absolute() {
+                rewritten = true;
+                done = PathBuf::new();
+            }
+            let mut front: Vec<OsString> = Vec::new();
+            for tc in target.components() {
+                match tc {
+                    Component::Normal(n) => front.push(n.to_os_string()),
+                    Component::ParentDir => front.push("..".into()),
+                    _ => {}
+                }
+            }
+            for f in front.into_iter().rev() {
+                todo.push_front(f);
+            }
+        }
+        if rewritten {
+            self.0.join(done)
+        } else {
+            self.plain(p)
+        }
     }
 
     /// Maps a path inside the root back to the host path it stands for (`/sys/...`), for messages
@@ -55,6 +180,7 @@ impl HostRoot {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::symlink;
 
     #[test]
     fn paths_map_into_and_out_of_the_root() {
@@ -68,5 +194,41 @@ mod tests {
             PathBuf::from("/proc/mounts")
         );
         assert_eq!(HostRoot::default().path("/etc/x"), PathBuf::from("/etc/x"));
+    }
+
+    #[test]
+    fn symlinks_resolve_inside_the_root() {
+        let d = tempfile::tempdir().unwrap();
+        let r = HostRoot::new(d.path());
+        std::fs::create_dir_all(d.path().join("boot/real")).unwrap();
+        std::fs::create_dir_all(d.path().join("sys/devices/x")).unwrap();
+        symlink("/elsewhere/extlinux.conf", d.path().join("boot/ext")).unwrap();
+        symlink("../../../../../etc", d.path().join("boot/up")).unwrap();
+        symlink("/boot/real", d.path().join("boot/abs")).unwrap();
+        symlink("../devices/x", d.path().join("sys/rel")).unwrap();
+        symlink("/loop", d.path().join("loop")).unwrap();
+        let inside = |p: &str| d.path().join(p);
+        assert_eq!(r.path("/boot/ext"), inside("elsewhere/extlinux.conf"));
+        assert_eq!(r.path("/boot/up/x"), inside("etc/x"));
+        assert_eq!(r.path("/boot/abs/f"), inside("boot/real/f"));
+        assert_eq!(r.path("/../../etc/f"), inside("etc/f"));
+        assert_eq!(
+            r.path("/sys/rel/vendor"),
+            inside("sys/rel/vendor"),
+            "kept as given"
+        );
+        assert_eq!(r.link_path("/boot/ext"), inside("boot/ext"));
+        assert!(r.path("/loop").starts_with(d.path()));
+        assert!(!r.path("/loop").exists());
+    }
+
+    #[test]
+    fn a_missing_root_is_an_error_naming_it() {
+        let e = HostRoot::open("/nonexistent/xenpci-root").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "host root /nonexistent/xenpci-root does not exist (expected a directory standing for /)"
+        );
+        assert!(HostRoot::open("/").is_ok());
     }
 }

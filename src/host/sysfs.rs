@@ -1,12 +1,12 @@
 //! Reading sysfs attributes (hex ids, numbers, symlinks) with errors that name the host path and
 //! what was found, so a bad file becomes one warning for one device, never a panic.
 
-use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Component, Path, PathBuf};
 
 use super::HostRoot;
+use crate::bounded_read;
 use crate::pci::Bdf;
 
 /// Why an attribute could not be used.
@@ -27,6 +27,9 @@ pub enum SysfsError {
         #[source]
         source: io::Error,
     },
+    /// The file is not a regular file (a FIFO, a device) or is too large.
+    #[error(transparent)]
+    Refused(bounded_read::ReadError),
     /// The content is not what the kernel writes there.
     #[error("{path}: expected {expected}, found {found:?}")]
     Garbage {
@@ -56,26 +59,17 @@ fn io_err(root: &HostRoot, p: &Path, e: io::Error) -> SysfsError {
     }
 }
 
-/// Reads a small file with as few system calls as possible (open, read, close): sysfs returns
-/// an attribute in one read, and a short read of a regular file means its end.
-fn read_small(p: &Path) -> io::Result<Vec<u8>> {
-    let mut f = File::open(p)?;
-    let mut out = Vec::new();
-    let mut buf = [0u8; 512];
-    loop {
-        let n = f.read(&mut buf)?;
-        out.extend_from_slice(&buf[..n]);
-        if n < buf.len() {
-            return Ok(out);
-        }
-    }
-}
-
-/// Reads a text attribute, trimmed.
+/// Reads a text attribute (or a kernel text file such as `/proc/mounts`), trimmed: a regular
+/// file of at most [`bounded_read::KERNEL_LIMIT`] bytes, its path resolved inside the root.
 pub fn read_text(root: &HostRoot, p: &Path) -> Result<String, SysfsError> {
-    match read_small(p) {
-        Ok(b) => Ok(String::from_utf8_lossy(&b).trim().to_string()),
-        Err(e) => Err(io_err(root, p, e)),
+    let real = root.confine(p);
+    match bounded_read::read_lossy(&real, bounded_read::KERNEL_LIMIT) {
+        Ok(Some(t)) => Ok(t.trim().to_string()),
+        Ok(None) => Err(SysfsError::Missing {
+            path: shown(root, p),
+        }),
+        Err(bounded_read::ReadError::Io { source, .. }) => Err(io_err(root, p, source)),
+        Err(e) => Err(SysfsError::Refused(e)),
     }
 }
 
@@ -85,7 +79,16 @@ pub fn read_text(root: &HostRoot, p: &Path) -> Result<String, SysfsError> {
 /// stay zero; the result is 4096 bytes long when extended config space exists.
 pub fn read_config(root: &HostRoot, p: &Path) -> Result<Vec<u8>, SysfsError> {
     let err = |e| io_err(root, p, e);
-    let f = File::open(p).map_err(err)?;
+    let f = match bounded_read::open(&root.confine(p)) {
+        Ok(Some(f)) => f,
+        Ok(None) => {
+            return Err(SysfsError::Missing {
+                path: shown(root, p),
+            })
+        }
+        Err(bounded_read::ReadError::Io { source, .. }) => return Err(err(source)),
+        Err(e) => return Err(SysfsError::Refused(e)),
+    };
     let mut b = vec![0u8; 256];
     let mut got = 0;
     while got < 256 {
@@ -156,7 +159,8 @@ pub fn read_int(root: &HostRoot, p: &Path) -> Result<i64, SysfsError> {
 /// Reads a symlink and returns its target resolved against the link's directory, lexically
 /// (`..` removed), without requiring the target to exist.
 pub fn read_link(root: &HostRoot, p: &Path) -> Result<PathBuf, SysfsError> {
-    let t = std::fs::read_link(p).map_err(|e| io_err(root, p, e))?;
+    let t =
+        std::fs::read_link(root.link_path(root.host_path(p))).map_err(|e| io_err(root, p, e))?;
     let base = if t.is_absolute() {
         root.path(&t)
     } else {

@@ -29,9 +29,12 @@ pub struct Verified {
 /// True when xenpci runs in dom0 (`/proc/xen/capabilities` under the host root says
 /// `control_d`), where XenStore holds the truth.
 pub fn in_dom0(root: &HostRoot) -> bool {
-    std::fs::read_to_string(root.path("/proc/xen/capabilities"))
-        .map(|c| c.contains("control_d"))
-        .unwrap_or(false)
+    crate::bounded_read::read_string(
+        &root.path("/proc/xen/capabilities"),
+        crate::bounded_read::KERNEL_LIMIT,
+    )
+    .map(|c| c.contains("control_d"))
+    .unwrap_or(false)
 }
 
 /// The host devices listed in domain `domid`'s PCI backend (`dev-<n>` nodes), with their node.

@@ -77,6 +77,9 @@ pub fn edit(
     dry_run: bool,
     change: impl FnOnce(&mut Document) -> Result<String, EditError>,
 ) -> Result<Edited, FileError> {
+    // A missing file is reported as such before its lock is taken (the lock needs its
+    // directory).
+    read(path)?;
     let lock = if dry_run {
         None
     } else {

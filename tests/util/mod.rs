@@ -341,3 +341,132 @@ pub fn bdfs(list: &Value) -> Vec<String> {
         .map(|r| r["bdf"].as_str().unwrap().to_string())
         .collect()
 }
+
+/// What an interrupted write may leave in a root that must be gone after the next run: temporary
+/// files (`*.xenpci-tmp`), xlcfg lock files (`*.xenpci-lock`), the plan journal, and backups
+/// (`F.xenpci-STAMP[.N].bak`) that are not exactly `old_of(F)` (empty or partial ones).
+pub fn debris(root: &Path, old_of: &dyn Fn(&Path) -> Option<Vec<u8>>) -> Vec<String> {
+    let bak = regex::Regex::new(r"^(.*)\.xenpci-\d{8}T\d{6}(\.\d+)?\.bak$").unwrap();
+    let mut out = Vec::new();
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(dir) = todo.pop() {
+        for e in fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            let ft = e.file_type().unwrap();
+            if ft.is_dir() {
+                todo.push(p);
+            } else if name.ends_with(".xenpci-tmp")
+                || name.ends_with(".xenpci-lock")
+                || name == "plan-journal.json"
+            {
+                out.push(p.display().to_string());
+            } else if let Some(c) = bak.captures(&p.to_string_lossy()) {
+                let of = PathBuf::from(&c[1]);
+                if fs::read(&p).ok() != old_of(&of) {
+                    out.push(format!(
+                        "{} (not the old content of {})",
+                        p.display(),
+                        of.display()
+                    ));
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `cmd` run under `strace`, killed (SIGKILL) at the `n`-th call of `syscall`
+/// (`strace -e inject=SYSCALL:signal=KILL:when=N`); the child's exit status.
+pub fn killed_at(cmd: &std::process::Command, syscall: &str, n: usize) -> std::process::ExitStatus {
+    strace(cmd, &["-e", &format!("trace={syscall}"), "-e"])
+        .arg(format!("inject={syscall}:signal=KILL:when={n}"))
+        .arg("--")
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("run strace (tests/run.sh installs it)")
+}
+
+/// The calls of `syscalls` that `cmd` makes, in order, as (name, strace line) (one traced run,
+/// which really happens).
+pub fn syscall_trace(cmd: &std::process::Command, syscalls: &[&str]) -> Vec<(String, String)> {
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let st = strace(cmd, &["-o"])
+        .arg(log.path())
+        .arg("-e")
+        .arg(format!("trace={}", syscalls.join(",")))
+        .arg("--")
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("run strace (tests/run.sh installs it)");
+    assert!(st.success(), "the traced run failed: {st}");
+    fs::read_to_string(log.path())
+        .unwrap()
+        .lines()
+        .filter_map(|line| {
+            let (name, _) = line.split_once('(')?;
+            syscalls
+                .contains(&name)
+                .then(|| (name.to_string(), line.to_string()))
+        })
+        .collect()
+}
+
+fn strace(like: &std::process::Command, first: &[&str]) -> std::process::Command {
+    let mut c = std::process::Command::new("strace");
+    c.args(first);
+    if let Some(d) = like.get_current_dir() {
+        c.current_dir(d);
+    }
+    for (k, v) in like.get_envs() {
+        match v {
+            Some(v) => c.env(k, v),
+            None => c.env_remove(k),
+        };
+    }
+    c
+}
+
+/// Runs `cmd` (stdin closed), killing it after `secs` seconds: `None` when it had to be killed
+/// (it hung), so a regression fails the test instead of hanging it.
+pub fn run_within(mut cmd: std::process::Command, secs: u64) -> Option<Run> {
+    let mut child = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    Some(Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    })
+}
+
+/// Replaces a host file with a FIFO (nothing ever writes to it).
+pub fn make_fifo(path: &Path) {
+    let _ = fs::remove_file(path);
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let st = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(st.success(), "mkfifo {}", path.display());
+}

@@ -178,6 +178,14 @@ pub fn plan(ctx: Ctx<'_>, change: &Change, plan: &mut Plan) -> Result<(), HideEr
         }
     }
     let new: String = lines.iter().map(|(b, e)| format!("{b}{e}")).collect();
+    // /etc/default/grub is written first: a run stopped between the two files leaves the source
+    // of the next `update-grub` already changed, so regenerating grub.cfg completes the change
+    // instead of undoing it (and the plan journal rolls both back on the next xenpci run).
+    if text.contains("/etc/grub.d/20_linux_xen") {
+        if let Some(defaults) = read_host(ctx.root, DEFAULTS)? {
+            plan_defaults(&defaults, change, plan)?;
+        }
+    }
     plan.write_file(
         path,
         Some(&text),
@@ -187,11 +195,6 @@ pub fn plan(ctx: Ctx<'_>, change: &Change, plan: &mut Plan) -> Result<(), HideEr
             titles.join(", ")
         ),
     );
-    if text.contains("/etc/grub.d/20_linux_xen") {
-        if let Some(defaults) = read_host(ctx.root, DEFAULTS)? {
-            plan_defaults(&defaults, change, plan)?;
-        }
-    }
     if !plan.is_empty() {
         plan.note("the boot configuration changes take effect at the next host reboot");
     }

@@ -37,7 +37,7 @@ pub fn current_driver(root: &HostRoot, bdf: Bdf) -> Option<String> {
 
 /// The devices in pciback's slot list.
 pub fn slots(root: &HostRoot) -> Vec<Bdf> {
-    std::fs::read_to_string(root.path(format!("{PCIBACK}/slots")))
+    crate::host::sysfs::read_text(root, &root.path(format!("{PCIBACK}/slots")))
         .unwrap_or_default()
         .lines()
         .filter_map(|l| l.trim().parse().ok())

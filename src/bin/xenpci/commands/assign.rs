@@ -65,7 +65,7 @@ pub fn run(a: AssignArgs, g: &Globals) -> anyhow::Result<ExitCode> {
 pub fn run_edit(req: &EditRequest, json: bool, g: &Globals) -> anyhow::Result<ExitCode> {
     let runner = SystemRunner;
     let xe = Xe::new(&runner);
-    let root = g.host_root();
+    let root = g.host_root()?;
     let report = match edit(&xe, &root, req, &mut |line| eprintln!("xenpci: {line}")) {
         Ok(r) => r,
         Err(e) => {

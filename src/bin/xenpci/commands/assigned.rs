@@ -22,7 +22,7 @@ pub struct AssignedArgs {
 pub fn run(a: AssignedArgs, g: &Globals) -> anyhow::Result<ExitCode> {
     let runner = SystemRunner;
     let xe = Xe::new(&runner);
-    let vms = assigned(&xe, &g.host_root())?;
+    let vms = assigned(&xe, &g.host_root()?)?;
     let flagged = vms.iter().any(|v| {
         !v.not_understood.is_empty()
             || v.devices

@@ -36,7 +36,7 @@ pub struct CheckArgs {
 }
 
 pub fn run(a: CheckArgs, g: &Globals) -> anyhow::Result<ExitCode> {
-    let root = g.host_root();
+    let root = g.host_root()?;
     let system = SystemRunner;
     let runner: Option<&dyn Runner> = root.is_real().then_some(&system as &dyn Runner);
     let (inv, output) = preflight::check_host(&root, runner, &a.bdfs);

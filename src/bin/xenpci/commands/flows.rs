@@ -47,11 +47,14 @@ impl FlowOpts {
     /// The local host's name.
     pub fn local(&self, g: &Globals) -> String {
         self.local_host.clone().unwrap_or_else(|| {
-            std::fs::read_to_string(g.host_root().path("/proc/sys/kernel/hostname"))
-                .map(|s| s.trim().to_string())
-                .ok()
-                .filter(|s| !s.is_empty())
-                .unwrap_or_else(|| "localhost".into())
+            xenpci::bounded_read::read_string(
+                &g.unchecked_root().path("/proc/sys/kernel/hostname"),
+                xenpci::bounded_read::KERNEL_LIMIT,
+            )
+            .map(|s| s.trim().to_string())
+            .ok()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "localhost".into())
         })
     }
 
@@ -61,7 +64,7 @@ impl FlowOpts {
             runner,
             local: Some(self.local(g)),
             transport: Transport::parse(&self.transport)?,
-            root: g.host_root(),
+            root: g.host_root()?,
             remote_root: self.remote_root.clone(),
         })
     }
@@ -106,10 +109,11 @@ pub struct StateOpts {
 }
 
 impl StateOpts {
-    fn dir(&self, g: &Globals) -> std::path::PathBuf {
-        self.state_dir
-            .clone()
-            .unwrap_or_else(|| xenpci::journal::default_state_dir(&g.host_root()))
+    fn dir(&self, g: &Globals) -> anyhow::Result<std::path::PathBuf> {
+        Ok(match &self.state_dir {
+            Some(d) => d.clone(),
+            None => xenpci::journal::default_state_dir(&g.host_root()?),
+        })
     }
     fn mapping(&self) -> anyhow::Result<Option<Mapping>> {
         Ok(match &self.map {
@@ -384,13 +388,13 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
                 force_stop: a.force_stop,
             };
             let plan = migrate::plan(&site, &req)?;
-            run_plan(&site, &a.state.dir(g), "migrate", &plan, &a.opts)
+            run_plan(&site, &a.state.dir(g)?, "migrate", &plan, &a.opts)
         }
         FlowCmd::DetachAll(a) => {
             let site = a.opts.site(g, &runner)?;
             let host = a.host.clone().unwrap_or_else(|| a.opts.local(g));
             let (plan, _) = saved::plan_detach_all(&site, &host, &a.vm, &a.save)?;
-            run_plan(&site, &a.state.dir(g), "detach-all", &plan, &a.opts)
+            run_plan(&site, &a.state.dir(g)?, "detach-all", &plan, &a.opts)
         }
         FlowCmd::Reattach(a) => {
             let site = a.opts.site(g, &runner)?;
@@ -398,11 +402,17 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
             let saved = saved::load(&a.from_file)?;
             let map = a.state.mapping()?;
             let plan = saved::plan_reattach(&site, &saved, &host, map.as_ref())?;
-            run_plan(&site, &a.state.dir(g), "reattach", &plan, &a.opts)
+            run_plan(&site, &a.state.dir(g)?, "reattach", &plan, &a.opts)
         }
         FlowCmd::Resume(a) => {
             let site = a.opts.site(g, &runner)?;
-            let dir = a.state.dir(g);
+            let dir = a.state.dir(g)?;
+            if a.id.is_none() {
+                // hide's own journal (two boot files), kept apart from the flows'
+                if let Some(said) = xenpci::hide::apply::resume(&site.root)? {
+                    eprintln!("xenpci: {said}");
+                }
+            }
             let ids: Vec<String> = match &a.id {
                 Some(id) => vec![id.clone()],
                 None => Journal::list(&dir)?
@@ -424,7 +434,7 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
             Ok(worst)
         }
         FlowCmd::Status(a) => {
-            let dir = a.state.dir(g);
+            let dir = a.state.dir(g)?;
             let flows: Vec<_> = Journal::list(&dir)?
                 .into_iter()
                 .filter(|r| a.all || !r.status.is_final())
@@ -475,7 +485,7 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
         }
         FlowCmd::Evacuate(a) => {
             let site = a.opts.site(g, &runner)?;
-            let dir = a.state.dir(g);
+            let dir = a.state.dir(g)?;
             let ev = evacuate::Evacuation {
                 from: site.canonical(&a.host),
                 to: site.canonical(&a.to),

@@ -25,7 +25,7 @@ pub struct HiddenArgs {
 
 /// `xenpci hidden`.
 pub fn run(a: HiddenArgs, g: &Globals) -> anyhow::Result<ExitCode> {
-    let root = g.host_root();
+    let root = g.host_root()?;
     let runner = SystemRunner;
     let ctx = Ctx {
         root: &root,

@@ -114,7 +114,7 @@ fn unique(v: &[Bdf]) -> Vec<Bdf> {
 
 /// `xenpci hide`.
 pub fn run_hide(a: HideArgs, g: &Globals) -> anyhow::Result<ExitCode> {
-    let root = g.host_root();
+    let root = g.host_root()?;
     let bdfs = unique(&a.common.bdfs);
     let verdict = guard::check(&InventoryFacts::scan(&root), &bdfs, a.force, a.with_group);
     for w in &verdict.warnings {
@@ -146,7 +146,7 @@ pub fn run_unhide(a: CommonArgs, g: &Globals) -> anyhow::Result<ExitCode> {
 }
 
 fn execute(a: CommonArgs, change: Change, g: &Globals) -> anyhow::Result<ExitCode> {
-    let root = g.host_root();
+    let root = g.host_root()?;
     let runner = SystemRunner;
     let ctx = Ctx {
         root: &root,

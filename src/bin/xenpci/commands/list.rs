@@ -40,7 +40,7 @@ pub fn run(a: ListArgs, g: &Globals) -> anyhow::Result<ExitCode> {
         Some(s) => filter::parse(s)?,
         None => Vec::new(),
     };
-    let root = g.host_root();
+    let root = g.host_root()?;
     let inv = Inventory::scan(&root);
     print_warnings(&inv);
     let shown = |f: &PciFunction| filter::any_matches(&filters, f.vendor_id, f.device_id, f.class);

@@ -33,8 +33,16 @@ pub struct Globals {
 }
 
 impl Globals {
-    /// The host root chosen by `--root` / `XENPCI_ROOT`, else `/`.
-    pub fn host_root(&self) -> HostRoot {
+    /// The host root chosen by `--root` / `XENPCI_ROOT`, else `/`; an error naming it when it is
+    /// not an existing directory (a missing root is not an empty host).
+    pub fn host_root(&self) -> anyhow::Result<HostRoot> {
+        let r = self.unchecked_root();
+        r.check()?;
+        Ok(r)
+    }
+
+    /// [`Globals::host_root`] without the check, for best-effort reads (the host name).
+    pub fn unchecked_root(&self) -> HostRoot {
         self.root.clone().map(HostRoot::new).unwrap_or_default()
     }
 }

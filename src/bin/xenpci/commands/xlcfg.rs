@@ -79,7 +79,13 @@ pub fn run(c: XlcfgCmd, _g: &Globals) -> anyhow::Result<ExitCode> {
             file,
             bdf: b,
         } => edit(&file, dry_run, |d| {
-            let n = d.remove_pci(b, &xl_spec_parser)?;
+            // Idempotent: re-run after a completed (or killed-after-the-rename) removal.
+            let n = match d.remove_pci(b, &xl_spec_parser) {
+                Err(EditError::NotFound { .. }) => {
+                    return Ok(format!("nothing to do: no pci entry for {b}"))
+                }
+                r => r?,
+            };
             Ok(format!(
                 "removed {n} pci entr{} for {b}",
                 if n == 1 { "y" } else { "ies" }

@@ -1,0 +1,201 @@
+//! The journal of a [`Plan`](crate::plan::Plan) that changes more than one file (grub.cfg and
+//! `/etc/default/grub`): before the first file is touched, every file's content before and after
+//! is written (atomically) to `<root>/var/lib/xenpci/plan-journal.json`; it is removed once the
+//! plan is done or rolled back. A run killed in between leaves it, and the next run ([`recover`],
+//! called by `hide`/`unhide` under the hide lock and by `xenpci resume`) rolls the files back to
+//! their old content first, so the files never disagree for longer than one run (`update-grub`
+//! regenerating grub.cfg from a defaults file without the hide list would drop it).
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::fsutil::{self, WriteError};
+use crate::host::HostRoot;
+
+/// Why the journal could not be written, read or replayed.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanJournalError {
+    /// Writing or removing the journal, or restoring a file, failed.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    /// The journal is not what xenpci writes.
+    #[error(
+        "{path} is not a plan journal ({source}); move it away once the files it names are checked"
+    )]
+    Parse {
+        /// The journal.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A file holds neither its old nor its new content: something else changed it.
+    #[error(
+        "{file} was changed since an interrupted xenpci run (recorded in {journal}); it holds neither \
+         the content before nor after that run, so it is left alone: check it, then remove {journal}"
+    )]
+    Conflict {
+        /// The file (host path).
+        file: PathBuf,
+        /// The journal (host path).
+        journal: PathBuf,
+    },
+}
+
+/// One file of the plan: its content before and after (None: absent).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FileChange {
+    /// Host path.
+    pub path: PathBuf,
+    /// Before the plan.
+    pub old: Option<String>,
+    /// After the plan.
+    pub new: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Record {
+    title: String,
+    files: Vec<FileChange>,
+}
+
+/// Where the journal of `root` lives (host path).
+pub const PATH: &str = "/var/lib/xenpci/plan-journal.json";
+
+/// Writes the journal for `files` (the caller holds the lock serialising plans).
+pub fn begin(root: &HostRoot, title: &str, files: &[FileChange]) -> Result<(), WriteError> {
+    let path = root.path(PATH);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|source| WriteError::Io {
+            what: "create the directory of",
+            path: path.clone(),
+            source,
+        })?;
+    }
+    let rec = Record {
+        title: title.to_string(),
+        files: files.to_vec(),
+    };
+    let text = serde_json::to_string_pretty(&rec).unwrap_or_default();
+    fsutil::atomic_write(&path, text.as_bytes(), false).map(drop)
+}
+
+/// Removes the journal (the plan is done or fully undone).
+pub fn end(root: &HostRoot) -> Result<(), WriteError> {
+    let path = root.path(PATH);
+    match std::fs::remove_file(&path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(WriteError::Io {
+            what: "remove",
+            path,
+            source,
+        }),
+    }
+}
+
+/// Rolls back the files of an interrupted plan, if its journal is there: every file that holds
+/// its new content gets its old content back (a file already old is left), then the journal is
+/// removed. Returns what was done, in words (None: no journal). A file holding anything else is
+/// a [`PlanJournalError::Conflict`] and nothing is changed.
+pub fn recover(root: &HostRoot) -> Result<Option<String>, PlanJournalError> {
+    let path = root.path(PATH);
+    let Some(text) = fsutil::read_text(&path)? else {
+        return Ok(None);
+    };
+    let rec: Record = serde_json::from_str(&text).map_err(|source| PlanJournalError::Parse {
+        path: PathBuf::from(PATH),
+        source,
+    })?;
+    let mut todo = Vec::new();
+    for f in &rec.files {
+        let real = root.path(&f.path);
+        let now = fsutil::read_text(&real)?;
+        if now == f.old {
+            continue;
+        }
+        if now != f.new {
+            return Err(PlanJournalError::Conflict {
+                file: f.path.clone(),
+                journal: PathBuf::from(PATH),
+            });
+        }
+        todo.push((f, real));
+    }
+    let mut restored = Vec::new();
+    for (f, real) in todo.iter().rev() {
+        restore(real, f.old.as_deref())?;
+        restored.push(f.path.display().to_string());
+    }
+    end(root)?;
+    Ok(Some(if restored.is_empty() {
+        format!(
+            "an interrupted '{}' had changed no file yet; its journal was removed",
+            rec.title
+        )
+    } else {
+        format!(
+            "an interrupted '{}' was rolled back: {} restored",
+            rec.title,
+            restored.join(", ")
+        )
+    }))
+}
+
+fn restore(real: &Path, old: Option<&str>) -> Result<(), WriteError> {
+    match old {
+        Some(o) => fsutil::atomic_write(real, o.as_bytes(), false).map(drop),
+        None => match std::fs::remove_file(real) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(WriteError::Io {
+                what: "remove",
+                path: real.to_path_buf(),
+                source,
+            }),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(path: &str, old: &str, new: &str) -> FileChange {
+        FileChange {
+            path: path.into(),
+            old: Some(old.into()),
+            new: Some(new.into()),
+        }
+    }
+
+    #[test]
+    fn an_interrupted_plan_is_rolled_back_and_a_foreign_edit_is_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let root = HostRoot::new(d.path());
+        std::fs::create_dir_all(root.path("/etc")).unwrap();
+        std::fs::write(root.path("/etc/a"), "new a\n").unwrap();
+        std::fs::write(root.path("/etc/b"), "old b\n").unwrap();
+        let files = [
+            change("/etc/a", "old a\n", "new a\n"),
+            change("/etc/b", "old b\n", "new b\n"),
+        ];
+        begin(&root, "hide x", &files).unwrap();
+        let said = recover(&root).unwrap().unwrap();
+        assert!(said.contains("/etc/a restored"), "{said}");
+        assert_eq!(
+            std::fs::read_to_string(root.path("/etc/a")).unwrap(),
+            "old a\n"
+        );
+        assert!(!root.path(PATH).exists());
+        assert_eq!(recover(&root).unwrap(), None);
+        begin(&root, "hide x", &files).unwrap();
+        std::fs::write(root.path("/etc/b"), "someone\n").unwrap();
+        assert!(matches!(
+            recover(&root),
+            Err(PlanJournalError::Conflict { .. })
+        ));
+        assert!(root.path(PATH).exists(), "kept for the admin");
+    }
+}
