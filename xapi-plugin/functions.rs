@@ -8,11 +8,13 @@ use xenpci::exec::{Runner, SystemRunner};
 use xenpci::flows::hotplug;
 use xenpci::flows::transport::{Site, Transport};
 use xenpci::flows::xl::Xl;
-use xenpci::hide::apply::{self as hide_apply, Options, Outcome};
+use xenpci::hide::apply::{Options, Outcome};
 use xenpci::hide::methods::{detect, state};
-use xenpci::hide::{Ctx, HideError};
+use xenpci::hide::Ctx;
 use xenpci::host::{filter, preflight, HostRoot, Inventory};
+use xenpci::ops::{give, OpError};
 use xenpci::pci::Bdf;
+use xenpci::policy::Override;
 use xenpci::xapi::{assign, Xe};
 
 use crate::protocol::Call;
@@ -196,6 +198,26 @@ fn failed(func: &str, message: String) -> Failure {
     Failure::new("XENPCI_FAILED", [format!("{func}: {message}")])
 }
 
+/// How the plugin spells an override.
+fn override_arg(o: Override) -> &'static str {
+    match o {
+        Override::Force => "force=true",
+    }
+}
+
+/// An operation's error as a fault: the code from its kind (`XENPCI_REFUSED`,
+/// `XENPCI_INVALID_ARGUMENT`, `XENPCI_FAILED`), the message (with the override spelt as an
+/// argument) and the failing input.
+fn op_failure(func: &str, e: &OpError) -> Failure {
+    let mut msg = format!("{func}: {e}");
+    if let Some(o) = e.overridable() {
+        msg.push_str(&format!(" (to do it anyway: {})", override_arg(o)));
+    }
+    let mut params = vec![msg];
+    params.extend(e.input());
+    Failure::new(e.kind().fault(), params)
+}
+
 /// `hidden` [method=M]: the same JSON as `xenpci hidden --json`.
 fn hidden(args: &Args) -> Result<String, Failure> {
     only(args, "hidden", &["method"])?;
@@ -238,8 +260,8 @@ fn hide_options(args: &Args, func: &str) -> Result<Options, Failure> {
 
 /// Turns a hide/unhide outcome into the plugin's answer: the Outcome JSON when everything was
 /// done (or planned), else a Failure that says which step failed and what was undone.
-fn hide_answer(func: &str, out: Result<Outcome, HideError>) -> Result<String, Failure> {
-    let out = out.map_err(|e| failed(func, e.to_string()))?;
+fn hide_answer(func: &str, out: Result<Outcome, OpError>) -> Result<String, Failure> {
+    let out = out.map_err(|e| op_failure(func, &e))?;
     if let Some(r) = &out.result {
         if let Some(f) = &r.failure {
             let mut msg = format!("{f}");
@@ -267,7 +289,7 @@ fn hide(args: &Args) -> Result<String, Failure> {
     let runner = SystemRunner;
     hide_answer(
         "hide",
-        hide_apply::hide(
+        give::hide(
             Ctx {
                 root: &root,
                 runner: &runner,
@@ -278,16 +300,16 @@ fn hide(args: &Args) -> Result<String, Failure> {
     )
 }
 
-/// `unhide` bdf=... [persistent now method live dry_run].
+/// `unhide` bdf=... [persistent now method live dry_run force].
 fn unhide(args: &Args) -> Result<String, Failure> {
-    only(args, "unhide", &HIDE_ARGS[..6])?;
+    only(args, "unhide", &HIDE_ARGS[..7])?;
     let bdfs = bdfs(args, "unhide")?;
     let opts = hide_options(args, "unhide")?;
     let root = root();
     let runner = SystemRunner;
     hide_answer(
         "unhide",
-        hide_apply::unhide(
+        give::unhide(
             Ctx {
                 root: &root,
                 runner: &runner,
@@ -318,13 +340,14 @@ fn local_site(runner: &dyn Runner) -> Site<'_> {
     }
 }
 
-/// `attach` domain=DOM spec=PCI_SPEC_STRING [dry_run]: `xenpci attach` (xl pci-attach, checked
-/// first, verified in XenStore).
+/// `attach` domain=DOM spec=PCI_SPEC_STRING [dry_run force]: `xenpci attach` (the policy, then
+/// xl pci-attach, checked first, verified in XenStore).
 fn attach(args: &Args) -> Result<String, Failure> {
-    only(args, "attach", &["domain", "spec", "dry_run"])?;
+    only(args, "attach", &["domain", "spec", "dry_run", "force"])?;
     let dom = required(args, "attach", "domain")?;
     let spec = required(args, "attach", "spec")?;
     let dry_run = flag(args, "attach", "dry_run")?;
+    let force = flag(args, "attach", "force")?;
     let runner = SystemRunner;
     let site = local_site(&runner);
     let xl = Xl {
@@ -332,7 +355,7 @@ fn attach(args: &Args) -> Result<String, Failure> {
         host: "localhost",
     };
     let report =
-        hotplug::attach(&xl, dom, spec, dry_run).map_err(|e| failed("attach", e.to_string()))?;
+        give::attach(&xl, dom, spec, dry_run, force).map_err(|e| op_failure("attach", &e))?;
     json(&report)
 }
 

@@ -63,8 +63,23 @@ pub fn local_store(is_local: bool) -> Option<XsStore> {
     XsStore::open().ok()
 }
 
+/// A check run on the resolved device before xl's own conditions (the safety policy, from
+/// [`crate::ops`]): Ok(notes) to go on.
+pub type Guard<'g> = &'g mut dyn FnMut(&DomainInfo, Bdf) -> Result<Vec<String>, FlowError>;
+
 /// What xl would refuse, checked before calling it. Returns the host BDFs the spec covers.
 pub fn preflight_attach(xl: &Xl, dom: &DomainInfo, spec: &PciSpec) -> Result<Bdf, FlowError> {
+    preflight_guarded(xl, dom, spec, &mut |_, _| Ok(Vec::new())).map(|(b, _)| b)
+}
+
+/// [`preflight_attach`] with `guard` run as soon as the device is known (so its answer comes
+/// first, whatever the spec's `seize`). Returns the device and the guard's notes.
+pub fn preflight_guarded(
+    xl: &Xl,
+    dom: &DomainInfo,
+    spec: &PciSpec,
+    guard: Guard<'_>,
+) -> Result<(Bdf, Vec<String>), FlowError> {
     let refuse = |reason: String| FlowError::Refused {
         action: format!("attach to {} on {}", dom.name, xl.host),
         reason,
@@ -108,14 +123,15 @@ pub fn preflight_attach(xl: &Xl, dom: &DomainInfo, spec: &PciSpec) -> Result<Bdf
         (None, Some(b)) => b,
         (None, None) => return Err(refuse("the spec names no device".into())),
     };
+    let notes = guard(dom, bdf)?;
     if !spec.seize && !assignable.iter().any(|(b, _)| *b == bdf) {
         let attached_elsewhere = "or it is attached to a guest already";
         return Err(refuse(format!(
-            "{bdf} is not assignable on {}: it is not bound to pciback ({attached_elsewhere}); run `xl pci-assignable-add {bdf}` or `xenpci hide`, or add seize=1",
+            "{bdf} is not assignable on {}: it is not bound to pciback ({attached_elsewhere}); hide it first (`xenpci hide {bdf}`)",
             xl.host
         )));
     }
-    Ok(bdf)
+    Ok((bdf, notes))
 }
 
 fn verify(
@@ -239,16 +255,28 @@ pub fn domain(xl: &Xl, dom: &str) -> Result<DomainInfo, FlowError> {
     })
 }
 
-/// `xenpci attach`: preflight, `xl pci-attach`, verify.
+/// `xenpci attach` without a guard (re-attaching what a flow itself detached): preflight,
+/// `xl pci-attach`, verify.
 pub fn attach(
     xl: &Xl,
     dom: &str,
     spec_text: &str,
     dry_run: bool,
 ) -> Result<HotplugReport, FlowError> {
+    attach_guarded(xl, dom, spec_text, dry_run, &mut |_, _| Ok(Vec::new()))
+}
+
+/// [`attach`] with `guard` asked about the device first; its notes open the report's.
+pub fn attach_guarded(
+    xl: &Xl,
+    dom: &str,
+    spec_text: &str,
+    dry_run: bool,
+    guard: Guard<'_>,
+) -> Result<HotplugReport, FlowError> {
     let spec = parse(spec_text)?;
     let info = domain(xl, dom)?;
-    let bdf = preflight_attach(xl, &info, &spec)?;
+    let (bdf, guard_notes) = preflight_guarded(xl, &info, &spec, guard)?;
     let command = xl
         .site
         .xl(xl.host, &["pci-attach", dom, spec_text])
@@ -259,7 +287,7 @@ pub fn attach(
         devices: vec![bdf],
         command,
         verified_by: VerifiedBy::NotRun,
-        notes: Vec::new(),
+        notes: guard_notes,
     };
     if dry_run {
         return Ok(report);
@@ -270,7 +298,7 @@ pub fn attach(
     }
     let (by, notes) = check(xl, &info, bdf, true)?;
     report.verified_by = by;
-    report.notes = notes;
+    report.notes.extend(notes);
     Ok(report)
 }
 

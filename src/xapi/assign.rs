@@ -19,10 +19,11 @@ use super::verify::{verify_attached, Verified};
 use super::xe::{PowerState, VmInfo, Xe, XeError, KEY_NOT_IN_MAP};
 use crate::exec::CommandSpec;
 use crate::fsutil::{self, FileLock, WriteError};
-use crate::host::HostRoot;
+use crate::host::{HostRoot, Inventory};
 use crate::ids::VmUuid;
 use crate::pci::Bdf;
 use crate::plan::Plan;
+use crate::policy::{self, Action, Holder, InUse, Refusal};
 use crate::syntax::xapi_pci;
 
 /// Why an assign/unassign was refused or failed.
@@ -34,6 +35,9 @@ pub enum AssignError {
     /// The per-VM lock could not be taken.
     #[error(transparent)]
     Lock(#[from] WriteError),
+    /// The safety policy refused ([`crate::policy`]).
+    #[error(transparent)]
+    Policy(#[from] crate::policy::Refused),
     /// Devices dom0 still uses.
     #[error("refusing to assign {list}: not bound to pciback ({details}). When VM {vm} starts, xenopsd would silently take {them} from dom0 and bind {them} to pciback itself. {advice} (or pass --force)")]
     NotHidden {
@@ -151,6 +155,7 @@ impl AssignError {
         matches!(
             self,
             AssignError::NotHidden { .. }
+                | AssignError::Policy(_)
                 | AssignError::AssignedElsewhere { .. }
                 | AssignError::Misread { .. }
                 | AssignError::NotAssigned { .. }
@@ -161,7 +166,9 @@ impl AssignError {
     /// The option that overrides a refusal, when there is one.
     pub fn hint(&self) -> Option<&'static str> {
         match self {
-            AssignError::NotHidden { .. } | AssignError::Misread { .. } => Some("--force"),
+            AssignError::NotHidden { .. }
+            | AssignError::Misread { .. }
+            | AssignError::Policy(_) => Some("--force"),
             AssignError::AssignedElsewhere { .. } => Some("--steal"),
             _ => None,
         }
@@ -174,6 +181,7 @@ impl AssignError {
         matches!(
             self,
             AssignError::NotHidden { .. }
+                | AssignError::Policy(_)
                 | AssignError::AssignedElsewhere { .. }
                 | AssignError::Misread { .. }
                 | AssignError::NotAssigned { .. }
@@ -204,6 +212,9 @@ pub struct EditRequest {
     pub restart: bool,
     /// Only read; report the write commands that would run.
     pub dry_run: bool,
+    /// Who else uses devices beyond the VMs' other-config:pci (running domains, from
+    /// [`crate::ops::facts`]), for the policy.
+    pub in_use: InUse,
 }
 
 /// A VM named in a report.
@@ -260,6 +271,8 @@ pub struct EditReport {
     pub verified: Vec<Verified>,
     /// Things the user should know.
     pub notes: Vec<String>,
+    /// Devices the policy would have refused, assigned because of `force`.
+    pub forced: Vec<Refusal>,
 }
 
 /// The lock file serialising edits of one VM's other-config: `ROOT/run/lock/xenpci-vm-UUID.lock`.
@@ -683,7 +696,6 @@ pub fn edit(
     no_dups(&req.remove)?;
     let uuid = xe.vm_lookup(&req.vm)?;
     let mut notes = Vec::new();
-    notes.extend(check_hidden(xe, root, &req.vm, &req.add, req.force)?);
 
     // Per-device locks first (so two runs cannot give one device to two VMs), then per-VM locks;
     // every run takes them in this global order, so none can deadlock.
@@ -695,6 +707,31 @@ pub fn edit(
 
     // Devices other VMs hold.
     let held = holders(xe, &uuid, &req.add)?;
+    // The policy first (so its reasons are the same as every other entry point's). Another
+    // VM's other-config:pci is left to the refusal below, whose answer is `steal` (move it), not
+    // `force` (which would leave it in two VMs' values); a running domain's device is never
+    // taken unforced.
+    let in_use = req.in_use.clone();
+    let target = [Holder::Vm {
+        uuid: uuid.to_string(),
+        name: req.vm.clone(),
+    }];
+    let verdict = policy::decide(
+        &Inventory::scan(root),
+        &in_use,
+        &policy::Request {
+            action: Action::Give,
+            devices: &req.add,
+            target: &target,
+            force: req.force,
+            with_group: false,
+        },
+    )
+    .into_result("assign", &format!(" to VM {}", req.vm))?;
+    notes.extend(verdict.notes.iter().cloned());
+    notes.extend(verdict.forced_notes());
+    let forced = verdict.forced;
+    notes.extend(check_hidden(xe, root, &req.vm, &req.add, req.force)?);
     if let Some((bdf, other, _)) = held.first().filter(|_| !req.steal) {
         return Err(AssignError::AssignedElsewhere {
             bdf: *bdf,
@@ -892,6 +929,7 @@ pub fn edit(
         restarted,
         verified,
         notes,
+        forced,
     })
 }
 

@@ -2,16 +2,17 @@
 //! `other-config:pci` (library: [`xenpci::xapi::assign`]). Also the output shared with `unassign`.
 //!
 //! `--json` prints one document on stdout whatever happens: the report, or on an error
-//! `{"refused": bool, "error", "hint"}` (`refused`: nothing was changed because xenpci said no;
-//! `hint`: the option that overrides it, or null) next to the stderr message and exit status.
+//! the shape every command shares, `{"refused", "kind", "error", "input", "hint", "refusals"}`
+//! (`refused`: nothing was changed because xenpci said no; `hint`: the option that overrides it)
+//! next to the stderr message and exit status.
 
 use std::process::ExitCode;
 
 use clap::Args;
-use serde::Serialize;
 use xenpci::exec::SystemRunner;
+use xenpci::ops::OpError;
 use xenpci::pci::Bdf;
-use xenpci::xapi::assign::{edit, AssignError, EditReport, EditRequest};
+use xenpci::xapi::assign::{edit, EditReport, EditRequest};
 use xenpci::xapi::Xe;
 
 use super::Globals;
@@ -66,20 +67,13 @@ pub fn run_edit(req: &EditRequest, json: bool, g: &Globals) -> anyhow::Result<Ex
     let runner = SystemRunner;
     let xe = Xe::new(&runner);
     let root = g.host_root();
-    let report = match edit(&xe, &root, req, &mut |line| eprintln!("xenpci: {line}")) {
+    let mut req = req.clone();
+    if !req.add.is_empty() {
+        xenpci::ops::facts::running_domains(&runner, &mut req.in_use);
+    }
+    let report = match edit(&xe, &root, &req, &mut |line| eprintln!("xenpci: {line}")) {
         Ok(r) => r,
-        Err(e) => {
-            if json {
-                print_error_json(&e)?;
-            }
-            // A refusal or a failed step is exit 1 (as for hide and check); bad input and tool
-            // errors stay exit 2.
-            if e.is_refusal_or_failure() {
-                eprintln!("xenpci: error: {e}");
-                return Ok(ExitCode::from(1));
-            }
-            return Err(e.into());
-        }
+        Err(e) => return Ok(super::report_op_error(&OpError::Assign(e), json)),
     };
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -90,23 +84,6 @@ pub fn run_edit(req: &EditRequest, json: bool, g: &Globals) -> anyhow::Result<Ex
 }
 
 /// `--json` when the edit did not happen or failed.
-#[derive(Serialize)]
-struct ErrorDoc {
-    refused: bool,
-    error: String,
-    hint: Option<&'static str>,
-}
-
-fn print_error_json(e: &AssignError) -> anyhow::Result<()> {
-    let doc = ErrorDoc {
-        refused: e.is_refusal(),
-        error: e.to_string(),
-        hint: e.hint(),
-    };
-    println!("{}", serde_json::to_string_pretty(&doc)?);
-    Ok(())
-}
-
 fn show(v: &Option<String>) -> String {
     v.as_ref()
         .map_or_else(|| "no pci key".to_string(), |v| v.clone())

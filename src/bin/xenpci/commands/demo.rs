@@ -101,8 +101,8 @@ fn seed_flow(root: &Path, g: &Globals) -> anyhow::Result<()> {
                 live: None,
                 dry_run,
                 json: false,
+                force: false,
             },
-            force: false,
             with_group: false,
         })
     };

@@ -18,6 +18,7 @@ use xenpci::flows::transport::{Site, Transport};
 use xenpci::flows::xl::Xl;
 use xenpci::flows::{engine, evacuate, migrate, saved, FlowError};
 use xenpci::journal::{FlowStatus, Journal};
+use xenpci::ops::give;
 use xenpci::pci::Bdf;
 
 use super::Globals;
@@ -249,6 +250,11 @@ pub struct AttachArgs {
     /// The host the domain runs on (default: this one).
     #[arg(value_parser = host_name, long)]
     pub host: Option<String>,
+    /// Attach even when xenpci refuses (a device dom0 needs, a bridge, part of an isolation
+    /// group, a device another guest uses); `seize=1` never does. The report names what was
+    /// forced.
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub opts: FlowOpts,
 }
@@ -313,7 +319,7 @@ pub fn run(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
         let doc = ErrorDoc {
             refused: matches!(
                 e.downcast_ref::<FlowError>(),
-                Some(FlowError::Refused { .. })
+                Some(FlowError::Refused { .. } | FlowError::Policy(_))
             ),
             error,
         };
@@ -322,7 +328,9 @@ pub fn run(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
     // A refusal is an answer, not a failure to run: exit 1 like hide's and assign's refusals
     // (2 stays for bad input and errors).
     if let Err(e) = &result {
-        if let Some(FlowError::Refused { .. }) = e.downcast_ref::<FlowError>() {
+        if let Some(FlowError::Refused { .. } | FlowError::Policy(_)) =
+            e.downcast_ref::<FlowError>()
+        {
             eprintln!("xenpci: error: {e}");
             return Ok(ExitCode::from(1));
         }
@@ -340,8 +348,18 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
                 site: &site,
                 host: &host,
             };
-            let r = hotplug::attach(&xl, &a.domain, &a.spec, a.opts.dry_run)?;
-            print_report(&r, a.opts.json, a.opts.dry_run, "attached")
+            let r = match give::attach(&xl, &a.domain, &a.spec, a.opts.dry_run, a.force) {
+                Ok(r) => r,
+                Err(e) => return Ok(super::report_op_error(&e, a.opts.json)),
+            };
+            for f in &r.forced {
+                eprintln!("xenpci: warning: forced: {f}");
+            }
+            if a.opts.json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            print_report(&r.report, false, a.opts.dry_run, "attached")
         }
         FlowCmd::Detach(a) => {
             let site = a.opts.site(g, &runner)?;

@@ -16,6 +16,7 @@ pub mod xapi_pci;
 pub mod xlcfg;
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use clap::Args;
 use xenpci::host::HostRoot;
@@ -51,4 +52,57 @@ pub fn init_tracing(g: &Globals) {
         .with_env_filter(tracing_subscriber::EnvFilter::new(level))
         .without_time()
         .try_init();
+}
+
+/// How the CLI spells an override.
+pub fn override_flag(o: xenpci::policy::Override) -> &'static str {
+    match o {
+        xenpci::policy::Override::Force => "--force",
+    }
+}
+
+/// `--json` for an operation that did not happen: one shape for every command.
+#[derive(serde::Serialize)]
+pub struct OpErrorDoc<'a> {
+    /// xenpci said no before changing anything.
+    pub refused: bool,
+    /// refused, failed, bad-input or tool-failed.
+    pub kind: xenpci::ops::Kind,
+    /// The message.
+    pub error: String,
+    /// The failing input, when there is one.
+    pub input: Option<String>,
+    /// The option that overrides it, when there is one.
+    pub hint: Option<&'static str>,
+    /// The policy's refused devices with their reasons (empty otherwise).
+    pub refusals: &'a [xenpci::policy::Refusal],
+}
+
+/// Prints an operation error (stderr, and the JSON document with `--json`) and returns its exit
+/// status.
+pub fn report_op_error(e: &xenpci::ops::OpError, json: bool) -> ExitCode {
+    let forcible = e.overridable().map(override_flag);
+    let hint = match e {
+        xenpci::ops::OpError::Assign(a) => a.hint(),
+        _ => forcible,
+    };
+    eprintln!("xenpci: error: {e}");
+    if let Some(h) = forcible {
+        eprintln!("xenpci: to do it anyway, add {h}");
+    }
+    if json {
+        let doc = OpErrorDoc {
+            refused: e.kind() == xenpci::ops::Kind::Refused,
+            kind: e.kind(),
+            error: e.to_string(),
+            input: e.input(),
+            hint,
+            refusals: e.refused().map_or(&[], |r| r.refusals.as_slice()),
+        };
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".into())
+        );
+    }
+    ExitCode::from(e.kind().exit_code())
 }

@@ -8,6 +8,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Subcommand;
 use serde::Serialize;
+use xenpci::exec::SystemRunner;
+use xenpci::ops::give;
 use xenpci::pci::Bdf;
 use xenpci::xlcfg::{self, effective, xl_spec_parser, Added, Document, EditError, Effective};
 
@@ -25,11 +27,19 @@ pub enum XlcfgCmd {
         /// The xl.cfg file.
         file: PathBuf,
     },
-    /// Add a PCI_SPEC_STRING to `pci` (replacing the entry with the same BDF).
+    /// Add a PCI_SPEC_STRING to `pci` (replacing the entry with the same BDF), after the same
+    /// safety policy as `attach` (dom0's devices, bridges, whole isolation groups, devices other
+    /// guests use).
     AddPci {
         /// Print the diff, write nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Add it even when xenpci refuses; the output names what was forced.
+        #[arg(long)]
+        force: bool,
+        /// Print the refusal as JSON (one document; the shape every command shares).
+        #[arg(long)]
+        json: bool,
         /// The xl.cfg file.
         file: PathBuf,
         /// e.g. `0000:03:00.0,permissive=1`
@@ -61,19 +71,36 @@ pub enum XlcfgCmd {
 }
 
 /// Runs one `xlcfg` subcommand.
-pub fn run(c: XlcfgCmd, _g: &Globals) -> anyhow::Result<ExitCode> {
+pub fn run(c: XlcfgCmd, g: &Globals) -> anyhow::Result<ExitCode> {
     match c {
         XlcfgCmd::Show { json, file } => show(&file, json),
         XlcfgCmd::AddPci {
             dry_run,
+            force,
+            json,
             file,
             spec,
-        } => edit(&file, dry_run, |d| {
-            Ok(match d.add_pci(&spec, &xl_spec_parser)? {
-                Added::Appended => format!("added pci entry '{spec}'"),
-                Added::Replaced { old } => format!("replaced pci entry '{old}' with '{spec}'"),
+        } => {
+            // The policy first, on the file as it is (a file xl cannot read is left to the
+            // edit, which reports it).
+            if let Ok(doc) = Document::parse(&read(&file)?) {
+                let root = g.host_root();
+                match give::xlcfg_add_pci(&root, &SystemRunner, &file, &doc, &spec, force) {
+                    Ok(v) => {
+                        for f in v.forced_notes() {
+                            eprintln!("xenpci: warning: {f}");
+                        }
+                    }
+                    Err(e) => return Ok(super::report_op_error(&e, json)),
+                }
+            }
+            edit(&file, dry_run, |d| {
+                Ok(match d.add_pci(&spec, &xl_spec_parser)? {
+                    Added::Appended => format!("added pci entry '{spec}'"),
+                    Added::Replaced { old } => format!("replaced pci entry '{old}' with '{spec}'"),
+                })
             })
-        }),
+        }
         XlcfgCmd::RemovePci {
             dry_run,
             file,
