@@ -75,6 +75,9 @@ pub fn run_edit(req: &EditRequest, json: bool, g: &Globals) -> anyhow::Result<Ex
         Ok(r) => r,
         Err(e) => return Ok(super::report_op_error(&OpError::Assign(e), json)),
     };
+    for f in &report.forced {
+        eprintln!("xenpci: warning: forced: {f}");
+    }
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

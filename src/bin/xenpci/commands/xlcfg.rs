@@ -83,6 +83,7 @@ pub fn run(c: XlcfgCmd, g: &Globals) -> anyhow::Result<ExitCode> {
         } => {
             // The policy first, on the file as it is (a file xl cannot read is left to the
             // edit, which reports it).
+            let mut forced = Vec::new();
             if let Ok(doc) = Document::parse(&read(&file)?) {
                 let root = g.host_root();
                 match give::xlcfg_add_pci(&root, &SystemRunner, &file, &doc, &spec, force) {
@@ -90,11 +91,12 @@ pub fn run(c: XlcfgCmd, g: &Globals) -> anyhow::Result<ExitCode> {
                         for f in v.forced_notes() {
                             eprintln!("xenpci: warning: {f}");
                         }
+                        forced = v.forced;
                     }
                     Err(e) => return Ok(super::report_op_error(&e, json)),
                 }
             }
-            edit(&file, dry_run, |d| {
+            edit(&file, dry_run, json.then_some(forced.as_slice()), |d| {
                 Ok(match d.add_pci(&spec, &xl_spec_parser)? {
                     Added::Appended => format!("added pci entry '{spec}'"),
                     Added::Replaced { old } => format!("replaced pci entry '{old}' with '{spec}'"),
@@ -105,7 +107,7 @@ pub fn run(c: XlcfgCmd, g: &Globals) -> anyhow::Result<ExitCode> {
             dry_run,
             file,
             bdf: b,
-        } => edit(&file, dry_run, |d| {
+        } => edit(&file, dry_run, None, |d| {
             let n = d.remove_pci(b, &xl_spec_parser)?;
             Ok(format!(
                 "removed {n} pci entr{} for {b}",
@@ -117,7 +119,7 @@ pub fn run(c: XlcfgCmd, g: &Globals) -> anyhow::Result<ExitCode> {
             file,
             key,
             value,
-        } => edit(&file, dry_run, |d| {
+        } => edit(&file, dry_run, None, |d| {
             d.set_key(&key, &value)?;
             Ok(format!("set {key} = {value}"))
         }),
@@ -255,14 +257,41 @@ fn show(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
     Ok(code)
 }
 
+/// `--json` of a done (or planned) edit.
+#[derive(Serialize)]
+struct EditJson<'a> {
+    refused: bool,
+    file: String,
+    what: &'a str,
+    dry_run: bool,
+    written: bool,
+    diff: &'a str,
+    forced: &'a [xenpci::policy::Refusal],
+}
+
+/// Runs an edit and prints what it did; `json`: as one JSON document, with the devices forced.
 fn edit(
     file: &Path,
     dry_run: bool,
+    json: Option<&[xenpci::policy::Refusal]>,
     change: impl FnOnce(&mut Document) -> Result<String, EditError>,
 ) -> anyhow::Result<ExitCode> {
     let source = file.display().to_string();
     let e = xlcfg::file::edit(file, dry_run, change)?;
     let what = &e.what;
+    if let Some(forced) = json {
+        let doc = EditJson {
+            refused: false,
+            file: source,
+            what,
+            dry_run,
+            written: e.written,
+            diff: &e.diff,
+            forced,
+        };
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     if dry_run {
         print!("{}", e.diff);
         println!("# dry run: {what}; nothing written");
