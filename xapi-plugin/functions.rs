@@ -55,6 +55,8 @@ pub const FUNCTIONS: &[(&str, Function)] = &[
 
 /// Runs the call's function.
 pub fn dispatch(call: &Call) -> Result<String, Failure> {
+    // The --root contract: under a fixture root, no host tool runs (only the stand-ins).
+    xenpci::exec::confine_to_root(root().dir());
     match FUNCTIONS.iter().find(|(name, _)| *name == call.method) {
         Some((_, f)) => f(&call.args),
         None => Err(Failure::new(

@@ -84,6 +84,8 @@ fn main() -> ExitCode {
         }
     };
     commands::init_tracing(&cli.globals);
+    // The --root contract: under a fixture root, no host tool runs (only the stand-ins).
+    xenpci::exec::confine_to_root(cli.globals.host_root().dir());
     let result = match cli.command {
         Command::Spec(c) => commands::spec::run(c, &cli.globals),
         Command::Xlcfg(c) => commands::xlcfg::run(c, &cli.globals),
