@@ -12,6 +12,9 @@
 //! | attached to a running domain | 06:00.0 | allowed | refused | refused |
 //! | in another VM's other-config:pci | 07:00.0 | allowed | refused (assign: `--steal`) | refused |
 //!
+//! `check` (CLI and plugin) answers "not passable" for each case with the give operations'
+//! reasons, and yes for the ordinary HBA at 05:00.0.
+//!
 //! (Hiding is not giving: a device a guest holds is already hidden; giving back to dom0 is the
 //! safe way for dom0's own devices.) Every refusal: the same reasons in every entry point, exit 1
 //! / `XENPCI_REFUSED`, and nothing changed (host files, both mocks' state, no mutating call in
@@ -447,6 +450,25 @@ fn every_entry_point_refuses_every_case_the_same_way_and_changes_nothing() {
             }
         }
     }
+    check_agrees(&w, &reasons);
+}
+
+/// `check` (CLI and plugin) says no to exactly what the give operations refuse, with their
+/// reasons.
+fn check_agrees(w: &World, reasons: &BTreeMap<(String, String), Vec<String>>) {
+    for (case, bdf) in CASES {
+        let want = &reasons[&(case.to_string(), "give".to_string())];
+        let (code, doc, stderr) = w.xenpci(&["check", bdf]);
+        assert_eq!(code, 1, "{case}: {doc}\n{stderr}");
+        assert_eq!(doc["passable"], false, "{case}: {doc}");
+        assert_eq!(&strs(&doc["refusals"][0]["reasons"]), want, "{case}: {doc}");
+        let r = w.plugin(&["check", &format!("bdf={bdf}")]);
+        assert_eq!(r["status"], "Success", "{case}: {r}");
+        let doc: Value = serde_json::from_str(r["value"].as_str().unwrap()).unwrap();
+        assert_eq!(&strs(&doc["refusals"][0]["reasons"]), want, "{case}: {doc}");
+    }
+    let (code, doc, _) = w.xenpci(&["check", "05:00.0"]);
+    assert_eq!((code, &doc["refusals"]), (0, &json!([])), "{doc}");
 }
 
 #[test]

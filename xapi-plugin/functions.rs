@@ -11,7 +11,7 @@ use xenpci::flows::xl::Xl;
 use xenpci::hide::apply::{Options, Outcome};
 use xenpci::hide::methods::{detect, state};
 use xenpci::hide::Ctx;
-use xenpci::host::{filter, preflight, HostRoot, Inventory};
+use xenpci::host::{filter, HostRoot, Inventory};
 use xenpci::ops::{give, OpError};
 use xenpci::pci::Bdf;
 use xenpci::policy::Override;
@@ -167,8 +167,8 @@ fn check(args: &Args) -> Result<String, Failure> {
     let root = root();
     let system = SystemRunner;
     let runner: Option<&dyn Runner> = root.is_real().then_some(&system as &dyn Runner);
-    let (_, output) = preflight::check_host(&root, runner, &bdfs);
-    json(&output)
+    let (_, report) = xenpci::ops::check::check(&root, runner, &system, &bdfs);
+    json(&report)
 }
 
 /// A boolean argument: `true`/`false`, `yes`/`no`, `1`/`0`, `on`/`off` (empty or absent: false).

@@ -4,9 +4,11 @@
 //! [`OpError`] with a [`Kind`] (which decides the exit status and the plugin fault), the failing
 //! input, and the override that would apply, as data.
 //!
+//! * [`check`]: the preflight with the policy's verdict.
 //! * [`facts`]: who uses which device (xl, xe, xl.cfg).
 //! * [`give`]: hide, unhide, attach, xl.cfg add-pci.
 
+pub mod check;
 pub mod facts;
 pub mod give;
 

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use xenpci::exec::{Runner, SystemRunner};
-use xenpci::host::preflight::{self, Severity};
+use xenpci::host::preflight::Severity;
 use xenpci::pci::Bdf;
 
 use super::list::print_warnings;
@@ -30,7 +30,8 @@ pub struct CheckArgs {
     #[arg(required = true, value_name = "BDF")]
     pub bdfs: Vec<Bdf>,
     /// JSON output: {"passable": bool, "iommu": {...}, "devices": [{bdf, description,
-    /// passable, findings: [{check, severity, message, fix}]}]}.
+    /// passable, findings: [{check, severity, message, fix}]}], "refusals": [{bdf, reasons,
+    /// codes}] (the policy, as assign/attach/add-pci would refuse), "notes"}.
     #[arg(long)]
     pub json: bool,
 }
@@ -39,14 +40,14 @@ pub fn run(a: CheckArgs, g: &Globals) -> anyhow::Result<ExitCode> {
     let root = g.host_root();
     let system = SystemRunner;
     let runner: Option<&dyn Runner> = root.is_real().then_some(&system as &dyn Runner);
-    let (inv, output) = preflight::check_host(&root, runner, &a.bdfs);
+    let (inv, report) = xenpci::ops::check::check(&root, runner, &system, &a.bdfs);
     print_warnings(&inv);
-    let passable = output.passable;
-    let reports = &output.devices;
+    let passable = report.output.passable;
+    let reports = &report.output.devices;
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     if a.json {
-        serde_json::to_writer_pretty(&mut out, &output)?;
+        serde_json::to_writer_pretty(&mut out, &report)?;
         writeln!(out)?;
     } else {
         for (i, r) in reports.iter().enumerate() {
@@ -86,6 +87,13 @@ pub fn run(a: CheckArgs, g: &Globals) -> anyhow::Result<ExitCode> {
                     if errors == 1 { "" } else { "s" }
                 )?;
             }
+        }
+        // The policy's answer: what assign, attach and xlcfg add-pci would refuse, and why.
+        for r in &report.refusals {
+            writeln!(out, "refused: {r}")?;
+        }
+        for n in &report.notes {
+            writeln!(out, "note: {n}")?;
         }
     }
     out.flush()?;
