@@ -318,3 +318,64 @@ fn attach_and_detach_through_the_plugin_drive_xl() {
         "{v}"
     );
 }
+
+/// `fn=help` lists every function with its arguments; each listed argument is accepted, an
+/// unlisted one is refused naming the listed ones, and docs/plugin.md documents every function
+/// and argument with a working `xe host-call-plugin` line.
+#[test]
+fn help_lists_every_function_and_argument_and_the_doc_names_them_all() {
+    let v = call(&["help"], &[]);
+    assert_eq!(v["status"], "Success", "{v}");
+    let help: Value = serde_json::from_str(v["value"].as_str().unwrap()).unwrap();
+    let version = call(&["version"], &[]);
+    let version: Value = serde_json::from_str(version["value"].as_str().unwrap()).unwrap();
+    let names: Vec<&str> = help
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["name"].as_str().unwrap())
+        .collect();
+    let functions: Vec<&str> = version["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert_eq!(names, functions);
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/plugin.md")).unwrap();
+    for h in help.as_array().unwrap() {
+        let name = h["name"].as_str().unwrap();
+        let section = doc
+            .split(&format!("\n## {name}\n"))
+            .nth(1)
+            .unwrap_or_else(|| panic!("docs/plugin.md has no section for {name}"));
+        let section = section.split("\n## ").next().unwrap();
+        assert!(
+            section.contains(&format!("plugin=xenpci fn={name}")),
+            "no xe host-call-plugin line for {name}"
+        );
+        let args: Vec<&str> = h["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["name"].as_str().unwrap())
+            .collect();
+        for a in &args {
+            assert!(
+                section.contains(&format!("`{a}`")),
+                "docs/plugin.md {name}: {a}"
+            );
+            // Accepted: whatever the answer, it is not "unknown argument".
+            let r = call(&[name, &format!("{a}=x")], &[]);
+            let msg = r["error"][1].as_str().unwrap_or_default().to_string();
+            assert!(!msg.contains("unknown argument"), "{name} {a}: {r}");
+        }
+        let r = call(&[name, "no_such_arg=1"], &[]);
+        assert_eq!(failure_code(&r), "XENPCI_INVALID_ARGUMENT");
+        let msg = r["error"][1].as_str().unwrap();
+        for a in &args {
+            assert!(msg.contains(a), "{name}: {msg}");
+        }
+    }
+}

@@ -1,6 +1,10 @@
 //! The plugin's function table: each function takes the call's string arguments, runs the
-//! library, and returns a JSON string — or a [`Failure`] with an xapi-style code and a message
-//! naming the bad argument. No argument ever reaches a shell.
+//! library, and returns a JSON string — or a [`Failure`] whose code comes from the error's kind
+//! (`XENPCI_REFUSED`, `XENPCI_FAILED`, `XENPCI_INVALID_ARGUMENT`) and a message naming the bad
+//! argument. Which arguments a function takes comes from [`help::HELP`], which `fn=help`
+//! returns. No argument ever reaches a shell.
+
+mod help;
 
 use std::collections::BTreeMap;
 
@@ -42,6 +46,7 @@ type Function = fn(&Args) -> Result<String, Failure>;
 
 /// The functions the plugin exports, by name.
 pub const FUNCTIONS: &[(&str, Function)] = &[
+    ("help", help),
     ("version", version),
     ("list", list),
     ("check", check),
@@ -67,7 +72,8 @@ pub fn dispatch(call: &Call) -> Result<String, Failure> {
 }
 
 /// Rejects arguments the function does not know (a typo must not be silently ignored).
-fn only(args: &Args, func: &str, known: &[&str]) -> Result<(), Failure> {
+fn only(args: &Args, func: &str) -> Result<(), Failure> {
+    let known = help::args_of(func);
     match args.keys().find(|k| !known.contains(&k.as_str())) {
         Some(k) => Err(Failure::new(
             "XENPCI_INVALID_ARGUMENT",
@@ -83,8 +89,14 @@ fn only(args: &Args, func: &str, known: &[&str]) -> Result<(), Failure> {
     }
 }
 
+/// `help`: every function with its arguments, result and faults ([`help::HELP`]).
+fn help(args: &Args) -> Result<String, Failure> {
+    only(args, "help")?;
+    json(&help::HELP)
+}
+
 fn version(args: &Args) -> Result<String, Failure> {
-    only(args, "version", &[])?;
+    only(args, "version")?;
     Ok(serde_json::json!({
         "name": "xenpci",
         "version": env!("CARGO_PKG_VERSION"),
@@ -145,7 +157,7 @@ fn json<T: serde::Serialize>(v: &T) -> Result<String, Failure> {
 
 /// `list` [filter=VENDOR:DEVICE:CLASS,...]: the same JSON array as `xenpci list --json`.
 fn list(args: &Args) -> Result<String, Failure> {
-    only(args, "list", &["filter"])?;
+    only(args, "list")?;
     let filters = match args.get("filter") {
         Some(f) => filter::parse(f).map_err(|e| invalid("list", "filter", e.to_string()))?,
         None => Vec::new(),
@@ -162,7 +174,7 @@ fn list(args: &Args) -> Result<String, Failure> {
 
 /// `check` bdf=BDF[,BDF...]: the same JSON document as `xenpci check --json`.
 fn check(args: &Args) -> Result<String, Failure> {
-    only(args, "check", &["bdf"])?;
+    only(args, "check")?;
     let bdfs = bdfs(args, "check")?;
     let root = root();
     let system = SystemRunner;
@@ -222,7 +234,7 @@ fn op_failure(func: &str, e: &OpError) -> Failure {
 
 /// `hidden` [method=M]: the same JSON as `xenpci hidden --json`.
 fn hidden(args: &Args) -> Result<String, Failure> {
-    only(args, "hidden", &["method"])?;
+    only(args, "hidden")?;
     let root = root();
     let runner = SystemRunner;
     let ctx = Ctx {
@@ -236,17 +248,6 @@ fn hidden(args: &Args) -> Result<String, Failure> {
     let h = state::hidden(ctx, method).map_err(|e| failed("hidden", e.to_string()))?;
     json(&h)
 }
-
-const HIDE_ARGS: &[&str] = &[
-    "bdf",
-    "persistent",
-    "now",
-    "method",
-    "live",
-    "dry_run",
-    "force",
-    "with_group",
-];
 
 fn hide_options(args: &Args, func: &str) -> Result<Options, Failure> {
     Ok(Options {
@@ -284,7 +285,7 @@ fn hide_answer(func: &str, out: Result<Outcome, OpError>) -> Result<String, Fail
 
 /// `hide` bdf=... [persistent now method live dry_run force with_group].
 fn hide(args: &Args) -> Result<String, Failure> {
-    only(args, "hide", HIDE_ARGS)?;
+    only(args, "hide")?;
     let bdfs = bdfs(args, "hide")?;
     let opts = hide_options(args, "hide")?;
     let root = root();
@@ -304,7 +305,7 @@ fn hide(args: &Args) -> Result<String, Failure> {
 
 /// `unhide` bdf=... [persistent now method live dry_run force].
 fn unhide(args: &Args) -> Result<String, Failure> {
-    only(args, "unhide", &HIDE_ARGS[..7])?;
+    only(args, "unhide")?;
     let bdfs = bdfs(args, "unhide")?;
     let opts = hide_options(args, "unhide")?;
     let root = root();
@@ -324,7 +325,7 @@ fn unhide(args: &Args) -> Result<String, Failure> {
 
 /// `assigned`: every VM's devices, as `xenpci assigned --json`.
 fn assigned(args: &Args) -> Result<String, Failure> {
-    only(args, "assigned", &[])?;
+    only(args, "assigned")?;
     let runner = SystemRunner;
     let vms = assign::assigned(&Xe::new(&runner), &root())
         .map_err(|e| failed("assigned", e.to_string()))?;
@@ -345,7 +346,7 @@ fn local_site(runner: &dyn Runner) -> Site<'_> {
 /// `attach` domain=DOM spec=PCI_SPEC_STRING [dry_run force]: `xenpci attach` (the policy, then
 /// xl pci-attach, checked first, verified in XenStore).
 fn attach(args: &Args) -> Result<String, Failure> {
-    only(args, "attach", &["domain", "spec", "dry_run", "force"])?;
+    only(args, "attach")?;
     let dom = required(args, "attach", "domain")?;
     let spec = required(args, "attach", "spec")?;
     let dry_run = flag(args, "attach", "dry_run")?;
@@ -363,7 +364,7 @@ fn attach(args: &Args) -> Result<String, Failure> {
 
 /// `detach` domain=DOM bdf=BDF [force dry_run]: `xenpci detach`.
 fn detach(args: &Args) -> Result<String, Failure> {
-    only(args, "detach", &["domain", "bdf", "force", "dry_run"])?;
+    only(args, "detach")?;
     let dom = required(args, "detach", "domain")?;
     let bdf: Bdf = required(args, "detach", "bdf")?
         .parse()
@@ -377,6 +378,6 @@ fn detach(args: &Args) -> Result<String, Failure> {
         host: "localhost",
     };
     let report = hotplug::detach(&xl, dom, bdf, force, dry_run)
-        .map_err(|e| failed("detach", e.to_string()))?;
+        .map_err(|e| op_failure("detach", &OpError::Flow(e)))?;
     json(&report)
 }
