@@ -55,6 +55,7 @@ pub fn run(a: DemoArgs, g: &Globals) -> anyhow::Result<ExitCode> {
         list::ListArgs {
             filter: None,
             json: false,
+            slot: None,
         },
         &g,
     )?;

@@ -21,6 +21,10 @@ pub struct ListArgs {
     /// JSON output: an array with one object per function.
     #[arg(long)]
     pub json: bool,
+    /// Only functions in these slots, as lspci -s: [[[[DOMAIN]:]BUS]:][DEVICE][.[FUNC]]
+    /// (e.g. 05:00.0, 05:, .1).
+    #[arg(short = 's', long = "slot", value_name = "SLOT", value_parser = slot)]
+    pub slot: Option<xenpci::host::slot::Slot>,
 }
 
 /// Prints the inventory's warnings on stderr.
@@ -43,7 +47,10 @@ pub fn run(a: ListArgs, g: &Globals) -> anyhow::Result<ExitCode> {
     let root = g.host_root();
     let inv = Inventory::scan(&root);
     print_warnings(&inv);
-    let shown = |f: &PciFunction| filter::any_matches(&filters, f.vendor_id, f.device_id, f.class);
+    let shown = |f: &PciFunction| {
+        filter::any_matches(&filters, f.vendor_id, f.device_id, f.class)
+            && a.slot.is_none_or(|s| s.matches(f.bdf))
+    };
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     if a.json {
@@ -158,4 +165,9 @@ fn human(
         "\n{n_funcs} functions in {n_groups} isolation groups; '!' marks functions dom0 needs (CRITICAL)."
     )?;
     Ok(())
+}
+
+/// `-s` checked by clap, like every other argument (a bad one is a usage error, exit 2).
+fn slot(s: &str) -> Result<xenpci::host::slot::Slot, String> {
+    xenpci::host::slot::parse(s).map_err(|e| e.to_string())
 }
