@@ -177,3 +177,28 @@ fn json_refusals_and_xl_failures_are_one_document_on_stdout() {
         .contains("injected failure of pci-attach"));
     assert_eq!(attach_calls(&s), 1);
 }
+
+/// The xm/xl habit `pci-attach [-o OPTS] DOM BDF [VSLOT]` (the seed's
+/// `xm pci-attach -o msitranslate=0 0:2:0.0 7`) next to the spec form: the same attach.
+#[test]
+fn attach_takes_the_xm_form_with_a_slot_and_dash_o() {
+    let s = Scenario::lab();
+    let r = s.xenpci(&["attach", "-o", "permissive=1", "hvmvm", "0:3:0.0", "7"]);
+    r.ok();
+    assert!(
+        s.xl_log().contains("pci-attach hvmvm 0:3:0.0@7,permissive=1"),
+        "{}",
+        s.xl_log()
+    );
+    assert_eq!(
+        s.xl("h1", &["pci-list", "hvmvm"]).stdout,
+        "Vdev Device\n07.0 0000:03:00.0\n"
+    );
+    // Two slots, or options xl would refuse, are bad input (exit 2) before xl is asked.
+    let r = s.xenpci(&["attach", "pvvm", "0000:04:00.0@3", "4"]);
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert!(r.stderr.contains("one guest slot"), "{}", r.stderr);
+    let r = s.xenpci(&["attach", "pvvm", "0000:04:00.0", "-o", "bogus"]);
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert_eq!(attach_calls(&s), 1);
+}

@@ -55,6 +55,44 @@ pub fn parse(spec: &str) -> Result<PciSpec, FlowError> {
         })
 }
 
+/// The xm/xl habit `pci-attach [-o OPTS] DOM BDF [VSLOT]` as one PCI_SPEC_STRING:
+/// `BDF@VSLOT,OPTS`. `spec` may already carry options; a second slot is refused, and the result
+/// must parse as xl reads it.
+pub fn compose_spec(
+    spec: &str,
+    vslot: Option<&str>,
+    options: Option<&str>,
+) -> Result<String, FlowError> {
+    let bad = |expected: &str| FlowError::BadInput {
+        what: "PCI_SPEC_STRING".into(),
+        input: spec.into(),
+        expected: expected.into(),
+    };
+    let (head, rest) = match spec.split_once(',') {
+        Some((h, r)) => (h, Some(r)),
+        None => (spec, None),
+    };
+    let mut out = head.to_string();
+    if let Some(v) = vslot {
+        if head.contains('@') || spec.contains("vslot=") {
+            return Err(bad(
+                "one guest slot (it has @VSLOT or vslot= already, and VSLOT was given too)",
+            ));
+        }
+        out.push('@');
+        out.push_str(v);
+    }
+    for extra in [rest, options.filter(|o| !o.is_empty())]
+        .into_iter()
+        .flatten()
+    {
+        out.push(',');
+        out.push_str(extra);
+    }
+    parse(&out)?;
+    Ok(out)
+}
+
 /// The XenStore of `host` when it is this machine and a xenstored answers.
 pub fn local_store(is_local: bool) -> Option<XsStore> {
     if !is_local || std::env::var("XENPCI_NO_XENSTORE").as_deref() == Ok("1") {

@@ -239,14 +239,20 @@ pub struct EvacuateArgs {
     pub opts: FlowOpts,
 }
 
-/// `xenpci attach DOM SPEC`.
+/// `xenpci attach DOM SPEC` (or xm/xl's `DOM BDF [VSLOT] [-o OPTS]`).
 #[derive(Args, Debug)]
 pub struct AttachArgs {
     /// Domain name or id.
     pub domain: String,
-    /// A full PCI_SPEC_STRING (options, @vslot).
+    /// A full PCI_SPEC_STRING (options, @vslot), or just the BDF.
     #[arg(value_parser = spec_text)]
     pub spec: String,
+    /// The guest slot (hex), as xm/xl's third argument: the same as SPEC@VSLOT.
+    #[arg(value_name = "VSLOT")]
+    pub vslot: Option<String>,
+    /// Options, KEY=VALUE comma-separated, as xm's -o (e.g. msitranslate=0): appended to SPEC.
+    #[arg(short = 'o', long = "options", value_name = "OPTS")]
+    pub options: Option<String>,
     /// The host the domain runs on (default: this one).
     #[arg(value_parser = host_name, long)]
     pub host: Option<String>,
@@ -348,7 +354,12 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
                 site: &site,
                 host: &host,
             };
-            let r = match give::attach(&xl, &a.domain, &a.spec, a.opts.dry_run, a.force) {
+            let spec =
+                match hotplug::compose_spec(&a.spec, a.vslot.as_deref(), a.options.as_deref()) {
+                    Ok(s) => s,
+                    Err(e) => return Ok(super::report_op_error(&e.into(), a.opts.json)),
+                };
+            let r = match give::attach(&xl, &a.domain, &spec, a.opts.dry_run, a.force) {
                 Ok(r) => r,
                 Err(e) => return Ok(super::report_op_error(&e, a.opts.json)),
             };
