@@ -186,7 +186,8 @@ fn attach_takes_the_xm_form_with_a_slot_and_dash_o() {
     let r = s.xenpci(&["attach", "-o", "permissive=1", "hvmvm", "0:3:0.0", "7"]);
     r.ok();
     assert!(
-        s.xl_log().contains("pci-attach hvmvm 0:3:0.0@7,permissive=1"),
+        s.xl_log()
+            .contains("pci-attach hvmvm 0:3:0.0@7,permissive=1"),
         "{}",
         s.xl_log()
     );

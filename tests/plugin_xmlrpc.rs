@@ -153,12 +153,15 @@ fn check_reports_the_critical_controller_and_the_passable_hba() {
     assert_eq!(doc["devices"][0]["bdf"], "0000:05:00.0");
     assert_eq!(doc["devices"][0]["passable"], true);
     assert_eq!(doc["devices"][1]["passable"], false);
+    // No bdf: the host check (as the CLI's `check` with no device).
+    let v = call(&["check"], &[("XENPCI_ROOT", &root)]);
+    let doc: Value = serde_json::from_str(v["value"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        (doc["toolstack"].as_str(), &doc["pciback"]),
+        (Some("xapi"), &Value::Bool(false)),
+        "{doc}"
+    );
     for (args, code, needle) in [
-        (
-            vec!["check"],
-            "XENPCI_MISSING_ARGUMENT",
-            "\"bdf\" is required",
-        ),
         (
             vec!["check", "bdf=05:00"],
             "XENPCI_INVALID_ARGUMENT",

@@ -175,10 +175,13 @@ fn list(args: &Args) -> Result<String, Failure> {
 /// `check` bdf=BDF[,BDF...]: the same JSON document as `xenpci check --json`.
 fn check(args: &Args) -> Result<String, Failure> {
     only(args, "check")?;
-    let bdfs = bdfs(args, "check")?;
     let root = root();
     let system = SystemRunner;
     let runner: Option<&dyn Runner> = root.is_real().then_some(&system as &dyn Runner);
+    if !args.contains_key("bdf") {
+        return json(&xenpci::ops::check::host(&root, runner));
+    }
+    let bdfs = bdfs(args, "check")?;
     let (_, report) = xenpci::ops::check::check(&root, runner, &system, &bdfs);
     json(&report)
 }

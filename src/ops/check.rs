@@ -1,12 +1,15 @@
 //! `check BDF...`: the preflight report ([`crate::host::preflight`]: IOMMU, reset, RMRR, SR-IOV,
 //! ...) together with the policy's verdict on giving those devices to a guest, so `check` says no
-//! exactly when `assign`, `attach` and `xlcfg add-pci` would refuse.
+//! exactly when `assign`, `attach` and `xlcfg add-pci` would refuse; and, with no device, the
+//! host check ([`host`]: IOMMU, pciback, toolstack).
 
 use serde::Serialize;
 
 use super::facts;
-use crate::exec::Runner;
-use crate::host::preflight::{self, CheckOutput};
+use crate::exec::{Runner, Tool};
+use crate::hide::methods::live::PCIBACK;
+use crate::host::preflight::{self, CheckOutput, IommuStatus};
+use crate::host::xensource::Toolstack;
 use crate::host::{HostRoot, Inventory};
 use crate::pci::Bdf;
 use crate::policy::{self, Action, Refusal};
@@ -53,4 +56,66 @@ pub fn check(
             notes: v.notes,
         },
     )
+}
+
+/// `check` with no device: can this host pass devices through at all?
+#[derive(Debug, Clone, Serialize)]
+pub struct HostReport {
+    /// True when nothing below stops passthrough (an unknown IOMMU state does not).
+    pub passable: bool,
+    /// The IOMMU, from xl or the host files.
+    pub iommu: IommuStatus,
+    /// pciback (xen-pciback) is loaded: devices can be hidden now, not only from the next boot.
+    pub pciback: bool,
+    /// `xapi` (XCP-ng / XenServer) or `xl`.
+    pub toolstack: &'static str,
+    /// Whether the toolstack's tool can be run (its stand-in under a fixture root).
+    pub toolstack_tool: Option<String>,
+    /// What to do about what was found.
+    pub findings: Vec<String>,
+}
+
+/// The host check: IOMMU, pciback, toolstack.
+pub fn host(root: &HostRoot, iommu_runner: Option<&dyn Runner>) -> HostReport {
+    let iommu = preflight::iommu_status(root, iommu_runner);
+    let pciback = root.path(PCIBACK).is_dir();
+    let ts = Toolstack::of(root);
+    let tool = match ts {
+        Toolstack::Xapi => Tool::Xe,
+        Toolstack::Xl => Tool::Xl,
+    };
+    let located = tool.locate();
+    let mut findings = Vec::new();
+    match iommu.enabled {
+        Some(false) => findings.push(format!(
+            "the IOMMU is off ({}): no device can be passed through; enable VT-d/AMD-Vi in the \
+             firmware and iommu=1 on Xen's command line",
+            iommu.source
+        )),
+        None => findings.push(
+            "the IOMMU state is unknown (no xl answer, no evidence in the host files)".into(),
+        ),
+        Some(true) => {}
+    }
+    if !pciback {
+        findings.push(
+            "pciback is not loaded: devices can only be hidden from the next boot (`modprobe \
+             xen-pciback` to hide them now)"
+                .into(),
+        );
+    }
+    if let Err(e) = &located {
+        findings.push(e.to_string());
+    }
+    HostReport {
+        passable: iommu.enabled != Some(false) && pciback,
+        iommu,
+        pciback,
+        toolstack: match ts {
+            Toolstack::Xapi => "xapi",
+            Toolstack::Xl => "xl",
+        },
+        toolstack_tool: located.ok().map(|p| p.display().to_string()),
+        findings,
+    }
 }

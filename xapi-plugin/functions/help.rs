@@ -87,9 +87,15 @@ pub const HELP: &[Help] = &[
     },
     Help {
         name: "check",
-        doc: "preflight and policy for passing these functions (`xenpci check --json`)",
-        args: &[BDF],
-        result: "{passable, iommu, devices, refusals, notes}",
+        doc: "preflight and policy for passing these functions, or with no bdf the host check \
+              (`xenpci check --json`)",
+        args: &[arg(
+            "bdf",
+            false,
+            "PCI functions, comma- or space-separated (none: IOMMU, pciback, toolstack)",
+        )],
+        result: "{passable, iommu, devices, refusals, notes} or {passable, iommu, pciback, \
+                 toolstack, toolstack_tool, findings}",
         faults: &[],
     },
     Help {

@@ -27,7 +27,8 @@ Exit status: 0 when every function can be passed through, 1 when one cannot, 2 o
 pub struct CheckArgs {
     /// Functions to check, e.g. 05:00.0 or 0000:05:00.0; checked as one request (functions
     /// that must go together may be given together).
-    #[arg(required = true, value_name = "BDF")]
+    /// None: check the host itself (IOMMU, pciback, toolstack).
+    #[arg(value_name = "BDF")]
     pub bdfs: Vec<Bdf>,
     /// JSON output: {"passable": bool, "iommu": {...}, "devices": [{bdf, description,
     /// passable, findings: [{check, severity, message, fix}]}], "refusals": [{bdf, reasons,
@@ -40,6 +41,9 @@ pub fn run(a: CheckArgs, g: &Globals) -> anyhow::Result<ExitCode> {
     let root = g.host_root();
     let system = SystemRunner;
     let runner: Option<&dyn Runner> = root.is_real().then_some(&system as &dyn Runner);
+    if a.bdfs.is_empty() {
+        return host(xenpci::ops::check::host(&root, runner), a.json);
+    }
     let (inv, report) = xenpci::ops::check::check(&root, runner, &system, &a.bdfs);
     print_warnings(&inv);
     let passable = report.output.passable;
@@ -98,6 +102,50 @@ pub fn run(a: CheckArgs, g: &Globals) -> anyhow::Result<ExitCode> {
     }
     out.flush()?;
     Ok(if passable {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// `xenpci check` with no device: the host report.
+fn host(r: xenpci::ops::check::HostReport, json: bool) -> anyhow::Result<ExitCode> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        let iommu = match r.iommu.enabled {
+            Some(true) => "on",
+            Some(false) => "OFF",
+            None => "unknown",
+        };
+        println!(
+            "IOMMU      {iommu} ({}: {})",
+            r.iommu.source, r.iommu.detail
+        );
+        println!(
+            "pciback    {}",
+            if r.pciback { "loaded" } else { "NOT loaded" }
+        );
+        println!(
+            "toolstack  {} ({})",
+            r.toolstack,
+            r.toolstack_tool
+                .as_deref()
+                .unwrap_or("its tool cannot be run here")
+        );
+        for f in &r.findings {
+            println!("note: {f}");
+        }
+        println!(
+            "=> {}",
+            if r.passable {
+                "this host can pass PCI devices through"
+            } else {
+                "this host cannot pass PCI devices through now"
+            }
+        );
+    }
+    Ok(if r.passable {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
