@@ -282,12 +282,14 @@ pub fn check(
     ))
 }
 
-/// Looks the domain up, or says it does not exist on this host.
+/// Looks the domain up, or says it does not exist on this host: bad input (exit 2), as an
+/// unknown VM is for the XAPI commands.
 pub fn domain(xl: &Xl, dom: &str) -> Result<DomainInfo, FlowError> {
-    xl.domain(dom)?.ok_or_else(|| FlowError::Refused {
-        action: format!("act on {dom}"),
-        reason: format!(
-            "{dom} is not a domain on {} (xl list -l {dom} failed)",
+    xl.domain(dom)?.ok_or_else(|| FlowError::BadInput {
+        what: "domain".into(),
+        input: dom.into(),
+        expected: format!(
+            "a domain on {}: {dom} is not a domain there (xl list -l {dom} failed)",
             xl.host
         ),
     })

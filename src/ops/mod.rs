@@ -18,6 +18,7 @@ use crate::flows::FlowError;
 use crate::hide::HideError;
 use crate::policy::{Override, Refused};
 use crate::xapi::assign::AssignError;
+use crate::xapi::XeError;
 
 /// What kind of "no" an error is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -40,6 +41,58 @@ impl Kind {
         match self {
             Kind::Refused | Kind::Failed => 1,
             Kind::BadInput | Kind::ToolFailed => 2,
+        }
+    }
+
+    /// The kind of a hide/unhide error.
+    pub fn of_hide(e: &HideError) -> Kind {
+        match e {
+            HideError::Refused(_) | HideError::Policy(_) => Kind::Refused,
+            HideError::Exec(_) | HideError::Io { .. } => Kind::ToolFailed,
+            _ => Kind::BadInput,
+        }
+    }
+
+    /// The kind of a flow error.
+    pub fn of_flow(e: &FlowError) -> Kind {
+        match e {
+            FlowError::Refused { .. } | FlowError::Policy(_) => Kind::Refused,
+            FlowError::BadInput { .. } | FlowError::Mapping(_) => Kind::BadInput,
+            _ => Kind::ToolFailed,
+        }
+    }
+
+    /// The kind of an assign error.
+    pub fn of_assign(e: &AssignError) -> Kind {
+        match e {
+            AssignError::Policy(_) => Kind::Refused,
+            AssignError::Xe(XeError::NoSuchVm { .. } | XeError::AmbiguousVm { .. }) => {
+                Kind::BadInput
+            }
+            e if e.is_refusal() => Kind::Refused,
+            e if e.is_refusal_or_failure() => Kind::Failed,
+            AssignError::Xe(_) | AssignError::Lock(_) => Kind::ToolFailed,
+            _ => Kind::BadInput,
+        }
+    }
+
+    /// The kind of any error a command returned: the library's kinds where it is one of their
+    /// errors, a failed tool for a command that could not run, else bad input.
+    pub fn of_any(e: &(dyn std::error::Error + 'static)) -> Kind {
+        if let Some(o) = e.downcast_ref::<OpError>() {
+            o.kind()
+        } else if let Some(f) = e.downcast_ref::<FlowError>() {
+            Kind::of_flow(f)
+        } else if let Some(h) = e.downcast_ref::<HideError>() {
+            Kind::of_hide(h)
+        } else if let Some(a) = e.downcast_ref::<AssignError>() {
+            Kind::of_assign(a)
+        } else if e.downcast_ref::<crate::exec::ExecError>().is_some()
+            || e.downcast_ref::<XeError>().is_some()
+        {
+            Kind::ToolFailed
+        } else {
+            Kind::BadInput
         }
     }
 
@@ -89,23 +142,9 @@ impl OpError {
         match self {
             OpError::Policy(_) => Kind::Refused,
             OpError::BadInput { .. } | OpError::Edit(_) => Kind::BadInput,
-            OpError::Hide(e) => match e {
-                HideError::Refused(_) | HideError::Policy(_) => Kind::Refused,
-                HideError::Exec(_) | HideError::Io { .. } => Kind::ToolFailed,
-                _ => Kind::BadInput,
-            },
-            OpError::Flow(e) => match e {
-                FlowError::Refused { .. } | FlowError::Policy(_) => Kind::Refused,
-                FlowError::BadInput { .. } | FlowError::Mapping(_) => Kind::BadInput,
-                _ => Kind::ToolFailed,
-            },
-            OpError::Assign(e) => match e {
-                AssignError::Policy(_) => Kind::Refused,
-                e if e.is_refusal() => Kind::Refused,
-                e if e.is_refusal_or_failure() => Kind::Failed,
-                AssignError::Xe(_) | AssignError::Lock(_) => Kind::ToolFailed,
-                _ => Kind::BadInput,
-            },
+            OpError::Hide(e) => Kind::of_hide(e),
+            OpError::Flow(e) => Kind::of_flow(e),
+            OpError::Assign(e) => Kind::of_assign(e),
         }
     }
 

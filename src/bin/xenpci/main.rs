@@ -78,7 +78,7 @@ fn main() -> ExitCode {
                 let text = e.to_string();
                 let first = text.lines().next().unwrap_or_default();
                 let error = first.strip_prefix("error: ").unwrap_or(first);
-                println!("{}", serde_json::json!({"refused": false, "error": error}));
+                commands::print_error_doc(xenpci::ops::Kind::BadInput, error.to_string());
             }
             e.exit()
         }
@@ -113,19 +113,8 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
-        Err(e) => {
-            let top = e.to_string();
-            eprintln!("xenpci: error: {top}");
-            // Many errors already quote their cause; print only the causes that add something.
-            let causes = e
-                .chain()
-                .skip(1)
-                .map(|c| c.to_string())
-                .filter(|c| !top.contains(c.as_str()));
-            for (i, cause) in causes.enumerate() {
-                eprintln!("  {}: {cause}", i + 1);
-            }
-            ExitCode::from(2)
-        }
+        // With --json, one document on stdout here too (unless the command printed its own and
+        // returned an exit status instead of the error).
+        Err(e) => commands::report_error(&e, std::env::args().skip(1).any(|a| a == "--json")),
     }
 }

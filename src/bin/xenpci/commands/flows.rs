@@ -3,13 +3,13 @@
 //! options (transport, hosts, state dir).
 //!
 //! With `--json` every command prints one document on stdout: its result, or on an error
-//! `{"refused": bool, "error"}` (`refused`: xenpci said no before acting) next to the stderr
+//! the error document every command shares (`{"refused", "kind", "error", "input", "hint",
+//! "refusals"}`; `refused`: xenpci said no before acting) next to the stderr
 //! message and the exit status.
 
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use serde::Serialize;
 use xenpci::exec::SystemRunner;
 use xenpci::flows::hotplug;
 use xenpci::flows::mapping::Mapping;
@@ -294,13 +294,6 @@ pub struct AttachedArgs {
     pub opts: FlowOpts,
 }
 
-/// `--json` when the command fails before it has a result to print.
-#[derive(Serialize)]
-struct ErrorDoc {
-    refused: bool,
-    error: String,
-}
-
 /// Runs a flow subcommand.
 pub fn run(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
     let json = match &cmd {
@@ -314,34 +307,10 @@ pub fn run(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
         FlowCmd::Status(a) => a.json,
         FlowCmd::Evacuate(a) => a.opts.json,
     };
-    let result = run_cmd(cmd, g);
-    if let (true, Err(e)) = (json, &result) {
-        let mut error = e.to_string();
-        for cause in e.chain().skip(1).map(|c| c.to_string()) {
-            if !error.contains(cause.as_str()) {
-                error = format!("{error}: {cause}");
-            }
-        }
-        let doc = ErrorDoc {
-            refused: matches!(
-                e.downcast_ref::<FlowError>(),
-                Some(FlowError::Refused { .. } | FlowError::Policy(_))
-            ),
-            error,
-        };
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+    match run_cmd(cmd, g) {
+        Ok(code) => Ok(code),
+        Err(e) => Ok(super::report_error(&e, json)),
     }
-    // A refusal is an answer, not a failure to run: exit 1 like hide's and assign's refusals
-    // (2 stays for bad input and errors).
-    if let Err(e) = &result {
-        if let Some(FlowError::Refused { .. } | FlowError::Policy(_)) =
-            e.downcast_ref::<FlowError>()
-        {
-            eprintln!("xenpci: error: {e}");
-            return Ok(ExitCode::from(1));
-        }
-    }
-    result
 }
 
 fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {

@@ -106,3 +106,51 @@ pub fn report_op_error(e: &xenpci::ops::OpError, json: bool) -> ExitCode {
     }
     ExitCode::from(e.kind().exit_code())
 }
+
+/// The error and the causes that add something, as one line.
+pub fn chain_text(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1).map(|c| c.to_string()) {
+        if !text.contains(cause.as_str()) {
+            text = format!("{text}: {cause}");
+        }
+    }
+    text
+}
+
+/// Prints an error a command returned: the message and the causes that add something on
+/// stderr, with `json` the shared error document on stdout; returns the exit status of its kind.
+pub fn report_error(e: &anyhow::Error, json: bool) -> ExitCode {
+    let top = e.to_string();
+    eprintln!("xenpci: error: {top}");
+    let causes = e
+        .chain()
+        .skip(1)
+        .map(|c| c.to_string())
+        .filter(|c| !top.contains(c.as_str()));
+    for (i, cause) in causes.enumerate() {
+        eprintln!("  {}: {cause}", i + 1);
+    }
+    let kind = xenpci::ops::Kind::of_any(e.as_ref());
+    if json {
+        print_error_doc(kind, chain_text(e));
+    }
+    ExitCode::from(kind.exit_code())
+}
+
+/// The shared error document for an error with no input, hint or refusals of its own (usage
+/// errors, errors of commands outside the operations layer).
+pub fn print_error_doc(kind: xenpci::ops::Kind, error: String) {
+    let doc = OpErrorDoc {
+        refused: kind == xenpci::ops::Kind::Refused,
+        kind,
+        error,
+        input: None,
+        hint: None,
+        refusals: &[],
+    };
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".into())
+    );
+}
