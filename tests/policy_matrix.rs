@@ -520,3 +520,37 @@ fn the_ordinary_device_goes_through_every_entry_point_without_force() {
         assert_eq!(doc["forced"], json!([]), "{args:?}: {doc}");
     }
 }
+
+/// A device written into an xl.cfg anyway (forced, or by hand) is flagged by `xlcfg show`, with
+/// the reasons add-pci gives, and makes it exit 1; before, show said "accepted by xl" and 0.
+#[test]
+fn xlcfg_show_flags_what_the_policy_refuses() {
+    let w = World::new();
+    let cfg = w.file("guest.cfg").to_string_lossy().into_owned();
+    let (code, refused, _) = w.xenpci(&["xlcfg", "add-pci", &cfg, "00:1f.2"]);
+    assert_eq!(code, 1, "{refused}");
+    let (code, doc, stderr) = w.xenpci(&["xlcfg", "add-pci", &cfg, "00:1f.2", "--force"]);
+    assert_eq!(code, 0, "{doc}\n{stderr}");
+    assert!(std::fs::read_to_string(w.file("guest.cfg"))
+        .unwrap()
+        .contains("\"00:1f.2\""));
+    let (code, doc, _) = w.xenpci(&["xlcfg", "show", &cfg]);
+    assert_eq!(code, 1, "{doc}");
+    assert_eq!(doc["ok"], true, "xl itself accepts it: {doc}");
+    assert_eq!(doc["refusals"][0]["bdf"], "0000:00:1f.2", "{doc}");
+    assert_eq!(
+        doc["refusals"][0]["reasons"],
+        refused["refusals"][0]["reasons"]
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_xenpci"))
+        .args(["xlcfg", "show", &cfg])
+        .envs(w.env())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("accepted by xl, but REFUSED by xenpci's safety policy")
+            && text.contains("refused: 0000:00:1f.2: dom0 needs it: holds /"),
+        "{text}"
+    );
+}

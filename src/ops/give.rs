@@ -107,25 +107,14 @@ pub fn attach(
     Ok(AttachReport { report, forced })
 }
 
-/// `xlcfg add-pci FILE SPEC`, before the edit: the policy for [`Action::Give`] to the guest of
-/// FILE (its `name`, and the devices its `pci = [...]` already holds), against this host's
-/// facts and running domains. A `name=` spec (no BDF) has nothing to check, nor has a spec xl
-/// would reject (the edit refuses it).
-pub fn xlcfg_add_pci(
+/// The guest of an xl.cfg (the file, and the domain its `name` names) and who uses what, with
+/// the file's own devices as the guest's. Err when xl cannot read the file.
+fn xlcfg_facts(
     root: &HostRoot,
     runner: &dyn Runner,
     file: &Path,
     doc: &Document,
-    spec: &str,
-    force: bool,
-) -> Result<Verdict, OpError> {
-    // A spec xl would reject is left to the edit, which says why in xl's words.
-    let Some(bdf) = parse_spec(spec, &SpecDefaults::default())
-        .ok()
-        .and_then(|(p, _)| p.bdf)
-    else {
-        return Ok(Verdict::default());
-    };
+) -> Result<(Vec<Holder>, InUse, Vec<Bdf>), OpError> {
     let source = file.display().to_string();
     let cfg = doc.config().map_err(|e| OpError::BadInput {
         what: "xl.cfg".into(),
@@ -148,11 +137,37 @@ pub fn xlcfg_add_pci(
     }
     let mut in_use = facts::local(root, runner);
     let eff = crate::xlcfg::effective(&cfg, &source, &xl_spec_parser);
-    for r in &eff.pci {
-        if let Some(b) = r.bdf.as_deref().and_then(|b| b.parse::<Bdf>().ok()) {
-            in_use.add(b, target[0].clone());
-        }
+    let devices: Vec<Bdf> = eff
+        .pci
+        .iter()
+        .filter_map(|r| r.bdf.as_deref().and_then(|b| b.parse::<Bdf>().ok()))
+        .collect();
+    for b in &devices {
+        in_use.add(*b, target[0].clone());
     }
+    Ok((target, in_use, devices))
+}
+
+/// `xlcfg add-pci FILE SPEC`, before the edit: the policy for [`Action::Give`] to the guest of
+/// FILE (its `name`, and the devices its `pci = [...]` already holds), against this host's
+/// facts and running domains. A `name=` spec (no BDF) has nothing to check, nor has a spec xl
+/// would reject (the edit refuses it).
+pub fn xlcfg_add_pci(
+    root: &HostRoot,
+    runner: &dyn Runner,
+    file: &Path,
+    doc: &Document,
+    spec: &str,
+    force: bool,
+) -> Result<Verdict, OpError> {
+    // A spec xl would reject is left to the edit, which says why in xl's words.
+    let Some(bdf) = parse_spec(spec, &SpecDefaults::default())
+        .ok()
+        .and_then(|(p, _)| p.bdf)
+    else {
+        return Ok(Verdict::default());
+    };
+    let (target, in_use, _) = xlcfg_facts(root, runner, file, doc)?;
     let v = policy::decide(
         &Inventory::scan(root),
         &in_use,
@@ -164,5 +179,27 @@ pub fn xlcfg_add_pci(
             with_group: false,
         },
     );
-    Ok(v.into_result("add", &format!(" to {source}"))?)
+    Ok(v.into_result("add", &format!(" to {}", file.display()))?)
+}
+
+/// `xlcfg show FILE`: the policy's verdict on every device the file passes, as if they were
+/// given to its guest now (a file written by hand, or before xenpci checked, is flagged).
+pub fn xlcfg_review(
+    root: &HostRoot,
+    runner: &dyn Runner,
+    file: &Path,
+    doc: &Document,
+) -> Result<Verdict, OpError> {
+    let (target, in_use, devices) = xlcfg_facts(root, runner, file, doc)?;
+    Ok(policy::decide(
+        &Inventory::scan(root),
+        &in_use,
+        &policy::Request {
+            action: Action::Give,
+            devices: &devices,
+            target: &target,
+            force: false,
+            with_group: false,
+        },
+    ))
 }

@@ -19,7 +19,8 @@ use super::Globals;
 #[derive(Subcommand, Debug)]
 pub enum XlcfgCmd {
     /// Show what xl would do with the PCI part of FILE (devices with the pci_* globals applied,
-    /// rdm, where xl would stop). Exit 1 when xl would refuse the file or stop at a pci entry.
+    /// rdm, where xl would stop) and what xenpci's safety policy refuses among its devices.
+    /// Exit 1 when xl would refuse the file or stop at a pci entry, or the policy refuses.
     Show {
         /// Print JSON.
         #[arg(long)]
@@ -73,7 +74,7 @@ pub enum XlcfgCmd {
 /// Runs one `xlcfg` subcommand.
 pub fn run(c: XlcfgCmd, g: &Globals) -> anyhow::Result<ExitCode> {
     match c {
-        XlcfgCmd::Show { json, file } => show(&file, json),
+        XlcfgCmd::Show { json, file } => show(&file, json, g),
         XlcfgCmd::AddPci {
             dry_run,
             force,
@@ -145,14 +146,18 @@ struct ShowJson<'a> {
     pci_error: &'a Option<xenpci::xlcfg::PciError>,
     rdm: &'a Option<xenpci::xlcfg::Rdm>,
     warnings: &'a [String],
+    /// What xenpci's policy refuses among the devices (same reasons as add-pci and attach).
+    refusals: &'a [xenpci::policy::Refusal],
 }
 
-fn show(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
+fn show(file: &Path, json: bool, g: &Globals) -> anyhow::Result<ExitCode> {
     let text = read(file)?;
     let source = file.display().to_string();
+    let mut refusals = Vec::new();
     let (error, eff) = match Document::parse(&text) {
         Ok(doc) => {
             let cfg = doc.config().context("re-reading the parsed document")?;
+            refusals = give::xlcfg_review(&g.host_root(), &SystemRunner, file, &doc)?.refused;
             (None, effective(&cfg, &source, &xl_spec_parser))
         }
         Err(e) => {
@@ -177,7 +182,7 @@ fn show(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
         }
     };
     let ok = error.is_none();
-    let code = if ok && eff.pci_error.is_none() {
+    let code = if ok && eff.pci_error.is_none() && refusals.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
@@ -191,6 +196,7 @@ fn show(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
             pci_error: &eff.pci_error,
             rdm: &eff.rdm,
             warnings: &eff.warnings,
+            refusals: &refusals,
         };
         println!("{}", serde_json::to_string_pretty(&j)?);
         return Ok(code);
@@ -200,7 +206,11 @@ fn show(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
             "{source}: xl refuses this file (line {}: {})",
             e.line, e.message
         ),
-        None => println!("{source}: accepted by xl"),
+        None if refusals.is_empty() => println!("{source}: accepted by xl"),
+        None => println!("{source}: accepted by xl, but REFUSED by xenpci's safety policy:"),
+    }
+    for r in &refusals {
+        println!("  refused: {r}");
     }
     if ok {
         println!("pci: {} device(s) xl would pass", eff.pci.len());
