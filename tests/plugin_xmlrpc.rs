@@ -141,6 +141,56 @@ fn list_returns_the_same_array_as_the_cli() {
     assert_eq!(only.as_array().unwrap().len(), 1, "{only}");
     let v = call(&["list", "filter=zz:"], &[("XENPCI_ROOT", &root)]);
     assert_eq!(failure_code(&v), "XENPCI_INVALID_ARGUMENT");
+    // and slots lspci's -s syntax, the same selection as the CLI's
+    let v = call(
+        &["list", "slot=02:", "filter=8086:"],
+        &[("XENPCI_ROOT", &root)],
+    );
+    let sel: Value = serde_json::from_str(v["value"].as_str().unwrap()).unwrap();
+    let cli = Command::new(env!("CARGO_BIN_EXE_xenpci"))
+        .args([
+            "--root", &root, "list", "--json", "-s", "02:", "-d", "8086:",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(sel, serde_json::from_slice::<Value>(&cli.stdout).unwrap());
+    assert_eq!(sel.as_array().unwrap().len(), 2, "{sel}");
+    let v = call(&["list", "slot=02:zz"], &[("XENPCI_ROOT", &root)]);
+    assert_eq!(failure_code(&v), "XENPCI_INVALID_ARGUMENT");
+}
+
+/// A device given twice is planned once, by the plugin as by the CLI (the policy keeps each
+/// device once; the CLI no longer de-duplicates on its own).
+#[test]
+fn a_device_given_twice_is_planned_once() {
+    let root = tempfile::tempdir().unwrap();
+    let src = demo_root();
+    let copy = root.path().join("r");
+    assert!(Command::new("cp")
+        .args(["-a", &src])
+        .arg(&copy)
+        .status()
+        .unwrap()
+        .success());
+    let env = [("XENPCI_ROOT", copy.to_str().unwrap())];
+    let plan = |bdf: &str| {
+        let v = call(
+            &[
+                "hide",
+                bdf,
+                "dry_run=true",
+                "persistent=true",
+                "method=grub",
+            ],
+            &env,
+        );
+        assert_eq!(v["status"], "Success", "{v}");
+        let doc: Value = serde_json::from_str(v["value"].as_str().unwrap()).unwrap();
+        doc["plan"].clone()
+    };
+    let twice = plan("bdf=05:00.0,0000:05:00.0");
+    assert_eq!(twice, plan("bdf=05:00.0"));
+    assert!(twice.to_string().contains("(0000:05:00.0)"), "{twice}");
 }
 
 #[test]

@@ -15,7 +15,7 @@ use xenpci::flows::xl::Xl;
 use xenpci::hide::apply::{Options, Outcome};
 use xenpci::hide::methods::{detect, state};
 use xenpci::hide::Ctx;
-use xenpci::host::{filter, HostRoot, Inventory};
+use xenpci::host::{filter, HostRoot};
 use xenpci::ops::{give, OpError};
 use xenpci::pci::Bdf;
 use xenpci::policy::Override;
@@ -155,21 +155,22 @@ fn json<T: serde::Serialize>(v: &T) -> Result<String, Failure> {
         .map_err(|e| Failure::new("XENPCI_FAILED", [format!("cannot encode the result: {e}")]))
 }
 
-/// `list` [filter=VENDOR:DEVICE:CLASS,...]: the same JSON array as `xenpci list --json`.
+/// `list` [filter=VENDOR:DEVICE:CLASS,...] [slot=SLOT]: the same JSON array as
+/// `xenpci list --json`.
 fn list(args: &Args) -> Result<String, Failure> {
     only(args, "list")?;
     let filters = match args.get("filter") {
         Some(f) => filter::parse(f).map_err(|e| invalid("list", "filter", e.to_string()))?,
         None => Vec::new(),
     };
-    let inv = Inventory::scan(&root());
-    let records: Vec<_> = inv
-        .functions()
-        .iter()
-        .filter(|f| filter::any_matches(&filters, f.vendor_id, f.device_id, f.class))
-        .map(|f| f.record(&inv))
-        .collect();
-    json(&records)
+    let slot = match args.get("slot") {
+        Some(s) => {
+            Some(xenpci::host::slot::parse(s).map_err(|e| invalid("list", "slot", e.to_string()))?)
+        }
+        None => None,
+    };
+    let sel = xenpci::ops::list::Selection { filters, slot };
+    json(&xenpci::ops::list::list(&root(), &sel).1)
 }
 
 /// `check` bdf=BDF[,BDF...]: the same JSON document as `xenpci check --json`.

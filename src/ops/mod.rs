@@ -7,10 +7,12 @@
 //! * [`check`]: the preflight with the policy's verdict.
 //! * [`facts`]: who uses which device (xl, xe, xl.cfg).
 //! * [`give`]: hide, unhide, attach, xl.cfg add-pci.
+//! * [`list`]: which functions `list` selects (`-d`, `-s`).
 
 pub mod check;
 pub mod facts;
 pub mod give;
+pub mod list;
 
 use serde::Serialize;
 

@@ -77,11 +77,18 @@ pub const HELP: &[Help] = &[
     Help {
         name: "list",
         doc: "the host's PCI functions (`xenpci list --json`)",
-        args: &[arg(
-            "filter",
-            false,
-            "VENDOR:DEVICE:CLASS as lspci -d, comma-separated alternatives",
-        )],
+        args: &[
+            arg(
+                "filter",
+                false,
+                "VENDOR:DEVICE:CLASS as lspci -d, comma-separated alternatives",
+            ),
+            arg(
+                "slot",
+                false,
+                "[[[[DOMAIN]:]BUS]:][DEVICE][.[FUNC]] as lspci -s",
+            ),
+        ],
         result: "[{bdf, ..., isolation_group, critical, ...}]",
         faults: &[],
     },

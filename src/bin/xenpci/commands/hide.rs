@@ -73,21 +73,9 @@ fn print_json(doc: &impl Serialize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The devices in the order given, each once (clap has parsed them: a bad one is a usage error
-/// like every other subcommand's).
-fn unique(v: &[Bdf]) -> Vec<Bdf> {
-    let mut out: Vec<Bdf> = Vec::new();
-    for b in v {
-        if !out.contains(b) {
-            out.push(*b);
-        }
-    }
-    out
-}
-
 /// `xenpci hide`.
 pub fn run_hide(a: HideArgs, g: &Globals) -> anyhow::Result<ExitCode> {
-    let bdfs = unique(&a.common.bdfs);
+    let bdfs = a.common.bdfs.clone();
     let with_group = a.with_group;
     execute(a.common, g, |ctx, opts| {
         give::hide(ctx, &bdfs, Options { with_group, ..opts })
@@ -96,7 +84,7 @@ pub fn run_hide(a: HideArgs, g: &Globals) -> anyhow::Result<ExitCode> {
 
 /// `xenpci unhide`.
 pub fn run_unhide(a: CommonArgs, g: &Globals) -> anyhow::Result<ExitCode> {
-    let bdfs = unique(&a.bdfs);
+    let bdfs = a.bdfs.clone();
     execute(a, g, |ctx, opts| give::unhide(ctx, &bdfs, opts))
 }
 

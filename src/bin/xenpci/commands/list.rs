@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::Args;
 use xenpci::host::filter::{self, Filter};
 use xenpci::host::{DriverState, Inventory, PciFunction};
+use xenpci::ops::list::Selection;
 
 use super::Globals;
 
@@ -44,22 +45,16 @@ pub fn run(a: ListArgs, g: &Globals) -> anyhow::Result<ExitCode> {
         Some(s) => filter::parse(s)?,
         None => Vec::new(),
     };
-    let root = g.host_root();
-    let inv = Inventory::scan(&root);
-    print_warnings(&inv);
-    let shown = |f: &PciFunction| {
-        filter::any_matches(&filters, f.vendor_id, f.device_id, f.class)
-            && a.slot.is_none_or(|s| s.matches(f.bdf))
+    let sel = Selection {
+        filters,
+        slot: a.slot,
     };
+    let (inv, records) = xenpci::ops::list::list(&g.host_root(), &sel);
+    print_warnings(&inv);
+    let shown = |f: &PciFunction| sel.shows(f);
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     if a.json {
-        let records: Vec<_> = inv
-            .functions()
-            .iter()
-            .filter(|f| shown(f))
-            .map(|f| f.record(&inv))
-            .collect();
         serde_json::to_writer_pretty(&mut out, &records).context("writing JSON")?;
         writeln!(out)?;
         out.flush()?;
