@@ -104,6 +104,18 @@ impl World {
                     .under("00:03.0")
                     .flr()
                     .driver("pciback"),
+            )
+            // A two-function NIC of no use to dom0: one isolation group.
+            .with(Func::root_port("00:03.2", 0x8086, 0x3c0a, 9).acs())
+            .with(
+                Func::endpoint("09:00.0", 0x8086, 0x10fb, 0x020000)
+                    .under("00:03.2")
+                    .driver("pciback"),
+            )
+            .with(
+                Func::endpoint("09:00.1", 0x8086, 0x10fb, 0x020000)
+                    .under("00:03.2")
+                    .driver("pciback"),
             );
         let host = generated(fx, "xcpng82");
         host.pciback();
@@ -553,4 +565,27 @@ fn xlcfg_show_flags_what_the_policy_refuses() {
             && text.contains("refused: 0000:00:1f.2: dom0 needs it: holds /"),
         "{text}"
     );
+}
+
+/// An isolation group is passed whole: half of it goes to no guest, but the other half may join
+/// the guest that already has the first (assign reads that from the VM's own other-config:pci).
+#[test]
+fn half_a_group_may_join_the_guest_holding_the_other_half() {
+    let w = World::new();
+    let (code, doc, _) = w.xenpci(&["assign", "09:00.0", "--vm", "guest", "--dry-run"]);
+    assert_eq!(code, 1, "{doc}");
+    assert_eq!(
+        doc["refusals"][0]["codes"][0]["code"], "group-not-whole",
+        "{doc}"
+    );
+    assert_eq!(doc["refusals"][0]["codes"][0]["missing"][0], "0000:09:00.1");
+    let mut st = xe_state();
+    st["vms"][1]["other-config"]["pci"] = json!("0/0000:09:00.1");
+    std::fs::write(w.file("xe.json"), st.to_string()).unwrap();
+    let (code, doc, stderr) = w.xenpci(&["assign", "09:00.0", "--vm", "guest", "--dry-run"]);
+    assert_eq!(code, 0, "{doc}\n{stderr}");
+    assert_eq!(doc["forced"], json!([]));
+    // ... and not another guest.
+    let (code, doc, _) = w.xenpci(&["assign", "09:00.0", "--vm", "other", "--dry-run"]);
+    assert_eq!(code, 1, "{doc}");
 }

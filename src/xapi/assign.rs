@@ -711,11 +711,18 @@ pub fn edit(
     // VM's other-config:pci is left to the refusal below, whose answer is `steal` (move it), not
     // `force` (which would leave it in two VMs' values); a running domain's device is never
     // taken unforced.
-    let in_use = req.in_use.clone();
+    let mut in_use = req.in_use.clone();
     let target = [Holder::Vm {
         uuid: uuid.to_string(),
         name: req.vm.clone(),
     }];
+    // What the VM already holds is with the same guest (an isolation group completed by this
+    // request is passed whole).
+    if let Some(value) = xe.vm_pci(&uuid)? {
+        for b in reading(&value).plugged {
+            in_use.add(b, target[0].clone());
+        }
+    }
     let verdict = policy::decide(
         &Inventory::scan(root),
         &in_use,
