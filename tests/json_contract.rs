@@ -114,3 +114,30 @@ fn every_outcome_is_one_document_with_the_exit_status_of_its_kind() {
         }
     }
 }
+
+/// `--json` may stand anywhere on the line: before the subcommand it gives the same document.
+#[test]
+fn json_may_stand_anywhere() {
+    let h = generated(fixture::x9drw(), "xcpng82");
+    for (a, b) in [
+        (
+            vec!["--json", "list", "-s", "02:"],
+            vec!["list", "-s", "02:", "--json"],
+        ),
+        (
+            vec!["--json", "hide", "00:1f.2"],
+            vec!["hide", "00:1f.2", "--json"],
+        ),
+        (
+            vec!["check", "--json", "05:00.0"],
+            vec!["check", "05:00.0", "--json"],
+        ),
+    ] {
+        let x = h.xenpci(&a).output().unwrap();
+        let y = h.xenpci(&b).output().unwrap();
+        assert_eq!(x.status.code(), y.status.code(), "{a:?}");
+        let x: Value = serde_json::from_slice(&x.stdout).unwrap();
+        let y: Value = serde_json::from_slice(&y.stdout).unwrap();
+        assert_eq!(x, y, "{a:?}");
+    }
+}

@@ -62,7 +62,7 @@ pub enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(commands::json_anywhere(std::env::args_os())) {
         Ok(cli) => cli,
         Err(e) => {
             // With --json, even a usage error leaves one JSON document on stdout (the message

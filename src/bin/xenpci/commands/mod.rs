@@ -154,3 +154,52 @@ pub fn print_error_doc(kind: xenpci::ops::Kind, error: String) {
         serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".into())
     );
 }
+
+/// `--json` may stand anywhere on the line (`xenpci --json list`, `xenpci list --json`): every
+/// occurrence is moved to the end of the options (before a `--`), where the subcommand that
+/// takes it finds it.
+pub fn json_anywhere(
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Vec<std::ffi::OsString> {
+    let mut out: Vec<std::ffi::OsString> = args.into_iter().collect();
+    let end = out.iter().position(|a| a == "--").unwrap_or(out.len());
+    let before = out.len();
+    let mut i = 1;
+    let mut limit = end;
+    while i < limit {
+        if out[i] == "--json" {
+            out.remove(i);
+            limit -= 1;
+        } else {
+            i += 1;
+        }
+    }
+    if out.len() < before {
+        out.insert(limit, "--json".into());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::json_anywhere;
+
+    fn v(a: &[&str]) -> Vec<std::ffi::OsString> {
+        a.iter().map(Into::into).collect()
+    }
+
+    #[test]
+    fn json_moves_to_the_end_of_the_options_once() {
+        assert_eq!(
+            json_anywhere(v(&["x", "--json", "list", "-d", "::0106"])),
+            v(&["x", "list", "-d", "::0106", "--json"])
+        );
+        assert_eq!(
+            json_anywhere(v(&[
+                "x", "--json", "spec", "--json", "parse", "--", "--json"
+            ])),
+            v(&["x", "spec", "parse", "--json", "--", "--json"])
+        );
+        assert_eq!(json_anywhere(v(&["x", "list"])), v(&["x", "list"]));
+    }
+}
