@@ -62,7 +62,11 @@ pub enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse_from(commands::json_anywhere(std::env::args_os())) {
+    let args = commands::json_anywhere(
+        &<Cli as clap::CommandFactory>::command(),
+        std::env::args_os(),
+    );
+    let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
             // With --json, even a usage error leaves one JSON document on stdout (the message

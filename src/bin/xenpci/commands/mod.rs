@@ -156,9 +156,10 @@ pub fn print_error_doc(kind: xenpci::ops::Kind, error: String) {
 }
 
 /// `--json` may stand anywhere on the line (`xenpci --json list`, `xenpci list --json`): every
-/// occurrence is moved to the end of the options (before a `--`), where the subcommand that
-/// takes it finds it.
+/// occurrence before a `--` is moved to just after the deepest subcommand name in `cmd`'s tree,
+/// where the subcommand that takes it finds it (and before positionals that take hyphen values).
 pub fn json_anywhere(
+    cmd: &clap::Command,
     args: impl IntoIterator<Item = std::ffi::OsString>,
 ) -> Vec<std::ffi::OsString> {
     let mut out: Vec<std::ffi::OsString> = args.into_iter().collect();
@@ -174,9 +175,18 @@ pub fn json_anywhere(
             i += 1;
         }
     }
-    if out.len() < before {
-        out.insert(limit, "--json".into());
+    if out.len() == before {
+        return out;
     }
+    let mut at = 1;
+    let mut current = cmd;
+    for (i, a) in out.iter().enumerate().take(limit).skip(1) {
+        if let Some(sub) = a.to_str().and_then(|n| current.find_subcommand(n)) {
+            current = sub;
+            at = i + 1;
+        }
+    }
+    out.insert(at, "--json".into());
     out
 }
 
@@ -189,17 +199,19 @@ mod tests {
     }
 
     #[test]
-    fn json_moves_to_the_end_of_the_options_once() {
+    fn json_moves_behind_the_deepest_subcommand_once() {
+        let cmd = <crate::Cli as clap::CommandFactory>::command();
         assert_eq!(
-            json_anywhere(v(&["x", "--json", "list", "-d", "::0106"])),
-            v(&["x", "list", "-d", "::0106", "--json"])
+            json_anywhere(&cmd, v(&["x", "--json", "list", "-d", "::0106"])),
+            v(&["x", "list", "--json", "-d", "::0106"])
         );
         assert_eq!(
-            json_anywhere(v(&[
-                "x", "--json", "spec", "--json", "parse", "--", "--json"
-            ])),
-            v(&["x", "spec", "parse", "--json", "--", "--json"])
+            json_anywhere(
+                &cmd,
+                v(&["x", "--json", "spec", "parse", "--json", "a", "--", "--json"])
+            ),
+            v(&["x", "spec", "parse", "--json", "a", "--", "--json"])
         );
-        assert_eq!(json_anywhere(v(&["x", "list"])), v(&["x", "list"]));
+        assert_eq!(json_anywhere(&cmd, v(&["x", "list"])), v(&["x", "list"]));
     }
 }
