@@ -102,11 +102,18 @@ fn dry_run_prints_the_command_and_changes_nothing() {
 }
 
 #[test]
-fn detach_of_a_device_that_is_not_attached_is_refused() {
+fn detach_of_a_device_that_is_not_attached_has_nothing_to_do() {
+    // "Nothing to do" is exit 0 everywhere (it was a refusal, exit 1).
     let s = Scenario::lab();
     let r = s.xenpci(&["detach", "pvvm", "0000:03:00.0"]);
-    assert_eq!(r.code, Some(1));
-    assert!(r.stderr.contains("is not attached to pvvm"));
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains("nothing to do: 0000:03:00.0 is not attached to pvvm"),
+        "{}",
+        r.stdout
+    );
+    assert!(!s.xl_log().contains("pci-detach"), "{}", s.xl_log());
 }
 
 /// With a real oxenstored and the mock's XenStore mirror, the attach is verified in XenStore.
@@ -162,10 +169,11 @@ fn json_refusals_and_xl_failures_are_one_document_on_stdout() {
         .as_str()
         .unwrap()
         .contains("without passthrough=\"enabled\""));
+    // Nothing to do (not attached): the report, exit 0.
     let r = s.xenpci(&["detach", "pvvm", "0000:03:00.0", "--json"]);
-    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
     let v: serde_json::Value = serde_json::from_str(&r.stdout).expect(&r.stdout);
-    assert_eq!(v["refused"], true);
+    assert_eq!(v["nothing_to_do"], true, "{v}");
     // xl's own failure is an error, not a refusal.
     let r = s.xenpci_env(
         &[("XL_MOCK_FAIL", "pci-attach:1")],

@@ -42,6 +42,8 @@ pub struct HotplugReport {
     pub verified_by: VerifiedBy,
     /// Evidence and remarks.
     pub notes: Vec<String>,
+    /// The state asked for was already there (nothing ran; exit 0).
+    pub nothing_to_do: bool,
 }
 
 /// Parses SPEC as xl does; a malformed one is refused with the parser's reason.
@@ -328,6 +330,7 @@ pub fn attach_guarded(
         command,
         verified_by: VerifiedBy::NotRun,
         notes: guard_notes,
+        nothing_to_do: false,
     };
     if dry_run {
         return Ok(report);
@@ -342,7 +345,8 @@ pub fn attach_guarded(
     Ok(report)
 }
 
-/// `xenpci detach`: the device must be attached (pci-list), `xl pci-detach [-f]`, verify.
+/// `xenpci detach`: `xl pci-detach [-f]` and verify, when the device is attached (pci-list);
+/// when it is not, a report saying there was nothing to do.
 pub fn detach(
     xl: &Xl,
     dom: &str,
@@ -352,12 +356,18 @@ pub fn detach(
 ) -> Result<HotplugReport, FlowError> {
     let info = domain(xl, dom)?;
     if !xl.pci_list(dom)?.iter().any(|e| e.bdf == bdf) {
-        return Err(FlowError::Refused {
-            action: format!("detach {bdf} from {dom}"),
-            reason: format!(
-                "{bdf} is not attached to {dom} on {} (xl pci-list)",
+        // Nothing to do is not an error (exit 0), as everywhere.
+        return Ok(HotplugReport {
+            host: xl.host.to_string(),
+            domain: dom.to_string(),
+            devices: vec![bdf],
+            command: String::new(),
+            verified_by: VerifiedBy::NotRun,
+            notes: vec![format!(
+                "nothing to do: {bdf} is not attached to {dom} on {} (xl pci-list)",
                 xl.host
-            ),
+            )],
+            nothing_to_do: true,
         });
     }
     let b = bdf.to_string();
@@ -373,6 +383,7 @@ pub fn detach(
         command: xl.site.xl(xl.host, &args).to_string(),
         verified_by: VerifiedBy::NotRun,
         notes: Vec::new(),
+        nothing_to_do: false,
     };
     if dry_run {
         return Ok(report);

@@ -76,16 +76,6 @@ pub enum AssignError {
         /// What would be kept.
         kept: String,
     },
-    /// Unassigning a device the VM does not have.
-    #[error("{bdf} is not assigned to VM {vm} (its other-config:pci holds: {current})")]
-    NotAssigned {
-        /// The device.
-        bdf: Bdf,
-        /// The VM as given.
-        vm: String,
-        /// What the VM holds.
-        current: String,
-    },
     /// `--order` names a device that will not be assigned.
     #[error("--order names {bdf}, which VM {vm} would not hold (it would hold: {devices})")]
     BadOrder {
@@ -150,7 +140,7 @@ pub enum AssignError {
 
 impl AssignError {
     /// True when xenpci refused before changing anything (the device is not hidden, held
-    /// elsewhere, the value would be misread, not assigned, the VM is dom0).
+    /// elsewhere, the value would be misread, the VM is dom0).
     pub fn is_refusal(&self) -> bool {
         matches!(
             self,
@@ -158,7 +148,6 @@ impl AssignError {
                 | AssignError::Policy(_)
                 | AssignError::AssignedElsewhere { .. }
                 | AssignError::Misread { .. }
-                | AssignError::NotAssigned { .. }
                 | AssignError::ControlDomain { .. }
         )
     }
@@ -184,7 +173,6 @@ impl AssignError {
                 | AssignError::Policy(_)
                 | AssignError::AssignedElsewhere { .. }
                 | AssignError::Misread { .. }
-                | AssignError::NotAssigned { .. }
                 | AssignError::ControlDomain { .. }
                 | AssignError::NotConfirmed { .. }
                 | AssignError::StartFailed { .. }
@@ -537,12 +525,12 @@ pub fn merge_devices(
     notes: &mut Vec<String>,
 ) -> Result<Vec<Bdf>, AssignError> {
     for b in remove {
+        // Nothing to do is not an error (exit 0), as adding a device already there.
         if !current.contains(b) {
-            return Err(AssignError::NotAssigned {
-                bdf: *b,
-                vm: vm.to_string(),
-                current: list(current),
-            });
+            notes.push(format!(
+                "nothing to do for {b}: it is not assigned to VM {vm} (its other-config:pci holds: {})",
+                list(current)
+            ));
         }
     }
     let mut devices: Vec<Bdf> = current
@@ -1101,11 +1089,13 @@ mod tests {
             &mut notes,
         );
         assert_eq!(m.unwrap(), bdfs(&["07:00.0", "05:00.0", "06:00.0"]));
-        let e = merge_devices("vm", &cur, &[], &bdfs(&["08:00.0"]), &[], &mut notes).unwrap_err();
+        // Removing what is not there: nothing to do, said in a note.
+        notes.clear();
+        let m = merge_devices("vm", &cur, &[], &bdfs(&["08:00.0"]), &[], &mut notes).unwrap();
+        assert_eq!(m, cur);
         assert!(
-            e.to_string()
-                .contains("0000:08:00.0 is not assigned to VM vm"),
-            "{e}"
+            notes[0].contains("nothing to do for 0000:08:00.0: it is not assigned to VM vm"),
+            "{notes:?}"
         );
         let e = merge_devices("vm", &cur, &[], &[], &bdfs(&["08:00.0"]), &mut notes).unwrap_err();
         assert!(e.to_string().contains("--order names 0000:08:00.0"), "{e}");

@@ -175,8 +175,8 @@ pub const HELP: &[Help] = &[
             ),
             DRY_RUN,
         ],
-        result: "{host, domain, devices, command, verified_by, notes}",
-        faults: &["XENPCI_REFUSED", "XENPCI_FAILED"],
+        result: "{host, domain, devices, command, verified_by, notes, nothing_to_do}",
+        faults: &["XENPCI_FAILED"],
     },
 ];
 

@@ -580,6 +580,10 @@ fn print_report(
 ) -> anyhow::Result<ExitCode> {
     if json {
         println!("{}", serde_json::to_string_pretty(r)?);
+    } else if r.nothing_to_do {
+        for n in &r.notes {
+            println!("{n}");
+        }
     } else if dry_run {
         println!("would run on {}: {}", r.host, r.command);
     } else {
