@@ -13,7 +13,6 @@ use xenpci::flows::hotplug;
 use xenpci::flows::transport::{Site, Transport};
 use xenpci::flows::xl::Xl;
 use xenpci::hide::apply::{Options, Outcome};
-use xenpci::hide::methods::{detect, state};
 use xenpci::hide::Ctx;
 use xenpci::host::{filter, HostRoot};
 use xenpci::ops::{give, OpError};
@@ -245,11 +244,8 @@ fn hidden(args: &Args) -> Result<String, Failure> {
         root: &root,
         runner: &runner,
     };
-    let method = match parsed(args, "hidden", "method")? {
-        Some(m) => Some(m),
-        None => detect::detect(ctx).ok().map(|d| d.method),
-    };
-    let h = state::hidden(ctx, method).map_err(|e| failed("hidden", e.to_string()))?;
+    let method = parsed(args, "hidden", "method")?;
+    let (h, _) = xenpci::ops::hidden::hidden(ctx, method).map_err(|e| op_failure("hidden", &e))?;
     json(&h)
 }
 

@@ -7,11 +7,13 @@
 //! * [`check`]: the preflight with the policy's verdict.
 //! * [`facts`]: who uses which device (xl, xe, xl.cfg).
 //! * [`give`]: hide, unhide, attach, xl.cfg add-pci.
+//! * [`hidden`]: the hidden state with the method given or detected.
 //! * [`list`]: which functions `list` selects (`-d`, `-s`).
 
 pub mod check;
 pub mod facts;
 pub mod give;
+pub mod hidden;
 pub mod list;
 
 use serde::Serialize;
