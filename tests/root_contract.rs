@@ -174,3 +174,23 @@ fn a_configured_stand_in_runs_and_gets_the_root() {
         )
     );
 }
+
+/// `xenpci demo` runs its seed flow on a temporary copy of the demo host: the contract holds
+/// there too (its hide must not run the host's xl on the host's devices).
+#[test]
+fn the_demo_runs_no_host_tool() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("spy.log");
+    let bin = spies(dir.path(), &log);
+    let o = Command::new(env!("CARGO_BIN_EXE_xenpci"))
+        .arg("demo")
+        .env("PATH", spy_path(&bin))
+        .env_remove("XENPCI_ROOT")
+        .env_remove("XENPCI_XL")
+        .env_remove("XENPCI_XE")
+        .env_remove("XENPCI_XEN_CMDLINE")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(spied(&log), "", "{}", String::from_utf8_lossy(&o.stdout));
+}
