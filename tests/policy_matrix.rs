@@ -473,6 +473,7 @@ fn check_agrees(w: &World, reasons: &BTreeMap<(String, String), Vec<String>>) {
         let (code, doc, stderr) = w.xenpci(&["check", bdf]);
         assert_eq!(code, 1, "{case}: {doc}\n{stderr}");
         assert_eq!(doc["passable"], false, "{case}: {doc}");
+        assert_eq!(doc["devices"][0]["passable"], false, "{case}: {doc}");
         assert_eq!(&strs(&doc["refusals"][0]["reasons"]), want, "{case}: {doc}");
         let r = w.plugin(&["check", &format!("bdf={bdf}")]);
         assert_eq!(r["status"], "Success", "{case}: {r}");

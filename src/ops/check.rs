@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::facts;
 use crate::exec::{Runner, Tool};
 use crate::hide::methods::live::PCIBACK;
-use crate::host::preflight::{self, CheckOutput, IommuStatus};
+use crate::host::preflight::{self, CheckOutput, Finding, IommuStatus, Severity};
 use crate::host::xensource::Toolstack;
 use crate::host::{HostRoot, Inventory};
 use crate::pci::Bdf;
@@ -47,6 +47,21 @@ pub fn check(
             with_group: false,
         },
     );
+    // Each refused device's report says so too ("policy" findings), so no device reads
+    // "can be passed through" while the policy refuses it.
+    for r in &v.refused {
+        if let Some(rep) = output.devices.iter_mut().find(|d| d.bdf == r.bdf) {
+            rep.passable = false;
+            for reason in &r.reasons {
+                rep.findings.push(Finding {
+                    check: "policy",
+                    severity: Severity::Error,
+                    message: format!("xenpci refuses to give {} to a guest: {reason}", r.bdf),
+                    fix: None,
+                });
+            }
+        }
+    }
     output.passable &= v.refused.is_empty();
     (
         inv,
