@@ -432,3 +432,32 @@ fn help_lists_every_function_and_argument_and_the_doc_names_them_all() {
         }
     }
 }
+
+/// Arguments may be spelt as the CLI's options (`dry-run` for `dry_run`).
+#[test]
+fn arguments_take_the_cli_spelling_too() {
+    let root = demo_root();
+    let env = [("XENPCI_ROOT", root.as_str())];
+    let a = call(
+        &[
+            "hide",
+            "bdf=05:00.0",
+            "dry-run=true",
+            "persistent=true",
+            "method=grub",
+        ],
+        &env,
+    );
+    let b = call(
+        &[
+            "hide",
+            "bdf=05:00.0",
+            "dry_run=true",
+            "persistent=true",
+            "method=grub",
+        ],
+        &env,
+    );
+    assert_eq!(a["status"], "Success", "{a}");
+    assert_eq!(a["value"], b["value"]);
+}

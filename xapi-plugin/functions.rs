@@ -61,8 +61,14 @@ pub const FUNCTIONS: &[(&str, Function)] = &[
 pub fn dispatch(call: &Call) -> Result<String, Failure> {
     // The --root contract: under a fixture root, no host tool runs (only the stand-ins).
     xenpci::exec::confine_to_root(root().dir());
+    // Arguments as the CLI spells its options work too: `dry-run` is `dry_run`.
+    let args: Args = call
+        .args
+        .iter()
+        .map(|(k, v)| (k.replace('-', "_"), v.clone()))
+        .collect();
     match FUNCTIONS.iter().find(|(name, _)| *name == call.method) {
-        Some((_, f)) => f(&call.args),
+        Some((_, f)) => f(&args),
         None => Err(Failure::new(
             "UNKNOWN_XENAPI_PLUGIN_FUNCTION",
             [call.method.clone()],
