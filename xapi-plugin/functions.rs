@@ -9,7 +9,6 @@ mod help;
 use std::collections::BTreeMap;
 
 use xenpci::exec::{Runner, SystemRunner};
-use xenpci::flows::hotplug;
 use xenpci::flows::transport::{Site, Transport};
 use xenpci::flows::xl::Xl;
 use xenpci::hide::apply::{Options, Outcome};
@@ -383,7 +382,7 @@ fn detach(args: &Args) -> Result<String, Failure> {
         site: &site,
         host: "localhost",
     };
-    let report = hotplug::detach(&xl, dom, bdf, force, dry_run)
-        .map_err(|e| op_failure("detach", &OpError::Flow(e)))?;
+    let report =
+        give::detach(&xl, dom, bdf, force, dry_run).map_err(|e| op_failure("detach", &e))?;
     json(&report)
 }

@@ -1,7 +1,8 @@
 //! The operations that hide a device, give it to a guest, or take it back, each gathering the
-//! facts the policy needs and asking it before anything changes: [`hide`], [`unhide`], [`attach`]
-//! and [`xlcfg_add_pci`] ([`crate::xapi::assign::edit`] asks it itself, with the VMs it already
-//! reads). The CLI and the plugin call these, never the lower layers.
+//! facts the policy needs and asking it before anything changes: [`hide`], [`unhide`], [`attach`],
+//! [`assign`] (whose edit asks the policy itself, with the VMs it already reads) and
+//! [`xlcfg_add_pci`]; [`detach`] beside them. The CLI and the plugin call these, never the lower
+//! layers.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -21,6 +22,7 @@ use crate::host::{HostRoot, Inventory};
 use crate::pci::Bdf;
 use crate::policy::{self, Action, DeviceFacts, Holder, HostFacts, InUse, Refusal, Verdict};
 use crate::syntax::pci_spec::{parse_spec, SpecDefaults};
+use crate::xapi::assign::{EditReport, EditRequest};
 use crate::xapi::Xe;
 use crate::xlcfg::{xl_spec_parser, Document};
 
@@ -44,6 +46,33 @@ pub struct AttachReport {
     pub report: HotplugReport,
     /// Devices the policy would have refused, attached because of `force`.
     pub forced: Vec<Refusal>,
+}
+
+/// `assign` / `unassign` (XAPI `other-config:pci`): the running domains' devices for the policy
+/// (the VMs' values [`crate::xapi::assign::edit`] reads itself), then the edit.
+pub fn assign(
+    xe: &Xe,
+    root: &HostRoot,
+    runner: &dyn Runner,
+    req: &EditRequest,
+    progress: &mut dyn FnMut(&str),
+) -> Result<EditReport, OpError> {
+    let mut req = req.clone();
+    if !req.add.is_empty() {
+        facts::running_domains(runner, &mut req.in_use);
+    }
+    Ok(crate::xapi::assign::edit(xe, root, &req, progress)?)
+}
+
+/// `detach DOM BDF` (nothing to do when it is not attached).
+pub fn detach(
+    xl: &Xl,
+    dom: &str,
+    bdf: Bdf,
+    force: bool,
+    dry_run: bool,
+) -> Result<HotplugReport, OpError> {
+    Ok(hotplug::detach(xl, dom, bdf, force, dry_run)?)
 }
 
 /// `attach DOM SPEC`: the policy for [`Action::Give`] to the domain (dom0's devices on a local

@@ -1,5 +1,6 @@
 //! `xenpci assign BDF[,BDF...] --vm NAME|UUID`: gives PCI functions to an XAPI VM through its
-//! `other-config:pci` (library: [`xenpci::xapi::assign`]). Also the output shared with `unassign`.
+//! `other-config:pci` (library: [`xenpci::ops::give::assign`]). Also the output shared with
+//! `unassign`.
 //!
 //! `--json` prints one document on stdout whatever happens: the report, or on an error
 //! the shape every command shares, `{"refused", "kind", "error", "input", "hint", "refusals"}`
@@ -10,9 +11,8 @@ use std::process::ExitCode;
 
 use clap::Args;
 use xenpci::exec::SystemRunner;
-use xenpci::ops::OpError;
 use xenpci::pci::Bdf;
-use xenpci::xapi::assign::{edit, EditReport, EditRequest};
+use xenpci::xapi::assign::{EditReport, EditRequest};
 use xenpci::xapi::Xe;
 
 use super::Globals;
@@ -67,13 +67,11 @@ pub fn run_edit(req: &EditRequest, json: bool, g: &Globals) -> anyhow::Result<Ex
     let runner = SystemRunner;
     let xe = Xe::new(&runner);
     let root = g.host_root();
-    let mut req = req.clone();
-    if !req.add.is_empty() {
-        xenpci::ops::facts::running_domains(&runner, &mut req.in_use);
-    }
-    let report = match edit(&xe, &root, &req, &mut |line| eprintln!("xenpci: {line}")) {
+    let report = match xenpci::ops::give::assign(&xe, &root, &runner, req, &mut |line| {
+        eprintln!("xenpci: {line}")
+    }) {
         Ok(r) => r,
-        Err(e) => return Ok(super::report_op_error(&OpError::Assign(e), json)),
+        Err(e) => return Ok(super::report_op_error(&e, json)),
     };
     for f in &report.forced {
         eprintln!("xenpci: warning: forced: {f}");

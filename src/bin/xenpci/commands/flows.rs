@@ -348,7 +348,10 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
                 site: &site,
                 host: &host,
             };
-            let r = hotplug::detach(&xl, &a.domain, a.bdf, a.force, a.opts.dry_run)?;
+            let r = match give::detach(&xl, &a.domain, a.bdf, a.force, a.opts.dry_run) {
+                Ok(r) => r,
+                Err(e) => return Ok(super::report_op_error(&e, a.opts.json)),
+            };
             print_report(&r, a.opts.json, a.opts.dry_run, "detached")
         }
         FlowCmd::Attached(a) => {
