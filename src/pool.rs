@@ -134,8 +134,8 @@ pub fn call_all(
 /// A VM naming a device in `other-config:pci`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Holder {
-    /// VM uuid.
-    pub vm: String,
+    /// VM uuid (`uuid`, as in `assigned --json`).
+    pub uuid: String,
     /// VM name-label.
     pub name_label: String,
     /// The host it runs on (uuid), when running.
@@ -151,10 +151,14 @@ pub struct PoolDevice {
     pub host_uuid: String,
     /// The function.
     pub bdf: String,
-    /// `vendor:device` ids.
-    pub ids: String,
-    /// Vendor and device names.
-    pub name: String,
+    /// Vendor id (`list --json`'s field).
+    pub vendor_id: String,
+    /// Device id.
+    pub device_id: String,
+    /// Vendor name.
+    pub vendor_name: String,
+    /// Device name.
+    pub device_name: String,
     /// Driver bound now (null: none).
     pub driver: Option<String>,
     /// Bound to pciback (hidden from dom0).
@@ -215,7 +219,7 @@ pub fn list(runner: &dyn Runner, timeout: Duration) -> Result<PoolView, PoolErro
                     holders.push((
                         bdf,
                         Holder {
-                            vm: r.get("uuid").unwrap_or("").to_string(),
+                            uuid: r.get("uuid").unwrap_or("").to_string(),
                             name_label: r.get("name-label").unwrap_or("").to_string(),
                             resident_on: resident.clone(),
                         },
@@ -244,10 +248,10 @@ pub fn list(runner: &dyn Runner, timeout: Duration) -> Result<PoolView, PoolErro
                 host: a.host.name_label.clone(),
                 host_uuid: a.host.uuid.clone(),
                 bdf: bdf_text,
-                ids: format!("{}:{}", text(d, "vendor_id"), text(d, "device_id")),
-                name: format!("{} {}", text(d, "vendor_name"), text(d, "device_name"))
-                    .trim()
-                    .to_string(),
+                vendor_id: text(d, "vendor_id"),
+                device_id: text(d, "device_id"),
+                vendor_name: text(d, "vendor_name"),
+                device_name: text(d, "device_name"),
                 hidden: DriverState::of(driver.as_deref()).is_pciback(),
                 driver,
                 assignable: d

@@ -468,10 +468,13 @@ fn bad_arguments_name_the_input() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("\"no-such-vm\""));
+    // Nothing to do is exit 0, as everywhere (it was exit 1).
+    let before = w.state();
     w.xenpci(&["unassign", "05:00.0", "--vm", "ceph-osd-1"])
         .assert()
-        .code(1)
-        .stderr(predicate::str::contains("not assigned"));
+        .success()
+        .stdout(predicate::str::contains("nothing to do for 0000:05:00.0"));
+    assert_eq!(w.state()["vms"], before["vms"]);
 }
 
 /// In dom0 the restart is verified in XenStore (what xenopsd writes for each plugged device:
@@ -672,14 +675,31 @@ fn json_refusals_and_failures_are_one_document_on_stdout() {
         j["error"].as_str().unwrap().starts_with("starting VM"),
         "{j}"
     );
-    // unassign shares the path.
+    // unassign shares the path; removing what is not there is nothing to do (exit 0).
     let out = w
         .xenpci(&["unassign", "--json", "01:00.0", "--vm", "ceph-osd-1"])
         .assert()
-        .code(1)
+        .code(0)
         .get_output()
         .clone();
     let j = stdout_json(&out);
-    assert_eq!(j["refused"], true);
-    assert!(j["error"].as_str().unwrap().contains("not assigned"), "{j}");
+    assert_eq!(j["changed"], false, "{j}");
+    assert!(
+        j["notes"]
+            .to_string()
+            .contains("nothing to do for 0000:01:00.0"),
+        "{j}"
+    );
+    // An unknown VM is bad input: the shared error document, exit 2.
+    let out = w
+        .xenpci(&["unassign", "--json", "01:00.0", "--vm", "no-such-vm"])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let j = stdout_json(&out);
+    assert_eq!(
+        (j["refused"].as_bool(), j["kind"].as_str()),
+        (Some(false), Some("bad-input"))
+    );
 }

@@ -122,8 +122,9 @@ fn seed000_list_refuse_hide_assign_restart_verify() {
     s.xenpci(&["assign", "00:1f.2", "--vm", "ceph-osd-1"])
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("DOM0 NEEDS IT: holds /"))
-        .stderr(predicate::str::contains("Do not pass 0000:00:1f.2 through"))
+        .stderr(predicate::str::contains(
+            "refusing to assign 0000:00:1f.2 to VM ceph-osd-1: dom0 needs it: holds /",
+        ))
         .stderr(predicate::str::contains("xenpci hide 0000:00:1f.2").not());
     // 3. Hide it (boot config through xen-cmdline, now through xl).
     s.xenpci(&["hide", &bdf]).assert().success();

@@ -8,7 +8,7 @@ use assert_cmd::Command;
 
 /// (subcommand path and arguments with `{}` where the bad BDF goes, clap's name for the argument).
 const CASES: &[(&[&str], &str)] = &[
-    (&["check", "{}"], "<BDF>..."),
+    (&["check", "{}"], "[BDF]..."),
     (&["hide", "{}"], "<BDF>..."),
     (&["hide", "--json", "05:00.0", "{}"], "<BDF>..."),
     (&["unhide", "{}"], "<BDF>..."),
@@ -156,9 +156,11 @@ fn a_bad_bdf_with_json_gives_a_json_document() {
     assert_eq!(out.status.code(), Some(2));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
     assert_eq!(v["refused"], false);
+    assert_eq!(v["kind"], "bad-input");
     let e = v["error"].as_str().unwrap();
+    // (check's BDF is optional: no BDF is the host check)
     assert!(
-        e.starts_with("invalid value 'zz:00.0' for '<BDF>...'"),
+        e.starts_with("invalid value 'zz:00.0' for '[BDF]...'"),
         "{e}"
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("zz:00.0"));

@@ -45,10 +45,12 @@ fn refusals_happen_before_xl_is_called() {
         ("plain", "0000:03:00.0", "without passthrough=\"enabled\""),
         ("pod", "0000:03:00.0", "populate-on-demand"),
         ("hvmvm", "0000:03:00.*", "needs a guest slot"),
-        ("ghost", "0000:03:00.0", "not a domain on h1"),
+        ("ghost", "0000:03:00.0", "ghost is not a domain there"),
     ] {
         let r = s.xenpci(&["attach", dom, spec]);
-        assert_eq!(r.code, Some(1), "{dom} {spec}: {}", r.stderr);
+        // An unknown domain is bad input (exit 2), as an unknown VM is for assign.
+        let want = if dom == "ghost" { 2 } else { 1 };
+        assert_eq!(r.code, Some(want), "{dom} {spec}: {}", r.stderr);
         assert!(r.stderr.contains(needle), "{needle:?} not in {}", r.stderr);
     }
     assert_eq!(attach_calls(&s), 0);
@@ -66,7 +68,12 @@ fn a_device_on_another_guest_is_not_attached_twice() {
     s.xenpci(&["attach", "pvvm", "0000:03:00.0"]).ok();
     let r = s.xenpci(&["attach", "hvmvm", "0000:03:00.0@4"]);
     assert_eq!(r.code, Some(1));
-    assert!(r.stderr.contains("not assignable"));
+    assert!(
+        r.stderr
+            .contains("refusing to attach 0000:03:00.0 to domain hvmvm: in use: attached to running domain pvvm (domid 1)"),
+        "{}",
+        r.stderr
+    );
     assert_eq!(s.attachments().len(), 1);
 }
 
@@ -95,11 +102,18 @@ fn dry_run_prints_the_command_and_changes_nothing() {
 }
 
 #[test]
-fn detach_of_a_device_that_is_not_attached_is_refused() {
+fn detach_of_a_device_that_is_not_attached_has_nothing_to_do() {
+    // "Nothing to do" is exit 0 everywhere (it was a refusal, exit 1).
     let s = Scenario::lab();
     let r = s.xenpci(&["detach", "pvvm", "0000:03:00.0"]);
-    assert_eq!(r.code, Some(1));
-    assert!(r.stderr.contains("is not attached to pvvm"));
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains("nothing to do: 0000:03:00.0 is not attached to pvvm"),
+        "{}",
+        r.stdout
+    );
+    assert!(!s.xl_log().contains("pci-detach"), "{}", s.xl_log());
 }
 
 /// With a real oxenstored and the mock's XenStore mirror, the attach is verified in XenStore.
@@ -155,10 +169,11 @@ fn json_refusals_and_xl_failures_are_one_document_on_stdout() {
         .as_str()
         .unwrap()
         .contains("without passthrough=\"enabled\""));
+    // Nothing to do (not attached): the report, exit 0.
     let r = s.xenpci(&["detach", "pvvm", "0000:03:00.0", "--json"]);
-    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
     let v: serde_json::Value = serde_json::from_str(&r.stdout).expect(&r.stdout);
-    assert_eq!(v["refused"], true);
+    assert_eq!(v["nothing_to_do"], true, "{v}");
     // xl's own failure is an error, not a refusal.
     let r = s.xenpci_env(
         &[("XL_MOCK_FAIL", "pci-attach:1")],
@@ -170,5 +185,31 @@ fn json_refusals_and_xl_failures_are_one_document_on_stdout() {
         .as_str()
         .unwrap()
         .contains("injected failure of pci-attach"));
+    assert_eq!(attach_calls(&s), 1);
+}
+
+/// The xm/xl habit `pci-attach [-o OPTS] DOM BDF [VSLOT]` (the seed's
+/// `xm pci-attach -o msitranslate=0 0:2:0.0 7`) next to the spec form: the same attach.
+#[test]
+fn attach_takes_the_xm_form_with_a_slot_and_dash_o() {
+    let s = Scenario::lab();
+    let r = s.xenpci(&["attach", "-o", "permissive=1", "hvmvm", "0:3:0.0", "7"]);
+    r.ok();
+    assert!(
+        s.xl_log()
+            .contains("pci-attach hvmvm 0:3:0.0@7,permissive=1"),
+        "{}",
+        s.xl_log()
+    );
+    assert_eq!(
+        s.xl("h1", &["pci-list", "hvmvm"]).stdout,
+        "Vdev Device\n07.0 0000:03:00.0\n"
+    );
+    // Two slots, or options xl would refuse, are bad input (exit 2) before xl is asked.
+    let r = s.xenpci(&["attach", "pvvm", "0000:04:00.0@3", "4"]);
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert!(r.stderr.contains("one guest slot"), "{}", r.stderr);
+    let r = s.xenpci(&["attach", "pvvm", "0000:04:00.0", "-o", "bogus"]);
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
     assert_eq!(attach_calls(&s), 1);
 }

@@ -88,7 +88,9 @@ fn the_controller_holding_dom0s_root_is_refused_with_the_override_named() {
     h.xenpci(&["hide", "00:1f.2", "--persistent", "--force", "--dry-run"])
         .assert()
         .success()
-        .stderr(predicate::str::contains("hiding anyway: --force"))
+        .stderr(predicate::str::contains(
+            "warning: forced: 0000:00:1f.2: dom0 needs it: holds /",
+        ))
         .stdout(predicate::str::contains("xen-pciback.hide=(0000:00:1f.2)"));
 }
 
@@ -109,15 +111,14 @@ fn a_bridge_is_refused_with_the_override_named() {
 #[test]
 fn isolation_group_siblings_are_named_and_added_with_with_group() {
     let h = generated(fixture::gpu_pair(), "debian");
+    // An isolation group is passed whole: half of it is refused (the policy), naming the rest.
     h.xenpci(&["hide", "01:00.0", "--persistent", "--dry-run"])
         .assert()
-        .success()
+        .code(1)
         .stderr(predicate::str::contains(
-            "shares its isolation group with 0000:01:00.1",
-        ))
-        .stdout(predicate::str::contains(
-            "xen-pciback.hide=(0000:01:00.0)\n",
+            "refusing to hide 0000:01:00.0: shares its isolation group with 0000:01:00.1, which would stay behind",
         ));
+    assert!(h.calls().is_empty(), "{:?}", h.calls());
     h.xenpci(&[
         "hide",
         "01:00.0",
@@ -177,8 +178,10 @@ fn json_refusal_is_one_document_on_stdout_with_exit_1() {
     assert_eq!(j["refusals"][0]["bdf"], "0000:00:1f.2");
     assert_eq!(
         j["refusals"][0]["reasons"][0],
-        "holds / (ext3 on /dev/sda1)"
+        "dom0 needs it: holds / (ext3 on /dev/sda1); holds /var/log (ext3 on /dev/sda2)"
     );
+    assert_eq!(j["refusals"][0]["codes"][0]["code"], "dom0-needs");
+    assert_eq!(j["kind"], "refused");
     assert_eq!(j["refusals"][1]["bdf"], "0000:00:01.0");
     assert!(j["refusals"][1]["reasons"][0]
         .as_str()
@@ -188,7 +191,11 @@ fn json_refusal_is_one_document_on_stdout_with_exit_1() {
         .as_str()
         .unwrap()
         .starts_with("refusing to hide 0000:00:1f.2"));
-    assert!(j["warnings"][0].as_str().unwrap().contains("0000:00:1f.3"));
+    // The isolation-group sibling left behind is a reason of the refusal, not a warning.
+    assert!(j["refusals"][0]["reasons"][1]
+        .as_str()
+        .unwrap()
+        .contains("0000:00:1f.3"));
     assert!(h.calls().is_empty(), "{:?}", h.calls());
 }
 
@@ -212,15 +219,13 @@ fn json_outcome_and_planning_errors_say_refused_false() {
             .assert()
             .code(2)
             .stderr(predicate::str::contains(
-                "xenpci: error: cannot plan the change",
+                "xenpci: error: extlinux: no /boot/extlinux.conf",
             ))
             .get_output()
             .clone();
         let j = stdout_json(&out);
         assert_eq!(j["refused"], false);
-        assert_eq!(
-            j["error"],
-            "cannot plan the change: extlinux: no /boot/extlinux.conf"
-        );
+        assert_eq!(j["kind"], "bad-input");
+        assert_eq!(j["error"], "extlinux: no /boot/extlinux.conf");
     }
 }

@@ -275,3 +275,30 @@ fn a_hidden_pf_is_given_back_with_the_hosts_own_tool() {
     assert!(fix.contains("`xenpci unhide 0000:01:00.0`"), "{fix}");
     assert!(!fix.contains("xl "), "{fix}");
 }
+
+/// `check` with no device is the host check: IOMMU, pciback, toolstack; exit 1 while something
+/// stops passthrough now, 0 once it does not.
+#[test]
+fn check_without_a_device_checks_the_host() {
+    let h = util::demo_host("x9drw");
+    let r = h.run(&["check", "--json"]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let j = r.json();
+    assert_eq!(j["iommu"]["enabled"], true, "{j}");
+    assert_eq!(j["pciback"], false);
+    assert_eq!(j["toolstack"], "xapi");
+    assert!(
+        j["findings"][0]
+            .as_str()
+            .unwrap()
+            .contains("modprobe xen-pciback"),
+        "{j}"
+    );
+    h.pciback();
+    let r = h.run(&["check"]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert!(r.stdout.contains("pciback    loaded"), "{}", r.stdout);
+    assert!(r
+        .stdout
+        .contains("=> this host can pass PCI devices through"));
+}

@@ -113,6 +113,28 @@ fn dash_d_filters_like_lspci_with_opennebula_lists() {
     );
 }
 
+/// `-s` selects slots as lspci does, alone or with `-d`; a bad selector is a usage error naming
+/// the part.
+#[test]
+fn dash_s_selects_slots_like_lspci() {
+    let h = Host::shape("x9drw");
+    let one = h.run(&["list", "--json", "-s", "02:00.1"]).json();
+    assert_eq!(bdfs(&one), ["0000:02:00.1"]);
+    let bus = h.run(&["list", "--json", "-s", "02:"]).json();
+    assert_eq!(bdfs(&bus), ["0000:02:00.0", "0000:02:00.1"]);
+    let both = h
+        .run(&["list", "--json", "-s", "00:", "-d", "::0106"])
+        .json();
+    assert_eq!(bdfs(&both), ["0000:00:1f.2"]);
+    let bad = h.run(&["list", "-s", "02:zz.0"]);
+    assert_eq!(bad.code, 2);
+    assert!(
+        bad.stderr.contains("\"zz\" is not a hex device"),
+        "{}",
+        bad.stderr
+    );
+}
+
 #[test]
 fn bad_filters_fail_with_the_position() {
     let run = Host::shape("x9drw").run(&["list", "-d", "10de::0300,zz"]);

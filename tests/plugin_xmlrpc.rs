@@ -141,6 +141,56 @@ fn list_returns_the_same_array_as_the_cli() {
     assert_eq!(only.as_array().unwrap().len(), 1, "{only}");
     let v = call(&["list", "filter=zz:"], &[("XENPCI_ROOT", &root)]);
     assert_eq!(failure_code(&v), "XENPCI_INVALID_ARGUMENT");
+    // and slots lspci's -s syntax, the same selection as the CLI's
+    let v = call(
+        &["list", "slot=02:", "filter=8086:"],
+        &[("XENPCI_ROOT", &root)],
+    );
+    let sel: Value = serde_json::from_str(v["value"].as_str().unwrap()).unwrap();
+    let cli = Command::new(env!("CARGO_BIN_EXE_xenpci"))
+        .args([
+            "--root", &root, "list", "--json", "-s", "02:", "-d", "8086:",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(sel, serde_json::from_slice::<Value>(&cli.stdout).unwrap());
+    assert_eq!(sel.as_array().unwrap().len(), 2, "{sel}");
+    let v = call(&["list", "slot=02:zz"], &[("XENPCI_ROOT", &root)]);
+    assert_eq!(failure_code(&v), "XENPCI_INVALID_ARGUMENT");
+}
+
+/// A device given twice is planned once, by the plugin as by the CLI (the policy keeps each
+/// device once; the CLI no longer de-duplicates on its own).
+#[test]
+fn a_device_given_twice_is_planned_once() {
+    let root = tempfile::tempdir().unwrap();
+    let src = demo_root();
+    let copy = root.path().join("r");
+    assert!(Command::new("cp")
+        .args(["-a", &src])
+        .arg(&copy)
+        .status()
+        .unwrap()
+        .success());
+    let env = [("XENPCI_ROOT", copy.to_str().unwrap())];
+    let plan = |bdf: &str| {
+        let v = call(
+            &[
+                "hide",
+                bdf,
+                "dry_run=true",
+                "persistent=true",
+                "method=grub",
+            ],
+            &env,
+        );
+        assert_eq!(v["status"], "Success", "{v}");
+        let doc: Value = serde_json::from_str(v["value"].as_str().unwrap()).unwrap();
+        doc["plan"].clone()
+    };
+    let twice = plan("bdf=05:00.0,0000:05:00.0");
+    assert_eq!(twice, plan("bdf=05:00.0"));
+    assert!(twice.to_string().contains("(0000:05:00.0)"), "{twice}");
 }
 
 #[test]
@@ -153,12 +203,15 @@ fn check_reports_the_critical_controller_and_the_passable_hba() {
     assert_eq!(doc["devices"][0]["bdf"], "0000:05:00.0");
     assert_eq!(doc["devices"][0]["passable"], true);
     assert_eq!(doc["devices"][1]["passable"], false);
+    // No bdf: the host check (as the CLI's `check` with no device).
+    let v = call(&["check"], &[("XENPCI_ROOT", &root)]);
+    let doc: Value = serde_json::from_str(v["value"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        (doc["toolstack"].as_str(), &doc["pciback"]),
+        (Some("xapi"), &Value::Bool(false)),
+        "{doc}"
+    );
     for (args, code, needle) in [
-        (
-            vec!["check"],
-            "XENPCI_MISSING_ARGUMENT",
-            "\"bdf\" is required",
-        ),
         (
             vec!["check", "bdf=05:00"],
             "XENPCI_INVALID_ARGUMENT",
@@ -179,12 +232,14 @@ fn hide_refuses_dom0s_disk_controller_with_the_reason() {
         &["hide", "bdf=00:1f.2", "dry_run=true"],
         &[("XENPCI_ROOT", &root)],
     );
-    assert_eq!(failure_code(&v), "XENPCI_FAILED");
+    // A refusal is its own fault, with the override spelt as the plugin's argument.
+    assert_eq!(failure_code(&v), "XENPCI_REFUSED");
     let msg = v["error"][1].as_str().unwrap();
     assert!(
-        msg.contains("0000:00:1f.2") && msg.contains("holds /") && msg.contains("--force"),
+        msg.contains("0000:00:1f.2") && msg.contains("holds /") && msg.contains("force=true"),
         "{msg}"
     );
+    assert!(!msg.contains("--force"), "{msg}");
 }
 
 #[test]
@@ -286,7 +341,7 @@ fn attach_and_detach_through_the_plugin_drive_xl() {
     );
     // a device dom0 still drives is refused before xl is asked
     let v = call(&["attach", "domain=domU", "spec=00:1f.3"], &env);
-    assert_eq!(failure_code(&v), "XENPCI_FAILED");
+    assert_eq!(failure_code(&v), "XENPCI_REFUSED");
     assert!(
         v["error"][1].as_str().unwrap().contains("0000:00:1f.3"),
         "{v}"
@@ -310,9 +365,99 @@ fn attach_and_detach_through_the_plugin_drive_xl() {
         serde_json::json!([]),
         "{st}"
     );
+    // Again: nothing to do, a success saying so (as the CLI's exit 0).
     let v = call(&["detach", "domain=domU", "bdf=03:00.0"], &env);
-    assert!(
-        v["error"][1].as_str().unwrap().contains("not attached"),
-        "{v}"
+    assert_eq!(v["status"], "Success", "{v}");
+    let r: Value = serde_json::from_str(v["value"].as_str().unwrap()).unwrap();
+    assert_eq!(r["nothing_to_do"], true, "{r}");
+}
+
+/// `fn=help` lists every function with its arguments; each listed argument is accepted, an
+/// unlisted one is refused naming the listed ones, and docs/plugin.md documents every function
+/// and argument with a working `xe host-call-plugin` line.
+#[test]
+fn help_lists_every_function_and_argument_and_the_doc_names_them_all() {
+    let v = call(&["help"], &[]);
+    assert_eq!(v["status"], "Success", "{v}");
+    let help: Value = serde_json::from_str(v["value"].as_str().unwrap()).unwrap();
+    let version = call(&["version"], &[]);
+    let version: Value = serde_json::from_str(version["value"].as_str().unwrap()).unwrap();
+    let names: Vec<&str> = help
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["name"].as_str().unwrap())
+        .collect();
+    let functions: Vec<&str> = version["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert_eq!(names, functions);
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/plugin.md")).unwrap();
+    for h in help.as_array().unwrap() {
+        let name = h["name"].as_str().unwrap();
+        let section = doc
+            .split(&format!("\n## {name}\n"))
+            .nth(1)
+            .unwrap_or_else(|| panic!("docs/plugin.md has no section for {name}"));
+        let section = section.split("\n## ").next().unwrap();
+        assert!(
+            section.contains(&format!("plugin=xenpci fn={name}")),
+            "no xe host-call-plugin line for {name}"
+        );
+        let args: Vec<&str> = h["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["name"].as_str().unwrap())
+            .collect();
+        for a in &args {
+            assert!(
+                section.contains(&format!("`{a}`")),
+                "docs/plugin.md {name}: {a}"
+            );
+            // Accepted: whatever the answer, it is not "unknown argument".
+            let r = call(&[name, &format!("{a}=x")], &[]);
+            let msg = r["error"][1].as_str().unwrap_or_default().to_string();
+            assert!(!msg.contains("unknown argument"), "{name} {a}: {r}");
+        }
+        let r = call(&[name, "no_such_arg=1"], &[]);
+        assert_eq!(failure_code(&r), "XENPCI_INVALID_ARGUMENT");
+        let msg = r["error"][1].as_str().unwrap();
+        for a in &args {
+            assert!(msg.contains(a), "{name}: {msg}");
+        }
+    }
+}
+
+/// Arguments may be spelt as the CLI's options (`dry-run` for `dry_run`).
+#[test]
+fn arguments_take_the_cli_spelling_too() {
+    let root = demo_root();
+    let env = [("XENPCI_ROOT", root.as_str())];
+    let a = call(
+        &[
+            "hide",
+            "bdf=05:00.0",
+            "dry-run=true",
+            "persistent=true",
+            "method=grub",
+        ],
+        &env,
     );
+    let b = call(
+        &[
+            "hide",
+            "bdf=05:00.0",
+            "dry_run=true",
+            "persistent=true",
+            "method=grub",
+        ],
+        &env,
+    );
+    assert_eq!(a["status"], "Success", "{a}");
+    assert_eq!(a["value"], b["value"]);
 }

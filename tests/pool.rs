@@ -66,7 +66,16 @@ fn pool_list_merges_every_hosts_plugin_answer_with_the_vms() {
             .unwrap_or_else(|| panic!("{host} {bdf} in {v}"))
     };
     let hba = find("xcp1", "0000:05:00.0");
-    assert_eq!(hba["ids"], "1000:0087");
+    // The same field names as `list --json` and `assigned --json`.
+    assert_eq!(
+        (&hba["vendor_id"], &hba["device_id"]),
+        (&json!("1000"), &json!("0087"))
+    );
+    assert!(
+        hba["device_name"].as_str().unwrap().contains("SAS2308"),
+        "{hba}"
+    );
+    assert!(hba["assigned_to"][0]["uuid"].is_string(), "{hba}");
     assert_eq!(hba["assigned_to"][0]["name_label"], "ceph-osd-1");
     assert_eq!(hba["hidden"], false);
     assert!(!find("xcp1", "0000:00:1f.2")["critical"]

@@ -1,18 +1,22 @@
 //! The plugin's function table: each function takes the call's string arguments, runs the
-//! library, and returns a JSON string — or a [`Failure`] with an xapi-style code and a message
-//! naming the bad argument. No argument ever reaches a shell.
+//! library, and returns a JSON string — or a [`Failure`] whose code comes from the error's kind
+//! (`XENPCI_REFUSED`, `XENPCI_FAILED`, `XENPCI_INVALID_ARGUMENT`) and a message naming the bad
+//! argument. Which arguments a function takes comes from [`help::HELP`], which `fn=help`
+//! returns. No argument ever reaches a shell.
+
+mod help;
 
 use std::collections::BTreeMap;
 
 use xenpci::exec::{Runner, SystemRunner};
-use xenpci::flows::hotplug;
 use xenpci::flows::transport::{Site, Transport};
 use xenpci::flows::xl::Xl;
-use xenpci::hide::apply::{self as hide_apply, Options, Outcome};
-use xenpci::hide::methods::{detect, state};
-use xenpci::hide::{Ctx, HideError};
-use xenpci::host::{filter, preflight, HostRoot, Inventory};
+use xenpci::hide::apply::{Options, Outcome};
+use xenpci::hide::Ctx;
+use xenpci::host::{filter, HostRoot};
+use xenpci::ops::{give, OpError};
 use xenpci::pci::Bdf;
+use xenpci::policy::Override;
 use xenpci::xapi::{assign, Xe};
 
 use crate::protocol::Call;
@@ -40,6 +44,7 @@ type Function = fn(&Args) -> Result<String, Failure>;
 
 /// The functions the plugin exports, by name.
 pub const FUNCTIONS: &[(&str, Function)] = &[
+    ("help", help),
     ("version", version),
     ("list", list),
     ("check", check),
@@ -53,8 +58,16 @@ pub const FUNCTIONS: &[(&str, Function)] = &[
 
 /// Runs the call's function.
 pub fn dispatch(call: &Call) -> Result<String, Failure> {
+    // The --root contract: under a fixture root, no host tool runs (only the stand-ins).
+    xenpci::exec::confine_to_root(root().dir());
+    // Arguments as the CLI spells its options work too: `dry-run` is `dry_run`.
+    let args: Args = call
+        .args
+        .iter()
+        .map(|(k, v)| (k.replace('-', "_"), v.clone()))
+        .collect();
     match FUNCTIONS.iter().find(|(name, _)| *name == call.method) {
-        Some((_, f)) => f(&call.args),
+        Some((_, f)) => f(&args),
         None => Err(Failure::new(
             "UNKNOWN_XENAPI_PLUGIN_FUNCTION",
             [call.method.clone()],
@@ -63,7 +76,8 @@ pub fn dispatch(call: &Call) -> Result<String, Failure> {
 }
 
 /// Rejects arguments the function does not know (a typo must not be silently ignored).
-fn only(args: &Args, func: &str, known: &[&str]) -> Result<(), Failure> {
+fn only(args: &Args, func: &str) -> Result<(), Failure> {
+    let known = help::args_of(func);
     match args.keys().find(|k| !known.contains(&k.as_str())) {
         Some(k) => Err(Failure::new(
             "XENPCI_INVALID_ARGUMENT",
@@ -79,8 +93,14 @@ fn only(args: &Args, func: &str, known: &[&str]) -> Result<(), Failure> {
     }
 }
 
+/// `help`: every function with its arguments, result and faults ([`help::HELP`]).
+fn help(args: &Args) -> Result<String, Failure> {
+    only(args, "help")?;
+    json(&help::HELP)
+}
+
 fn version(args: &Args) -> Result<String, Failure> {
-    only(args, "version", &[])?;
+    only(args, "version")?;
     Ok(serde_json::json!({
         "name": "xenpci",
         "version": env!("CARGO_PKG_VERSION"),
@@ -139,32 +159,36 @@ fn json<T: serde::Serialize>(v: &T) -> Result<String, Failure> {
         .map_err(|e| Failure::new("XENPCI_FAILED", [format!("cannot encode the result: {e}")]))
 }
 
-/// `list` [filter=VENDOR:DEVICE:CLASS,...]: the same JSON array as `xenpci list --json`.
+/// `list` [filter=VENDOR:DEVICE:CLASS,...] [slot=SLOT]: the same JSON array as
+/// `xenpci list --json`.
 fn list(args: &Args) -> Result<String, Failure> {
-    only(args, "list", &["filter"])?;
+    only(args, "list")?;
     let filters = match args.get("filter") {
         Some(f) => filter::parse(f).map_err(|e| invalid("list", "filter", e.to_string()))?,
         None => Vec::new(),
     };
-    let inv = Inventory::scan(&root());
-    let records: Vec<_> = inv
-        .functions()
-        .iter()
-        .filter(|f| filter::any_matches(&filters, f.vendor_id, f.device_id, f.class))
-        .map(|f| f.record(&inv))
-        .collect();
-    json(&records)
+    let slot = match args.get("slot") {
+        Some(s) => {
+            Some(xenpci::host::slot::parse(s).map_err(|e| invalid("list", "slot", e.to_string()))?)
+        }
+        None => None,
+    };
+    let sel = xenpci::ops::list::Selection { filters, slot };
+    json(&xenpci::ops::list::list(&root(), &sel).1)
 }
 
 /// `check` bdf=BDF[,BDF...]: the same JSON document as `xenpci check --json`.
 fn check(args: &Args) -> Result<String, Failure> {
-    only(args, "check", &["bdf"])?;
-    let bdfs = bdfs(args, "check")?;
+    only(args, "check")?;
     let root = root();
     let system = SystemRunner;
     let runner: Option<&dyn Runner> = root.is_real().then_some(&system as &dyn Runner);
-    let (_, output) = preflight::check_host(&root, runner, &bdfs);
-    json(&output)
+    if !args.contains_key("bdf") {
+        return json(&xenpci::ops::check::host(&root, runner));
+    }
+    let bdfs = bdfs(args, "check")?;
+    let (_, report) = xenpci::ops::check::check(&root, runner, &system, &bdfs);
+    json(&report)
 }
 
 /// A boolean argument: `true`/`false`, `yes`/`no`, `1`/`0`, `on`/`off` (empty or absent: false).
@@ -196,33 +220,39 @@ fn failed(func: &str, message: String) -> Failure {
     Failure::new("XENPCI_FAILED", [format!("{func}: {message}")])
 }
 
+/// How the plugin spells an override.
+fn override_arg(o: Override) -> &'static str {
+    match o {
+        Override::Force => "force=true",
+    }
+}
+
+/// An operation's error as a fault: the code from its kind (`XENPCI_REFUSED`,
+/// `XENPCI_INVALID_ARGUMENT`, `XENPCI_FAILED`), the message (with the override spelt as an
+/// argument) and the failing input.
+fn op_failure(func: &str, e: &OpError) -> Failure {
+    let mut msg = format!("{func}: {e}");
+    if let Some(o) = e.overridable() {
+        msg.push_str(&format!(" (to do it anyway: {})", override_arg(o)));
+    }
+    let mut params = vec![msg];
+    params.extend(e.input());
+    Failure::new(e.kind().fault(), params)
+}
+
 /// `hidden` [method=M]: the same JSON as `xenpci hidden --json`.
 fn hidden(args: &Args) -> Result<String, Failure> {
-    only(args, "hidden", &["method"])?;
+    only(args, "hidden")?;
     let root = root();
     let runner = SystemRunner;
     let ctx = Ctx {
         root: &root,
         runner: &runner,
     };
-    let method = match parsed(args, "hidden", "method")? {
-        Some(m) => Some(m),
-        None => detect::detect(ctx).ok().map(|d| d.method),
-    };
-    let h = state::hidden(ctx, method).map_err(|e| failed("hidden", e.to_string()))?;
+    let method = parsed(args, "hidden", "method")?;
+    let (h, _) = xenpci::ops::hidden::hidden(ctx, method).map_err(|e| op_failure("hidden", &e))?;
     json(&h)
 }
-
-const HIDE_ARGS: &[&str] = &[
-    "bdf",
-    "persistent",
-    "now",
-    "method",
-    "live",
-    "dry_run",
-    "force",
-    "with_group",
-];
 
 fn hide_options(args: &Args, func: &str) -> Result<Options, Failure> {
     Ok(Options {
@@ -238,8 +268,8 @@ fn hide_options(args: &Args, func: &str) -> Result<Options, Failure> {
 
 /// Turns a hide/unhide outcome into the plugin's answer: the Outcome JSON when everything was
 /// done (or planned), else a Failure that says which step failed and what was undone.
-fn hide_answer(func: &str, out: Result<Outcome, HideError>) -> Result<String, Failure> {
-    let out = out.map_err(|e| failed(func, e.to_string()))?;
+fn hide_answer(func: &str, out: Result<Outcome, OpError>) -> Result<String, Failure> {
+    let out = out.map_err(|e| op_failure(func, &e))?;
     if let Some(r) = &out.result {
         if let Some(f) = &r.failure {
             let mut msg = format!("{f}");
@@ -260,14 +290,14 @@ fn hide_answer(func: &str, out: Result<Outcome, HideError>) -> Result<String, Fa
 
 /// `hide` bdf=... [persistent now method live dry_run force with_group].
 fn hide(args: &Args) -> Result<String, Failure> {
-    only(args, "hide", HIDE_ARGS)?;
+    only(args, "hide")?;
     let bdfs = bdfs(args, "hide")?;
     let opts = hide_options(args, "hide")?;
     let root = root();
     let runner = SystemRunner;
     hide_answer(
         "hide",
-        hide_apply::hide(
+        give::hide(
             Ctx {
                 root: &root,
                 runner: &runner,
@@ -278,16 +308,16 @@ fn hide(args: &Args) -> Result<String, Failure> {
     )
 }
 
-/// `unhide` bdf=... [persistent now method live dry_run].
+/// `unhide` bdf=... [persistent now method live dry_run force].
 fn unhide(args: &Args) -> Result<String, Failure> {
-    only(args, "unhide", &HIDE_ARGS[..6])?;
+    only(args, "unhide")?;
     let bdfs = bdfs(args, "unhide")?;
     let opts = hide_options(args, "unhide")?;
     let root = root();
     let runner = SystemRunner;
     hide_answer(
         "unhide",
-        hide_apply::unhide(
+        give::unhide(
             Ctx {
                 root: &root,
                 runner: &runner,
@@ -300,7 +330,7 @@ fn unhide(args: &Args) -> Result<String, Failure> {
 
 /// `assigned`: every VM's devices, as `xenpci assigned --json`.
 fn assigned(args: &Args) -> Result<String, Failure> {
-    only(args, "assigned", &[])?;
+    only(args, "assigned")?;
     let runner = SystemRunner;
     let vms = assign::assigned(&Xe::new(&runner), &root())
         .map_err(|e| failed("assigned", e.to_string()))?;
@@ -318,13 +348,14 @@ fn local_site(runner: &dyn Runner) -> Site<'_> {
     }
 }
 
-/// `attach` domain=DOM spec=PCI_SPEC_STRING [dry_run]: `xenpci attach` (xl pci-attach, checked
-/// first, verified in XenStore).
+/// `attach` domain=DOM spec=PCI_SPEC_STRING [dry_run force]: `xenpci attach` (the policy, then
+/// xl pci-attach, checked first, verified in XenStore).
 fn attach(args: &Args) -> Result<String, Failure> {
-    only(args, "attach", &["domain", "spec", "dry_run"])?;
+    only(args, "attach")?;
     let dom = required(args, "attach", "domain")?;
     let spec = required(args, "attach", "spec")?;
     let dry_run = flag(args, "attach", "dry_run")?;
+    let force = flag(args, "attach", "force")?;
     let runner = SystemRunner;
     let site = local_site(&runner);
     let xl = Xl {
@@ -332,13 +363,13 @@ fn attach(args: &Args) -> Result<String, Failure> {
         host: "localhost",
     };
     let report =
-        hotplug::attach(&xl, dom, spec, dry_run).map_err(|e| failed("attach", e.to_string()))?;
+        give::attach(&xl, dom, spec, dry_run, force).map_err(|e| op_failure("attach", &e))?;
     json(&report)
 }
 
 /// `detach` domain=DOM bdf=BDF [force dry_run]: `xenpci detach`.
 fn detach(args: &Args) -> Result<String, Failure> {
-    only(args, "detach", &["domain", "bdf", "force", "dry_run"])?;
+    only(args, "detach")?;
     let dom = required(args, "detach", "domain")?;
     let bdf: Bdf = required(args, "detach", "bdf")?
         .parse()
@@ -351,7 +382,7 @@ fn detach(args: &Args) -> Result<String, Failure> {
         site: &site,
         host: "localhost",
     };
-    let report = hotplug::detach(&xl, dom, bdf, force, dry_run)
-        .map_err(|e| failed("detach", e.to_string()))?;
+    let report =
+        give::detach(&xl, dom, bdf, force, dry_run).map_err(|e| op_failure("detach", &e))?;
     json(&report)
 }

@@ -11,4 +11,4 @@ mod tool;
 
 pub use command::{shell_quote, CommandSpec, Output};
 pub use runner::{DryRunRunner, ExecError, RecordingRunner, Runner, SystemRunner};
-pub use tool::{Tool, ToolError};
+pub use tool::{confine_to_root, confined_root, Tool, ToolError};

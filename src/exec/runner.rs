@@ -41,6 +41,21 @@ pub enum ExecError {
         /// The whole output (boxed: keeps `Result<_, ExecError>` small).
         output: Box<Output>,
     },
+    /// Under a host root other than `/`, a host tool would have run on the real host.
+    #[error(
+        "refusing to run `{command}`: under the host root {root} xenpci never runs the host's own \
+         {tool} (it would act on the real host); set {var} to a stand-in"
+    )]
+    Confined {
+        /// The command, shell-quoted.
+        command: String,
+        /// The host root.
+        root: String,
+        /// The tool.
+        tool: &'static str,
+        /// Its override variable.
+        var: &'static str,
+    },
     /// A dry run reached a step that needs a real answer.
     #[error("dry run: `{command}` was not run, so its result is unknown")]
     DryRun {
@@ -91,7 +106,29 @@ impl Runner for SystemRunner {
             command: cmd.to_string(),
             source,
         };
-        let mut child = Command::new(&cmd.program)
+        let mut command = Command::new(&cmd.program);
+        if let Some(root) = super::tool::confined_root() {
+            // `env A=B xl ...` (a transport template) runs its first non-assignment word.
+            let run = if cmd.program == "env" {
+                cmd.args
+                    .iter()
+                    .find(|a| !a.contains('=') && !a.starts_with('-'))
+            } else {
+                Some(&cmd.program)
+            };
+            if let Some(t) = run.and_then(|p| super::Tool::host_tool(p)) {
+                return Err(ExecError::Confined {
+                    command: cmd.to_string(),
+                    root: root.display().to_string(),
+                    tool: t.name(),
+                    var: t.env_var(),
+                });
+            }
+            if std::env::var_os("XENPCI_ROOT").is_none() {
+                command.env("XENPCI_ROOT", root);
+            }
+        }
+        let mut child = command
             .args(&cmd.args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -1,7 +1,13 @@
 //! [`Tool`]: the external programs xenpci drives, found through `PATH` or an override variable
 //! (`XENPCI_XE`, `XENPCI_XL`, `XENPCI_XEN_CMDLINE`), so tests and users can point at other binaries.
+//!
+//! The `--root` contract: once [`confine_to_root`] has named a host root other than `/`, the
+//! host's own tools (PATH, the usual install paths) are never used — only the stand-ins the
+//! override variables name, which get the root as `XENPCI_ROOT`; [`crate::exec::SystemRunner`]
+//! refuses to spawn a host tool by its bare name.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use super::command::CommandSpec;
 
@@ -18,14 +24,29 @@ pub enum Tool {
 
 /// The program is neither overridden nor found.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot find `{name}`: not on PATH{extra} (set {var} to its path)")]
+#[error("cannot find `{name}`: {why} (set {var} to its path)")]
 pub struct ToolError {
     /// Program name.
     pub name: &'static str,
     /// Override variable.
     pub var: &'static str,
-    /// Other places looked at.
-    pub extra: String,
+    /// Where it was looked for, or why it was not.
+    pub why: String,
+}
+
+static CONFINED: OnceLock<PathBuf> = OnceLock::new();
+
+/// Confines this process to the host root `root`: when it is not `/`, no host tool from PATH or
+/// its install path will be located or spawned (the first call wins; later ones are ignored).
+pub fn confine_to_root(root: &Path) {
+    if root != Path::new("/") {
+        let _ = CONFINED.set(root.to_path_buf());
+    }
+}
+
+/// The host root this process is confined to, when it is not `/`.
+pub fn confined_root() -> Option<&'static Path> {
+    CONFINED.get().map(PathBuf::as_path)
 }
 
 impl Tool {
@@ -60,6 +81,18 @@ impl Tool {
         if let Some(p) = std::env::var_os(self.env_var()).filter(|p| !p.is_empty()) {
             return Ok(PathBuf::from(p));
         }
+        if let Some(root) = confined_root() {
+            return Err(ToolError {
+                name: self.name(),
+                var: self.env_var(),
+                why: format!(
+                    "under the host root {} xenpci never runs the host's own {} (it would act on \
+                     the real host), only a stand-in",
+                    root.display(),
+                    self.name()
+                ),
+            });
+        }
         if let Ok(p) = which::which(self.name()) {
             return Ok(p);
         }
@@ -69,15 +102,23 @@ impl Tool {
                 return Ok(p);
             }
         }
-        let extra = match self.fallbacks() {
-            [] => String::new(),
-            f => format!(" nor at {}", f.join(", ")),
+        let why = match self.fallbacks() {
+            [] => "not on PATH".to_string(),
+            f => format!("not on PATH nor at {}", f.join(", ")),
         };
         Err(ToolError {
             name: self.name(),
             var: self.env_var(),
-            extra,
+            why,
         })
+    }
+
+    /// The tool `program` names when it is a host tool's bare name or usual install path (what
+    /// a confined process must not spawn).
+    pub fn host_tool(program: &str) -> Option<Tool> {
+        [Tool::Xe, Tool::Xl, Tool::XenCmdline]
+            .into_iter()
+            .find(|t| program == t.name() || t.fallbacks().contains(&program))
     }
 
     /// True when the program can be found.

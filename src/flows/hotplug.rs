@@ -42,6 +42,8 @@ pub struct HotplugReport {
     pub verified_by: VerifiedBy,
     /// Evidence and remarks.
     pub notes: Vec<String>,
+    /// The state asked for was already there (nothing ran; exit 0).
+    pub nothing_to_do: bool,
 }
 
 /// Parses SPEC as xl does; a malformed one is refused with the parser's reason.
@@ -55,6 +57,44 @@ pub fn parse(spec: &str) -> Result<PciSpec, FlowError> {
         })
 }
 
+/// The xm/xl habit `pci-attach [-o OPTS] DOM BDF [VSLOT]` as one PCI_SPEC_STRING:
+/// `BDF@VSLOT,OPTS`. `spec` may already carry options; a second slot is refused, and the result
+/// must parse as xl reads it.
+pub fn compose_spec(
+    spec: &str,
+    vslot: Option<&str>,
+    options: Option<&str>,
+) -> Result<String, FlowError> {
+    let bad = |expected: &str| FlowError::BadInput {
+        what: "PCI_SPEC_STRING".into(),
+        input: spec.into(),
+        expected: expected.into(),
+    };
+    let (head, rest) = match spec.split_once(',') {
+        Some((h, r)) => (h, Some(r)),
+        None => (spec, None),
+    };
+    let mut out = head.to_string();
+    if let Some(v) = vslot {
+        if head.contains('@') || spec.contains("vslot=") {
+            return Err(bad(
+                "one guest slot (it has @VSLOT or vslot= already, and VSLOT was given too)",
+            ));
+        }
+        out.push('@');
+        out.push_str(v);
+    }
+    for extra in [rest, options.filter(|o| !o.is_empty())]
+        .into_iter()
+        .flatten()
+    {
+        out.push(',');
+        out.push_str(extra);
+    }
+    parse(&out)?;
+    Ok(out)
+}
+
 /// The XenStore of `host` when it is this machine and a xenstored answers.
 pub fn local_store(is_local: bool) -> Option<XsStore> {
     if !is_local || std::env::var("XENPCI_NO_XENSTORE").as_deref() == Ok("1") {
@@ -63,8 +103,23 @@ pub fn local_store(is_local: bool) -> Option<XsStore> {
     XsStore::open().ok()
 }
 
+/// A check run on the resolved device before xl's own conditions (the safety policy, from
+/// [`crate::ops`]): Ok(notes) to go on.
+pub type Guard<'g> = &'g mut dyn FnMut(&DomainInfo, Bdf) -> Result<Vec<String>, FlowError>;
+
 /// What xl would refuse, checked before calling it. Returns the host BDFs the spec covers.
 pub fn preflight_attach(xl: &Xl, dom: &DomainInfo, spec: &PciSpec) -> Result<Bdf, FlowError> {
+    preflight_guarded(xl, dom, spec, &mut |_, _| Ok(Vec::new())).map(|(b, _)| b)
+}
+
+/// [`preflight_attach`] with `guard` run as soon as the device is known (so its answer comes
+/// first, whatever the spec's `seize`). Returns the device and the guard's notes.
+pub fn preflight_guarded(
+    xl: &Xl,
+    dom: &DomainInfo,
+    spec: &PciSpec,
+    guard: Guard<'_>,
+) -> Result<(Bdf, Vec<String>), FlowError> {
     let refuse = |reason: String| FlowError::Refused {
         action: format!("attach to {} on {}", dom.name, xl.host),
         reason,
@@ -108,14 +163,15 @@ pub fn preflight_attach(xl: &Xl, dom: &DomainInfo, spec: &PciSpec) -> Result<Bdf
         (None, Some(b)) => b,
         (None, None) => return Err(refuse("the spec names no device".into())),
     };
+    let notes = guard(dom, bdf)?;
     if !spec.seize && !assignable.iter().any(|(b, _)| *b == bdf) {
         let attached_elsewhere = "or it is attached to a guest already";
         return Err(refuse(format!(
-            "{bdf} is not assignable on {}: it is not bound to pciback ({attached_elsewhere}); run `xl pci-assignable-add {bdf}` or `xenpci hide`, or add seize=1",
+            "{bdf} is not assignable on {}: it is not bound to pciback ({attached_elsewhere}); hide it first (`xenpci hide {bdf}`)",
             xl.host
         )));
     }
-    Ok(bdf)
+    Ok((bdf, notes))
 }
 
 fn verify(
@@ -228,27 +284,41 @@ pub fn check(
     ))
 }
 
-/// Looks the domain up, or says it does not exist on this host.
+/// Looks the domain up, or says it does not exist on this host: bad input (exit 2), as an
+/// unknown VM is for the XAPI commands.
 pub fn domain(xl: &Xl, dom: &str) -> Result<DomainInfo, FlowError> {
-    xl.domain(dom)?.ok_or_else(|| FlowError::Refused {
-        action: format!("act on {dom}"),
-        reason: format!(
-            "{dom} is not a domain on {} (xl list -l {dom} failed)",
+    xl.domain(dom)?.ok_or_else(|| FlowError::BadInput {
+        what: "domain".into(),
+        input: dom.into(),
+        expected: format!(
+            "a domain on {}: {dom} is not a domain there (xl list -l {dom} failed)",
             xl.host
         ),
     })
 }
 
-/// `xenpci attach`: preflight, `xl pci-attach`, verify.
+/// `xenpci attach` without a guard (re-attaching what a flow itself detached): preflight,
+/// `xl pci-attach`, verify.
 pub fn attach(
     xl: &Xl,
     dom: &str,
     spec_text: &str,
     dry_run: bool,
 ) -> Result<HotplugReport, FlowError> {
+    attach_guarded(xl, dom, spec_text, dry_run, &mut |_, _| Ok(Vec::new()))
+}
+
+/// [`attach`] with `guard` asked about the device first; its notes open the report's.
+pub fn attach_guarded(
+    xl: &Xl,
+    dom: &str,
+    spec_text: &str,
+    dry_run: bool,
+    guard: Guard<'_>,
+) -> Result<HotplugReport, FlowError> {
     let spec = parse(spec_text)?;
     let info = domain(xl, dom)?;
-    let bdf = preflight_attach(xl, &info, &spec)?;
+    let (bdf, guard_notes) = preflight_guarded(xl, &info, &spec, guard)?;
     let command = xl
         .site
         .xl(xl.host, &["pci-attach", dom, spec_text])
@@ -259,7 +329,8 @@ pub fn attach(
         devices: vec![bdf],
         command,
         verified_by: VerifiedBy::NotRun,
-        notes: Vec::new(),
+        notes: guard_notes,
+        nothing_to_do: false,
     };
     if dry_run {
         return Ok(report);
@@ -270,11 +341,12 @@ pub fn attach(
     }
     let (by, notes) = check(xl, &info, bdf, true)?;
     report.verified_by = by;
-    report.notes = notes;
+    report.notes.extend(notes);
     Ok(report)
 }
 
-/// `xenpci detach`: the device must be attached (pci-list), `xl pci-detach [-f]`, verify.
+/// `xenpci detach`: `xl pci-detach [-f]` and verify, when the device is attached (pci-list);
+/// when it is not, a report saying there was nothing to do.
 pub fn detach(
     xl: &Xl,
     dom: &str,
@@ -284,12 +356,18 @@ pub fn detach(
 ) -> Result<HotplugReport, FlowError> {
     let info = domain(xl, dom)?;
     if !xl.pci_list(dom)?.iter().any(|e| e.bdf == bdf) {
-        return Err(FlowError::Refused {
-            action: format!("detach {bdf} from {dom}"),
-            reason: format!(
-                "{bdf} is not attached to {dom} on {} (xl pci-list)",
+        // Nothing to do is not an error (exit 0), as everywhere.
+        return Ok(HotplugReport {
+            host: xl.host.to_string(),
+            domain: dom.to_string(),
+            devices: vec![bdf],
+            command: String::new(),
+            verified_by: VerifiedBy::NotRun,
+            notes: vec![format!(
+                "nothing to do: {bdf} is not attached to {dom} on {} (xl pci-list)",
                 xl.host
-            ),
+            )],
+            nothing_to_do: true,
         });
     }
     let b = bdf.to_string();
@@ -305,6 +383,7 @@ pub fn detach(
         command: xl.site.xl(xl.host, &args).to_string(),
         verified_by: VerifiedBy::NotRun,
         notes: Vec::new(),
+        nothing_to_do: false,
     };
     if dry_run {
         return Ok(report);

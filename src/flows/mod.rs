@@ -65,6 +65,9 @@ pub enum FlowError {
     /// (the file is unchanged).
     #[error(transparent)]
     File(Box<crate::fsutil::WriteError>),
+    /// The safety policy refused ([`crate::policy`]).
+    #[error(transparent)]
+    Policy(#[from] crate::policy::Refused),
     /// The command claimed success but the result is not there.
     #[error("not verified: {detail}")]
     NotVerified {

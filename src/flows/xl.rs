@@ -142,6 +142,32 @@ pub fn parse_list_long(out: &str) -> Result<DomainInfo, FlowError> {
     })
 }
 
+/// The devices each domain holds, from `xl list -l` without a domain (libxl's JSON array of every
+/// domain it knows): (domid, name, devices). Entries libxl has no config for (dom0) are skipped.
+pub fn attached_by_domain(out: &str) -> Result<Vec<(u32, String, Vec<Bdf>)>, FlowError> {
+    let v: serde_json::Value = serde_json::from_str(out).map_err(|_| FlowError::BadInput {
+        what: "xl list -l output".into(),
+        input: out.chars().take(200).collect(),
+        expected: "a JSON array".into(),
+    })?;
+    Ok(v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|d| {
+                    let domid = d["domid"].as_u64()? as u32;
+                    let c = &d["config"];
+                    let name = c["c_info"]["name"].as_str()?.to_string();
+                    let devs = c["pcidevs"]
+                        .as_array()
+                        .map(|a| a.iter().filter_map(pcidev_spec).map(|(b, _)| b).collect())
+                        .unwrap_or_default();
+                    Some((domid, name, devs))
+                })
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
 /// The `xl` calls of the flows on one host.
 pub struct Xl<'a, 's> {
     /// Where and how.

@@ -4,12 +4,13 @@
 
 use serde::Serialize;
 
-use super::guard::{self, InventoryFacts};
 use super::methods::{detect, live, read_configured};
 use super::{Change, Ctx, HideError, LiveMethod, Method, Request};
 use crate::fsutil;
+use crate::host::Inventory;
 use crate::pci::Bdf;
 use crate::plan::{Done, Failure, Plan};
+use crate::policy::{self, Action, InUse, Refusal};
 
 /// How to apply a change.
 #[derive(Debug, Clone, Copy, Default)]
@@ -24,7 +25,8 @@ pub struct Options {
     pub live: Option<LiveMethod>,
     /// Plan only.
     pub dry_run: bool,
-    /// Hide even what dom0 needs, or a bridge (hide only).
+    /// Do it even when the policy refuses (hide: dom0's devices, bridges, partial groups;
+    /// unhide: devices a guest uses).
     pub force: bool,
     /// Also hide the isolation-group siblings (hide only).
     pub with_group: bool,
@@ -60,28 +62,60 @@ pub struct Outcome {
     pub result: Option<RunResult>,
     /// Warnings to show the user.
     pub warnings: Vec<String>,
+    /// Devices the policy would have refused, done because of `force`, with the reasons.
+    pub forced: Vec<Refusal>,
 }
 
-/// Hides `bdfs` (after the guard: refused devices make the whole call fail with the reasons).
+/// Hides `bdfs` after the policy ([`crate::policy`], [`Action::Hide`]): dom0's devices, bridges
+/// and partial isolation groups (`with_group` adds the siblings) are refused unless `force`.
 pub fn hide(ctx: Ctx<'_>, bdfs: &[Bdf], opts: Options) -> Result<Outcome, HideError> {
-    let verdict = guard::check(
-        &InventoryFacts::scan(ctx.root),
-        bdfs,
-        opts.force,
-        opts.with_group,
-    );
-    if !verdict.refused.is_empty() {
-        let msgs: Vec<String> = verdict.refused.iter().map(|r| r.to_string()).collect();
-        return Err(HideError::Refused(msgs.join("; ")));
-    }
-    let mut out = apply(ctx, Change::Add(verdict.devices), opts)?;
-    out.warnings.splice(0..0, verdict.warnings);
+    let verdict = policy::decide(
+        &Inventory::scan(ctx.root),
+        &InUse::default(),
+        &policy::Request {
+            action: Action::Hide,
+            devices: bdfs,
+            target: &[],
+            force: opts.force,
+            with_group: opts.with_group,
+        },
+    )
+    .into_result("hide", "")?;
+    let mut out = apply(ctx, Change::Add(verdict.devices.clone()), opts)?;
+    let mut first = verdict.notes.clone();
+    first.extend(verdict.forced_notes());
+    out.warnings.splice(0..0, first);
+    out.forced = verdict.forced;
     Ok(out)
 }
 
-/// Gives `bdfs` back to dom0.
-pub fn unhide(ctx: Ctx<'_>, bdfs: &[Bdf], opts: Options) -> Result<Outcome, HideError> {
-    apply(ctx, Change::Remove(bdfs.to_vec()), opts)
+/// Gives `bdfs` back to dom0 after the policy ([`Action::TakeBack`]): a device a guest uses
+/// (attached to a running domain, named in a VM's `other-config:pci`, per `in_use`) is refused
+/// unless `force`.
+pub fn unhide(
+    ctx: Ctx<'_>,
+    bdfs: &[Bdf],
+    opts: Options,
+    in_use: &InUse,
+) -> Result<Outcome, HideError> {
+    let verdict = policy::decide(
+        &Inventory::scan(ctx.root),
+        in_use,
+        &policy::Request {
+            action: Action::TakeBack,
+            devices: bdfs,
+            target: &[],
+            force: opts.force,
+            with_group: false,
+        },
+    )
+    .into_result("unhide", "")?;
+    let mut out = apply(ctx, Change::Remove(verdict.devices.clone()), opts)?;
+    let mut first = verdict.notes.clone();
+    first.extend(verdict.forced_notes());
+    out.warnings.splice(0..0, first);
+    out.forced = verdict.forced;
+    Ok(out)
 }
 
 /// Applies an already-guarded change.
@@ -167,6 +201,7 @@ pub fn apply(ctx: Ctx<'_>, change: Change, opts: Options) -> Result<Outcome, Hid
         plan,
         result,
         warnings,
+        forced: Vec::new(),
     })
 }
 

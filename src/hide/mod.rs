@@ -7,15 +7,14 @@
 //! edit here merges with what is there), a malformed entry disables pciback entirely (so an
 //! unparsable existing list is refused, not extended), the short `(BB:SS.F)` form breaks XCP-ng
 //! 8.3's PCI API (so every list written is in the long form), and hiding dom0's own disk
-//! controller panics the host (so [`guard`] refuses critical devices and bridges without `--force`).
+//! controller panics the host (so [`apply`] asks [`crate::policy`] first: critical devices, bridges
+//! and partial isolation groups are refused unless forced).
 //!
 //! * [`methods`]: one module per persistent method (xen-cmdline, xapi, grub, extlinux, modprobe),
 //!   the live methods, method detection and the `hidden` state report.
 //! * [`hide_param`]: editing the hide parameter inside one argument string.
-//! * [`guard`]: what may be hidden.
 
 pub mod apply;
-pub mod guard;
 pub mod hide_param;
 pub mod methods;
 
@@ -112,9 +111,12 @@ pub enum HideError {
     /// The journal of an interrupted run could not be replayed.
     #[error(transparent)]
     Journal(#[from] crate::plan_journal::PlanJournalError),
-    /// The guard refused.
+    /// The hide lock could not be taken.
     #[error("{0}")]
     Refused(String),
+    /// The safety policy refused ([`crate::policy`]).
+    #[error(transparent)]
+    Policy(#[from] crate::policy::Refused),
 }
 
 impl From<ExecError> for HideError {

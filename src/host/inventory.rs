@@ -7,7 +7,7 @@
 //! use xenpci::host::{HostRoot, Inventory};
 //! let inv = Inventory::scan(&HostRoot::default());
 //! if let Some(f) = inv.get("0000:05:00.0".parse().unwrap()) {
-//!     if !f.critical.is_empty() || f.is_bridge() { /* refuse to hide it */ }
+//!     if !f.critical.is_empty() || f.is_bridge() { /* crate::policy refuses it */ }
 //!     println!("{:?} {:?} {:?}", f.driver, f.isolation_group, inv.critical_in_group(f.bdf));
 //! }
 //! ```
@@ -402,35 +402,6 @@ impl Inventory {
     }
 }
 
-/// The hide guard's view of the inventory: critical reasons, bridge (any class 0x06 function),
-/// and the other non-bridge members of the isolation group. Use it as
-/// `guard::check(&Inventory::scan(&root), ...)` in place of `SysfsFacts`. A function missing
-/// from the host has no facts (the hide code reports it as absent).
-impl crate::hide::guard::Facts for Inventory {
-    fn facts(&self, bdf: Bdf) -> crate::hide::guard::DeviceFacts {
-        let Some(f) = self.get(bdf) else {
-            return crate::hide::guard::DeviceFacts::default();
-        };
-        let mut critical = f.critical.clone();
-        for (b, why) in self.critical_in_group(bdf) {
-            critical.push(format!(
-                "shares its isolation group with {b}, which dom0 needs ({})",
-                why.join("; ")
-            ));
-        }
-        crate::hide::guard::DeviceFacts {
-            critical,
-            bridge: f.is_bridge(),
-            group: f
-                .isolation_group
-                .iter()
-                .filter(|b| **b != bdf && self.get(**b).is_some_and(|g| !g.is_bridge()))
-                .copied()
-                .collect(),
-        }
-    }
-}
-
 fn join(v: &[Bdf]) -> String {
     v.iter()
         .map(|b| b.to_string())
@@ -677,25 +648,20 @@ mod tests {
     }
 
     #[test]
-    fn the_hide_guard_gets_critical_bridge_and_group_facts() {
-        use crate::hide::guard::Facts;
+    fn the_policy_gets_critical_bridge_and_group_facts() {
+        use crate::policy::HostFacts;
         let (_d, inv) = scan(&fixture::x9drw());
-        let f = inv.facts(b("00:1f.3"));
-        assert!(
-            f.critical[0].contains("0000:00:1f.2, which dom0 needs (holds / "),
-            "{f:?}"
-        );
-        assert!(!f.bridge);
+        let f = inv.device(b("00:1f.3"));
+        assert!(f.critical.is_empty() && !f.bridge);
         assert_eq!(
             f.group,
             [b("00:1f.2")],
             "the ISA bridge 00:1f.0 is not offered"
         );
-        let hba = inv.facts(b("05:00.0"));
+        let hba = inv.device(b("05:00.0"));
         assert!(hba.critical.is_empty() && hba.group.is_empty() && !hba.bridge);
-        assert!(inv.facts(b("00:01.0")).bridge);
-        let v = crate::hide::guard::check(&inv, &[b("00:1f.2")], false, false);
-        assert!(!v.refused.is_empty(), "{v:?}");
+        assert!(inv.device(b("00:01.0")).bridge);
+        assert!(!inv.device(b("00:1f.2")).critical.is_empty());
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod isolation;
 pub mod names;
 pub mod preflight;
 mod root;
+pub mod slot;
 pub mod sysfs;
 pub mod xensource;
 

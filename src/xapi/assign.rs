@@ -19,10 +19,11 @@ use super::verify::{verify_attached, Verified};
 use super::xe::{PowerState, VmInfo, Xe, XeError, KEY_NOT_IN_MAP};
 use crate::exec::CommandSpec;
 use crate::fsutil::{self, FileLock, WriteError};
-use crate::host::HostRoot;
+use crate::host::{HostRoot, Inventory};
 use crate::ids::VmUuid;
 use crate::pci::Bdf;
 use crate::plan::Plan;
+use crate::policy::{self, Action, Holder, InUse, Refusal};
 use crate::syntax::xapi_pci;
 
 /// Why an assign/unassign was refused or failed.
@@ -34,6 +35,9 @@ pub enum AssignError {
     /// The per-VM lock could not be taken.
     #[error(transparent)]
     Lock(#[from] WriteError),
+    /// The safety policy refused ([`crate::policy`]).
+    #[error(transparent)]
+    Policy(#[from] crate::policy::Refused),
     /// Devices dom0 still uses.
     #[error("refusing to assign {list}: not bound to pciback ({details}). When VM {vm} starts, xenopsd would silently take {them} from dom0 and bind {them} to pciback itself. {advice} (or pass --force)")]
     NotHidden {
@@ -71,16 +75,6 @@ pub enum AssignError {
         pieces: String,
         /// What would be kept.
         kept: String,
-    },
-    /// Unassigning a device the VM does not have.
-    #[error("{bdf} is not assigned to VM {vm} (its other-config:pci holds: {current})")]
-    NotAssigned {
-        /// The device.
-        bdf: Bdf,
-        /// The VM as given.
-        vm: String,
-        /// What the VM holds.
-        current: String,
     },
     /// `--order` names a device that will not be assigned.
     #[error("--order names {bdf}, which VM {vm} would not hold (it would hold: {devices})")]
@@ -146,14 +140,14 @@ pub enum AssignError {
 
 impl AssignError {
     /// True when xenpci refused before changing anything (the device is not hidden, held
-    /// elsewhere, the value would be misread, not assigned, the VM is dom0).
+    /// elsewhere, the value would be misread, the VM is dom0).
     pub fn is_refusal(&self) -> bool {
         matches!(
             self,
             AssignError::NotHidden { .. }
+                | AssignError::Policy(_)
                 | AssignError::AssignedElsewhere { .. }
                 | AssignError::Misread { .. }
-                | AssignError::NotAssigned { .. }
                 | AssignError::ControlDomain { .. }
         )
     }
@@ -161,7 +155,9 @@ impl AssignError {
     /// The option that overrides a refusal, when there is one.
     pub fn hint(&self) -> Option<&'static str> {
         match self {
-            AssignError::NotHidden { .. } | AssignError::Misread { .. } => Some("--force"),
+            AssignError::NotHidden { .. }
+            | AssignError::Misread { .. }
+            | AssignError::Policy(_) => Some("--force"),
             AssignError::AssignedElsewhere { .. } => Some("--steal"),
             _ => None,
         }
@@ -174,9 +170,9 @@ impl AssignError {
         matches!(
             self,
             AssignError::NotHidden { .. }
+                | AssignError::Policy(_)
                 | AssignError::AssignedElsewhere { .. }
                 | AssignError::Misread { .. }
-                | AssignError::NotAssigned { .. }
                 | AssignError::ControlDomain { .. }
                 | AssignError::NotConfirmed { .. }
                 | AssignError::StartFailed { .. }
@@ -204,6 +200,9 @@ pub struct EditRequest {
     pub restart: bool,
     /// Only read; report the write commands that would run.
     pub dry_run: bool,
+    /// Who else uses devices beyond the VMs' other-config:pci (running domains, from
+    /// [`crate::ops::facts`]), for the policy.
+    pub in_use: InUse,
 }
 
 /// A VM named in a report.
@@ -260,6 +259,8 @@ pub struct EditReport {
     pub verified: Vec<Verified>,
     /// Things the user should know.
     pub notes: Vec<String>,
+    /// Devices the policy would have refused, assigned because of `force`.
+    pub forced: Vec<Refusal>,
 }
 
 /// The lock file serialising edits of one VM's other-config: `ROOT/run/lock/xenpci-vm-UUID.lock`.
@@ -524,12 +525,12 @@ pub fn merge_devices(
     notes: &mut Vec<String>,
 ) -> Result<Vec<Bdf>, AssignError> {
     for b in remove {
+        // Nothing to do is not an error (exit 0), as adding a device already there.
         if !current.contains(b) {
-            return Err(AssignError::NotAssigned {
-                bdf: *b,
-                vm: vm.to_string(),
-                current: list(current),
-            });
+            notes.push(format!(
+                "nothing to do for {b}: it is not assigned to VM {vm} (its other-config:pci holds: {})",
+                list(current)
+            ));
         }
     }
     let mut devices: Vec<Bdf> = current
@@ -683,7 +684,6 @@ pub fn edit(
     no_dups(&req.remove)?;
     let uuid = xe.vm_lookup(&req.vm)?;
     let mut notes = Vec::new();
-    notes.extend(check_hidden(xe, root, &req.vm, &req.add, req.force)?);
 
     // Per-device locks first (so two runs cannot give one device to two VMs), then per-VM locks;
     // every run takes them in this global order, so none can deadlock.
@@ -695,6 +695,38 @@ pub fn edit(
 
     // Devices other VMs hold.
     let held = holders(xe, &uuid, &req.add)?;
+    // The policy first (so its reasons are the same as every other entry point's). Another
+    // VM's other-config:pci is left to the refusal below, whose answer is `steal` (move it), not
+    // `force` (which would leave it in two VMs' values); a running domain's device is never
+    // taken unforced.
+    let mut in_use = req.in_use.clone();
+    let target = [Holder::Vm {
+        uuid: uuid.to_string(),
+        name: req.vm.clone(),
+    }];
+    // What the VM already holds is with the same guest (an isolation group completed by this
+    // request is passed whole).
+    if let Some(value) = xe.vm_pci(&uuid)? {
+        for b in reading(&value).plugged {
+            in_use.add(b, target[0].clone());
+        }
+    }
+    let verdict = policy::decide(
+        &Inventory::scan(root),
+        &in_use,
+        &policy::Request {
+            action: Action::Give,
+            devices: &req.add,
+            target: &target,
+            force: req.force,
+            with_group: false,
+        },
+    )
+    .into_result("assign", &format!(" to VM {}", req.vm))?;
+    notes.extend(verdict.notes.iter().cloned());
+    notes.extend(verdict.forced_notes());
+    let forced = verdict.forced;
+    notes.extend(check_hidden(xe, root, &req.vm, &req.add, req.force)?);
     if let Some((bdf, other, _)) = held.first().filter(|_| !req.steal) {
         return Err(AssignError::AssignedElsewhere {
             bdf: *bdf,
@@ -892,6 +924,7 @@ pub fn edit(
         restarted,
         verified,
         notes,
+        forced,
     })
 }
 
@@ -1056,11 +1089,13 @@ mod tests {
             &mut notes,
         );
         assert_eq!(m.unwrap(), bdfs(&["07:00.0", "05:00.0", "06:00.0"]));
-        let e = merge_devices("vm", &cur, &[], &bdfs(&["08:00.0"]), &[], &mut notes).unwrap_err();
+        // Removing what is not there: nothing to do, said in a note.
+        notes.clear();
+        let m = merge_devices("vm", &cur, &[], &bdfs(&["08:00.0"]), &[], &mut notes).unwrap();
+        assert_eq!(m, cur);
         assert!(
-            e.to_string()
-                .contains("0000:08:00.0 is not assigned to VM vm"),
-            "{e}"
+            notes[0].contains("nothing to do for 0000:08:00.0: it is not assigned to VM vm"),
+            "{notes:?}"
         );
         let e = merge_devices("vm", &cur, &[], &[], &bdfs(&["08:00.0"]), &mut notes).unwrap_err();
         assert!(e.to_string().contains("--order names 0000:08:00.0"), "{e}");

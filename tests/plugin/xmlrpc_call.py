@@ -32,7 +32,8 @@ def main():
         call = xmlrpc.client.dumps(("OpaqueRef:test-session", args), fn)
     env = {"PATH": "/sbin:/usr/sbin:/bin:/usr/bin"}
     for k in ("XENPCI_ROOT", "XENPCI_XE", "XENPCI_XL", "XENPCI_XEN_CMDLINE", "XE_MOCK_STATE",
-              "XL_MOCK_STATE", "XENPCI_NO_XENSTORE"):
+              "XL_MOCK_STATE", "XENPCI_NO_XENSTORE", "XL_MOCK_LOG", "XE_MOCK_LOG",
+              "XENPCI_DOUBLE_LOG", "PATH"):
         # xapi passes only PATH; tests may set the host root explicitly through this wrapper.
         if os.environ.get("PLUGIN_PASS_" + k):
             env[k] = os.environ["PLUGIN_PASS_" + k]

@@ -67,7 +67,11 @@ pub enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let args = commands::json_anywhere(
+        &<Cli as clap::CommandFactory>::command(),
+        std::env::args_os(),
+    );
+    let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
             // With --json, even a usage error leaves one JSON document on stdout (the message
@@ -83,12 +87,14 @@ fn main() -> ExitCode {
                 let text = e.to_string();
                 let first = text.lines().next().unwrap_or_default();
                 let error = first.strip_prefix("error: ").unwrap_or(first);
-                println!("{}", serde_json::json!({"refused": false, "error": error}));
+                commands::print_error_doc(xenpci::ops::Kind::BadInput, error.to_string());
             }
             e.exit()
         }
     };
     commands::init_tracing(&cli.globals);
+    // The --root contract: under a fixture root, no host tool runs (only the stand-ins).
+    xenpci::exec::confine_to_root(cli.globals.unchecked_root().dir());
     let result = match cli.command {
         Command::Spec(c) => commands::spec::run(c, &cli.globals),
         Command::Xlcfg(c) => commands::xlcfg::run(c, &cli.globals),
@@ -124,19 +130,8 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
-        Err(e) => {
-            let top = e.to_string();
-            eprintln!("xenpci: error: {top}");
-            // Many errors already quote their cause; print only the causes that add something.
-            let causes = e
-                .chain()
-                .skip(1)
-                .map(|c| c.to_string())
-                .filter(|c| !top.contains(c.as_str()));
-            for (i, cause) in causes.enumerate() {
-                eprintln!("  {}: {cause}", i + 1);
-            }
-            ExitCode::from(2)
-        }
+        // With --json, one document on stdout here too (unless the command printed its own and
+        // returned an exit status instead of the error).
+        Err(e) => commands::report_error(&e, std::env::args().skip(1).any(|a| a == "--json")),
     }
 }

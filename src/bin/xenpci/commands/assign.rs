@@ -1,17 +1,18 @@
 //! `xenpci assign BDF[,BDF...] --vm NAME|UUID`: gives PCI functions to an XAPI VM through its
-//! `other-config:pci` (library: [`xenpci::xapi::assign`]). Also the output shared with `unassign`.
+//! `other-config:pci` (library: [`xenpci::ops::give::assign`]). Also the output shared with
+//! `unassign`.
 //!
 //! `--json` prints one document on stdout whatever happens: the report, or on an error
-//! `{"refused": bool, "error", "hint"}` (`refused`: nothing was changed because xenpci said no;
-//! `hint`: the option that overrides it, or null) next to the stderr message and exit status.
+//! the shape every command shares, `{"refused", "kind", "error", "input", "hint", "refusals"}`
+//! (`refused`: nothing was changed because xenpci said no; `hint`: the option that overrides it)
+//! next to the stderr message and exit status.
 
 use std::process::ExitCode;
 
 use clap::Args;
-use serde::Serialize;
 use xenpci::exec::SystemRunner;
 use xenpci::pci::Bdf;
-use xenpci::xapi::assign::{edit, AssignError, EditReport, EditRequest};
+use xenpci::xapi::assign::{EditReport, EditRequest};
 use xenpci::xapi::Xe;
 
 use super::Globals;
@@ -66,21 +67,15 @@ pub fn run_edit(req: &EditRequest, json: bool, g: &Globals) -> anyhow::Result<Ex
     let runner = SystemRunner;
     let xe = Xe::new(&runner);
     let root = g.host_root()?;
-    let report = match edit(&xe, &root, req, &mut |line| eprintln!("xenpci: {line}")) {
+    let report = match xenpci::ops::give::assign(&xe, &root, &runner, req, &mut |line| {
+        eprintln!("xenpci: {line}")
+    }) {
         Ok(r) => r,
-        Err(e) => {
-            if json {
-                print_error_json(&e)?;
-            }
-            // A refusal or a failed step is exit 1 (as for hide and check); bad input and tool
-            // errors stay exit 2.
-            if e.is_refusal_or_failure() {
-                eprintln!("xenpci: error: {e}");
-                return Ok(ExitCode::from(1));
-            }
-            return Err(e.into());
-        }
+        Err(e) => return Ok(super::report_op_error(&e, json)),
     };
+    for f in &report.forced {
+        eprintln!("xenpci: warning: forced: {f}");
+    }
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -90,23 +85,6 @@ pub fn run_edit(req: &EditRequest, json: bool, g: &Globals) -> anyhow::Result<Ex
 }
 
 /// `--json` when the edit did not happen or failed.
-#[derive(Serialize)]
-struct ErrorDoc {
-    refused: bool,
-    error: String,
-    hint: Option<&'static str>,
-}
-
-fn print_error_json(e: &AssignError) -> anyhow::Result<()> {
-    let doc = ErrorDoc {
-        refused: e.is_refusal(),
-        error: e.to_string(),
-        hint: e.hint(),
-    };
-    println!("{}", serde_json::to_string_pretty(&doc)?);
-    Ok(())
-}
-
 fn show(v: &Option<String>) -> String {
     v.as_ref()
         .map_or_else(|| "no pci key".to_string(), |v| v.clone())

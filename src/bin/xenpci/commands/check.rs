@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use xenpci::exec::{Runner, SystemRunner};
-use xenpci::host::preflight::{self, Severity};
+use xenpci::host::preflight::Severity;
 use xenpci::pci::Bdf;
 
 use super::list::print_warnings;
@@ -27,10 +27,12 @@ Exit status: 0 when every function can be passed through, 1 when one cannot, 2 o
 pub struct CheckArgs {
     /// Functions to check, e.g. 05:00.0 or 0000:05:00.0; checked as one request (functions
     /// that must go together may be given together).
-    #[arg(required = true, value_name = "BDF")]
+    /// None: check the host itself (IOMMU, pciback, toolstack).
+    #[arg(value_name = "BDF")]
     pub bdfs: Vec<Bdf>,
     /// JSON output: {"passable": bool, "iommu": {...}, "devices": [{bdf, description,
-    /// passable, findings: [{check, severity, message, fix}]}]}.
+    /// passable, findings: [{check, severity, message, fix}]}], "refusals": [{bdf, reasons,
+    /// codes}] (the policy, as assign/attach/add-pci would refuse), "notes"}.
     #[arg(long)]
     pub json: bool,
 }
@@ -39,14 +41,17 @@ pub fn run(a: CheckArgs, g: &Globals) -> anyhow::Result<ExitCode> {
     let root = g.host_root()?;
     let system = SystemRunner;
     let runner: Option<&dyn Runner> = root.is_real().then_some(&system as &dyn Runner);
-    let (inv, output) = preflight::check_host(&root, runner, &a.bdfs);
+    if a.bdfs.is_empty() {
+        return host(xenpci::ops::check::host(&root, runner), a.json);
+    }
+    let (inv, report) = xenpci::ops::check::check(&root, runner, &system, &a.bdfs);
     print_warnings(&inv);
-    let passable = output.passable;
-    let reports = &output.devices;
+    let passable = report.output.passable;
+    let reports = &report.output.devices;
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     if a.json {
-        serde_json::to_writer_pretty(&mut out, &output)?;
+        serde_json::to_writer_pretty(&mut out, &report)?;
         writeln!(out)?;
     } else {
         for (i, r) in reports.iter().enumerate() {
@@ -87,9 +92,57 @@ pub fn run(a: CheckArgs, g: &Globals) -> anyhow::Result<ExitCode> {
                 )?;
             }
         }
+        // (The policy's refusals are the devices' "policy" findings above.)
+        for n in &report.notes {
+            writeln!(out, "note: {n}")?;
+        }
     }
     out.flush()?;
     Ok(if passable {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// `xenpci check` with no device: the host report.
+fn host(r: xenpci::ops::check::HostReport, json: bool) -> anyhow::Result<ExitCode> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        let iommu = match r.iommu.enabled {
+            Some(true) => "on",
+            Some(false) => "OFF",
+            None => "unknown",
+        };
+        println!(
+            "IOMMU      {iommu} ({}: {})",
+            r.iommu.source, r.iommu.detail
+        );
+        println!(
+            "pciback    {}",
+            if r.pciback { "loaded" } else { "NOT loaded" }
+        );
+        println!(
+            "toolstack  {} ({})",
+            r.toolstack,
+            r.toolstack_tool
+                .as_deref()
+                .unwrap_or("its tool cannot be run here")
+        );
+        for f in &r.findings {
+            println!("note: {f}");
+        }
+        println!(
+            "=> {}",
+            if r.passable {
+                "this host can pass PCI devices through"
+            } else {
+                "this host cannot pass PCI devices through now"
+            }
+        );
+    }
+    Ok(if r.passable {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

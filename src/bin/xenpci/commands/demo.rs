@@ -46,6 +46,9 @@ pub fn run(a: DemoArgs, g: &Globals) -> anyhow::Result<ExitCode> {
     }
     let tmp = tempfile::tempdir().context("creating a temporary directory")?;
     fx.write(tmp.path()).context("writing the demo host")?;
+    // The --root contract holds for the demo's own root too: on a real Xen host, its hide must
+    // not run the host's xl on the host's devices.
+    xenpci::exec::confine_to_root(tmp.path());
     let g = Globals {
         root: Some(tmp.path().to_path_buf()),
         ..g.clone()
@@ -55,6 +58,7 @@ pub fn run(a: DemoArgs, g: &Globals) -> anyhow::Result<ExitCode> {
         list::ListArgs {
             filter: None,
             json: false,
+            slot: None,
         },
         &g,
     )?;
@@ -101,8 +105,8 @@ fn seed_flow(root: &Path, g: &Globals) -> anyhow::Result<()> {
                 live: None,
                 dry_run,
                 json: false,
+                force: false,
             },
-            force: false,
             with_group: false,
         })
     };

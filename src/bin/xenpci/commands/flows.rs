@@ -3,13 +3,13 @@
 //! options (transport, hosts, state dir).
 //!
 //! With `--json` every command prints one document on stdout: its result, or on an error
-//! `{"refused": bool, "error"}` (`refused`: xenpci said no before acting) next to the stderr
+//! the error document every command shares (`{"refused", "kind", "error", "input", "hint",
+//! "refusals"}`; `refused`: xenpci said no before acting) next to the stderr
 //! message and the exit status.
 
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use serde::Serialize;
 use xenpci::exec::SystemRunner;
 use xenpci::flows::hotplug;
 use xenpci::flows::mapping::Mapping;
@@ -18,6 +18,7 @@ use xenpci::flows::transport::{Site, Transport};
 use xenpci::flows::xl::Xl;
 use xenpci::flows::{engine, evacuate, migrate, saved, FlowError};
 use xenpci::journal::{FlowStatus, Journal};
+use xenpci::ops::give;
 use xenpci::pci::Bdf;
 
 use super::Globals;
@@ -242,17 +243,28 @@ pub struct EvacuateArgs {
     pub opts: FlowOpts,
 }
 
-/// `xenpci attach DOM SPEC`.
+/// `xenpci attach DOM SPEC` (or xm/xl's `DOM BDF [VSLOT] [-o OPTS]`).
 #[derive(Args, Debug)]
 pub struct AttachArgs {
     /// Domain name or id.
     pub domain: String,
-    /// A full PCI_SPEC_STRING (options, @vslot).
+    /// A full PCI_SPEC_STRING (options, @vslot), or just the BDF.
     #[arg(value_parser = spec_text)]
     pub spec: String,
+    /// The guest slot (hex), as xm/xl's third argument: the same as SPEC@VSLOT.
+    #[arg(value_name = "VSLOT")]
+    pub vslot: Option<String>,
+    /// Options, KEY=VALUE comma-separated, as xm's -o (e.g. msitranslate=0): appended to SPEC.
+    #[arg(short = 'o', long = "options", value_name = "OPTS")]
+    pub options: Option<String>,
     /// The host the domain runs on (default: this one).
     #[arg(value_parser = host_name, long)]
     pub host: Option<String>,
+    /// Attach even when xenpci refuses (a device dom0 needs, a bridge, part of an isolation
+    /// group, a device another guest uses); `seize=1` never does. The report names what was
+    /// forced.
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub opts: FlowOpts,
 }
@@ -286,13 +298,6 @@ pub struct AttachedArgs {
     pub opts: FlowOpts,
 }
 
-/// `--json` when the command fails before it has a result to print.
-#[derive(Serialize)]
-struct ErrorDoc {
-    refused: bool,
-    error: String,
-}
-
 /// Runs a flow subcommand.
 pub fn run(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
     let json = match &cmd {
@@ -306,32 +311,10 @@ pub fn run(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
         FlowCmd::Status(a) => a.json,
         FlowCmd::Evacuate(a) => a.opts.json,
     };
-    let result = run_cmd(cmd, g);
-    if let (true, Err(e)) = (json, &result) {
-        let mut error = e.to_string();
-        for cause in e.chain().skip(1).map(|c| c.to_string()) {
-            if !error.contains(cause.as_str()) {
-                error = format!("{error}: {cause}");
-            }
-        }
-        let doc = ErrorDoc {
-            refused: matches!(
-                e.downcast_ref::<FlowError>(),
-                Some(FlowError::Refused { .. })
-            ),
-            error,
-        };
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+    match run_cmd(cmd, g) {
+        Ok(code) => Ok(code),
+        Err(e) => Ok(super::report_error(&e, json)),
     }
-    // A refusal is an answer, not a failure to run: exit 1 like hide's and assign's refusals
-    // (2 stays for bad input and errors).
-    if let Err(e) = &result {
-        if let Some(FlowError::Refused { .. }) = e.downcast_ref::<FlowError>() {
-            eprintln!("xenpci: error: {e}");
-            return Ok(ExitCode::from(1));
-        }
-    }
-    result
 }
 
 fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
@@ -344,8 +327,23 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
                 site: &site,
                 host: &host,
             };
-            let r = hotplug::attach(&xl, &a.domain, &a.spec, a.opts.dry_run)?;
-            print_report(&r, a.opts.json, a.opts.dry_run, "attached")
+            let spec =
+                match hotplug::compose_spec(&a.spec, a.vslot.as_deref(), a.options.as_deref()) {
+                    Ok(s) => s,
+                    Err(e) => return Ok(super::report_op_error(&e.into(), a.opts.json)),
+                };
+            let r = match give::attach(&xl, &a.domain, &spec, a.opts.dry_run, a.force) {
+                Ok(r) => r,
+                Err(e) => return Ok(super::report_op_error(&e, a.opts.json)),
+            };
+            for f in &r.forced {
+                eprintln!("xenpci: warning: forced: {f}");
+            }
+            if a.opts.json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            print_report(&r.report, false, a.opts.dry_run, "attached")
         }
         FlowCmd::Detach(a) => {
             let site = a.opts.site(g, &runner)?;
@@ -354,7 +352,10 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
                 site: &site,
                 host: &host,
             };
-            let r = hotplug::detach(&xl, &a.domain, a.bdf, a.force, a.opts.dry_run)?;
+            let r = match give::detach(&xl, &a.domain, a.bdf, a.force, a.opts.dry_run) {
+                Ok(r) => r,
+                Err(e) => return Ok(super::report_op_error(&e, a.opts.json)),
+            };
             print_report(&r, a.opts.json, a.opts.dry_run, "detached")
         }
         FlowCmd::Attached(a) => {
@@ -592,6 +593,10 @@ fn print_report(
 ) -> anyhow::Result<ExitCode> {
     if json {
         println!("{}", serde_json::to_string_pretty(r)?);
+    } else if r.nothing_to_do {
+        for n in &r.notes {
+            println!("{n}");
+        }
     } else if dry_run {
         println!("would run on {}: {}", r.host, r.command);
     } else {

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 
 use clap::Args;
 use xenpci::exec::SystemRunner;
-use xenpci::hide::methods::{detect, state};
 use xenpci::hide::{Ctx, Method};
 use xenpci::host::DriverState;
 
@@ -31,17 +30,10 @@ pub fn run(a: HiddenArgs, g: &Globals) -> anyhow::Result<ExitCode> {
         root: &root,
         runner: &runner,
     };
-    let method = match a.method {
-        Some(m) => Some(m),
-        None => match detect::detect(ctx) {
-            Ok(d) => Some(d.method),
-            Err(e) => {
-                eprintln!("xenpci: warning: {e}; showing the current state only");
-                None
-            }
-        },
-    };
-    let h = state::hidden(ctx, method)?;
+    let (h, warnings) = xenpci::ops::hidden::hidden(ctx, a.method)?;
+    for w in &warnings {
+        eprintln!("xenpci: warning: {w}");
+    }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&h)?);
         return Ok(ExitCode::SUCCESS);

@@ -1,21 +1,21 @@
-//! `xenpci hide BDF...` and `xenpci unhide BDF...`: guard, lock, plan, then print the plan
-//! (`--dry-run`, `--json`) or execute it with rollback and confirm the result.
+//! `xenpci hide BDF...` and `xenpci unhide BDF...`: the operation ([`xenpci::ops::give`]: the
+//! policy, lock, plan), then the plan (`--dry-run`, `--json`) or its execution with rollback and
+//! a confirmation of the result.
 //!
 //! `--json` prints exactly one document on stdout whatever happens, each with `"refused"`: the
 //! outcome (`{"refused": false, "dry_run", "method", "method_why", "live", "plan", "result",
-//! "warnings"}`), the guard's refusal (`{"refused": true, "error", "refusals": [{"bdf",
-//! "reasons"}], "hint": "--force", "warnings"}`, exit 1) or an error before anything was planned
-//! (`{"refused": false, "error"}`, exit 2). The messages still go to stderr.
+//! "warnings", "forced"}`), or an error in the shape every command shares (`{"refused", "kind",
+//! "error", "input", "hint", "refusals": [{"bdf", "reasons", "codes"}]}`, exit 1 for a refusal,
+//! 2 for bad input or a failed tool). The messages still go to stderr.
 
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::Args;
 use serde::Serialize;
 use xenpci::exec::SystemRunner;
-use xenpci::hide::apply::{self, Options, Outcome};
-use xenpci::hide::guard::{self, InventoryFacts, Refusal};
-use xenpci::hide::{Change, Ctx, LiveMethod, Method};
+use xenpci::hide::apply::{Options, Outcome};
+use xenpci::hide::{Ctx, LiveMethod, Method};
+use xenpci::ops::{give, OpError};
 use xenpci::pci::Bdf;
 
 use super::Globals;
@@ -44,6 +44,10 @@ pub struct CommonArgs {
     /// Print the plan and the result as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Do it even when xenpci refuses (hide: a device dom0 needs, a bridge, part of an
+    /// isolation group; unhide: a device a guest uses). The report names what was forced.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Arguments of `xenpci hide`.
@@ -51,22 +55,9 @@ pub struct CommonArgs {
 pub struct HideArgs {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// Hide even a device dom0 needs or a bridge.
-    #[arg(long)]
-    pub force: bool,
     /// Also hide the devices sharing the isolation group.
     #[arg(long)]
     pub with_group: bool,
-}
-
-/// `--json` when the guard refuses.
-#[derive(Serialize)]
-struct RefusedDoc<'a> {
-    refused: bool,
-    error: String,
-    refusals: &'a [Refusal],
-    hint: &'static str,
-    warnings: &'a [String],
 }
 
 /// `--json` when the change was planned (and maybe executed).
@@ -77,75 +68,31 @@ struct OutcomeDoc<'a> {
     outcome: &'a Outcome,
 }
 
-/// `--json` when nothing could be planned.
-#[derive(Serialize)]
-struct ErrorDoc {
-    refused: bool,
-    error: String,
-}
-
-/// The error and the causes that add something, as one line (main prints them numbered).
-fn chain_text(e: &anyhow::Error) -> String {
-    let mut text = e.to_string();
-    for cause in e.chain().skip(1).map(|c| c.to_string()) {
-        if !text.contains(cause.as_str()) {
-            text = format!("{text}: {cause}");
-        }
-    }
-    text
-}
-
 fn print_json(doc: &impl Serialize) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(doc)?);
     Ok(())
 }
 
-/// The devices in the order given, each once (clap has parsed them: a bad one is a usage error
-/// like every other subcommand's).
-fn unique(v: &[Bdf]) -> Vec<Bdf> {
-    let mut out: Vec<Bdf> = Vec::new();
-    for b in v {
-        if !out.contains(b) {
-            out.push(*b);
-        }
-    }
-    out
-}
-
 /// `xenpci hide`.
 pub fn run_hide(a: HideArgs, g: &Globals) -> anyhow::Result<ExitCode> {
-    let root = g.host_root()?;
-    let bdfs = unique(&a.common.bdfs);
-    let verdict = guard::check(&InventoryFacts::scan(&root), &bdfs, a.force, a.with_group);
-    for w in &verdict.warnings {
-        eprintln!("xenpci: warning: {w}");
-    }
-    if !verdict.refused.is_empty() {
-        let msgs: Vec<String> = verdict.refused.iter().map(|r| r.to_string()).collect();
-        for m in &msgs {
-            eprintln!("xenpci: {m}");
-        }
-        if a.common.json {
-            print_json(&RefusedDoc {
-                refused: true,
-                error: msgs.join("; "),
-                refusals: &verdict.refused,
-                hint: "--force",
-                warnings: &verdict.warnings,
-            })?;
-        }
-        return Ok(ExitCode::from(1));
-    }
-    execute(a.common, Change::Add(verdict.devices), g)
+    let bdfs = a.common.bdfs.clone();
+    let with_group = a.with_group;
+    execute(a.common, g, |ctx, opts| {
+        give::hide(ctx, &bdfs, Options { with_group, ..opts })
+    })
 }
 
 /// `xenpci unhide`.
 pub fn run_unhide(a: CommonArgs, g: &Globals) -> anyhow::Result<ExitCode> {
-    let bdfs = unique(&a.bdfs);
-    execute(a, Change::Remove(bdfs), g)
+    let bdfs = a.bdfs.clone();
+    execute(a, g, |ctx, opts| give::unhide(ctx, &bdfs, opts))
 }
 
-fn execute(a: CommonArgs, change: Change, g: &Globals) -> anyhow::Result<ExitCode> {
+fn execute(
+    a: CommonArgs,
+    g: &Globals,
+    op: impl FnOnce(Ctx<'_>, Options) -> Result<Outcome, OpError>,
+) -> anyhow::Result<ExitCode> {
     let root = g.host_root()?;
     let runner = SystemRunner;
     let ctx = Ctx {
@@ -158,19 +105,12 @@ fn execute(a: CommonArgs, change: Change, g: &Globals) -> anyhow::Result<ExitCod
         method: a.method,
         live: a.live,
         dry_run: a.dry_run,
+        force: a.force,
         ..Options::default()
     };
-    let out = match apply::apply(ctx, change, opts).context("cannot plan the change") {
+    let out = match op(ctx, opts) {
         Ok(out) => out,
-        Err(e) => {
-            if a.json {
-                print_json(&ErrorDoc {
-                    refused: false,
-                    error: chain_text(&e),
-                })?;
-            }
-            return Err(e);
-        }
+        Err(e) => return Ok(super::report_op_error(&e, a.json)),
     };
     if let (Some(m), Some(why), false) = (out.method, &out.method_why, a.json) {
         eprintln!("xenpci: persistent method: {m} ({why})");

@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::Args;
 use xenpci::host::filter::{self, Filter};
 use xenpci::host::{DriverState, Inventory, PciFunction};
+use xenpci::ops::list::Selection;
 
 use super::Globals;
 
@@ -21,6 +22,10 @@ pub struct ListArgs {
     /// JSON output: an array with one object per function.
     #[arg(long)]
     pub json: bool,
+    /// Only functions in these slots, as lspci -s: [[[[DOMAIN]:]BUS]:][DEVICE][.[FUNC]]
+    /// (e.g. 05:00.0, 05:, .1).
+    #[arg(short = 's', long = "slot", value_name = "SLOT", value_parser = slot)]
+    pub slot: Option<xenpci::host::slot::Slot>,
 }
 
 /// Prints the inventory's warnings on stderr.
@@ -40,19 +45,16 @@ pub fn run(a: ListArgs, g: &Globals) -> anyhow::Result<ExitCode> {
         Some(s) => filter::parse(s)?,
         None => Vec::new(),
     };
-    let root = g.host_root()?;
-    let inv = Inventory::scan(&root);
+    let sel = Selection {
+        filters,
+        slot: a.slot,
+    };
+    let (inv, records) = xenpci::ops::list::list(&g.host_root()?, &sel);
     print_warnings(&inv);
-    let shown = |f: &PciFunction| filter::any_matches(&filters, f.vendor_id, f.device_id, f.class);
+    let shown = |f: &PciFunction| sel.shows(f);
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     if a.json {
-        let records: Vec<_> = inv
-            .functions()
-            .iter()
-            .filter(|f| shown(f))
-            .map(|f| f.record(&inv))
-            .collect();
         serde_json::to_writer_pretty(&mut out, &records).context("writing JSON")?;
         writeln!(out)?;
         out.flush()?;
@@ -158,4 +160,9 @@ fn human(
         "\n{n_funcs} functions in {n_groups} isolation groups; '!' marks functions dom0 needs (CRITICAL)."
     )?;
     Ok(())
+}
+
+/// `-s` checked by clap, like every other argument (a bad one is a usage error, exit 2).
+fn slot(s: &str) -> Result<xenpci::host::slot::Slot, String> {
+    xenpci::host::slot::parse(s).map_err(|e| e.to_string())
 }

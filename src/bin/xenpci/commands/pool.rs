@@ -107,7 +107,7 @@ fn list(a: PoolListArgs) -> anyhow::Result<ExitCode> {
                 d.host,
                 if d.critical.is_empty() { ' ' } else { '!' },
                 d.bdf,
-                d.ids,
+                format!("{}:{}", d.vendor_id, d.device_id),
                 d.driver.as_deref().unwrap_or("-"),
                 if d.hidden { "yes" } else { "no" },
                 if holders.is_empty() {
@@ -115,7 +115,7 @@ fn list(a: PoolListArgs) -> anyhow::Result<ExitCode> {
                 } else {
                     holders.join(",")
                 },
-                d.name
+                format!("{} {}", d.vendor_name, d.device_name).trim()
             );
         }
         println!("'!' marks functions the host's dom0 needs.");

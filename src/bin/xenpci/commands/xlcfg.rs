@@ -8,6 +8,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Subcommand;
 use serde::Serialize;
+use xenpci::exec::SystemRunner;
+use xenpci::ops::give;
 use xenpci::pci::Bdf;
 use xenpci::xlcfg::{self, effective, xl_spec_parser, Added, Document, EditError, Effective};
 
@@ -17,7 +19,8 @@ use super::Globals;
 #[derive(Subcommand, Debug)]
 pub enum XlcfgCmd {
     /// Show what xl would do with the PCI part of FILE (devices with the pci_* globals applied,
-    /// rdm, where xl would stop). Exit 1 when xl would refuse the file or stop at a pci entry.
+    /// rdm, where xl would stop) and what xenpci's safety policy refuses among its devices.
+    /// Exit 1 when xl would refuse the file or stop at a pci entry, or the policy refuses.
     Show {
         /// Print JSON.
         #[arg(long)]
@@ -25,11 +28,19 @@ pub enum XlcfgCmd {
         /// The xl.cfg file.
         file: PathBuf,
     },
-    /// Add a PCI_SPEC_STRING to `pci` (replacing the entry with the same BDF).
+    /// Add a PCI_SPEC_STRING to `pci` (replacing the entry with the same BDF), after the same
+    /// safety policy as `attach` (dom0's devices, bridges, whole isolation groups, devices other
+    /// guests use).
     AddPci {
         /// Print the diff, write nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Add it even when xenpci refuses; the output names what was forced.
+        #[arg(long)]
+        force: bool,
+        /// Print the refusal as JSON (one document; the shape every command shares).
+        #[arg(long)]
+        json: bool,
         /// The xl.cfg file.
         file: PathBuf,
         /// e.g. `0000:03:00.0,permissive=1`
@@ -61,24 +72,43 @@ pub enum XlcfgCmd {
 }
 
 /// Runs one `xlcfg` subcommand.
-pub fn run(c: XlcfgCmd, _g: &Globals) -> anyhow::Result<ExitCode> {
+pub fn run(c: XlcfgCmd, g: &Globals) -> anyhow::Result<ExitCode> {
     match c {
-        XlcfgCmd::Show { json, file } => show(&file, json),
+        XlcfgCmd::Show { json, file } => show(&file, json, g),
         XlcfgCmd::AddPci {
             dry_run,
+            force,
+            json,
             file,
             spec,
-        } => edit(&file, dry_run, |d| {
-            Ok(match d.add_pci(&spec, &xl_spec_parser)? {
-                Added::Appended => format!("added pci entry '{spec}'"),
-                Added::Replaced { old } => format!("replaced pci entry '{old}' with '{spec}'"),
+        } => {
+            // The policy first, on the file as it is (a file xl cannot read is left to the
+            // edit, which reports it).
+            let mut forced = Vec::new();
+            if let Ok(doc) = Document::parse(&read(&file)?) {
+                let root = g.host_root()?;
+                match give::xlcfg_add_pci(&root, &SystemRunner, &file, &doc, &spec, force) {
+                    Ok(v) => {
+                        for f in v.forced_notes() {
+                            eprintln!("xenpci: warning: {f}");
+                        }
+                        forced = v.forced;
+                    }
+                    Err(e) => return Ok(super::report_op_error(&e, json)),
+                }
+            }
+            edit(&file, dry_run, json.then_some(forced.as_slice()), |d| {
+                Ok(match d.add_pci(&spec, &xl_spec_parser)? {
+                    Added::Appended => format!("added pci entry '{spec}'"),
+                    Added::Replaced { old } => format!("replaced pci entry '{old}' with '{spec}'"),
+                })
             })
-        }),
+        }
         XlcfgCmd::RemovePci {
             dry_run,
             file,
             bdf: b,
-        } => edit(&file, dry_run, |d| {
+        } => edit(&file, dry_run, None, |d| {
             // Idempotent: re-run after a completed (or killed-after-the-rename) removal.
             let n = match d.remove_pci(b, &xl_spec_parser) {
                 Err(EditError::NotFound { .. }) => {
@@ -96,7 +126,7 @@ pub fn run(c: XlcfgCmd, _g: &Globals) -> anyhow::Result<ExitCode> {
             file,
             key,
             value,
-        } => edit(&file, dry_run, |d| {
+        } => edit(&file, dry_run, None, |d| {
             d.set_key(&key, &value)?;
             Ok(format!("set {key} = {value}"))
         }),
@@ -122,14 +152,18 @@ struct ShowJson<'a> {
     pci_error: &'a Option<xenpci::xlcfg::PciError>,
     rdm: &'a Option<xenpci::xlcfg::Rdm>,
     warnings: &'a [String],
+    /// What xenpci's policy refuses among the devices (same reasons as add-pci and attach).
+    refusals: &'a [xenpci::policy::Refusal],
 }
 
-fn show(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
+fn show(file: &Path, json: bool, g: &Globals) -> anyhow::Result<ExitCode> {
     let text = read(file)?;
     let source = file.display().to_string();
+    let mut refusals = Vec::new();
     let (error, eff) = match Document::parse(&text) {
         Ok(doc) => {
             let cfg = doc.config().context("re-reading the parsed document")?;
+            refusals = give::xlcfg_review(&g.host_root()?, &SystemRunner, file, &doc)?.refused;
             (None, effective(&cfg, &source, &xl_spec_parser))
         }
         Err(e) => {
@@ -154,7 +188,7 @@ fn show(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
         }
     };
     let ok = error.is_none();
-    let code = if ok && eff.pci_error.is_none() {
+    let code = if ok && eff.pci_error.is_none() && refusals.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
@@ -168,6 +202,7 @@ fn show(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
             pci_error: &eff.pci_error,
             rdm: &eff.rdm,
             warnings: &eff.warnings,
+            refusals: &refusals,
         };
         println!("{}", serde_json::to_string_pretty(&j)?);
         return Ok(code);
@@ -177,7 +212,11 @@ fn show(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
             "{source}: xl refuses this file (line {}: {})",
             e.line, e.message
         ),
-        None => println!("{source}: accepted by xl"),
+        None if refusals.is_empty() => println!("{source}: accepted by xl"),
+        None => println!("{source}: accepted by xl, but REFUSED by xenpci's safety policy:"),
+    }
+    for r in &refusals {
+        println!("  refused: {r}");
     }
     if ok {
         println!("pci: {} device(s) xl would pass", eff.pci.len());
@@ -234,14 +273,41 @@ fn show(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
     Ok(code)
 }
 
+/// `--json` of a done (or planned) edit.
+#[derive(Serialize)]
+struct EditJson<'a> {
+    refused: bool,
+    file: String,
+    what: &'a str,
+    dry_run: bool,
+    written: bool,
+    diff: &'a str,
+    forced: &'a [xenpci::policy::Refusal],
+}
+
+/// Runs an edit and prints what it did; `json`: as one JSON document, with the devices forced.
 fn edit(
     file: &Path,
     dry_run: bool,
+    json: Option<&[xenpci::policy::Refusal]>,
     change: impl FnOnce(&mut Document) -> Result<String, EditError>,
 ) -> anyhow::Result<ExitCode> {
     let source = file.display().to_string();
     let e = xlcfg::file::edit(file, dry_run, change)?;
     let what = &e.what;
+    if let Some(forced) = json {
+        let doc = EditJson {
+            refused: false,
+            file: source,
+            what,
+            dry_run,
+            written: e.written,
+            diff: &e.diff,
+            forced,
+        };
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     if dry_run {
         print!("{}", e.diff);
         println!("# dry run: {what}; nothing written");

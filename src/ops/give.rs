@@ -1,0 +1,234 @@
+//! The operations that hide a device, give it to a guest, or take it back, each gathering the
+//! facts the policy needs and asking it before anything changes: [`hide`], [`unhide`], [`attach`],
+//! [`assign`] (whose edit asks the policy itself, with the VMs it already reads) and
+//! [`xlcfg_add_pci`]; [`detach`] beside them. The CLI and the plugin call these, never the lower
+//! layers.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::facts;
+use super::OpError;
+use crate::exec::Runner;
+use crate::flows::hotplug::{self, HotplugReport};
+use crate::flows::xl::{DomainInfo, Xl};
+use crate::flows::FlowError;
+use crate::hide::apply::{self, Options, Outcome};
+use crate::hide::Ctx;
+use crate::host::xensource::Toolstack;
+use crate::host::{HostRoot, Inventory};
+use crate::pci::Bdf;
+use crate::policy::{self, Action, DeviceFacts, Holder, HostFacts, InUse, Refusal, Verdict};
+use crate::syntax::pci_spec::{parse_spec, SpecDefaults};
+use crate::xapi::assign::{EditReport, EditRequest};
+use crate::xapi::Xe;
+use crate::xlcfg::{xl_spec_parser, Document};
+
+/// `hide`: the policy for [`Action::Hide`], then the plan (see [`apply::hide`]).
+pub fn hide(ctx: Ctx<'_>, bdfs: &[Bdf], opts: Options) -> Result<Outcome, OpError> {
+    Ok(apply::hide(ctx, bdfs, opts)?)
+}
+
+/// `unhide`: who uses the devices (running domains, XAPI VMs), the policy for
+/// [`Action::TakeBack`], then the plan.
+pub fn unhide(ctx: Ctx<'_>, bdfs: &[Bdf], opts: Options) -> Result<Outcome, OpError> {
+    let in_use = facts::local(ctx.root, ctx.runner);
+    Ok(apply::unhide(ctx, bdfs, opts, &in_use)?)
+}
+
+/// What an attach did, and what was forced.
+#[derive(Debug, Clone, Serialize)]
+pub struct AttachReport {
+    /// The hotplug report.
+    #[serde(flatten)]
+    pub report: HotplugReport,
+    /// Devices the policy would have refused, attached because of `force`.
+    pub forced: Vec<Refusal>,
+}
+
+/// `assign` / `unassign` (XAPI `other-config:pci`): the running domains' devices for the policy
+/// (the VMs' values [`crate::xapi::assign::edit`] reads itself), then the edit.
+pub fn assign(
+    xe: &Xe,
+    root: &HostRoot,
+    runner: &dyn Runner,
+    req: &EditRequest,
+    progress: &mut dyn FnMut(&str),
+) -> Result<EditReport, OpError> {
+    let mut req = req.clone();
+    if !req.add.is_empty() {
+        facts::running_domains(runner, &mut req.in_use);
+    }
+    Ok(crate::xapi::assign::edit(xe, root, &req, progress)?)
+}
+
+/// `detach DOM BDF` (nothing to do when it is not attached).
+pub fn detach(
+    xl: &Xl,
+    dom: &str,
+    bdf: Bdf,
+    force: bool,
+    dry_run: bool,
+) -> Result<HotplugReport, OpError> {
+    Ok(hotplug::detach(xl, dom, bdf, force, dry_run)?)
+}
+
+/// `attach DOM SPEC`: the policy for [`Action::Give`] to the domain (dom0's devices on a local
+/// host, bridges, partial groups, devices other guests hold), whatever the spec's `seize`, then
+/// xl's own conditions, `xl pci-attach`, and the check of the result.
+pub fn attach(
+    xl: &Xl,
+    dom: &str,
+    spec: &str,
+    dry_run: bool,
+    force: bool,
+) -> Result<AttachReport, OpError> {
+    let local = xl.site.is_local(xl.host);
+    let inv = local.then(|| Inventory::scan(&xl.site.root));
+    let none = BTreeMap::<Bdf, DeviceFacts>::new();
+    let host: &dyn HostFacts = match &inv {
+        Some(i) => i,
+        None => &none,
+    };
+    let mut in_use = InUse::default();
+    let cmd = xl.site.xl(xl.host, &["list", "-l"]).to_string();
+    facts::record_xl(
+        xl.site
+            .run_xl(xl.host, &["list", "-l"])
+            .map_err(|e| e.to_string()),
+        &cmd,
+        &mut in_use,
+    );
+    if !local {
+        in_use.unchecked.push(format!(
+            "dom0's own devices on {} not checked (xenpci reads them only on this host)",
+            xl.host
+        ));
+    } else if Toolstack::of(&xl.site.root) == Toolstack::Xapi {
+        facts::xapi_vms(&Xe::new(xl.site.runner), &mut in_use);
+    }
+    let mut forced = Vec::new();
+    let mut guard = |d: &DomainInfo, bdf: Bdf| -> Result<Vec<String>, FlowError> {
+        let target = [Holder::Domain {
+            name: d.name.clone(),
+            domid: d.domid,
+        }];
+        let v = policy::decide(
+            host,
+            &in_use,
+            &policy::Request {
+                action: Action::Give,
+                devices: &[bdf],
+                target: &target,
+                force,
+                with_group: false,
+            },
+        )
+        .into_result("attach", &format!(" to domain {}", d.name))?;
+        let mut notes = v.notes.clone();
+        notes.extend(v.forced_notes());
+        forced = v.forced;
+        Ok(notes)
+    };
+    let report = hotplug::attach_guarded(xl, dom, spec, dry_run, &mut guard)?;
+    Ok(AttachReport { report, forced })
+}
+
+/// The guest of an xl.cfg (the file, and the domain its `name` names) and who uses what, with
+/// the file's own devices as the guest's. Err when xl cannot read the file.
+fn xlcfg_facts(
+    root: &HostRoot,
+    runner: &dyn Runner,
+    file: &Path,
+    doc: &Document,
+) -> Result<(Vec<Holder>, InUse, Vec<Bdf>), OpError> {
+    let source = file.display().to_string();
+    let cfg = doc.config().map_err(|e| OpError::BadInput {
+        what: "xl.cfg".into(),
+        input: source.clone(),
+        expected: e.to_string(),
+    })?;
+    let name = match cfg.get_string("name") {
+        crate::syntax::xl_cfg::Lookup::Found(n) => Some(n),
+        _ => None,
+    };
+    let mut target = vec![Holder::XlCfg {
+        file: source.clone(),
+        name: name.clone(),
+    }];
+    if let Some(n) = &name {
+        target.push(Holder::Domain {
+            name: n.clone(),
+            domid: 0,
+        });
+    }
+    let mut in_use = facts::local(root, runner);
+    let eff = crate::xlcfg::effective(&cfg, &source, &xl_spec_parser);
+    let devices: Vec<Bdf> = eff
+        .pci
+        .iter()
+        .filter_map(|r| r.bdf.as_deref().and_then(|b| b.parse::<Bdf>().ok()))
+        .collect();
+    for b in &devices {
+        in_use.add(*b, target[0].clone());
+    }
+    Ok((target, in_use, devices))
+}
+
+/// `xlcfg add-pci FILE SPEC`, before the edit: the policy for [`Action::Give`] to the guest of
+/// FILE (its `name`, and the devices its `pci = [...]` already holds), against this host's
+/// facts and running domains. A `name=` spec (no BDF) has nothing to check, nor has a spec xl
+/// would reject (the edit refuses it).
+pub fn xlcfg_add_pci(
+    root: &HostRoot,
+    runner: &dyn Runner,
+    file: &Path,
+    doc: &Document,
+    spec: &str,
+    force: bool,
+) -> Result<Verdict, OpError> {
+    // A spec xl would reject is left to the edit, which says why in xl's words.
+    let Some(bdf) = parse_spec(spec, &SpecDefaults::default())
+        .ok()
+        .and_then(|(p, _)| p.bdf)
+    else {
+        return Ok(Verdict::default());
+    };
+    let (target, in_use, _) = xlcfg_facts(root, runner, file, doc)?;
+    let v = policy::decide(
+        &Inventory::scan(root),
+        &in_use,
+        &policy::Request {
+            action: Action::Give,
+            devices: &[bdf],
+            target: &target,
+            force,
+            with_group: false,
+        },
+    );
+    Ok(v.into_result("add", &format!(" to {}", file.display()))?)
+}
+
+/// `xlcfg show FILE`: the policy's verdict on every device the file passes, as if they were
+/// given to its guest now (a file written by hand, or before xenpci checked, is flagged).
+pub fn xlcfg_review(
+    root: &HostRoot,
+    runner: &dyn Runner,
+    file: &Path,
+    doc: &Document,
+) -> Result<Verdict, OpError> {
+    let (target, in_use, devices) = xlcfg_facts(root, runner, file, doc)?;
+    Ok(policy::decide(
+        &Inventory::scan(root),
+        &in_use,
+        &policy::Request {
+            action: Action::Give,
+            devices: &devices,
+            target: &target,
+            force: false,
+            with_group: false,
+        },
+    ))
+}
