@@ -461,3 +461,28 @@ fn arguments_take_the_cli_spelling_too() {
     assert_eq!(a["status"], "Success", "{a}");
     assert_eq!(a["value"], b["value"]);
 }
+
+#[test]
+fn a_missing_host_root_is_a_failure_not_an_empty_host() {
+    let missing = tempfile::tempdir().unwrap().path().join("no-such-root");
+    let root = missing.to_str().unwrap();
+    for f in ["list", "hidden", "assigned"] {
+        let v = call(&[f], &[("XENPCI_ROOT", root)]);
+        assert_eq!(v["status"], "Failure", "{f}: {v}");
+        assert_eq!(failure_code(&v), "XENPCI_FAILED", "{f}: {v}");
+        let msg = v["error"][1].as_str().unwrap();
+        assert!(
+            msg.contains("no-such-root") && msg.contains("does not exist"),
+            "{f}: {msg}"
+        );
+    }
+    assert!(
+        !missing.exists(),
+        "nothing may be created in a missing root"
+    );
+    // version reads no host: it still answers.
+    assert_eq!(
+        call(&["version"], &[("XENPCI_ROOT", root)])["status"],
+        "Success"
+    );
+}

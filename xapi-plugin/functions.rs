@@ -67,6 +67,12 @@ pub fn dispatch(call: &Call) -> Result<String, Failure> {
         .map(|(k, v)| (k.replace('-', "_"), v.clone()))
         .collect();
     match FUNCTIONS.iter().find(|(name, _)| *name == call.method) {
+        // A root that does not exist is a failure, never an empty host (`version` and `help`
+        // read no host).
+        Some((name, _)) if !matches!(*name, "version" | "help") && root().check().is_err() => {
+            let e = root().check().unwrap_err();
+            Err(Failure::new("XENPCI_FAILED", [format!("{name}: {e}")]))
+        }
         Some((_, f)) => f(&args),
         None => Err(Failure::new(
             "UNKNOWN_XENAPI_PLUGIN_FUNCTION",
