@@ -476,8 +476,18 @@ fn read_function(
         }
     };
     let c = config.as_ref();
-    let vendor = hex("vendor", 4, c.map(|c| c.vendor as u32));
-    let device = hex("device", 4, c.map(|c| c.device as u32));
+    // Vendor and device ids come from config space, which the kernel's `vendor`/`device`
+    // attributes repeat, except for an SR-IOV virtual function: its config space reads ffff and
+    // the kernel takes the ids from the physical function. Then (or without config) the
+    // attributes answer.
+    let ids = c.filter(|c| c.vendor != 0xffff && c.device != 0xffff);
+    let (vendor, device) = match ids {
+        Some(c) => (Some(c.vendor as u32), Some(c.device as u32)),
+        None => (
+            hex("vendor", 4, c.map(|c| c.vendor as u32)),
+            hex("device", 4, c.map(|c| c.device as u32)),
+        ),
+    };
     let (Some(vendor), Some(device)) = (vendor, device) else {
         global.push(format!(
             "{bdf}: skipped: no vendor/device id ({})",
@@ -674,5 +684,9 @@ mod tests {
         assert_eq!(vf.physfn, Some(pf.bdf));
         assert!(vf.driver_state().is_pciback());
         assert_eq!(vf.reset, ["flr"]);
+        // A VF's config space reads ffff for its ids; the kernel's attributes answer instead.
+        assert_eq!(vf.config.as_ref().unwrap().vendor, 0xffff);
+        assert_eq!((vf.vendor_id, vf.device_id), (0x8086, 0x10ca));
+        assert!(vf.warnings.is_empty(), "{:?}", vf.warnings);
     }
 }
