@@ -357,6 +357,38 @@ impl Inventory {
         }
     }
 
+    /// The warnings as a person reads them: the host's own, then the functions', one line per
+    /// kind of warning ("kernel IOMMU group N is [...] but ..." on 997 functions is one line with
+    /// its first example and the count). With `all`, one line per function and warning.
+    pub fn warning_lines(&self, all: bool) -> Vec<String> {
+        let mut lines = self.warnings.clone();
+        let mut kinds: Vec<(String, String, usize)> = Vec::new(); // kind, first example, count
+        for f in &self.functions {
+            for w in &f.warnings {
+                let line = format!("{}: {w}", f.bdf);
+                if all {
+                    lines.push(line);
+                    continue;
+                }
+                let kind = warning_kind(w);
+                match kinds.iter_mut().find(|(k, _, _)| *k == kind) {
+                    Some((_, _, n)) => *n += 1,
+                    None => kinds.push((kind, line, 1)),
+                }
+            }
+        }
+        for (_, first, n) in kinds {
+            lines.push(match n {
+                1 => first,
+                n => format!(
+                    "{first} (and {} more functions alike; -v or --json shows each)",
+                    n - 1
+                ),
+            });
+        }
+        lines
+    }
+
     /// All functions, sorted by address.
     pub fn functions(&self) -> &[PciFunction] {
         &self.functions
@@ -579,6 +611,57 @@ fn read_function(
     })
 }
 
+/// What makes two functions' warnings the same kind: the text with its addresses, numbers and
+/// bracketed lists blanked.
+fn warning_kind(w: &str) -> String {
+    let mut out = String::with_capacity(w.len());
+    let mut depth = 0usize;
+    let mut in_token = false;
+    let mut token_has_digit = false;
+    let mut token = String::new();
+    let flush = |out: &mut String, token: &mut String, has_digit: bool| {
+        if has_digit {
+            out.push('#');
+        } else {
+            out.push_str(token);
+        }
+        token.clear();
+    };
+    for ch in w.chars() {
+        match ch {
+            '[' => {
+                depth += 1;
+                if depth == 1 {
+                    out.push_str("[…]");
+                }
+                continue;
+            }
+            ']' if depth > 0 => {
+                depth -= 1;
+                continue;
+            }
+            _ if depth > 0 => continue,
+            _ => {}
+        }
+        if ch.is_ascii_hexdigit() || ch == ':' || ch == '.' {
+            in_token = true;
+            token_has_digit |= ch.is_ascii_digit();
+            token.push(ch);
+        } else {
+            if in_token {
+                flush(&mut out, &mut token, token_has_digit);
+                in_token = false;
+                token_has_digit = false;
+            }
+            out.push(ch);
+        }
+    }
+    if in_token {
+        flush(&mut out, &mut token, token_has_digit);
+    }
+    out
+}
+
 fn read_sriov(root: &HostRoot, dir: &Path, w: &mut Vec<String>) -> Option<Sriov> {
     let total = match read_int(root, &dir.join("sriov_totalvfs")) {
         Ok(t) => t,
@@ -672,6 +755,41 @@ mod tests {
         assert!(hba.critical.is_empty() && hba.group.is_empty() && !hba.bridge);
         assert!(inv.device(b("00:01.0")).bridge);
         assert!(!inv.device(b("00:1f.2")).critical.is_empty());
+    }
+
+    #[test]
+    fn warnings_of_one_kind_are_one_line_with_a_count() {
+        let a = "kernel IOMMU group 12 is [0000:00:1c.0, 0000:01:00.0] but config space suggests [0000:01:00.0]; using the kernel's";
+        let b = "kernel IOMMU group 7 is [0000:03:00.0] but config space suggests [0000:03:00.1]; using the kernel's";
+        assert_eq!(warning_kind(a), warning_kind(b));
+        assert_ne!(
+            warning_kind(a),
+            warning_kind("/sys/x/config: only 12 bytes, expected at least 64")
+        );
+        // Words made of hex letters stay words ("bad", "face" are not numbers).
+        assert_eq!(warning_kind("a bad face 31"), "a bad face #");
+        let (_d, mut inv) = scan(&fixture::sriov_nic());
+        for (i, f) in inv.functions.iter_mut().enumerate().take(3) {
+            f.warnings.push(format!(
+                "kernel IOMMU group {i} is [{}] but config space suggests []; using the kernel's",
+                f.bdf
+            ));
+        }
+        let lines = inv.warning_lines(false);
+        let alike: Vec<&String> = lines.iter().filter(|l| l.contains("IOMMU group")).collect();
+        assert_eq!(alike.len(), 1, "{lines:?}");
+        assert!(
+            alike[0].contains("and 2 more functions alike"),
+            "{}",
+            alike[0]
+        );
+        assert_eq!(
+            inv.warning_lines(true)
+                .iter()
+                .filter(|l| l.contains("IOMMU group"))
+                .count(),
+            3
+        );
     }
 
     #[test]

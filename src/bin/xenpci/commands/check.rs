@@ -45,7 +45,7 @@ pub fn run(a: CheckArgs, g: &Globals) -> anyhow::Result<ExitCode> {
         return host(xenpci::ops::check::host(&root, runner), a.json);
     }
     let (inv, report) = xenpci::ops::check::check(&root, runner, &system, &a.bdfs);
-    print_warnings(&inv);
+    print_warnings(&inv, g);
     let passable = report.output.passable;
     let reports = &report.output.devices;
     let stdout = std::io::stdout();
