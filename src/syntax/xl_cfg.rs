@@ -17,10 +17,12 @@
 //! newline are reported one line too low, at most one lexical error per line, bison's recovery
 //! skips to the next newline and stays quiet for three tokens.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt;
 
 use nom::branch::alt;
-use nom::bytes::complete::{tag, take_while};
+use nom::bytes::complete::{tag, take_while, take_while1};
 use nom::character::complete::{char, none_of, one_of, satisfy};
 use nom::combinator::recognize;
 use nom::multi::many0_count;
@@ -85,7 +87,7 @@ fn quoted_with(q: char) -> impl Fn(&str) -> IResult<&str, &str> {
         recognize((
             char(q),
             many0_count(alt((
-                recognize(none_of(stop)),
+                take_while1(|c| !stop.contains(c)),
                 recognize(preceded(char('\\'), none_of("\n"))),
             ))),
             char(q),
@@ -163,8 +165,11 @@ pub fn lex(src: &str) -> Vec<Lexeme> {
     while pos < src.len() {
         let rest = &src[pos..];
         let (len, kind) = lex_one(rest);
-        let text = &rest[..len];
-        line += text.bytes().filter(|&b| b == b'\n').count();
+        // Only a NEWLINE (a comment included) or a lexical error can hold a newline, as its last
+        // byte.
+        if rest.as_bytes()[len - 1] == b'\n' {
+            line += 1;
+        }
         out.push(Lexeme {
             kind,
             start: pos,
@@ -178,34 +183,28 @@ pub fn lex(src: &str) -> Vec<Lexeme> {
 
 fn lex_one(rest: &str) -> (usize, LexKind) {
     let took = |r: IResult<&str, &str>| r.ok().map(|(_, t)| t.len());
-    if let Some(n) = took(ident(rest)) {
-        return (n, LexKind::Ident);
-    }
-    if let Some(n) = took(number(rest)) {
-        return (n, LexKind::Number);
-    }
-    if let Some(n) = took(blank(rest)) {
-        return (n, LexKind::Blank);
-    }
-    if let Ok((_, p)) = punct(rest) {
-        let kind = match p {
-            "+=" => LexKind::AddAssign,
-            "," => LexKind::Comma,
-            "[" => LexKind::Open,
-            "]" => LexKind::Close,
-            "=" => LexKind::Assign,
-            _ => LexKind::Semi,
-        };
-        return (p.len(), kind);
-    }
-    if let Some(n) = took(newline(rest)) {
-        return (n, LexKind::Newline);
-    }
-    if let Some(n) = took(quoted(rest)) {
-        return (n, LexKind::Str);
-    }
-    let python = python_char(rest).is_ok();
-    lex_error(rest, python)
+    // The rules start with disjoint characters, so the first byte picks the only one that can
+    // match (what "first rule wins" comes to), instead of trying each in turn.
+    let rule = match rest.as_bytes().first() {
+        Some(b'a'..=b'z') => took(ident(rest)).map(|n| (n, LexKind::Ident)),
+        Some(b'0'..=b'9') => took(number(rest)).map(|n| (n, LexKind::Number)),
+        Some(b' ' | b'\t') => Some((1, LexKind::Blank)),
+        Some(b'+' | b',' | b'[' | b']' | b'=' | b';') => punct(rest).ok().map(|(_, p)| {
+            let kind = match p {
+                "+=" => LexKind::AddAssign,
+                "," => LexKind::Comma,
+                "[" => LexKind::Open,
+                "]" => LexKind::Close,
+                "=" => LexKind::Assign,
+                _ => LexKind::Semi,
+            };
+            (p.len(), kind)
+        }),
+        Some(b'\n' | b'#') => took(newline(rest)).map(|n| (n, LexKind::Newline)),
+        Some(b'\'' | b'"') => took(quoted(rest)).map(|n| (n, LexKind::Str)),
+        _ => None,
+    };
+    rule.unwrap_or_else(|| lex_error(rest, python_char(rest).is_ok()))
 }
 
 /// flex's `lexerr` state: the bad character, then either a run of non-blanks, one blank, or the
@@ -592,14 +591,14 @@ impl Tok {
 }
 
 #[derive(Debug, Clone)]
-struct Token {
+struct Token<'a> {
     tok: Tok,
     /// bison location `first_line`.
     line: usize,
     /// yytext
-    text: String,
+    text: &'a str,
     /// dequoted value (STRING) or text (IDENT, NUMBER)
-    value: String,
+    value: Cow<'a, str>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -778,8 +777,9 @@ fn expected(state: u8) -> &'static [Tok] {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 enum Sem {
+    #[default]
     None,
     Text(String),
     Val(Value, usize),
@@ -787,21 +787,24 @@ enum Sem {
 
 struct Ctx<'a> {
     src: &'a str,
-    lexemes: Vec<Lexeme>,
+    lexemes: &'a [Lexeme],
     pos: usize,
     err: bool,
     lexerr_line: i64,
     likely_python: bool,
     diags: Vec<Diagnostic>,
     /// yytext / yylineno of the scanner right now.
-    cur_text: String,
+    cur_text: &'a str,
     cur_line: usize,
     /// yylloc.first_line of the last token returned (kept at EOF).
     last_loc: usize,
     settings: Vec<Setting>,
+    /// Index in `settings` of the last setting of each name (libxlutil's `find`, which walks
+    /// its whole list: quadratic for many `+=` of distinct keys).
+    last: HashMap<String, usize>,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
     fn yyerror(&mut self, loc_line: usize, text: &str, eof: bool, msg: &str) {
         if (loc_line as i64) <= self.lexerr_line {
             return;
@@ -832,17 +835,17 @@ impl Ctx<'_> {
 
     fn lexical_error(&mut self, msg: &str) {
         let line = self.cur_line;
-        let text = self.cur_text.clone();
-        self.yyerror(line, &text, false, msg);
+        let text = self.cur_text;
+        self.yyerror(line, text, false, msg);
         self.lexerr_line = line as i64;
     }
 
     /// yylex: the next token for the parser (reporting lexical errors on the way).
-    fn next_token(&mut self) -> (Token, bool) {
+    fn next_token(&mut self) -> (Token<'a>, bool) {
         while self.pos < self.lexemes.len() {
-            let lx = self.lexemes[self.pos].clone();
+            let lx = &self.lexemes[self.pos];
             self.pos += 1;
-            let text = &self.src[lx.start..lx.end];
+            let text: &'a str = &self.src[lx.start..lx.end];
             let tok = match lx.kind {
                 LexKind::Blank => continue,
                 LexKind::LexError {
@@ -853,10 +856,10 @@ impl Ctx<'_> {
                     self.likely_python |= python;
                     if silent {
                         // Pending yymore text: shown as the `near' text of an error at EOF.
-                        self.cur_text = text.to_string();
+                        self.cur_text = text;
                         continue;
                     }
-                    self.cur_text = text.to_string();
+                    self.cur_text = text;
                     self.cur_line = lx.line_after;
                     self.lexical_error("lexical error");
                     if !newline {
@@ -865,8 +868,8 @@ impl Ctx<'_> {
                     let t = Token {
                         tok: Tok::Newline,
                         line: lx.line_after,
-                        text: text.to_string(),
-                        value: String::new(),
+                        text,
+                        value: Cow::Borrowed(""),
                     };
                     self.last_loc = t.line;
                     return (t, false);
@@ -882,24 +885,27 @@ impl Ctx<'_> {
                 LexKind::Open => Tok::Open,
                 LexKind::Close => Tok::Close,
             };
-            self.cur_text = text.to_string();
+            self.cur_text = text;
             self.cur_line = lx.line_after;
             let line = if tok == Tok::Newline {
                 lx.line_after - 1
             } else {
                 lx.line_after
             };
-            let mut value = text.to_string();
+            let mut value = Cow::Borrowed(text);
             if tok == Tok::Str {
+                let body = &text[1..text.len() - 1];
                 if self.err {
-                    value = String::new();
+                    value = Cow::Borrowed("");
+                } else if !body.contains('\\') {
+                    value = Cow::Borrowed(body);
                 } else {
                     match dequote(text) {
-                        Ok(v) => value = v,
+                        Ok(v) => value = Cow::Owned(v),
                         Err(msg) => {
                             self.lexical_error(msg);
                             self.err = true;
-                            value = String::new();
+                            value = Cow::Borrowed("");
                         }
                     }
                 }
@@ -909,7 +915,7 @@ impl Ctx<'_> {
                 Token {
                     tok,
                     line,
-                    text: text.to_string(),
+                    text,
                     value,
                 },
                 false,
@@ -919,20 +925,20 @@ impl Ctx<'_> {
             tok: Tok::End,
             line: self.last_loc,
             text: self.cur_text_at_eof(),
-            value: String::new(),
+            value: Cow::Borrowed(""),
         };
         (t, true)
     }
 
-    fn cur_text_at_eof(&self) -> String {
+    fn cur_text_at_eof(&self) -> &'a str {
         match self.lexemes.last() {
             Some(Lexeme {
                 kind: LexKind::LexError { silent: true, .. },
                 start,
                 end,
                 ..
-            }) => self.src[*start..*end].to_string(),
-            _ => String::new(),
+            }) => &self.src[*start..*end],
+            _ => "",
         }
     }
 
@@ -942,9 +948,15 @@ impl Ctx<'_> {
         }
         let mut value = value;
         if op == Op::Add {
-            if let Some(prev) = self.settings.iter_mut().rev().find(|s| s.name == name) {
-                match (&mut prev.value, &mut value) {
-                    (Value::Str(p), Value::Str(a)) => *a = format!("{p}{a}"),
+            if let Some(&i) = self.last.get(&name) {
+                // The earlier setting is superseded: its value moves into the new one (copying
+                // it, as libxlutil does, costs time and memory quadratic in the `+=` chain).
+                match (&mut self.settings[i].value, &mut value) {
+                    (Value::Str(p), Value::Str(a)) => {
+                        let mut joined = std::mem::take(p);
+                        joined.push_str(a);
+                        *a = joined;
+                    }
                     (Value::List(p), Value::List(a)) => {
                         let mut joined = std::mem::take(p);
                         joined.append(a);
@@ -956,6 +968,12 @@ impl Ctx<'_> {
                         return;
                     }
                 }
+            }
+        }
+        match self.last.get_mut(&name) {
+            Some(i) => *i = self.settings.len(),
+            None => {
+                self.last.insert(name.clone(), self.settings.len());
             }
         }
         self.settings.push(Setting {
@@ -970,18 +988,24 @@ impl Ctx<'_> {
 /// Parses a whole xl.cfg text like `xlu_cfg_readdata`: the settings, or every error line xl
 /// prints.
 pub fn parse(src: &str) -> Result<Config, ParseError> {
+    parse_lexed(src, &lex(src))
+}
+
+/// [`parse`] over the lexemes [`lex`] made of `src`, for callers that keep them.
+pub fn parse_lexed(src: &str, lexemes: &[Lexeme]) -> Result<Config, ParseError> {
     let mut cx = Ctx {
         src,
-        lexemes: lex(src),
+        lexemes,
         pos: 0,
         err: false,
         lexerr_line: -1,
         likely_python: false,
         diags: Vec::new(),
-        cur_text: String::new(),
+        cur_text: "",
         cur_line: 1,
         last_loc: 1,
         settings: Vec::new(),
+        last: HashMap::new(),
     };
     let accepted = run_automaton(&mut cx);
     if cx.err || !accepted {
@@ -1025,7 +1049,7 @@ fn run_automaton(cx: &mut Ctx) -> bool {
             Act::Shift(s) => {
                 let (t, _) = la.take().unwrap_or_else(|| cx.next_token());
                 let sem = match t.tok {
-                    Tok::Ident | Tok::Str | Tok::Number => Sem::Text(t.value),
+                    Tok::Ident | Tok::Str | Tok::Number => Sem::Text(t.value.into_owned()),
                     Tok::Open => Sem::Val(Value::Str(String::new()), t.line),
                     _ => Sem::None,
                 };
@@ -1039,9 +1063,10 @@ fn run_automaton(cx: &mut Ctx) -> bool {
             }
             Act::Reduce(r) => {
                 let (lhs, n) = RULES[r as usize];
-                let rhs: Vec<Sem> = sems.split_off(sems.len() - n);
+                let base = sems.len() - n;
+                let sem = reduce(cx, r, &mut sems[base..]);
+                sems.truncate(base);
                 states.truncate(states.len() - n);
-                let sem = reduce(cx, r, rhs);
                 let top = *states.last().unwrap_or(&0);
                 states.push(goto(top, lhs));
                 sems.push(sem);
@@ -1056,7 +1081,7 @@ fn run_automaton(cx: &mut Ctx) -> bool {
                         msg.push_str(", expecting ");
                         msg.push_str(&names.join(" or "));
                     }
-                    cx.yyerror(t.line, &t.text, eof, &msg);
+                    cx.yyerror(t.line, t.text, eof, &msg);
                 }
                 if errstatus == 3 {
                     if t.tok == Tok::End {
@@ -1082,48 +1107,41 @@ fn run_automaton(cx: &mut Ctx) -> bool {
     }
 }
 
-fn reduce(cx: &mut Ctx, rule: u8, mut rhs: Vec<Sem>) -> Sem {
+/// The semantic action of `rule` over its right-hand side (taken out of the value stack).
+fn reduce(cx: &mut Ctx, rule: u8, rhs: &mut [Sem]) -> Sem {
+    let mut take = |i: usize| rhs.get_mut(i).map_or(Sem::None, std::mem::take);
     match rule {
         8 | 9 => {
             let op = if rule == 8 { Op::Assign } else { Op::Add };
-            let val = rhs.pop();
-            let name = rhs.into_iter().next();
-            if let (Some(Sem::Text(name)), Some(Sem::Val(v, line))) = (name, val) {
+            if let (Sem::Text(name), Sem::Val(v, line)) = (take(0), take(2)) {
                 cx.set_store(name, op, v, line);
             }
             Sem::None
         }
-        12 => rhs.pop().unwrap_or(Sem::None),
+        12 | 14 | 15 | 17 | 18 => take(0),
         13 => {
             // '[' nlok valuelist ']': the location is the '['.
-            let line = match rhs.first() {
-                Some(Sem::Val(_, l)) => *l,
+            let line = match take(0) {
+                Sem::Val(_, l) => l,
                 _ => 0,
             };
-            match rhs.into_iter().nth(2) {
-                Some(Sem::Val(v, _)) => Sem::Val(v, line),
+            match take(2) {
+                Sem::Val(v, _) => Sem::Val(v, line),
                 _ => Sem::Val(Value::List(Vec::new()), line),
             }
         }
-        14 | 15 => rhs.pop().unwrap_or(Sem::None),
         16 => Sem::Val(Value::List(Vec::new()), 0),
-        17 | 18 => rhs.into_iter().next().unwrap_or(Sem::None),
-        19 => match rhs.into_iter().next() {
-            Some(Sem::Val(v, l)) => Sem::Val(Value::List(vec![v]), l),
+        19 => match take(0) {
+            Sem::Val(v, l) => Sem::Val(Value::List(vec![v]), l),
             _ => Sem::None,
         },
-        20 => {
-            let mut it = rhs.into_iter();
-            let list = it.next();
-            let item = it.nth(2);
-            match (list, item) {
-                (Some(Sem::Val(Value::List(mut l), line)), Some(Sem::Val(v, _))) => {
-                    l.push(v);
-                    Sem::Val(Value::List(l), line)
-                }
-                (list, _) => list.unwrap_or(Sem::None),
+        20 => match (take(0), take(3)) {
+            (Sem::Val(Value::List(mut l), line), Sem::Val(v, _)) => {
+                l.push(v);
+                Sem::Val(Value::List(l), line)
             }
-        }
+            (list, _) => list,
+        },
         _ => Sem::None,
     }
 }

@@ -96,14 +96,19 @@ impl Atom {
 impl Document {
     /// Parses `src` exactly as xl does; on success the document prints back byte for byte.
     pub fn parse(src: &str) -> Result<Document, ParseError> {
-        xl_cfg::parse(src)?;
+        Ok(Document::parse_with_config(src)?.0)
+    }
+
+    /// [`Document::parse`] and the settings xl sees, from one pass over the text.
+    pub fn parse_with_config(src: &str) -> Result<(Document, Config), ParseError> {
         let lexemes = lex(src);
+        let config = xl_cfg::parse_lexed(src, &lexemes)?;
         let mut b = Builder {
             src,
             lx: &lexemes,
             i: 0,
         };
-        Ok(b.document())
+        Ok((b.document(), config))
     }
 
     /// The settings xl sees (re-read from the current text).
