@@ -264,6 +264,13 @@ impl Host {
         c
     }
 
+    /// `xenpci ARGS` as [`Host::xenpci`] runs it, but with stdout a pipe whose reading end is
+    /// already closed (`xenpci ... | head` after head has gone): every write to it fails with
+    /// EPIPE. stdout of the [`Run`] is always empty.
+    pub fn closed_stdout(&self, args: &[&str]) -> Run {
+        closed_stdout(self.std_xenpci(args))
+    }
+
     /// `xenpci --root ROOT ARGS...` without the doubles (no xl, no XENPCI_ROOT), as one [`Run`].
     pub fn run(&self, args: &[&str]) -> Run {
         xenpci_at(self.root(), args)
@@ -279,6 +286,19 @@ impl Host {
                     .collect()
             })
             .unwrap_or_default()
+    }
+}
+
+/// Runs `c` with stdout a pipe whose reading end is already closed (see
+/// [`Host::closed_stdout`]).
+pub fn closed_stdout(mut c: std::process::Command) -> Run {
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let out = c.stdout(writer).output().expect("run xenpci");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::new(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
 

@@ -1,8 +1,11 @@
 //! The `xenpci` command line: parses arguments, hands each subcommand to its module under
 //! `commands/`, prints the error chain once and maps it to an exit status. No logic of its own.
 
+#[macro_use]
+mod output;
 mod commands;
 
+use std::ffi::OsString;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -61,27 +64,50 @@ pub enum Command {
     Demo(commands::demo::DemoArgs),
 }
 
+/// A usage error from clap, printed as clap does (stderr, exit 2); with `--json` it also leaves
+/// one JSON document on stdout. An argument that is not UTF-8 where text is expected gets a
+/// message naming it (clap's does not say which).
+fn usage_error(args: &[OsString], e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind::{
+        DisplayHelp, DisplayHelpOnMissingArgumentOrSubcommand, DisplayVersion, InvalidUtf8,
+    };
+    let json = args.iter().skip(1).any(|a| a == "--json");
+    let shown = matches!(
+        e.kind(),
+        DisplayHelp | DisplayHelpOnMissingArgumentOrSubcommand | DisplayVersion
+    );
+    let error = if e.kind() == InvalidUtf8 {
+        let bad: Vec<String> = args
+            .iter()
+            .enumerate()
+            .skip(1)
+            .filter(|(_, a)| a.to_str().is_none())
+            .map(|(i, a)| format!("argument {i} {a:?}"))
+            .collect();
+        format!(
+            "{} is not valid UTF-8 (only file and directory names may be other bytes)",
+            bad.join(", ")
+        )
+    } else {
+        let text = e.to_string();
+        let first = text.lines().next().unwrap_or_default();
+        first.strip_prefix("error: ").unwrap_or(first).to_string()
+    };
+    if !shown && json {
+        outln!("{}", serde_json::json!({"refused": false, "error": error}));
+    }
+    if e.kind() == InvalidUtf8 {
+        eprintln!("error: {error}\n\nFor more information, try '--help'.");
+        return ExitCode::from(2);
+    }
+    e.exit()
+}
+
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
-        Err(e) => {
-            // With --json, even a usage error leaves one JSON document on stdout (the message
-            // still goes to stderr, exit 2 as clap's).
-            use clap::error::ErrorKind::{
-                DisplayHelp, DisplayHelpOnMissingArgumentOrSubcommand, DisplayVersion,
-            };
-            let shown = matches!(
-                e.kind(),
-                DisplayHelp | DisplayHelpOnMissingArgumentOrSubcommand | DisplayVersion
-            );
-            if !shown && std::env::args().skip(1).any(|a| a == "--json") {
-                let text = e.to_string();
-                let first = text.lines().next().unwrap_or_default();
-                let error = first.strip_prefix("error: ").unwrap_or(first);
-                println!("{}", serde_json::json!({"refused": false, "error": error}));
-            }
-            e.exit()
-        }
+        Err(e) => return usage_error(&args, e),
     };
     commands::init_tracing(&cli.globals);
     let result = match cli.command {
@@ -100,15 +126,20 @@ fn main() -> ExitCode {
         Command::Pool(c) => commands::pool::run(c, &cli.globals),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut cmd, "xenpci", &mut std::io::stdout());
+            clap_complete::generate(shell, &mut cmd, "xenpci", &mut output::Stdout);
             Ok(ExitCode::SUCCESS)
         }
         Command::Manpage => clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
-            .render(&mut std::io::stdout())
+            .render(&mut output::Stdout)
             .map(|_| ExitCode::SUCCESS)
             .map_err(Into::into),
         Command::Demo(a) => commands::demo::run(a, &cli.globals),
     };
+    if let Some(e) = output::failure() {
+        // A closed stdout is not a failure (see `output`); a full or broken one is.
+        eprintln!("xenpci: error: cannot write to stdout: {e}");
+        return ExitCode::from(2);
+    }
     match result {
         Ok(code) => code,
         Err(e) => {

@@ -43,8 +43,7 @@ pub fn run(a: CheckArgs, g: &Globals) -> anyhow::Result<ExitCode> {
     print_warnings(&inv);
     let passable = output.passable;
     let reports = &output.devices;
-    let stdout = std::io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
+    let mut out = BufWriter::new(crate::output::Stdout);
     if a.json {
         serde_json::to_writer_pretty(&mut out, &output)?;
         writeln!(out)?;

@@ -317,7 +317,7 @@ pub fn run(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
             ),
             error,
         };
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        outln!("{}", serde_json::to_string_pretty(&doc)?);
     }
     // A refusal is an answer, not a failure to run: exit 1 like hide's and assign's refusals
     // (2 stays for bad input and errors).
@@ -363,10 +363,10 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
             hotplug::domain(&xl, &a.domain)?;
             let list = xl.pci_list(&a.domain)?;
             if a.opts.json {
-                println!("{}", serde_json::to_string_pretty(&list)?);
+                outln!("{}", serde_json::to_string_pretty(&list)?);
             } else {
                 for e in &list {
-                    println!("{:02x}.{:x} {}", e.vslot, e.vfunc, e.bdf);
+                    outln!("{:02x}.{:x} {}", e.vslot, e.vfunc, e.bdf);
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -412,7 +412,7 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
                     .collect(),
             };
             if ids.is_empty() {
-                println!("no half-done flow in {}", dir.display());
+                outln!("no half-done flow in {}", dir.display());
             }
             let mut worst = ExitCode::SUCCESS;
             for id in ids {
@@ -430,11 +430,11 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
                 .filter(|r| a.all || !r.status.is_final())
                 .collect();
             if a.json {
-                println!("{}", serde_json::to_string_pretty(&flows)?);
+                outln!("{}", serde_json::to_string_pretty(&flows)?);
                 return Ok(ExitCode::SUCCESS);
             }
             if flows.is_empty() {
-                println!("no half-done flow in {}", dir.display());
+                outln!("no half-done flow in {}", dir.display());
             }
             for f in &flows {
                 let done = f
@@ -442,7 +442,7 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
                     .iter()
                     .filter(|s| s.state == xenpci::journal::StepState::Done)
                     .count();
-                println!(
+                outln!(
                     "{}  {} {} {} {} -> {}  {:?}  {done}/{} steps done",
                     f.id,
                     f.kind,
@@ -459,7 +459,7 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
                         xenpci::journal::StepState::Done | xenpci::journal::StepState::Planned
                     )
                 }) {
-                    println!(
+                    outln!(
                         "    step {} {:?}: {}{}",
                         s.n,
                         s.state,
@@ -499,8 +499,8 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
                         force_stop: false,
                     };
                     match migrate::plan(&site, &req) {
-                        Ok(p) => print!("{p}"),
-                        Err(e) => println!("plan for {vm}: refused: {e}"),
+                        Ok(p) => out!("{p}"),
+                        Err(e) => outln!("plan for {vm}: refused: {e}"),
                     }
                 }
                 return Ok(ExitCode::SUCCESS);
@@ -509,9 +509,9 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
                 std::sync::Mutex::new(Box::new(std::io::stderr()));
             let results = evacuate::evacuate(&site, &ev, &out)?;
             if a.opts.json {
-                println!("{}", serde_json::to_string_pretty(&results)?);
+                report!("{}", serde_json::to_string_pretty(&results)?);
             } else {
-                print!("{}", evacuate::table(&results));
+                report!("{}", evacuate::table(&results).trim_end_matches('\n'));
             }
             Ok(if results.iter().all(|r| r.result == "moved") {
                 ExitCode::SUCCESS
@@ -531,14 +531,14 @@ fn run_plan(
 ) -> anyhow::Result<ExitCode> {
     if opts.dry_run {
         if opts.json {
-            println!("{}", serde_json::to_string_pretty(plan)?);
+            outln!("{}", serde_json::to_string_pretty(plan)?);
         } else {
-            print!("{plan}");
+            out!("{plan}");
         }
         return Ok(ExitCode::SUCCESS);
     }
     if !opts.json {
-        print!("{plan}");
+        out!("{plan}");
     }
     let o = engine::start(site, dir, kind, plan)?;
     print_outcome(&o, opts.json)
@@ -546,23 +546,23 @@ fn run_plan(
 
 fn print_outcome(o: &engine::Outcome, json: bool) -> anyhow::Result<ExitCode> {
     if json {
-        println!("{}", serde_json::to_string_pretty(o)?);
+        report!("{}", serde_json::to_string_pretty(o)?);
     } else {
         match o.status {
-            FlowStatus::Done => println!("flow {}: done", o.id),
+            FlowStatus::Done => report!("flow {}: done", o.id),
             FlowStatus::RolledBack => {
-                println!("flow {}: rolled back", o.id);
+                report!("flow {}: rolled back", o.id);
                 if let Some(f) = &o.failure {
-                    println!("  because {f}");
+                    report!("  because {f}");
                 }
                 for u in &o.undone {
-                    println!("  undone {u}");
+                    report!("  undone {u}");
                 }
             }
             s => {
-                println!("flow {}: {s:?}", o.id);
+                report!("flow {}: {s:?}", o.id);
                 for u in &o.stuck {
-                    println!("  {u}");
+                    report!("  {u}");
                 }
             }
         }
@@ -580,10 +580,12 @@ fn print_report(
     dry_run: bool,
     verb: &str,
 ) -> anyhow::Result<ExitCode> {
-    if json {
-        println!("{}", serde_json::to_string_pretty(r)?);
+    if json && dry_run {
+        outln!("{}", serde_json::to_string_pretty(r)?);
+    } else if json {
+        report!("{}", serde_json::to_string_pretty(r)?);
     } else if dry_run {
-        println!("would run on {}: {}", r.host, r.command);
+        outln!("would run on {}: {}", r.host, r.command);
     } else {
         let devs: Vec<String> = r.devices.iter().map(Bdf::to_string).collect();
         let by = match r.verified_by {
@@ -591,7 +593,7 @@ fn print_report(
             hotplug::VerifiedBy::XlPciList => "verified with xl pci-list (no xenstored reachable)",
             hotplug::VerifiedBy::NotRun => "not run",
         };
-        println!(
+        report!(
             "{verb} {} on {} ({}): {by}",
             devs.join(", "),
             r.host,

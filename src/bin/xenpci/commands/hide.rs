@@ -96,7 +96,7 @@ fn chain_text(e: &anyhow::Error) -> String {
 }
 
 fn print_json(doc: &impl Serialize) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(doc)?);
+    outln!("{}", serde_json::to_string_pretty(doc)?);
     Ok(())
 }
 
@@ -178,7 +178,15 @@ fn execute(a: CommonArgs, change: Change, g: &Globals) -> anyhow::Result<ExitCod
     for w in &out.warnings {
         eprintln!("xenpci: warning: {w}");
     }
-    if a.json {
+    if a.json && out.result.is_some() {
+        report!(
+            "{}",
+            serde_json::to_string_pretty(&OutcomeDoc {
+                refused: false,
+                outcome: &out,
+            })?
+        );
+    } else if a.json {
         print_json(&OutcomeDoc {
             refused: false,
             outcome: &out,
@@ -186,8 +194,8 @@ fn execute(a: CommonArgs, change: Change, g: &Globals) -> anyhow::Result<ExitCod
     }
     let Some(result) = &out.result else {
         if !a.json {
-            print!("{}", out.plan);
-            println!("# dry run: nothing was changed");
+            out!("{}", out.plan);
+            outln!("# dry run: nothing was changed");
         }
         return Ok(ExitCode::SUCCESS);
     };
@@ -204,15 +212,15 @@ fn execute(a: CommonArgs, change: Change, g: &Globals) -> anyhow::Result<ExitCod
     if !a.json {
         for d in &result.done {
             match &d.backup {
-                Some(b) => println!("done: {} (backup: {})", d.action, b.display()),
-                None => println!("done: {}", d.action),
+                Some(b) => report!("done: {} (backup: {})", d.action, b.display()),
+                None => report!("done: {}", d.action),
             }
         }
         if result.done.is_empty() {
-            println!("nothing to change");
+            report!("nothing to change");
         }
         for n in &out.plan.notes {
-            println!("note: {n}");
+            report!("note: {n}");
         }
     }
     if let Some(c) = &result.unconfirmed {

@@ -44,8 +44,7 @@ pub fn run(a: ListArgs, g: &Globals) -> anyhow::Result<ExitCode> {
     let inv = Inventory::scan(&root);
     print_warnings(&inv);
     let shown = |f: &PciFunction| filter::any_matches(&filters, f.vendor_id, f.device_id, f.class);
-    let stdout = std::io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
+    let mut out = BufWriter::new(crate::output::Stdout);
     if a.json {
         let records: Vec<_> = inv
             .functions()

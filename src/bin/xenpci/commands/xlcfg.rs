@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::Subcommand;
 use serde::Serialize;
 use xenpci::pci::Bdf;
@@ -121,11 +120,8 @@ struct ShowJson<'a> {
 fn show(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
     let text = read(file)?;
     let source = file.display().to_string();
-    let (error, eff) = match Document::parse(&text) {
-        Ok(doc) => {
-            let cfg = doc.config().context("re-reading the parsed document")?;
-            (None, effective(&cfg, &source, &xl_spec_parser))
-        }
+    let (error, eff) = match Document::parse_with_config(&text) {
+        Ok((_, cfg)) => (None, effective(&cfg, &source, &xl_spec_parser)),
         Err(e) => {
             let first = e.first();
             let err = ErrorJson {
@@ -163,18 +159,19 @@ fn show(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
             rdm: &eff.rdm,
             warnings: &eff.warnings,
         };
-        println!("{}", serde_json::to_string_pretty(&j)?);
+        outln!("{}", serde_json::to_string_pretty(&j)?);
         return Ok(code);
     }
     match &error {
-        Some(e) => println!(
+        Some(e) => outln!(
             "{source}: xl refuses this file (line {}: {})",
-            e.line, e.message
+            e.line,
+            e.message
         ),
-        None => println!("{source}: accepted by xl"),
+        None => outln!("{source}: accepted by xl"),
     }
     if ok {
-        println!("pci: {} device(s) xl would pass", eff.pci.len());
+        outln!("pci: {} device(s) xl would pass", eff.pci.len());
         for (i, d) in eff.pci.iter().enumerate() {
             let mut flags = Vec::new();
             for (on, name) in [
@@ -202,27 +199,27 @@ fn show(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
                 (None, Some(n)) => format!("name={n}"),
                 (None, None) => "?".into(),
             };
-            println!("  [{i}] {what}  {}  ('{}')", flags.join(" "), d.input);
+            outln!("  [{i}] {what}  {}  ('{}')", flags.join(" "), d.input);
             for w in &d.warnings {
-                println!("      warning: {w}");
+                outln!("      warning: {w}");
             }
         }
         match &eff.rdm {
-            Some(r) => println!(
+            Some(r) => outln!(
                 "rdm: strategy={} policy={}",
                 r.strategy.as_deref().unwrap_or("(unset)"),
                 r.policy.as_deref().unwrap_or("(unset)")
             ),
-            None => println!("rdm: not in effect"),
+            None => outln!("rdm: not in effect"),
         }
         if let Some(p) = &eff.pci_error {
-            println!("xl stops at pci[{}]: {}", p.index, p.message);
+            outln!("xl stops at pci[{}]: {}", p.index, p.message);
         }
     }
     if !eff.warnings.is_empty() {
-        println!("warnings:");
+        outln!("warnings:");
         for w in &eff.warnings {
-            println!("  {w}");
+            outln!("  {w}");
         }
     }
     Ok(code)
@@ -237,14 +234,14 @@ fn edit(
     let e = xlcfg::file::edit(file, dry_run, change)?;
     let what = &e.what;
     if dry_run {
-        print!("{}", e.diff);
-        println!("# dry run: {what}; nothing written");
+        out!("{}", e.diff);
+        outln!("# dry run: {what}; nothing written");
     } else if !e.written {
-        println!("{source}: {what}; no change");
+        report!("{source}: {what}; no change");
     } else {
         match &e.backup {
-            Some(b) => println!("{source}: {what} (backup: {})", b.display()),
-            None => println!("{source}: {what}"),
+            Some(b) => report!("{source}: {what} (backup: {})", b.display()),
+            None => report!("{source}: {what}"),
         }
     }
     Ok(ExitCode::SUCCESS)
