@@ -319,3 +319,33 @@ fn rust_parser_agrees_with_libxlutil() {
             .join("\n")
     );
 }
+
+/// Nesting around bison's stack limit (YYMAXDEPTH 10000: "memory exhausted" from about 4,997
+/// lists deep, the exact depth depending on what precedes the innermost list), and far beyond
+/// it (50,000 overflowed xenpci's stack). Depths either side of the limit, with each parity of
+/// the stack, newlines inside, unterminated lists and the lookahead at end of input.
+#[test]
+fn deep_nesting_agrees_with_libxlutil() {
+    let mut docs = Vec::new();
+    for depth in [1, 100, 4995, 4996, 4997, 4998, 4999, 5000, 10_000, 50_000] {
+        let (open, close) = ("[".repeat(depth), "]".repeat(depth));
+        docs.push(format!("x = {open}{close}\n"));
+        docs.push(format!("x = [1, {open}{close}]\n"));
+        docs.push(format!("y = 2\nx = {}{close}\n", "[\n".repeat(depth)));
+        docs.push(format!("x = {open}"));
+        docs.push(format!("x = [1,{open}"));
+        docs.push(format!("x = {open}\n"));
+        docs.push(format!("x = {open}'a'{close}\nz = 1\n"));
+    }
+    let real = run_real(&docs);
+    for (doc, want) in docs.iter().zip(&real) {
+        let got = render::render(doc, KEYS);
+        assert_eq!(
+            &got,
+            want,
+            "{}... ({} bytes): xenpci and libxlutil disagree",
+            &doc[..doc.len().min(40)],
+            doc.len()
+        );
+    }
+}

@@ -18,7 +18,6 @@
 //! skips to the next newline and stays quiet for three tokens.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fmt;
 
 use nom::branch::alt;
@@ -28,6 +27,7 @@ use nom::combinator::recognize;
 use nom::multi::many0_count;
 use nom::sequence::{pair, preceded};
 use nom::{IResult, Parser};
+use rustc_hash::FxHashMap;
 
 /// The three lines libxlutil prints after a failed parse that contained `+ - . ( ) :`.
 pub const PYTHON_WARNING: &str = "warning: Config file looks like it contains Python code.\n\
@@ -107,7 +107,7 @@ pub fn python_char(i: &str) -> IResult<&str, char> {
 // ---------------------------------------------------------------------------------------------
 
 /// What a lexeme is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LexKind {
     /// IDENT
     Ident,
@@ -144,7 +144,7 @@ pub enum LexKind {
 }
 
 /// One lexeme with its byte span and the scanner's line counter after it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Lexeme {
     /// Kind.
     pub kind: LexKind,
@@ -159,26 +159,48 @@ pub struct Lexeme {
 /// Cuts `src` into lexemes exactly as the flex scanner does. Never fails: characters no rule
 /// takes become [`LexKind::LexError`] lexemes.
 pub fn lex(src: &str) -> Vec<Lexeme> {
-    let mut out = Vec::new();
-    let mut pos = 0;
-    let mut line = 1;
-    while pos < src.len() {
-        let rest = &src[pos..];
+    Lexer::new(src).collect()
+}
+
+/// [`lex`] one lexeme at a time (the parser reads a file without keeping them all).
+#[derive(Debug, Clone)]
+pub struct Lexer<'a> {
+    src: &'a str,
+    pos: usize,
+    line: usize,
+}
+
+impl<'a> Lexer<'a> {
+    /// A lexer at the start of `src`.
+    pub fn new(src: &'a str) -> Lexer<'a> {
+        Lexer {
+            src,
+            pos: 0,
+            line: 1,
+        }
+    }
+}
+
+impl Iterator for Lexer<'_> {
+    type Item = Lexeme;
+
+    fn next(&mut self) -> Option<Lexeme> {
+        let rest = self.src.get(self.pos..).filter(|r| !r.is_empty())?;
         let (len, kind) = lex_one(rest);
         // Only a NEWLINE (a comment included) or a lexical error can hold a newline, as its last
         // byte.
         if rest.as_bytes()[len - 1] == b'\n' {
-            line += 1;
+            self.line += 1;
         }
-        out.push(Lexeme {
+        let start = self.pos;
+        self.pos += len;
+        Some(Lexeme {
             kind,
-            start: pos,
-            end: pos + len,
-            line_after: line,
-        });
-        pos += len;
+            start,
+            end: self.pos,
+            line_after: self.line,
+        })
     }
-    out
 }
 
 fn lex_one(rest: &str) -> (usize, LexKind) {
@@ -650,6 +672,11 @@ const RULES: [(Nt, usize); 23] = [
     (Nt::Nlok, 2),
 ];
 
+/// bison's `YYMAXDEPTH`: the parser stack holds at most this many states; one more push is
+/// "memory exhausted" (libxlutil's parser is generated with the default). A value nested about
+/// 5,000 lists deep reaches it.
+pub const MAX_STACK: usize = 10_000;
+
 /// State 6 is `stmt: error . NEWLINE`, reached by shifting `error` in state 2.
 const ERROR_STATE: u8 = 6;
 const STMTS_STATE: u8 = 2;
@@ -785,10 +812,11 @@ enum Sem {
     Val(Value, usize),
 }
 
-struct Ctx<'a> {
+struct Ctx<'a, I> {
     src: &'a str,
-    lexemes: &'a [Lexeme],
-    pos: usize,
+    lexemes: I,
+    /// The last lexeme read.
+    last_lexeme: Option<Lexeme>,
     err: bool,
     lexerr_line: i64,
     likely_python: bool,
@@ -801,10 +829,10 @@ struct Ctx<'a> {
     settings: Vec<Setting>,
     /// Index in `settings` of the last setting of each name (libxlutil's `find`, which walks
     /// its whole list: quadratic for many `+=` of distinct keys).
-    last: HashMap<String, usize>,
+    last: FxHashMap<String, usize>,
 }
 
-impl<'a> Ctx<'a> {
+impl<'a, I: Iterator<Item = Lexeme>> Ctx<'a, I> {
     fn yyerror(&mut self, loc_line: usize, text: &str, eof: bool, msg: &str) {
         if (loc_line as i64) <= self.lexerr_line {
             return;
@@ -842,9 +870,8 @@ impl<'a> Ctx<'a> {
 
     /// yylex: the next token for the parser (reporting lexical errors on the way).
     fn next_token(&mut self) -> (Token<'a>, bool) {
-        while self.pos < self.lexemes.len() {
-            let lx = &self.lexemes[self.pos];
-            self.pos += 1;
+        while let Some(lx) = self.lexemes.next() {
+            self.last_lexeme = Some(lx);
             let text: &'a str = &self.src[lx.start..lx.end];
             let tok = match lx.kind {
                 LexKind::Blank => continue,
@@ -931,7 +958,7 @@ impl<'a> Ctx<'a> {
     }
 
     fn cur_text_at_eof(&self) -> &'a str {
-        match self.lexemes.last() {
+        match &self.last_lexeme {
             Some(Lexeme {
                 kind: LexKind::LexError { silent: true, .. },
                 start,
@@ -988,15 +1015,19 @@ impl<'a> Ctx<'a> {
 /// Parses a whole xl.cfg text like `xlu_cfg_readdata`: the settings, or every error line xl
 /// prints.
 pub fn parse(src: &str) -> Result<Config, ParseError> {
-    parse_lexed(src, &lex(src))
+    parse_from(src, Lexer::new(src))
 }
 
 /// [`parse`] over the lexemes [`lex`] made of `src`, for callers that keep them.
 pub fn parse_lexed(src: &str, lexemes: &[Lexeme]) -> Result<Config, ParseError> {
+    parse_from(src, lexemes.iter().copied())
+}
+
+fn parse_from(src: &str, lexemes: impl Iterator<Item = Lexeme>) -> Result<Config, ParseError> {
     let mut cx = Ctx {
         src,
         lexemes,
-        pos: 0,
+        last_lexeme: None,
         err: false,
         lexerr_line: -1,
         likely_python: false,
@@ -1005,7 +1036,7 @@ pub fn parse_lexed(src: &str, lexemes: &[Lexeme]) -> Result<Config, ParseError> 
         cur_line: 1,
         last_loc: 1,
         settings: Vec::new(),
-        last: HashMap::new(),
+        last: FxHashMap::default(),
     };
     let accepted = run_automaton(&mut cx);
     if cx.err || !accepted {
@@ -1027,7 +1058,7 @@ pub fn parse_lexed(src: &str, lexemes: &[Lexeme]) -> Result<Config, ParseError> 
     })
 }
 
-fn run_automaton(cx: &mut Ctx) -> bool {
+fn run_automaton<I: Iterator<Item = Lexeme>>(cx: &mut Ctx<I>) -> bool {
     let mut states: Vec<u8> = vec![0];
     let mut sems: Vec<Sem> = vec![Sem::None];
     let mut la: Option<(Token, bool)> = None;
@@ -1060,6 +1091,9 @@ fn run_automaton(cx: &mut Ctx) -> bool {
                 states.push(s);
                 sems.push(sem);
                 errstatus = errstatus.saturating_sub(1);
+                if states.len() >= MAX_STACK {
+                    return exhausted(cx, &la);
+                }
             }
             Act::Reduce(r) => {
                 let (lhs, n) = RULES[r as usize];
@@ -1070,6 +1104,9 @@ fn run_automaton(cx: &mut Ctx) -> bool {
                 let top = *states.last().unwrap_or(&0);
                 states.push(goto(top, lhs));
                 sems.push(sem);
+                if states.len() >= MAX_STACK {
+                    return exhausted(cx, &la);
+                }
             }
             Act::Error => {
                 let (t, eof) = la.clone().unwrap_or_else(|| cx.next_token());
@@ -1107,8 +1144,21 @@ fn run_automaton(cx: &mut Ctx) -> bool {
     }
 }
 
+/// bison's `yyexhaustedlab`: the stack is full. The message goes through yyerror like any
+/// other (the lookahead's location, the scanner's current text), and the parse fails.
+fn exhausted<I: Iterator<Item = Lexeme>>(cx: &mut Ctx<I>, la: &Option<(Token, bool)>) -> bool {
+    match la {
+        Some((t, true)) => cx.yyerror(t.line, t.text, true, "memory exhausted"),
+        _ => {
+            let (line, text) = (cx.last_loc, cx.cur_text);
+            cx.yyerror(line, text, false, "memory exhausted");
+        }
+    }
+    false
+}
+
 /// The semantic action of `rule` over its right-hand side (taken out of the value stack).
-fn reduce(cx: &mut Ctx, rule: u8, rhs: &mut [Sem]) -> Sem {
+fn reduce<I: Iterator<Item = Lexeme>>(cx: &mut Ctx<I>, rule: u8, rhs: &mut [Sem]) -> Sem {
     let mut take = |i: usize| rhs.get_mut(i).map_or(Sem::None, std::mem::take);
     match rule {
         8 | 9 => {
@@ -1278,6 +1328,36 @@ mod tests {
         );
         ok("a = 1; b = 2");
         assert!(err("a = 1 b = 2\n").contains("unexpected IDENT, expecting $end"));
+    }
+
+    #[test]
+    fn long_add_chains_cost_linear_time_and_memory() {
+        // 10,000 `+=` to one string key: each setting used to keep its own copy of the whole
+        // string so far (quadratic memory: 400 MB here, 2 GB for 400 KB of input).
+        let n = 10_000;
+        let cfg = ok(&"extra += \"console \"\n".repeat(n));
+        let kept: usize = cfg
+            .settings
+            .iter()
+            .map(|s| match &s.value {
+                Value::Str(v) => v.len(),
+                Value::List(_) => 0,
+            })
+            .sum();
+        assert_eq!(cfg.get_string("extra"), Lookup::Found("console ".repeat(n)));
+        assert!(kept <= 2 * 8 * n, "{kept} bytes kept for {} bytes", 8 * n);
+        // 40,000 `+=` to distinct keys: each used to search every earlier setting.
+        let n = 40_000;
+        let src: String = (0..n).map(|i| format!("k{i} += {i}\n")).collect();
+        let t = std::time::Instant::now();
+        let cfg = ok(&src);
+        assert_eq!(
+            cfg.get_long("k39999"),
+            Lookup::Invalid(
+                "40000: warning: can't use += with numbers for parameter `k39999'".into()
+            )
+        );
+        assert!(t.elapsed().as_secs_f64() < 3.0, "{:?}", t.elapsed());
     }
 
     #[test]

@@ -120,8 +120,9 @@ struct ShowJson<'a> {
 fn show(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
     let text = read(file)?;
     let source = file.display().to_string();
-    let (error, eff) = match Document::parse_with_config(&text) {
-        Ok((_, cfg)) => (None, effective(&cfg, &source, &xl_spec_parser)),
+    // Only the settings are shown: the exact parser alone, not the lossless document.
+    let (error, eff) = match xenpci::syntax::xl_cfg::parse(&text) {
+        Ok(cfg) => (None, effective(&cfg, &source, &xl_spec_parser)),
         Err(e) => {
             let first = e.first();
             let err = ErrorJson {
