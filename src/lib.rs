@@ -22,6 +22,7 @@ pub mod fsutil;
 pub mod hide;
 pub mod host;
 pub mod ids;
+pub mod interrupt;
 pub mod journal;
 pub mod pci;
 pub mod plan;

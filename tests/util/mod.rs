@@ -260,7 +260,8 @@ impl Host {
             .env("XENPCI_DOUBLE_LOG", &self.log)
             .env_remove("XENPCI_FAIL_WRITE")
             .env_remove("XENPCI_DOUBLE_FAIL")
-            .env_remove("XENPCI_DOUBLE_SLEEP");
+            .env_remove("XENPCI_DOUBLE_SLEEP")
+            .env_remove("XENPCI_DOUBLE_SLEEP_SET");
         c
     }
 

@@ -110,6 +110,15 @@ fn main() -> ExitCode {
         Err(e) => return usage_error(&args, e),
     };
     commands::init_tracing(&cli.globals);
+    if matches!(
+        cli.command,
+        Command::Hide(_) | Command::Unhide(_) | Command::Flows(_)
+    ) {
+        // SIGINT/SIGTERM stop a change between its steps, rolled back and still reported.
+        if let Err(e) = xenpci::interrupt::install() {
+            eprintln!("xenpci: warning: cannot catch SIGINT/SIGTERM: {e}");
+        }
+    }
     let result = match cli.command {
         Command::Spec(c) => commands::spec::run(c, &cli.globals),
         Command::Xlcfg(c) => commands::xlcfg::run(c, &cli.globals),
