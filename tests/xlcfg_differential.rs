@@ -16,7 +16,14 @@ use std::process::{Command, Stdio};
 
 use render::KEYS;
 
+/// The shim, built once per test binary (tests run in parallel: a second `cc -o` over a running
+/// shim fails with ETXTBSY).
 fn shim() -> PathBuf {
+    static SHIM: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    SHIM.get_or_init(build_shim).clone()
+}
+
+fn build_shim() -> PathBuf {
     assert!(
         std::path::Path::new("/usr/include/libxlutil.h").exists(),
         "libxen-dev is not installed: /usr/include/libxlutil.h is missing \
