@@ -144,12 +144,23 @@ fn xlcfg_facts(
     file: &Path,
     doc: &Document,
 ) -> Result<(Vec<Holder>, InUse, Vec<Bdf>), OpError> {
-    let source = file.display().to_string();
     let cfg = doc.config().map_err(|e| OpError::BadInput {
         what: "xl.cfg".into(),
-        input: source.clone(),
+        input: file.display().to_string(),
         expected: e.to_string(),
     })?;
+    xlcfg_config_facts(root, runner, file, &cfg)
+}
+
+/// [`xlcfg_facts`] from the settings as xl reads them (what `xlcfg show` has without building
+/// the lossless document).
+fn xlcfg_config_facts(
+    root: &HostRoot,
+    runner: &dyn Runner,
+    file: &Path,
+    cfg: &crate::syntax::xl_cfg::Config,
+) -> Result<(Vec<Holder>, InUse, Vec<Bdf>), OpError> {
+    let source = file.display().to_string();
     let name = match cfg.get_string("name") {
         crate::syntax::xl_cfg::Lookup::Found(n) => Some(n),
         _ => None,
@@ -165,7 +176,7 @@ fn xlcfg_facts(
         });
     }
     let mut in_use = facts::local(root, runner);
-    let eff = crate::xlcfg::effective(&cfg, &source, &xl_spec_parser);
+    let eff = crate::xlcfg::effective(cfg, &source, &xl_spec_parser);
     let devices: Vec<Bdf> = eff
         .pci
         .iter()
@@ -217,9 +228,9 @@ pub fn xlcfg_review(
     root: &HostRoot,
     runner: &dyn Runner,
     file: &Path,
-    doc: &Document,
+    cfg: &crate::syntax::xl_cfg::Config,
 ) -> Result<Verdict, OpError> {
-    let (target, in_use, devices) = xlcfg_facts(root, runner, file, doc)?;
+    let (target, in_use, devices) = xlcfg_config_facts(root, runner, file, cfg)?;
     Ok(policy::decide(
         &Inventory::scan(root),
         &in_use,

@@ -41,7 +41,7 @@ pub fn run(a: DemoArgs, g: &Globals) -> anyhow::Result<ExitCode> {
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         fx.write(&dir)
             .with_context(|| format!("writing the {} host into {}", a.shape, dir.display()))?;
-        println!("wrote the {} host root to {}", a.shape, dir.display());
+        report!("wrote the {} host root to {}", a.shape, dir.display());
         return Ok(ExitCode::SUCCESS);
     }
     let tmp = tempfile::tempdir().context("creating a temporary directory")?;
@@ -53,7 +53,7 @@ pub fn run(a: DemoArgs, g: &Globals) -> anyhow::Result<ExitCode> {
         root: Some(tmp.path().to_path_buf()),
         ..g.clone()
     };
-    println!("$ xenpci --root <{} demo host> list\n", a.shape);
+    outln!("$ xenpci --root <{} demo host> list\n", a.shape);
     list::run(
         list::ListArgs {
             filter: None,
@@ -63,7 +63,7 @@ pub fn run(a: DemoArgs, g: &Globals) -> anyhow::Result<ExitCode> {
         &g,
     )?;
     if a.shape == "x9drw" {
-        println!("\n$ xenpci --root <x9drw demo host> check 05:00.0 00:1f.2\n");
+        outln!("\n$ xenpci --root <x9drw demo host> check 05:00.0 00:1f.2\n");
         check::run(
             check::CheckArgs {
                 bdfs: vec!["05:00.0".parse()?, "00:1f.2".parse()?],
@@ -86,9 +86,7 @@ fn seed_flow(root: &Path, g: &Globals) -> anyhow::Result<()> {
     let xen_cmdline = doubles.join("xen-cmdline");
     if std::env::var_os("XENPCI_XEN_CMDLINE").is_none() {
         if !xen_cmdline.is_file() {
-            println!(
-                "\n(the rest of the demo needs tests/doubles/xen-cmdline from the source tree)"
-            );
+            outln!("\n(the rest of the demo needs tests/doubles/xen-cmdline from the source tree)");
             return Ok(());
         }
         // Only this process and its children see these (the demo runs nothing else).
@@ -110,22 +108,22 @@ fn seed_flow(root: &Path, g: &Globals) -> anyhow::Result<()> {
             with_group: false,
         })
     };
-    println!("\n$ xenpci --root <x9drw demo host> hide 05:00.0 --dry-run\n");
-    println!(
+    outln!("\n$ xenpci --root <x9drw demo host> hide 05:00.0 --dry-run\n");
+    outln!(
         "# (xen-cmdline is {}: a stand-in editing the demo host's grub.cfg)",
         xen_cmdline.display()
     );
     hide::run_hide(hide_args("05:00.0", true)?, g)?;
-    println!("\n$ xenpci --root <x9drw demo host> hide 00:1f.2 --dry-run\n");
+    outln!("\n$ xenpci --root <x9drw demo host> hide 00:1f.2 --dry-run\n");
     let code = hide::run_hide(hide_args("00:1f.2", true)?, g)?;
-    println!(
+    outln!(
         "# exit status: {} (refused)",
         if code == ExitCode::SUCCESS { "0" } else { "1" }
     );
 
     let xe = std::env::current_exe()?.with_file_name("xe");
     if !xe.is_file() {
-        println!(
+        outln!(
             "\n(the assignment step needs the mock xe next to this binary: `cargo build --release` builds it)"
         );
         return Ok(());
@@ -157,20 +155,20 @@ fn seed_flow(root: &Path, g: &Globals) -> anyhow::Result<()> {
             json: false,
         })
     };
-    println!(
+    outln!(
         "\n$ xenpci assign 05:00.0 --vm ceph-osd-1 --restart --dry-run   # xe: the mock, {}\n",
         xe.display()
     );
     match assign::run(assign_args(true)?, g) {
         Ok(_) => {}
         Err(e) => {
-            println!("xenpci: error: {e}\n# (refused, as it should be: the HBA is still dom0's)")
+            outln!("xenpci: error: {e}\n# (refused, as it should be: the HBA is still dom0's)")
         }
     }
 
-    println!("\n$ xenpci hide 05:00.0        # for real, on the demo host's temporary copy\n");
+    outln!("\n$ xenpci hide 05:00.0        # for real, on the demo host's temporary copy\n");
     hide::run_hide(hide_args("05:00.0", false)?, g)?;
-    println!("\n$ xenpci hidden\n");
+    outln!("\n$ xenpci hidden\n");
     hidden::run(
         hidden::HiddenArgs {
             method: None,
@@ -179,12 +177,10 @@ fn seed_flow(root: &Path, g: &Globals) -> anyhow::Result<()> {
         g,
     )?;
 
-    println!(
-        "\n# ... the host reboots (simulated: dom0's command line now comes from grub.cfg, and"
-    );
-    println!("# pciback holds 0000:05:00.0 in the demo host's sysfs and in the mock xe's state)");
+    outln!("\n# ... the host reboots (simulated: dom0's command line now comes from grub.cfg, and");
+    outln!("# pciback holds 0000:05:00.0 in the demo host's sysfs and in the mock xe's state)");
     simulate_reboot(root, &state)?;
-    println!("\n$ xenpci hidden\n");
+    outln!("\n$ xenpci hidden\n");
     hidden::run(
         hidden::HiddenArgs {
             method: None,
@@ -192,12 +188,12 @@ fn seed_flow(root: &Path, g: &Globals) -> anyhow::Result<()> {
         },
         g,
     )?;
-    println!("\n$ xenpci assign 05:00.0 --vm ceph-osd-1 --restart\n");
+    outln!("\n$ xenpci assign 05:00.0 --vm ceph-osd-1 --restart\n");
     match assign::run(assign_args(false)?, g) {
         Ok(_) => {}
-        Err(e) => println!("xenpci: error: {e}"),
+        Err(e) => outln!("xenpci: error: {e}"),
     }
-    println!("\n$ xenpci assigned\n");
+    outln!("\n$ xenpci assigned\n");
     assigned::run(assigned::AssignedArgs { json: false }, g)?;
     Ok(())
 }

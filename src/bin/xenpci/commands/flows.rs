@@ -339,8 +339,11 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
             for f in &r.forced {
                 eprintln!("xenpci: warning: forced: {f}");
             }
-            if a.opts.json {
-                println!("{}", serde_json::to_string_pretty(&r)?);
+            if a.opts.json && a.opts.dry_run {
+                outln!("{}", serde_json::to_string_pretty(&r)?);
+                return Ok(ExitCode::SUCCESS);
+            } else if a.opts.json {
+                report!("{}", serde_json::to_string_pretty(&r)?);
                 return Ok(ExitCode::SUCCESS);
             }
             print_report(&r.report, false, a.opts.dry_run, "attached")
@@ -368,10 +371,10 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
             hotplug::domain(&xl, &a.domain)?;
             let list = xl.pci_list(&a.domain)?;
             if a.opts.json {
-                println!("{}", serde_json::to_string_pretty(&list)?);
+                outln!("{}", serde_json::to_string_pretty(&list)?);
             } else {
                 for e in &list {
-                    println!("{:02x}.{:x} {}", e.vslot, e.vfunc, e.bdf);
+                    outln!("{:02x}.{:x} {}", e.vslot, e.vfunc, e.bdf);
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -423,7 +426,7 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
                     .collect(),
             };
             if ids.is_empty() {
-                println!("no half-done flow in {}", dir.display());
+                outln!("no half-done flow in {}", dir.display());
             }
             let mut worst = ExitCode::SUCCESS;
             for id in ids {
@@ -441,11 +444,11 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
                 .filter(|r| a.all || !r.status.is_final())
                 .collect();
             if a.json {
-                println!("{}", serde_json::to_string_pretty(&flows)?);
+                outln!("{}", serde_json::to_string_pretty(&flows)?);
                 return Ok(ExitCode::SUCCESS);
             }
             if flows.is_empty() {
-                println!("no half-done flow in {}", dir.display());
+                outln!("no half-done flow in {}", dir.display());
             }
             for f in &flows {
                 let done = f
@@ -453,7 +456,7 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
                     .iter()
                     .filter(|s| s.state == xenpci::journal::StepState::Done)
                     .count();
-                println!(
+                outln!(
                     "{}  {} {} {} {} -> {}  {:?}  {done}/{} steps done",
                     f.id,
                     f.kind,
@@ -470,7 +473,7 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
                         xenpci::journal::StepState::Done | xenpci::journal::StepState::Planned
                     )
                 }) {
-                    println!(
+                    outln!(
                         "    step {} {:?}: {}{}",
                         s.n,
                         s.state,
@@ -510,8 +513,8 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
                         force_stop: false,
                     };
                     match migrate::plan(&site, &req) {
-                        Ok(p) => print!("{p}"),
-                        Err(e) => println!("plan for {vm}: refused: {e}"),
+                        Ok(p) => out!("{p}"),
+                        Err(e) => outln!("plan for {vm}: refused: {e}"),
                     }
                 }
                 return Ok(ExitCode::SUCCESS);
@@ -520,9 +523,9 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
                 std::sync::Mutex::new(Box::new(std::io::stderr()));
             let results = evacuate::evacuate(&site, &ev, &out)?;
             if a.opts.json {
-                println!("{}", serde_json::to_string_pretty(&results)?);
+                report!("{}", serde_json::to_string_pretty(&results)?);
             } else {
-                print!("{}", evacuate::table(&results));
+                report!("{}", evacuate::table(&results).trim_end_matches('\n'));
             }
             Ok(if results.iter().all(|r| r.result == "moved") {
                 ExitCode::SUCCESS
@@ -542,14 +545,14 @@ fn run_plan(
 ) -> anyhow::Result<ExitCode> {
     if opts.dry_run {
         if opts.json {
-            println!("{}", serde_json::to_string_pretty(plan)?);
+            outln!("{}", serde_json::to_string_pretty(plan)?);
         } else {
-            print!("{plan}");
+            out!("{plan}");
         }
         return Ok(ExitCode::SUCCESS);
     }
     if !opts.json {
-        print!("{plan}");
+        out!("{plan}");
     }
     let o = engine::start(site, dir, kind, plan)?;
     print_outcome(&o, opts.json)
@@ -557,23 +560,23 @@ fn run_plan(
 
 fn print_outcome(o: &engine::Outcome, json: bool) -> anyhow::Result<ExitCode> {
     if json {
-        println!("{}", serde_json::to_string_pretty(o)?);
+        report!("{}", serde_json::to_string_pretty(o)?);
     } else {
         match o.status {
-            FlowStatus::Done => println!("flow {}: done", o.id),
+            FlowStatus::Done => report!("flow {}: done", o.id),
             FlowStatus::RolledBack => {
-                println!("flow {}: rolled back", o.id);
+                report!("flow {}: rolled back", o.id);
                 if let Some(f) = &o.failure {
-                    println!("  because {f}");
+                    report!("  because {f}");
                 }
                 for u in &o.undone {
-                    println!("  undone {u}");
+                    report!("  undone {u}");
                 }
             }
             s => {
-                println!("flow {}: {s:?}", o.id);
+                report!("flow {}: {s:?}", o.id);
                 for u in &o.stuck {
-                    println!("  {u}");
+                    report!("  {u}");
                 }
             }
         }
@@ -591,14 +594,16 @@ fn print_report(
     dry_run: bool,
     verb: &str,
 ) -> anyhow::Result<ExitCode> {
-    if json {
-        println!("{}", serde_json::to_string_pretty(r)?);
+    if json && dry_run {
+        outln!("{}", serde_json::to_string_pretty(r)?);
+    } else if json {
+        report!("{}", serde_json::to_string_pretty(r)?);
     } else if r.nothing_to_do {
         for n in &r.notes {
-            println!("{n}");
+            outln!("{n}");
         }
     } else if dry_run {
-        println!("would run on {}: {}", r.host, r.command);
+        outln!("would run on {}: {}", r.host, r.command);
     } else {
         let devs: Vec<String> = r.devices.iter().map(Bdf::to_string).collect();
         let by = match r.verified_by {
@@ -606,7 +611,7 @@ fn print_report(
             hotplug::VerifiedBy::XlPciList => "verified with xl pci-list (no xenstored reachable)",
             hotplug::VerifiedBy::NotRun => "not run",
         };
-        println!(
+        report!(
             "{verb} {} on {} ({}): {by}",
             devs.join(", "),
             r.host,

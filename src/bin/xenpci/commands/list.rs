@@ -52,8 +52,7 @@ pub fn run(a: ListArgs, g: &Globals) -> anyhow::Result<ExitCode> {
     let (inv, records) = xenpci::ops::list::list(&g.host_root()?, &sel);
     print_warnings(&inv, g);
     let shown = |f: &PciFunction| sel.shows(f);
-    let stdout = std::io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
+    let mut out = BufWriter::new(crate::output::Stdout);
     if a.json {
         serde_json::to_writer_pretty(&mut out, &records).context("writing JSON")?;
         writeln!(out)?;
