@@ -109,13 +109,12 @@ fn usage_error(args: &[OsString], e: clap::Error) -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    let args = commands::json_anywhere(
-        &<Cli as clap::CommandFactory>::command(),
-        std::env::args_os(),
-    );
+    // Errors name arguments by their place on the user's line, before --json is moved.
+    let given: Vec<OsString> = std::env::args_os().collect();
+    let args = commands::json_anywhere(&<Cli as clap::CommandFactory>::command(), given.clone());
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
-        Err(e) => return usage_error(&args, e),
+        Err(e) => return usage_error(&given, e),
     };
     commands::init_tracing(&cli.globals);
     // The --root contract: under a fixture root, no host tool runs (only the stand-ins).
@@ -171,6 +170,6 @@ fn main() -> ExitCode {
         Ok(code) => code,
         // With --json, one document on stdout here too (unless the command printed its own and
         // returned an exit status instead of the error).
-        Err(e) => commands::report_error(&e, std::env::args().skip(1).any(|a| a == "--json")),
+        Err(e) => commands::report_error(&e, std::env::args_os().skip(1).any(|a| a == "--json")),
     }
 }
