@@ -189,6 +189,10 @@ pub struct ReattachArgs {
     /// Host the domain runs on now (default: this one).
     #[arg(value_parser = host_name, long)]
     pub host: Option<String>,
+    /// Re-attach even when xenpci refuses a device (dom0 needs it, a bridge, part of an
+    /// isolation group, another guest uses it). The report names what was forced.
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub state: StateOpts,
     #[command(flatten)]
@@ -405,7 +409,13 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
             let host = a.host.clone().unwrap_or_else(|| a.opts.local(g));
             let saved = saved::load(&a.from_file)?;
             let map = a.state.mapping()?;
-            let plan = saved::plan_reattach(&site, &saved, &host, map.as_ref())?;
+            let (plan, forced) = match give::reattach(&site, &saved, &host, map.as_ref(), a.force) {
+                Ok(p) => p,
+                Err(e) => return Ok(super::report_op_error(&e, a.opts.json)),
+            };
+            for f in &forced {
+                eprintln!("xenpci: warning: forced: {f}");
+            }
             run_plan(&site, &a.state.dir(g)?, "reattach", &plan, &a.opts)
         }
         FlowCmd::Resume(a) => {
