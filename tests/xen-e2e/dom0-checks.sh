@@ -137,12 +137,20 @@ c_attach_refused() {
   printf '#!/bin/sh\necho "$*" >> /tmp/xl-spy.log\nexec /usr/sbin/xl "$@"\n' > /tmp/xl-spy; chmod +x /tmp/xl-spy
   : > /tmp/xl-spy.log
   local bad=0000:00:1f.3   # q35's SMBus controller: present, never bound to pciback
+  # 1. The safety policy answers first: 00:1f.3 shares its isolation group with the ICH9's
+  #    other functions (00:1f.2, the SATA controller), so it cannot be passed alone.
   XENPCI_XL=/tmp/xl-spy run xenpci attach domU "$bad"
-  [ "$RC" -ne 0 ] || fail "xenpci attach domU $bad succeeded" || return
+  [ "$RC" -eq 1 ] || fail "xenpci attach domU $bad: rc $RC, expected 1 (refused)" || return
   grep -q 'pci-attach' /tmp/xl-spy.log && { fail "xl pci-attach was called: $(grep pci-attach /tmp/xl-spy.log)"; return; }
   # (shell pattern, not a pipe into busybox grep: that segfaulted once under host load)
-  case "$OUT $ERR" in *assignable*|*pciback*|*hidden*) ;; *) fail "no reason given: $(first_line "$ERR")"; return ;; esac
-  DETAIL="rc $RC, xl not called: $(first_line "$ERR$OUT")"
+  case "$OUT $ERR" in *"isolation group"*|*"dom0 needs it"*) ;; *) fail "no policy reason given: $(first_line "$ERR")"; return ;; esac
+  local policy_reason; policy_reason=$(first_line "$ERR$OUT")
+  # 2. Forced past the policy, xl's own condition remains: the device is not assignable.
+  XENPCI_XL=/tmp/xl-spy run xenpci attach domU "$bad" --force
+  [ "$RC" -ne 0 ] || fail "xenpci attach domU $bad --force succeeded" || return
+  grep -q 'pci-attach' /tmp/xl-spy.log && { fail "xl pci-attach was called: $(grep pci-attach /tmp/xl-spy.log)"; return; }
+  case "$OUT $ERR" in *assignable*|*pciback*|*hidden*) ;; *) fail "forced: no reason given: $(first_line "$ERR")"; return ;; esac
+  DETAIL="rc 1, xl not called: $policy_reason; forced: rc $RC: $(first_line "$ERR$OUT")"
   return 0
 }
 check attach-not-assignable-refused c_attach_refused
