@@ -189,6 +189,20 @@ impl Journal {
         Ok(Journal { record, path })
     }
 
+    /// Whether a live xenpci run holds flow `id`'s lock now. A flow that is not final and not
+    /// held was interrupted (the process died or the host rebooted): it needs `resume`.
+    pub fn is_held(state_dir: &Path, id: &str) -> bool {
+        let lock = flows_dir(state_dir).join(format!("{id}.lock"));
+        match std::fs::OpenOptions::new().write(true).open(&lock) {
+            Ok(f) => match f.try_lock() {
+                Ok(()) => false,
+                Err(std::fs::TryLockError::WouldBlock) => true,
+                Err(std::fs::TryLockError::Error(_)) => false,
+            },
+            Err(_) => false,
+        }
+    }
+
     /// Every flow in the state dir, oldest first.
     pub fn list(state_dir: &Path) -> Result<Vec<FlowRecord>, JournalError> {
         let dir = flows_dir(state_dir);

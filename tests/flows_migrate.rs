@@ -182,6 +182,19 @@ fn detach_all_then_reattach_on_another_host_with_the_map() {
     s.xenpci(&["detach-all", "hvmvm", "--save", save.to_str().unwrap()])
         .ok();
     assert_eq!(s.devices_of("h1", "hvmvm"), Some(vec![]));
+    let st = s.xenpci(&["status", "--all"]);
+    let line = st
+        .ok()
+        .stdout
+        .lines()
+        .find(|l| l.contains("hvmvm"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        line.contains("  detach-all hvmvm on h1  Done  ")
+            && !line.contains("detach-all detach-all"),
+        "{line}"
+    );
     s.xl("h1", &["migrate", "hvmvm", "h2"]).ok();
     s.xenpci(&["reattach", "--from", save.to_str().unwrap(), "--host", "h2"])
         .ok();

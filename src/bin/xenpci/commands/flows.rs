@@ -440,9 +440,23 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
                 .into_iter()
                 .filter(|r| a.all || !r.status.is_final())
                 .collect();
+            // A flow that is not final and whose lock no run holds was interrupted: it needs
+            // `resume`, and `status` says so and exits 1.
+            let needs_resume = |f: &xenpci::journal::FlowRecord| {
+                !f.status.is_final() && !Journal::is_held(&dir, &f.id)
+            };
+            let interrupted = |f: &xenpci::journal::FlowRecord| {
+                f.status != xenpci::journal::FlowStatus::Stuck && needs_resume(f)
+            };
+            let needs_resume = flows.iter().any(needs_resume);
+            let code = if needs_resume {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            };
             if a.json {
                 println!("{}", serde_json::to_string_pretty(&flows)?);
-                return Ok(ExitCode::SUCCESS);
+                return Ok(code);
             }
             if flows.is_empty() {
                 println!("no half-done flow in {}", dir.display());
@@ -453,15 +467,25 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
                     .iter()
                     .filter(|s| s.state == xenpci::journal::StepState::Done)
                     .count();
+                let what = if f.mode == f.kind {
+                    f.kind.clone()
+                } else {
+                    format!("{} {}", f.kind, f.mode)
+                };
+                let place = if f.from == f.to {
+                    format!("on {}", f.from)
+                } else {
+                    format!("{} -> {}", f.from, f.to)
+                };
+                let status = if interrupted(f) {
+                    "interrupted (run `xenpci resume`, or `xenpci resume --rollback`)".to_string()
+                } else {
+                    format!("{:?}", f.status)
+                };
                 println!(
-                    "{}  {} {} {} {} -> {}  {:?}  {done}/{} steps done",
+                    "{}  {what} {} {place}  {status}  {done}/{} steps done",
                     f.id,
-                    f.kind,
-                    f.mode,
                     f.vm,
-                    f.from,
-                    f.to,
-                    f.status,
                     f.steps.len()
                 );
                 for s in f.steps.iter().filter(|s| {
@@ -482,7 +506,7 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
                     );
                 }
             }
-            Ok(ExitCode::SUCCESS)
+            Ok(code)
         }
         FlowCmd::Evacuate(a) => {
             let site = a.opts.site(g, &runner)?;
