@@ -19,7 +19,7 @@ use crate::bounded_read;
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
     /// A step of the atomic write failed; the original file is untouched.
-    #[error("cannot write {path}: {step} failed: {source} (the original file is unchanged)")]
+    #[error("cannot write {path}: {step} failed: {source}{} (the original file is unchanged)", root_hint(.source))]
     Step {
         /// The file being replaced.
         path: PathBuf,
@@ -30,7 +30,7 @@ pub enum WriteError {
         source: io::Error,
     },
     /// The lock could not be taken.
-    #[error("cannot lock {path}: {source}")]
+    #[error("cannot lock {path}: {source}{}", root_hint(.source))]
     Lock {
         /// The lock file.
         path: PathBuf,
@@ -66,6 +66,16 @@ pub enum WriteError {
         /// Offset of the first invalid byte.
         offset: usize,
     },
+}
+
+/// What to do about an OS error a non-root user gets: changing the host's boot configuration,
+/// locks and state needs root.
+fn root_hint(e: &io::Error) -> &'static str {
+    if e.kind() == io::ErrorKind::PermissionDenied {
+        " (this needs root: run it as root, e.g. with sudo)"
+    } else {
+        ""
+    }
 }
 
 /// Fault injection for tests: `XENPCI_FAIL_WRITE=<step>` makes that step of every atomic write
@@ -416,6 +426,32 @@ pub fn unified_diff_between(old_path: &str, new_path: &str, old: &str, new: &str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A non-root user's `EACCES` says what to do (run as root), not only the OS error; other
+    /// errors are left alone.
+    #[test]
+    fn permission_denied_says_run_as_root() {
+        let lock = WriteError::Lock {
+            path: "/run/lock/xenpci-hide.lock".into(),
+            source: io::Error::from(io::ErrorKind::PermissionDenied),
+        };
+        assert!(
+            lock.to_string()
+                .ends_with("(this needs root: run it as root, e.g. with sudo)"),
+            "{lock}"
+        );
+        let step = WriteError::Step {
+            path: "/boot/grub/grub.cfg".into(),
+            step: "create temporary file",
+            source: io::Error::from(io::ErrorKind::PermissionDenied),
+        };
+        assert!(step.to_string().contains("run it as root"), "{step}");
+        let other = WriteError::Lock {
+            path: "/x".into(),
+            source: io::Error::from(io::ErrorKind::NotFound),
+        };
+        assert!(!other.to_string().contains("root"), "{other}");
+    }
 
     #[test]
     fn atomic_write_replaces_and_backs_up() {

@@ -423,13 +423,19 @@ fn seed004_two_devices_then_removal() {
     w.xenpci(&["assign", "01:00.0", "--vm", "freenas"])
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("drop or misread"));
+        .stderr(predicate::str::contains("drop or misread"))
+        .stderr(predicate::str::contains("pass --rewrite-misread"));
+    // --force is the policy override only: it does not rewrite a misread value
+    w.xenpci(&["assign", "01:00.0", "--vm", "freenas", "--force"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("pass --rewrite-misread"));
     w.xenpci(&[
         "assign",
         "01:00.0",
         "--vm",
         "freenas",
-        "--force",
+        "--rewrite-misread",
         "--restart",
     ])
     .assert()
@@ -448,7 +454,7 @@ fn seed004_two_devices_then_removal() {
         w.vm(NAS)["attached-pcis"],
         json!(["0000:06:00.0", "0000:01:00.0"])
     );
-    w.xenpci(&["unassign", "06:00.0,01:00.0", "--vm", "freenas"])
+    w.xenpci(&["unassign", "--all", "--vm", "freenas"])
         .assert()
         .success();
     assert_eq!(
@@ -702,4 +708,19 @@ fn json_refusals_and_failures_are_one_document_on_stdout() {
         (j["refused"].as_bool(), j["kind"].as_str()),
         (Some(false), Some("bad-input"))
     );
+}
+
+/// A function the host does not have is not "not bound to pciback, hide first" (hiding would
+/// fail too, and --force would not make it appear): it says there is no such function.
+#[test]
+fn a_function_the_host_does_not_have_is_named_missing_not_unhidden() {
+    let w = seed000();
+    w.xenpci(&["assign", "09:00.0", "--vm", "ceph-osd-1"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "this host has no such PCI function (0000:09:00.0 is not found at /sys/bus/pci/devices/0000:09:00.0); `xenpci list` shows",
+        ))
+        .stderr(predicate::str::contains("hide").not())
+        .stderr(predicate::str::contains("--force").not());
 }

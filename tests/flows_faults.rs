@@ -274,7 +274,11 @@ fn a_failing_undo_leaves_the_flow_stuck_and_says_where_everything_is() {
     assert!(r.stdout.contains("Stuck"), "{}", r.stdout);
     assert!(r.stdout.contains("undo of step 3"), "{}", r.stdout);
     let st = s.xenpci(&["status"]);
-    assert_eq!(st.code, Some(1), "a stuck flow needs resume: status exits 1");
+    assert_eq!(
+        st.code,
+        Some(1),
+        "a stuck flow needs resume: status exits 1"
+    );
     assert!(st.stdout.contains("Stuck"), "{}", st.stdout);
     // once the cause is gone, resume --rollback finishes the rollback
     let r = s.xenpci(&["resume", "--rollback"]);

@@ -316,3 +316,44 @@ fn failed_logdirty_is_explained() {
     let t = e.to_string();
     assert!(t.contains("shadow paging") && t.contains("--cold"), "{t}");
 }
+
+/// On an XAPI host detach-all of a VM xl does not know points at what works there (the cold
+/// migrate, unassign --all), not only "not a domain".
+#[test]
+fn detach_all_on_an_xapi_host_points_at_the_cold_migrate() {
+    let s = Scenario::lab();
+    let etc = s.root("h1").join("etc");
+    std::fs::create_dir_all(&etc).unwrap();
+    std::fs::write(etc.join("xensource-inventory"), "INSTALLATION_UUID='h1'\n").unwrap();
+    let save = s.path("saved.json");
+    let r = s.xenpci(&["detach-all", "ceph-osd-1", "--save", save.to_str().unwrap()]);
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("this host runs XAPI")
+            && r.stderr
+                .contains("`xenpci migrate ceph-osd-1 --to HOST --cold`")
+            && r.stderr.contains("`xenpci unassign --all --vm ceph-osd-1`"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// `-vv` into a pipe (not a terminal) is plain text: no ANSI colour codes in the log.
+#[test]
+fn the_debug_log_in_a_pipe_has_no_colour_codes() {
+    let s = Scenario::lab();
+    let save = s.path("saved.json");
+    let r = s.xenpci(&[
+        "-vv",
+        "detach-all",
+        "nosuchvm",
+        "--save",
+        save.to_str().unwrap(),
+    ]);
+    assert!(
+        r.stderr.contains("DEBUG") && r.stderr.contains("run"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains('\u{1b}'), "{:?}", r.stderr);
+}

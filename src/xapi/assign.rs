@@ -52,6 +52,16 @@ pub enum AssignError {
         /// What to do instead: the hide commands to run, or why not to.
         advice: String,
     },
+    /// Devices this host does not have at all (a typo, or another host's device).
+    #[error("refusing to assign {list} to VM {vm}: this host has no such PCI function ({details}); `xenpci list` shows the functions it has")]
+    NoSuchDevice {
+        /// The VM as given.
+        vm: String,
+        /// The devices, comma-separated.
+        list: String,
+        /// Where each was looked for.
+        details: String,
+    },
     /// A device already given to another VM.
     #[error("refusing to assign {bdf} to VM {vm}: it is already in other-config:pci of VM {other_uuid} ({other_name}); pass --steal to move it")]
     AssignedElsewhere {
@@ -65,7 +75,7 @@ pub enum AssignError {
         other_name: String,
     },
     /// The current value holds pieces xapi would drop or misread.
-    #[error("VM {vm}'s other-config:pci is {value:?}, and xapi would drop or misread {pieces}; fix it by hand, or pass --force to rewrite it from what xenpci could read ({kept})")]
+    #[error("VM {vm}'s other-config:pci is {value:?}, and xapi would drop or misread {pieces}; fix it by hand, or pass --rewrite-misread to rewrite it from what xenpci could read ({kept})")]
     Misread {
         /// The VM uuid.
         vm: VmUuid,
@@ -145,6 +155,7 @@ impl AssignError {
         matches!(
             self,
             AssignError::NotHidden { .. }
+                | AssignError::NoSuchDevice { .. }
                 | AssignError::Policy(_)
                 | AssignError::AssignedElsewhere { .. }
                 | AssignError::Misread { .. }
@@ -155,9 +166,8 @@ impl AssignError {
     /// The option that overrides a refusal, when there is one.
     pub fn hint(&self) -> Option<&'static str> {
         match self {
-            AssignError::NotHidden { .. }
-            | AssignError::Misread { .. }
-            | AssignError::Policy(_) => Some("--force"),
+            AssignError::NotHidden { .. } | AssignError::Policy(_) => Some("--force"),
+            AssignError::Misread { .. } => Some("--rewrite-misread"),
             AssignError::AssignedElsewhere { .. } => Some("--steal"),
             _ => None,
         }
@@ -170,6 +180,7 @@ impl AssignError {
         matches!(
             self,
             AssignError::NotHidden { .. }
+                | AssignError::NoSuchDevice { .. }
                 | AssignError::Policy(_)
                 | AssignError::AssignedElsewhere { .. }
                 | AssignError::Misread { .. }
@@ -190,12 +201,17 @@ pub struct EditRequest {
     pub add: Vec<Bdf>,
     /// Devices to remove.
     pub remove: Vec<Bdf>,
+    /// Remove every device the VM holds (the `pci` key goes; `remove` is then ignored).
+    pub remove_all: bool,
     /// Devices to plug first, in this order (the rest follow in their current order).
     pub order: Vec<Bdf>,
     /// Take devices from other VMs that hold them.
     pub steal: bool,
-    /// Assign even devices dom0 still uses, and rewrite values xapi would misread.
+    /// Assign even devices dom0 still uses (the policy's override; nothing else).
     pub force: bool,
+    /// Rewrite a current value xapi would drop or misread from what xenpci can read
+    /// unambiguously (instead of refusing to touch it).
+    pub rewrite_misread: bool,
     /// Shut a running VM down and start it again so the change takes effect.
     pub restart: bool,
     /// Only read; report the write commands that would run.
@@ -353,11 +369,11 @@ fn no_dups(bdfs: &[Bdf]) -> Result<(), AssignError> {
     Ok(())
 }
 
-/// The devices a value gives, in plug order, refusing what xapi would misread unless `force`.
+/// The devices a value gives, in plug order, refusing what xapi would misread unless `rewrite`.
 fn readable(
     vm: &VmUuid,
     value: Option<&str>,
-    force: bool,
+    rewrite: bool,
     notes: &mut Vec<String>,
 ) -> Result<Vec<Bdf>, AssignError> {
     let Some(value) = value else {
@@ -367,7 +383,7 @@ fn readable(
     let kept: Vec<Bdf> = parsed.devices.iter().map(|d| d.1).collect();
     if !parsed.misread.is_empty() {
         let pieces = parsed.misread.join(", ");
-        if !force {
+        if !rewrite {
             return Err(AssignError::Misread {
                 vm: vm.clone(),
                 value: value.to_string(),
@@ -376,7 +392,7 @@ fn readable(
             });
         }
         notes.push(format!(
-            "VM {vm}: dropping {pieces} from other-config:pci (--force): xapi would drop or misread them"
+            "VM {vm}: dropping {pieces} from other-config:pci (--rewrite-misread): xapi would drop or misread them"
         ));
     }
     Ok(kept)
@@ -424,6 +440,20 @@ pub fn check_hidden(
         .collect();
     if unhidden.is_empty() {
         return Ok(None);
+    }
+    // A function that is not there cannot be hidden first, and --force would not make it
+    // appear: say it is missing.
+    let absent: Vec<&(Bdf, Dom0State)> = unhidden.iter().filter(|(_, s)| !s.present).collect();
+    if !absent.is_empty() {
+        return Err(AssignError::NoSuchDevice {
+            vm: vm.to_string(),
+            list: list(&absent.iter().map(|(b, _)| *b).collect::<Vec<_>>()),
+            details: absent
+                .iter()
+                .map(|(b, s)| format!("{b} is {}", s.why))
+                .collect::<Vec<_>>()
+                .join("; "),
+        });
     }
     let critical = crate::host::critical::find(root);
     let details = unhidden
@@ -753,15 +783,13 @@ pub fn edit(
         });
     }
     let before = xe.vm_pci(&uuid)?;
-    let current = readable(&uuid, before.as_deref(), req.force, &mut notes)?;
-    let devices = merge_devices(
-        &req.vm,
-        &current,
-        &req.add,
-        &req.remove,
-        &req.order,
-        &mut notes,
-    )?;
+    let current = readable(&uuid, before.as_deref(), req.rewrite_misread, &mut notes)?;
+    let remove = if req.remove_all {
+        current.clone()
+    } else {
+        req.remove.clone()
+    };
+    let devices = merge_devices(&req.vm, &current, &req.add, &remove, &req.order, &mut notes)?;
     let after = generate(&devices)?;
     let changed = after != before;
 
@@ -787,7 +815,12 @@ pub fn edit(
     let mut stolen = Vec::new();
     for victim in &victims {
         let their_before = xe.vm_pci(victim)?;
-        let theirs = readable(victim, their_before.as_deref(), req.force, &mut notes)?;
+        let theirs = readable(
+            victim,
+            their_before.as_deref(),
+            req.rewrite_misread,
+            &mut notes,
+        )?;
         let kept: Vec<Bdf> = theirs
             .iter()
             .copied()

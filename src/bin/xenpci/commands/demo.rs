@@ -153,6 +153,7 @@ fn seed_flow(root: &Path, g: &Globals) -> anyhow::Result<()> {
             order: Vec::new(),
             steal: false,
             force: false,
+            rewrite_misread: false,
             dry_run,
             json: false,
         })

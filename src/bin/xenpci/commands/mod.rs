@@ -48,7 +48,8 @@ impl Globals {
     }
 }
 
-/// Sets up tracing on stderr according to `-v`.
+/// Sets up tracing on stderr according to `-v`; colours only when stderr is a terminal (a log
+/// piped to a file or `less` carries no escape codes).
 pub fn init_tracing(g: &Globals) {
     let level = match g.verbose {
         0 => "warn",
@@ -57,6 +58,7 @@ pub fn init_tracing(g: &Globals) {
     };
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(tracing_subscriber::EnvFilter::new(level))
         .without_time()
         .try_init();
