@@ -228,7 +228,7 @@ fn dry_run_prints_the_exact_xe_commands_and_changes_nothing() {
         [
             format!("{xe} vm-param-set uuid={OSD} other-config:pci=0/0000:05:00.0"),
             format!("{xe} vm-shutdown uuid={OSD}"),
-            format!("{xe} vm-start uuid={OSD}"),
+            format!("{xe} vm-start uuid={OSD} on={HOST}"),
         ]
     );
     assert!(
@@ -258,6 +258,22 @@ fn dry_run_prints_the_exact_xe_commands_and_changes_nothing() {
         .log()
         .iter()
         .any(|l| l.contains("vm-param-set") || l.contains("vm-s")));
+    // The dry run is the run: the real run executes exactly the commands it printed, in order
+    // (the mock xe's call log, its writes).
+    w.xenpci(&["assign", "05:00.0", "--vm", "ceph-osd-1", "--restart"])
+        .assert()
+        .success();
+    let ran: Vec<String> = w
+        .log()
+        .into_iter()
+        .filter(|l| {
+            ["vm-param-set", "vm-param-remove", "vm-shutdown", "vm-start"]
+                .iter()
+                .any(|c| l.split_whitespace().nth(1) == Some(c))
+        })
+        .collect();
+    let shown: Vec<String> = commands.iter().map(|c| c.replacen(xe, "xe", 1)).collect();
+    assert_eq!(ran, shown, "dry run vs the run");
 }
 
 #[test]

@@ -882,11 +882,9 @@ pub fn edit(
     let mut verified = Vec::new();
     let running = info.power_state == Some(PowerState::Running);
     if req.restart && running {
-        let on = if req.dry_run {
-            None
-        } else {
-            xe.resident_on(&uuid).ok().flatten()
-        };
+        // A read, so the dry run asks too: it prints exactly the `vm-start … on=HOST` the run
+        // executes.
+        let on = xe.resident_on(&uuid).ok().flatten();
         if let Err(source) = ctx.cycle(&uuid, &info.name_label, on.as_deref())? {
             let mut back = vec![(uuid.clone(), before.clone())];
             back.extend(
