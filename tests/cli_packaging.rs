@@ -153,3 +153,81 @@ fn completions_cover_every_subcommand() {
         .code(2)
         .stderr(predicate::str::contains("tcsh"));
 }
+
+/// Every subcommand's `--help` ends with 2–3 pasteable examples of itself, and the man page
+/// carries them.
+#[test]
+fn every_subcommand_help_has_examples() {
+    fn walk(path: Vec<String>, out: &mut Vec<Vec<String>>) {
+        let help = xenpci_help(&path);
+        let subs = subcommands(&help);
+        if !path.is_empty() {
+            out.push(path.clone());
+        }
+        for s in subs {
+            let mut p = path.clone();
+            p.push(s);
+            walk(p, out);
+        }
+    }
+    fn xenpci_help(path: &[String]) -> String {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_xenpci"))
+            .args(path)
+            .arg("--help")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{path:?}");
+        String::from_utf8(o.stdout).unwrap()
+    }
+    fn subcommands(help: &str) -> Vec<String> {
+        let Some(start) = help.find("Commands:\n") else {
+            return Vec::new();
+        };
+        help[start + 10..]
+            .lines()
+            .take_while(|l| !l.is_empty())
+            .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+            .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+            .filter(|n| n != "help")
+            .collect()
+    }
+    let mut all = Vec::new();
+    walk(Vec::new(), &mut all);
+    assert!(all.len() >= 30, "{all:?}");
+    for path in &all {
+        let help = xenpci_help(path);
+        let ex = help
+            .split("\nExamples:\n")
+            .nth(1)
+            .unwrap_or_else(|| panic!("xenpci {} --help has no Examples:\n{help}", path.join(" ")));
+        let lines: Vec<&str> = ex.lines().filter(|l| l.starts_with("  xenpci ")).collect();
+        assert!(
+            (2..=3).contains(&lines.len()),
+            "xenpci {}: {lines:?}",
+            path.join(" ")
+        );
+        // each example runs this command (or a group's subcommands)
+        assert!(
+            lines
+                .iter()
+                .all(|l| l.contains(&format!("xenpci {}", path[0]))
+                    || path[0] == "demo"
+                    || path[0] == "pool"),
+            "xenpci {}: {lines:?}",
+            path.join(" ")
+        );
+    }
+    let man = std::process::Command::new(env!("CARGO_BIN_EXE_xenpci"))
+        .args(["manpage", "--dir"])
+        .arg(std::env::temp_dir().join(format!("xenpci-man-{}", std::process::id())))
+        .output()
+        .unwrap();
+    assert!(man.status.success());
+    let dir = std::env::temp_dir().join(format!("xenpci-man-{}", std::process::id()));
+    let page = std::fs::read_to_string(dir.join("xenpci-assign.1")).unwrap();
+    assert!(
+        page.contains("Examples:") && page.contains("ceph\\-osd\\-1 \\-\\-restart"),
+        "{page}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -116,15 +116,21 @@ fn looked_for(xapi: bool) -> String {
         Ok(p) => format!("xen-cmdline ({} is not a file)", p.display()),
         Err(e) => format!("xen-cmdline ({})", e.why),
     };
-    [
+    let mut places = vec![
         cmdline,
         format!("{} with a Xen label", extlinux::PATH),
         format!(
             "a grub.cfg with a Xen entry ({})",
             grub::CANDIDATES.join(", ")
         ),
-        format!("`options xen-pciback hide=` in {}/*.conf", modprobe::DIR),
-        "/sys/module/xen_pciback/initstate (pciback as a module)".to_string(),
-    ]
-    .join("; ")
+    ];
+    // XAPI hosts are not asked about modprobe (pciback is built in there).
+    if !xapi {
+        places.push(format!(
+            "`options xen-pciback hide=` in {}/*.conf",
+            modprobe::DIR
+        ));
+        places.push("/sys/module/xen_pciback/initstate (pciback as a module)".to_string());
+    }
+    places.join("; ")
 }

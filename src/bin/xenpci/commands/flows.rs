@@ -75,23 +75,32 @@ impl FlowOpts {
 #[derive(Subcommand, Debug)]
 pub enum FlowCmd {
     /// Hot-add a PCI device to a running domain (xl pci-attach), checked first and verified in XenStore.
+    #[command(after_help = super::examples::ATTACH)]
     Attach(Box<AttachArgs>),
     /// Hot-remove a PCI device from a domain (xl pci-detach), verified afterwards.
+    #[command(after_help = super::examples::DETACH)]
     Detach(Box<DetachArgs>),
     /// List a domain's passthrough devices (xl pci-list).
+    #[command(after_help = super::examples::ATTACHED)]
     Attached(Box<AttachedArgs>),
     /// Move a VM with passthrough devices to another host (hot for HVM, cold for PV and XAPI), journaled.
+    #[command(after_help = super::examples::MIGRATE)]
     Migrate(Box<MigrateArgs>),
     /// Detach every passthrough device of a domain and save them to a file.
     #[command(name = "detach-all")]
+    #[command(after_help = super::examples::DETACH_ALL)]
     DetachAll(Box<DetachAllArgs>),
     /// Attach devices saved by detach-all again (mapped to this host's devices with --map).
+    #[command(after_help = super::examples::REATTACH)]
     Reattach(Box<ReattachArgs>),
     /// Finish or roll back half-done flows (after a crash).
+    #[command(after_help = super::examples::RESUME)]
     Resume(Box<ResumeArgs>),
     /// Show half-done flows.
+    #[command(after_help = super::examples::STATUS)]
     Status(Box<StatusArgs>),
     /// Move every VM off a host, N at a time.
+    #[command(after_help = super::examples::EVACUATE)]
     Evacuate(Box<EvacuateArgs>),
 }
 

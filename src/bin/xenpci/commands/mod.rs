@@ -5,6 +5,7 @@ pub mod assign;
 pub mod assigned;
 pub mod check;
 pub mod demo;
+pub mod examples;
 pub mod flows;
 pub mod hidden;
 pub mod hide;
