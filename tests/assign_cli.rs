@@ -740,3 +740,47 @@ fn a_function_the_host_does_not_have_is_named_missing_not_unhidden() {
         .stderr(predicate::str::contains("hide").not())
         .stderr(predicate::str::contains("--force").not());
 }
+
+/// On a pool member, a VM running on another host (after a migrate) is not checked against
+/// this host's sysfs: `assigned` says where it runs and does not flag it.
+#[test]
+fn assigned_on_a_pool_member_does_not_check_another_hosts_vm_here() {
+    const H2: &str = "8f7e0c2a-0000-4000-8000-0000000000b2";
+    let state = json!({
+        "xcp-ng-version": "8.3",
+        "hosts": [
+            {"uuid": HOST, "name-label": "xcp1", "devices": []},
+            {"uuid": H2, "name-label": "xcp2", "devices": []}
+        ],
+        "vms": [
+            {"uuid": OSD, "name-label": "ceph-osd-1", "power-state": "running",
+             "resident-on": H2, "domid": 4,
+             "other-config": {"pci": "0/0000:81:00.0"}},
+        ]
+    });
+    let w = World::new(state, &[]);
+    let etc = w.path("root/etc");
+    std::fs::create_dir_all(&etc).unwrap();
+    std::fs::write(
+        etc.join("xensource-inventory"),
+        format!("INSTALLATION_UUID='{HOST}'\n"),
+    )
+    .unwrap();
+    w.xenpci(&["assigned"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "0. 0000:81:00.0 (group 0)  [on host xcp2, not checked here]",
+        ))
+        .stdout(predicate::str::contains("NOT HIDDEN").not());
+    // the same VM resident here is checked (and flagged: 81:00.0 is not in this sysfs)
+    std::fs::write(
+        etc.join("xensource-inventory"),
+        format!("INSTALLATION_UUID='{H2}'\n"),
+    )
+    .unwrap();
+    w.xenpci(&["assigned"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("NOT HIDDEN from dom0"));
+}
