@@ -231,3 +231,36 @@ fn every_subcommand_help_has_examples() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A mistyped option prints the subcommand's usage as `--help` shows it: options typed so far
+/// are not made to look required.
+#[test]
+fn a_typo_prints_the_usage_with_optional_flags_optional() {
+    for (args, usage) in [
+        (
+            &["check", "--json", "--jsn", "05:00.0"][..],
+            "Usage: xenpci check [OPTIONS] [BDF]...",
+        ),
+        (
+            &["assign", "05:00.0", "--vm", "x", "--restart", "--restrat"][..],
+            "Usage: xenpci assign [OPTIONS] --vm <NAME|UUID> <BDF>...",
+        ),
+        (
+            &["xlcfg", "show", "--json", "--jsn", "f.cfg"][..],
+            "Usage: xenpci xlcfg show [OPTIONS] <FILE>",
+        ),
+    ] {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_xenpci"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        let line = err
+            .lines()
+            .find(|l| l.starts_with("Usage: "))
+            .unwrap_or_default();
+        assert_eq!(line, usage, "{args:?}: {err}");
+        assert!(err.contains("tip: a similar argument exists"), "{err}");
+    }
+}

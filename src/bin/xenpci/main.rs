@@ -85,7 +85,7 @@ fn main() -> ExitCode {
         &<Cli as clap::CommandFactory>::command(),
         std::env::args_os(),
     );
-    let cli = match Cli::try_parse_from(args) {
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => {
             // With --json, even a usage error leaves one JSON document on stdout (the message
@@ -103,7 +103,14 @@ fn main() -> ExitCode {
                 let error = first.strip_prefix("error: ").unwrap_or(first);
                 commands::print_error_doc(xenpci::ops::Kind::BadInput, error.to_string());
             }
-            e.exit()
+            if shown {
+                e.exit()
+            }
+            eprint!(
+                "{}",
+                commands::usage_error_text(<Cli as clap::CommandFactory>::command(), &e, &args)
+            );
+            std::process::exit(e.exit_code())
         }
     };
     commands::init_tracing(&cli.globals);

@@ -166,6 +166,38 @@ pub fn print_error_doc(kind: xenpci::ops::Kind, error: String) {
     );
 }
 
+/// A usage error's text with the "Usage:" line of the subcommand as `--help` shows it
+/// (`xenpci check [OPTIONS] [BDF]...`). clap's own line lists the options typed so far as if
+/// they were required (`Usage: xenpci check --json <BDF>...`). `cmd` is the whole CLI.
+pub fn usage_error_text(
+    mut cmd: clap::Command,
+    e: &clap::Error,
+    args: &[std::ffi::OsString],
+) -> String {
+    cmd.build();
+    let mut current = &cmd;
+    for a in args.iter().skip(1) {
+        if a == "--" {
+            break;
+        }
+        if let Some(sub) = a.to_str().and_then(|n| current.find_subcommand(n)) {
+            current = sub;
+        }
+    }
+    let usage = current.clone().render_usage().to_string();
+    let text = e.to_string();
+    match usage.lines().next() {
+        Some(line) if line.starts_with("Usage: ") => {
+            text.lines()
+                .map(|l| if l.starts_with("Usage: ") { line } else { l })
+                .collect::<Vec<_>>()
+                .join("\n")
+                + "\n"
+        }
+        _ => text,
+    }
+}
+
 /// `--json` may stand anywhere on the line (`xenpci --json list`, `xenpci list --json`): every
 /// occurrence before a `--` is moved to just after the deepest subcommand name in `cmd`'s tree,
 /// where the subcommand that takes it finds it (and before positionals that take hyphen values).
