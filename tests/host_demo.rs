@@ -182,7 +182,14 @@ fn xenpci_demo_alone_says_what_it_skips() {
     let bin = tempfile::tempdir().unwrap();
     let exe = bin.path().join("xenpci");
     std::fs::copy(env!("CARGO_BIN_EXE_xenpci"), &exe).unwrap();
+    // an `xe` beside it that is not xenpci's mock (the host's real one) is never run
+    let ran = bin.path().join("real-xe-ran");
+    let xe = bin.path().join("xe");
+    std::fs::write(&xe, format!("#!/bin/sh\ntouch {}\n", ran.display())).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&xe, std::fs::Permissions::from_mode(0o755)).unwrap();
     let (code, s, err) = demo(&exe);
+    assert!(!ran.exists(), "the real xe ran");
     assert_eq!(code, Some(0), "{s}{err}");
     assert!(!s.contains(env!("CARGO_MANIFEST_DIR")), "{s}");
     assert!(s.contains("No mock xe next to this binary"), "{s}");

@@ -70,12 +70,23 @@ struct Tools {
 impl Tools {
     fn find() -> anyhow::Result<Tools> {
         let exe = std::env::current_exe().context("finding this program")?;
-        let beside = |name: &str| Some(exe.with_file_name(name)).filter(|p| p.is_file());
+        // Only xenpci's own mocks: next to an installed xenpci (/usr/bin) an `xe` or `xl` may
+        // be the host's real one, which the demo must never run. A mock is recognised by the
+        // words of its --version, read from the file, not by running it.
+        let beside = |name: &str| {
+            let marker: &[u8] = match name {
+                "xe" => b"xenpci's mock of the XAPI xe CLI",
+                "xl" => b"not the real xl",
+                _ => b"Test double for XCP-ng's",
+            };
+            Some(exe.with_file_name(name)).filter(|p| is_mock(p, marker))
+        };
         // The source tree only when this binary is inside its target/ directory.
         let tree = Path::new(env!("CARGO_MANIFEST_DIR"));
         let from_tree = exe.starts_with(tree.join("target"));
         let xen_cmdline = beside("xen-cmdline").or_else(|| {
-            Some(tree.join("tests/doubles/xen-cmdline")).filter(|p| from_tree && p.is_file())
+            Some(tree.join("tests/doubles/xen-cmdline"))
+                .filter(|p| from_tree && is_mock(p, b"Test double for XCP-ng's"))
         });
         Ok(Tools {
             xe: beside("xe"),
@@ -83,6 +94,14 @@ impl Tools {
             xen_cmdline,
         })
     }
+}
+
+/// True when `path` is a regular file (at most 256 MiB) containing `marker`.
+fn is_mock(path: &Path, marker: &[u8]) -> bool {
+    xenpci::bounded_read::read(path, 256 << 20)
+        .ok()
+        .flatten()
+        .is_some_and(|bytes| bytes.windows(marker.len()).any(|w| w == marker))
 }
 
 /// One run of the demo: the host root (kept, so the printed commands can be pasted), the
