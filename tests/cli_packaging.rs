@@ -206,6 +206,22 @@ fn every_subcommand_help_has_examples() {
             "xenpci {}: {lines:?}",
             path.join(" ")
         );
+        // each example parses: its options exist (clap stops at an unknown one before --help;
+        // `spec` takes hyphen values, so --help would be one of them there)
+        for l in lines.iter().filter(|l| !l.starts_with("  xenpci spec ")) {
+            let cmd = l.split(" #").next().unwrap().split(" > ").next().unwrap();
+            let words = shell_words(cmd.trim());
+            let o = std::process::Command::new(env!("CARGO_BIN_EXE_xenpci"))
+                .args(&words[1..])
+                .arg("--help")
+                .output()
+                .unwrap();
+            assert!(
+                o.status.success(),
+                "example {l:?}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
         // each example runs this command (or a group's subcommands)
         assert!(
             lines
@@ -263,4 +279,26 @@ fn a_typo_prints_the_usage_with_optional_flags_optional() {
         assert_eq!(line, usage, "{args:?}: {err}");
         assert!(err.contains("tip: a similar argument exists"), "{err}");
     }
+}
+
+/// Words of a command line: blanks split, single quotes group (enough for the examples).
+fn shell_words(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    for c in line.chars() {
+        match c {
+            '\'' => quoted = !quoted,
+            ' ' if !quoted => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+            }
+            c => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
 }

@@ -55,7 +55,7 @@ pub const EVACUATE: &str = "Examples:
 pub const HIDE: &str = "Examples:
   xenpci hide 05:00.0 --dry-run      # the boot configuration diff, nothing changed
   xenpci hide 05:00.0                # hide it from the next boot (and now, if pciback is loaded)
-  xenpci hide 00:1f.0 --with-group   # with the rest of its isolation group";
+  xenpci hide 81:00.0 --with-group   # with the rest of its isolation group (e.g. a GPU and its audio)";
 
 pub const UNHIDE: &str = "Examples:
   xenpci unhide 05:00.0 --dry-run    # what would change
