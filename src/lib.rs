@@ -23,6 +23,7 @@ pub mod fsutil;
 pub mod hide;
 pub mod host;
 pub mod ids;
+pub mod interrupt;
 pub mod journal;
 pub mod ops;
 pub mod pci;

@@ -34,6 +34,9 @@ pub enum PlanError {
     /// An atomic file write failed (the file is unchanged).
     #[error(transparent)]
     Write(#[from] WriteError),
+    /// SIGINT or SIGTERM arrived: the step was not started ([`crate::interrupt`]).
+    #[error("{}", crate::interrupt::STOPPED)]
+    Interrupted,
     /// A file changed between planning and executing.
     #[error("{path} changed since the plan was made; nothing was written (run the command again)")]
     Changed {
@@ -327,7 +330,13 @@ impl Plan {
     pub fn execute(&self, runner: &dyn Runner, root: &HostRoot) -> Result<Report, Box<Failure>> {
         let mut done: Vec<(usize, Applied)> = Vec::new();
         for (i, step) in self.steps.iter().enumerate() {
-            match apply(&step.action, runner, root) {
+            // A signal stops the change between steps, rolled back like a failed step.
+            let result = if crate::interrupt::requested() {
+                Err(PlanError::Interrupted)
+            } else {
+                apply(&step.action, runner, root)
+            };
+            match result {
                 Ok(applied) => done.push((i, applied)),
                 Err(error) => {
                     let mut undone = Vec::new();

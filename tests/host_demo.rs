@@ -76,9 +76,12 @@ fn the_demo_shows_the_boot_controller_critical_and_the_hba_passable() {
 }
 
 /// Runs `exe demo` with a clean environment: (exit code, stdout, stderr).
-fn demo(exe: &Path) -> (Option<i32>, String, String) {
+fn demo(exe: &Path, keep: bool) -> (Option<i32>, String, String) {
     let mut c = std::process::Command::new(exe);
     c.arg("demo");
+    if keep {
+        c.arg("--keep");
+    }
     for k in [
         "XENPCI_ROOT",
         "XENPCI_XE",
@@ -124,7 +127,7 @@ fn exports(transcript: &str) -> (Vec<(String, String)>, std::path::PathBuf) {
 /// be pasted after the printed `export`.
 #[test]
 fn xenpci_demo_tells_the_whole_story_on_stdout() {
-    let (code, s, err) = demo(Path::new(env!("CARGO_BIN_EXE_xenpci")));
+    let (code, s, err) = demo(Path::new(env!("CARGO_BIN_EXE_xenpci")), true);
     assert_eq!(code, Some(0), "{s}{err}");
     assert_eq!(err, "", "nothing on stderr: the story is on stdout");
     assert!(s.contains("! 0000:00:1f.2  SATA controller"), "{s}");
@@ -188,7 +191,7 @@ fn xenpci_demo_alone_says_what_it_skips() {
     std::fs::write(&xe, format!("#!/bin/sh\ntouch {}\n", ran.display())).unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&xe, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let (code, s, err) = demo(&exe);
+    let (code, s, err) = demo(&exe, false);
     assert!(!ran.exists(), "the real xe ran");
     assert_eq!(code, Some(0), "{s}{err}");
     assert!(!s.contains(env!("CARGO_MANIFEST_DIR")), "{s}");
@@ -200,7 +203,8 @@ fn xenpci_demo_alone_says_what_it_skips() {
     );
     assert!(!s.contains("$ xenpci assign"), "{s}");
     assert!(s.contains("# Verified:"), "{s}");
-    std::fs::remove_dir_all(exports(&s).1).unwrap();
+    // without --keep the root is gone at the end
+    assert!(!exports(&s).1.exists(), "{s}");
 }
 
 #[test]

@@ -181,10 +181,24 @@ fn kernel_groups_are_used_and_disagreement_is_shown() {
         gpu["isolation_group"],
         serde_json::json!(["0000:00:01.0", "0000:01:00.0", "0000:01:00.1"])
     );
+    // Three functions disagree alike: one line with the first and a count...
+    let alike: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("IOMMU group"))
+        .collect();
+    assert_eq!(alike.len(), 1, "{}", run.stderr);
     assert!(
-        run.stderr.contains("kernel IOMMU group 1 is [0000:00:01.0, 0000:01:00.0, 0000:01:00.1] but config space suggests [0000:01:00.0, 0000:01:00.1]"),
+        alike[0].contains("and 2 more functions alike"),
         "{}",
-        run.stderr
+        alike[0]
+    );
+    // ... and each one with -v.
+    let verbose = Host::shape("gpu-pair").run(&["-v", "list", "--json"]);
+    assert!(
+        verbose.stderr.contains("0000:01:00.0: kernel IOMMU group 1 is [0000:00:01.0, 0000:01:00.0, 0000:01:00.1] but config space suggests [0000:01:00.0, 0000:01:00.1]"),
+        "{}",
+        verbose.stderr
     );
     let human = Host::shape("gpu-pair").run(&["list"]).stdout;
     assert!(human.contains("(iommu group 1)"), "{human}");

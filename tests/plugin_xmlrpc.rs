@@ -94,6 +94,57 @@ fn malformed_xml_wrong_types_and_wrong_argv_fail_cleanly() {
 }
 
 #[test]
+fn a_method_name_with_control_characters_gets_a_well_formed_reply() {
+    // Raw control characters and character references to ones XML 1.0 cannot carry: the name
+    // is echoed in the Failure, and `call` checks the reply with Python's XML-RPC parser.
+    for name in [
+        "ver\u{1}sion\u{1b}[31m",
+        "v&#1;&#x1B;&#xFFFF;\r",
+        "\u{7f}\u{8}",
+    ] {
+        let raw = format!(
+            "<methodCall><methodName>{name}</methodName><params><param><value>s</value></param>\
+             <param><value><struct></struct></value></param></params></methodCall>"
+        );
+        let v = call(&["--raw", &raw], &[]);
+        assert_eq!(failure_code(&v), "UNKNOWN_XENAPI_PLUGIN_FUNCTION", "{v}");
+        assert!(v["error"][1].as_str().unwrap().contains("\\u{"), "{v}");
+    }
+}
+
+#[test]
+fn a_non_utf8_argv_gets_a_well_formed_failure() {
+    use std::os::unix::ffi::OsStrExt;
+    let out = Command::new(plugin())
+        .arg(std::ffi::OsStr::from_bytes(
+            b"<methodCall>\xff</methodCall>",
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let mut check = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, xmlrpc.client\n\
+             (r,), _ = xmlrpc.client.loads(sys.stdin.read())\n\
+             print(r['Status'], *r['ErrorDescription'], sep='|')",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    check.stdin.take().unwrap().write_all(&out.stdout).unwrap();
+    let parsed = check.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&parsed.stdout);
+    assert!(parsed.status.success(), "not XML-RPC: {:?}", out.stdout);
+    assert!(
+        text.starts_with("Failure|XENPCI_BAD_CALL|argument 1 is not valid UTF-8"),
+        "{text}"
+    );
+}
+
+#[test]
 fn huge_values_are_handled_without_crashing() {
     // One argv string is capped at 128 KiB by Linux (MAX_ARG_STRLEN), so xapi can pass no more.
     let big = format!("bdf={}", "a".repeat(120_000));

@@ -3,7 +3,7 @@
 //! seed's Supermicro X9DRW, fixture generator) wired to the mock `xl` (domains, their devices,
 //! pciback) and the mock `xe` (VMs and their other-config:pci):
 //!
-//! | case | device | hide | give (assign, attach, add-pci) | take back (unhide --now) |
+//! | case | device | hide | give (assign, attach, add-pci, reattach) | take back (unhide --now) |
 //! |---|---|---|---|---|
 //! | dom0's disk controller | 00:1f.2 | refused | refused | allowed |
 //! | the bridge above the HBA | 00:01.0 | refused | refused | allowed |
@@ -376,6 +376,25 @@ fn entries() -> Vec<Entry> {
             plugin: None,
         },
         Entry {
+            name: "reattach",
+            action: "give",
+            cli: Some(|_, b, s, f| {
+                // A saved file naming the device (as if edited by hand), outside the world so
+                // writing it changes nothing the matrix compares.
+                let file = std::env::temp_dir().join(format!(
+                    "xenpci-matrix-{}-{}-{s}.json",
+                    std::process::id(),
+                    b.replace(':', "-")
+                ));
+                let saved = json!({"host": "localhost", "vm": "guest",
+                    "devices": [{"bdf": b, "spec": spec(b, s)}]});
+                std::fs::write(&file, saved.to_string()).unwrap();
+                let file = file.to_string_lossy().into_owned();
+                with_force(v(&["reattach", "--from", &file]), f, "--force")
+            }),
+            plugin: None,
+        },
+        Entry {
             name: "unhide --now",
             action: "take-back",
             cli: Some(|_, b, _, f| with_force(v(&["unhide", b, "--now"]), f, "--force")),
@@ -494,7 +513,7 @@ fn force_does_it_and_the_report_names_what_was_forced() {
             }
             // Forced past the policy, xl's own conditions remain: a device dom0 still drives
             // is attached with seize=1.
-            let seize = e.name == "attach";
+            let seize = e.name == "attach" || e.name == "reattach";
             if let Some(cli) = e.cli {
                 let args = cli(&w, bdf, seize, true);
                 let a: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -504,7 +523,18 @@ fn force_does_it_and_the_report_names_what_was_forced() {
                     stderr.contains(&format!("forced: {bdf}")),
                     "{case}: {args:?}: {stderr}"
                 );
-                assert_eq!(doc["forced"][0]["bdf"], *bdf, "{case}: {args:?}: {doc}");
+                if e.name == "reattach" {
+                    // A flow's report is its plan: the forced device is in its notes.
+                    let notes = strs(&doc["notes"]);
+                    assert!(
+                        notes
+                            .iter()
+                            .any(|n| n.starts_with(&format!("forced: {bdf}"))),
+                        "{case}: {args:?}: {doc}"
+                    );
+                } else {
+                    assert_eq!(doc["forced"][0]["bdf"], *bdf, "{case}: {args:?}: {doc}");
+                }
             }
             if let Some(plugin) = e.plugin {
                 let args = plugin(bdf, seize, true);

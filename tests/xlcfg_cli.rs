@@ -284,3 +284,30 @@ fn show_pci_entries_are_the_spec_parse_records() {
     assert_eq!(parsed.len(), specs.len());
     assert_eq!(j["pci"], serde_json::Value::Array(parsed));
 }
+
+#[test]
+fn deep_nesting_is_refused_as_xl_does_and_just_below_the_limit_is_edited() {
+    // 50,000 nested lists overflowed the stack (abort); xl says "memory exhausted".
+    let deep = 50_000;
+    let (_d, p) = given(&format!("x = {}{}\n", "[".repeat(deep), "]".repeat(deep)));
+    xenpci()
+        .args(["xlcfg", "show"])
+        .arg(&p)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "config parsing error near `[': memory exhausted",
+        ));
+    // 4,996 deep is still accepted by xl, so it is a document that can be edited.
+    let ok = 4_996;
+    let (_d, p) = given(&format!("x = {}{}\n", "[".repeat(ok), "]".repeat(ok)));
+    xenpci()
+        .args(["xlcfg", "set"])
+        .arg(&p)
+        .args(["pci_permissive", "1"])
+        .assert()
+        .success();
+    assert!(std::fs::read_to_string(&p)
+        .unwrap()
+        .ends_with("]\npci_permissive = 1\n"));
+}

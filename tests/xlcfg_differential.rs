@@ -16,7 +16,14 @@ use std::process::{Command, Stdio};
 
 use render::KEYS;
 
+/// The shim, built once per test binary (tests run in parallel: a second `cc -o` over a running
+/// shim fails with ETXTBSY).
 fn shim() -> PathBuf {
+    static SHIM: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    SHIM.get_or_init(build_shim).clone()
+}
+
+fn build_shim() -> PathBuf {
     assert!(
         std::path::Path::new("/usr/include/libxlutil.h").exists(),
         "libxen-dev is not installed: /usr/include/libxlutil.h is missing \
@@ -318,4 +325,34 @@ fn rust_parser_agrees_with_libxlutil() {
             .collect::<Vec<_>>()
             .join("\n")
     );
+}
+
+/// Nesting around bison's stack limit (YYMAXDEPTH 10000: "memory exhausted" from about 4,997
+/// lists deep, the exact depth depending on what precedes the innermost list), and far beyond
+/// it (50,000 overflowed xenpci's stack). Depths either side of the limit, with each parity of
+/// the stack, newlines inside, unterminated lists and the lookahead at end of input.
+#[test]
+fn deep_nesting_agrees_with_libxlutil() {
+    let mut docs = Vec::new();
+    for depth in [1, 100, 4995, 4996, 4997, 4998, 4999, 5000, 10_000, 50_000] {
+        let (open, close) = ("[".repeat(depth), "]".repeat(depth));
+        docs.push(format!("x = {open}{close}\n"));
+        docs.push(format!("x = [1, {open}{close}]\n"));
+        docs.push(format!("y = 2\nx = {}{close}\n", "[\n".repeat(depth)));
+        docs.push(format!("x = {open}"));
+        docs.push(format!("x = [1,{open}"));
+        docs.push(format!("x = {open}\n"));
+        docs.push(format!("x = {open}'a'{close}\nz = 1\n"));
+    }
+    let real = run_real(&docs);
+    for (doc, want) in docs.iter().zip(&real) {
+        let got = render::render(doc, KEYS);
+        assert_eq!(
+            &got,
+            want,
+            "{}... ({} bytes): xenpci and libxlutil disagree",
+            &doc[..doc.len().min(40)],
+            doc.len()
+        );
+    }
 }

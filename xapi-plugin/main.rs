@@ -11,14 +11,21 @@ mod xml;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     let out = match args.as_slice() {
-        [call] => match protocol::parse_call(call) {
-            Ok(call) => match functions::dispatch(&call) {
+        [call] => match call.to_str().map(protocol::parse_call) {
+            None => protocol::failure(
+                "XENPCI_BAD_CALL",
+                &[format!(
+                    "argument 1 is not valid UTF-8 (xapi passes the XML-RPC call as text): {:?}",
+                    call.to_string_lossy()
+                )],
+            ),
+            Some(Ok(call)) => match functions::dispatch(&call) {
                 Ok(value) => protocol::success(&value),
                 Err(f) => protocol::failure(&f.code, &f.params),
             },
-            Err(e) => protocol::failure("XENPCI_BAD_CALL", &[e.to_string()]),
+            Some(Err(e)) => protocol::failure("XENPCI_BAD_CALL", &[e.to_string()]),
         },
         _ => protocol::failure(
             "XENPCI_BAD_CALL",
@@ -28,6 +35,7 @@ fn main() -> ExitCode {
             )],
         ),
     };
-    print!("{out}");
+    // A closed stdout must not panic (xapi has gone; there is nobody to answer).
+    let _ = std::io::Write::write_all(&mut std::io::stdout(), out.as_bytes());
     ExitCode::SUCCESS
 }

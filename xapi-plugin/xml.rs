@@ -229,7 +229,16 @@ pub fn parse(s: &str) -> Result<Node, XmlError> {
     Ok(root)
 }
 
-/// Escapes text for an XML element body.
+/// Whether XML 1.0 can carry `c` at all (its `Char` production): not the C0 controls other than
+/// tab, LF and CR, nor U+FFFE and U+FFFF, not even as a character reference.
+pub fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | ' '..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// Escapes text for an XML element body, so the document stays well-formed whatever the text
+/// holds (a method name echoed back may hold anything): `< > &` as entities, CR as `&#13;` (a
+/// parser would turn a raw one into LF), and a character XML cannot carry as the visible text
+/// `\u{..}`.
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -237,6 +246,8 @@ pub fn escape(s: &str) -> String {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),
+            '\r' => out.push_str("&#13;"),
+            c if !is_xml_char(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
             _ => out.push(c),
         }
     }
@@ -271,6 +282,13 @@ mod tests {
         }
         let deep = "<a>".repeat(100) + &"</a>".repeat(100);
         assert!(parse(&deep).unwrap_err().message.contains("deeper"));
+    }
+
+    #[test]
+    fn escape_never_emits_a_character_xml_cannot_carry() {
+        let e = escape("a\u{1}b\u{1b}[0m\u{0}\u{FFFF}\r\tc");
+        assert!(e.chars().all(is_xml_char), "{e:?}");
+        assert_eq!(e, "a\\u{1}b\\u{1b}[0m\\u{0}\\u{ffff}&#13;\tc");
     }
 
     #[test]

@@ -152,6 +152,16 @@ pub fn execute_observed(
             StepState::Undoing | StepState::Undone => return rollback(site, journal, None),
             StepState::Planned => {}
         }
+        if crate::interrupt::requested() {
+            // Stopped between steps by a signal: undone like a failed step.
+            let msg = format!(
+                "step {} ({}): {}",
+                step.n,
+                step.action,
+                crate::interrupt::STOPPED
+            );
+            return rollback(site, journal, Some(msg));
+        }
         journal.set(i, StepState::Started, None).map_err(j)?;
         crash_hook("XENPCI_CRASH_BEFORE_STEP", step.n);
         match step.action.perform(site) {

@@ -13,7 +13,7 @@ use super::mapping::Mapping;
 use super::migrate::{step_diff, write_step, Moved, Plan};
 use super::steps::Action;
 use super::transport::Site;
-use super::xl::Xl;
+use super::xl::{DomainInfo, Xl};
 use super::{hotplug, FlowError};
 
 /// The saved file.
@@ -132,10 +132,24 @@ pub fn plan_reattach(
     host: &str,
     map: Option<&Mapping>,
 ) -> Result<Plan, FlowError> {
+    plan_reattach_guarded(site, saved, host, map, &mut |_, _| Ok(()))
+}
+
+/// Asked about every device a plan gives to a domain, before anything else is checked.
+pub type DevicesGuard<'g> = &'g mut dyn FnMut(&DomainInfo, &[Bdf]) -> Result<(), FlowError>;
+
+/// [`plan_reattach`] with `guard` asked about all the devices (as mapped to `host`) before xl's
+/// own conditions are checked, so a refusal of the safety policy comes first.
+pub fn plan_reattach_guarded(
+    site: &Site,
+    saved: &Saved,
+    host: &str,
+    map: Option<&Mapping>,
+    guard: DevicesGuard<'_>,
+) -> Result<Plan, FlowError> {
     let xl = Xl { site, host };
     let info = hotplug::domain(&xl, &saved.vm)?;
-    let mut steps = Vec::new();
-    let mut devices = Vec::new();
+    let mut mapped = Vec::new();
     for d in &saved.devices {
         let (name, to) = if host == saved.host {
             ("same-host".to_string(), d.bdf)
@@ -161,6 +175,13 @@ pub fn plan_reattach(
                     expected: e.to_string(),
                 }
             })?;
+        mapped.push((name, to, spec, text, d.bdf));
+    }
+    let bdfs: Vec<Bdf> = mapped.iter().map(|m| m.1).collect();
+    guard(&info, &bdfs)?;
+    let mut steps = Vec::new();
+    let mut devices = Vec::new();
+    for (name, to, spec, text, from) in mapped {
         hotplug::preflight_attach(&xl, &info, &spec)?;
         steps.push(Action::XlAttach {
             host: host.into(),
@@ -170,7 +191,7 @@ pub fn plan_reattach(
         });
         devices.push(Moved {
             name,
-            from: d.bdf,
+            from,
             to,
             spec: text,
         });

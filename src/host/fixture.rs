@@ -227,8 +227,11 @@ fn config_bytes_mf(f: &Func, multifunction: bool) -> Vec<u8> {
     let mut b = vec![0u8; len];
     let put16 = |b: &mut Vec<u8>, o: usize, v: u16| b[o..o + 2].copy_from_slice(&v.to_le_bytes());
     let put32 = |b: &mut Vec<u8>, o: usize, v: u32| b[o..o + 4].copy_from_slice(&v.to_le_bytes());
-    put16(&mut b, 0, f.vendor);
-    put16(&mut b, 2, f.device);
+    // An SR-IOV virtual function's Vendor and Device ID registers read ffff (SR-IOV 1.1
+    // §3.4.1.1, .2); the kernel's `vendor`/`device` attributes hold the ids from the PF.
+    let vf = f.physfn.is_some();
+    put16(&mut b, 0, if vf { 0xffff } else { f.vendor });
+    put16(&mut b, 2, if vf { 0xffff } else { f.device });
     put16(&mut b, 4, 0x0006);
     put16(&mut b, 6, 0x0010);
     put32(&mut b, 8, (f.class << 8) | f.rev as u32);

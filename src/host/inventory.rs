@@ -357,6 +357,38 @@ impl Inventory {
         }
     }
 
+    /// The warnings as a person reads them: the host's own, then the functions', one line per
+    /// kind of warning ("kernel IOMMU group N is [...] but ..." on 997 functions is one line with
+    /// its first example and the count). With `all`, one line per function and warning.
+    pub fn warning_lines(&self, all: bool) -> Vec<String> {
+        let mut lines = self.warnings.clone();
+        let mut kinds: Vec<(String, String, usize)> = Vec::new(); // kind, first example, count
+        for f in &self.functions {
+            for w in &f.warnings {
+                let line = format!("{}: {w}", f.bdf);
+                if all {
+                    lines.push(line);
+                    continue;
+                }
+                let kind = warning_kind(w);
+                match kinds.iter_mut().find(|(k, _, _)| *k == kind) {
+                    Some((_, _, n)) => *n += 1,
+                    None => kinds.push((kind, line, 1)),
+                }
+            }
+        }
+        for (_, first, n) in kinds {
+            lines.push(match n {
+                1 => first,
+                n => format!(
+                    "{first} (and {} more functions alike; -v or --json shows each)",
+                    n - 1
+                ),
+            });
+        }
+        lines
+    }
+
     /// All functions, sorted by address.
     pub fn functions(&self) -> &[PciFunction] {
         &self.functions
@@ -476,8 +508,18 @@ fn read_function(
         }
     };
     let c = config.as_ref();
-    let vendor = hex("vendor", 4, c.map(|c| c.vendor as u32));
-    let device = hex("device", 4, c.map(|c| c.device as u32));
+    // Vendor and device ids come from config space, which the kernel's `vendor`/`device`
+    // attributes repeat, except for an SR-IOV virtual function: its config space reads ffff and
+    // the kernel takes the ids from the physical function. Then (or without config) the
+    // attributes answer.
+    let ids = c.filter(|c| c.vendor != 0xffff && c.device != 0xffff);
+    let (vendor, device) = match ids {
+        Some(c) => (Some(c.vendor as u32), Some(c.device as u32)),
+        None => (
+            hex("vendor", 4, c.map(|c| c.vendor as u32)),
+            hex("device", 4, c.map(|c| c.device as u32)),
+        ),
+    };
     let (Some(vendor), Some(device)) = (vendor, device) else {
         global.push(format!(
             "{bdf}: skipped: no vendor/device id ({})",
@@ -567,6 +609,57 @@ fn read_function(
         critical: Vec::new(),
         warnings: w,
     })
+}
+
+/// What makes two functions' warnings the same kind: the text with its addresses, numbers and
+/// bracketed lists blanked.
+fn warning_kind(w: &str) -> String {
+    let mut out = String::with_capacity(w.len());
+    let mut depth = 0usize;
+    let mut in_token = false;
+    let mut token_has_digit = false;
+    let mut token = String::new();
+    let flush = |out: &mut String, token: &mut String, has_digit: bool| {
+        if has_digit {
+            out.push('#');
+        } else {
+            out.push_str(token);
+        }
+        token.clear();
+    };
+    for ch in w.chars() {
+        match ch {
+            '[' => {
+                depth += 1;
+                if depth == 1 {
+                    out.push_str("[…]");
+                }
+                continue;
+            }
+            ']' if depth > 0 => {
+                depth -= 1;
+                continue;
+            }
+            _ if depth > 0 => continue,
+            _ => {}
+        }
+        if ch.is_ascii_hexdigit() || ch == ':' || ch == '.' {
+            in_token = true;
+            token_has_digit |= ch.is_ascii_digit();
+            token.push(ch);
+        } else {
+            if in_token {
+                flush(&mut out, &mut token, token_has_digit);
+                in_token = false;
+                token_has_digit = false;
+            }
+            out.push(ch);
+        }
+    }
+    if in_token {
+        flush(&mut out, &mut token, token_has_digit);
+    }
+    out
 }
 
 fn read_sriov(root: &HostRoot, dir: &Path, w: &mut Vec<String>) -> Option<Sriov> {
@@ -665,6 +758,41 @@ mod tests {
     }
 
     #[test]
+    fn warnings_of_one_kind_are_one_line_with_a_count() {
+        let a = "kernel IOMMU group 12 is [0000:00:1c.0, 0000:01:00.0] but config space suggests [0000:01:00.0]; using the kernel's";
+        let b = "kernel IOMMU group 7 is [0000:03:00.0] but config space suggests [0000:03:00.1]; using the kernel's";
+        assert_eq!(warning_kind(a), warning_kind(b));
+        assert_ne!(
+            warning_kind(a),
+            warning_kind("/sys/x/config: only 12 bytes, expected at least 64")
+        );
+        // Words made of hex letters stay words ("bad", "face" are not numbers).
+        assert_eq!(warning_kind("a bad face 31"), "a bad face #");
+        let (_d, mut inv) = scan(&fixture::sriov_nic());
+        for (i, f) in inv.functions.iter_mut().enumerate().take(3) {
+            f.warnings.push(format!(
+                "kernel IOMMU group {i} is [{}] but config space suggests []; using the kernel's",
+                f.bdf
+            ));
+        }
+        let lines = inv.warning_lines(false);
+        let alike: Vec<&String> = lines.iter().filter(|l| l.contains("IOMMU group")).collect();
+        assert_eq!(alike.len(), 1, "{lines:?}");
+        assert!(
+            alike[0].contains("and 2 more functions alike"),
+            "{}",
+            alike[0]
+        );
+        assert_eq!(
+            inv.warning_lines(true)
+                .iter()
+                .filter(|l| l.contains("IOMMU group"))
+                .count(),
+            3
+        );
+    }
+
+    #[test]
     fn sriov_and_hidden_state_are_read() {
         let (_d, inv) = scan(&fixture::sriov_nic());
         let pf = inv.get(b("01:00.0")).unwrap();
@@ -674,5 +802,9 @@ mod tests {
         assert_eq!(vf.physfn, Some(pf.bdf));
         assert!(vf.driver_state().is_pciback());
         assert_eq!(vf.reset, ["flr"]);
+        // A VF's config space reads ffff for its ids; the kernel's attributes answer instead.
+        assert_eq!(vf.config.as_ref().unwrap().vendor, 0xffff);
+        assert_eq!((vf.vendor_id, vf.device_id), (0x8086, 0x10ca));
+        assert!(vf.warnings.is_empty(), "{:?}", vf.warnings);
     }
 }

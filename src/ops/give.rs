@@ -85,30 +85,12 @@ pub fn attach(
     dry_run: bool,
     force: bool,
 ) -> Result<AttachReport, OpError> {
-    let local = xl.site.is_local(xl.host);
-    let inv = local.then(|| Inventory::scan(&xl.site.root));
+    let (inv, in_use) = attach_facts(xl);
     let none = BTreeMap::<Bdf, DeviceFacts>::new();
     let host: &dyn HostFacts = match &inv {
         Some(i) => i,
         None => &none,
     };
-    let mut in_use = InUse::default();
-    let cmd = xl.site.xl(xl.host, &["list", "-l"]).to_string();
-    facts::record_xl(
-        xl.site
-            .run_xl(xl.host, &["list", "-l"])
-            .map_err(|e| e.to_string()),
-        &cmd,
-        &mut in_use,
-    );
-    if !local {
-        in_use.unchecked.push(format!(
-            "dom0's own devices on {} not checked (xenpci reads them only on this host)",
-            xl.host
-        ));
-    } else if Toolstack::of(&xl.site.root) == Toolstack::Xapi {
-        facts::xapi_vms(&Xe::new(xl.site.runner), &mut in_use);
-    }
     let mut forced = Vec::new();
     let mut guard = |d: &DomainInfo, bdf: Bdf| -> Result<Vec<String>, FlowError> {
         let target = [Holder::Domain {
@@ -136,6 +118,78 @@ pub fn attach(
     Ok(AttachReport { report, forced })
 }
 
+/// What an attach on `xl.host` is decided from: this host's inventory when `xl.host` is this
+/// host (dom0's own devices, bridges, groups; `None` elsewhere, with a note in the facts that
+/// they were not checked), and who uses what (running domains per `xl list -l`, XAPI VMs).
+fn attach_facts(xl: &Xl) -> (Option<Inventory>, InUse) {
+    let local = xl.site.is_local(xl.host);
+    let inv = local.then(|| Inventory::scan(&xl.site.root));
+    let mut in_use = InUse::default();
+    let cmd = xl.site.xl(xl.host, &["list", "-l"]).to_string();
+    facts::record_xl(
+        xl.site
+            .run_xl(xl.host, &["list", "-l"])
+            .map_err(|e| e.to_string()),
+        &cmd,
+        &mut in_use,
+    );
+    if !local {
+        in_use.unchecked.push(format!(
+            "dom0's own devices on {} not checked (xenpci reads them only on this host)",
+            xl.host
+        ));
+    } else if Toolstack::of(&xl.site.root) == Toolstack::Xapi {
+        facts::xapi_vms(&Xe::new(xl.site.runner), &mut in_use);
+    }
+    (inv, in_use)
+}
+
+/// `reattach --from FILE`: the saved devices (mapped to this host's when the host changed)
+/// planned back onto their domain, all of them asked of the policy for [`Action::Give`] at once
+/// (so a group saved whole is passed whole), like an attach: a file edited by hand, or a map
+/// that names another device, cannot give dom0's controller to a guest. Returns the plan and
+/// what `force` let through.
+pub fn reattach(
+    site: &crate::flows::transport::Site,
+    saved: &crate::flows::saved::Saved,
+    host: &str,
+    map: Option<&crate::flows::mapping::Mapping>,
+    force: bool,
+) -> Result<(crate::flows::migrate::Plan, Vec<Refusal>), OpError> {
+    let xl = Xl { site, host };
+    let (inv, in_use) = attach_facts(&xl);
+    let none = BTreeMap::<Bdf, DeviceFacts>::new();
+    let facts: &dyn HostFacts = match &inv {
+        Some(i) => i,
+        None => &none,
+    };
+    let mut forced = Vec::new();
+    let mut guard = |d: &DomainInfo, devices: &[Bdf]| -> Result<(), FlowError> {
+        let v = policy::decide(
+            facts,
+            &in_use,
+            &policy::Request {
+                action: Action::Give,
+                devices,
+                target: &[Holder::Domain {
+                    name: d.name.clone(),
+                    domid: d.domid,
+                }],
+                force,
+                with_group: false,
+            },
+        )
+        .into_result("reattach", &format!(" to domain {}", d.name))?;
+        forced = v.forced;
+        Ok(())
+    };
+    let mut plan = crate::flows::saved::plan_reattach_guarded(site, saved, host, map, &mut guard)?;
+    // The plan is the flow's report (dry run, journal, `status`): it says what was forced.
+    plan.notes
+        .extend(forced.iter().map(|r| format!("forced: {r}")));
+    Ok((plan, forced))
+}
+
 /// The guest of an xl.cfg (the file, and the domain its `name` names) and who uses what, with
 /// the file's own devices as the guest's. Err when xl cannot read the file.
 fn xlcfg_facts(
@@ -144,12 +198,23 @@ fn xlcfg_facts(
     file: &Path,
     doc: &Document,
 ) -> Result<(Vec<Holder>, InUse, Vec<Bdf>), OpError> {
-    let source = file.display().to_string();
     let cfg = doc.config().map_err(|e| OpError::BadInput {
         what: "xl.cfg".into(),
-        input: source.clone(),
+        input: file.display().to_string(),
         expected: e.to_string(),
     })?;
+    xlcfg_config_facts(root, runner, file, &cfg)
+}
+
+/// [`xlcfg_facts`] from the settings as xl reads them (what `xlcfg show` has without building
+/// the lossless document).
+fn xlcfg_config_facts(
+    root: &HostRoot,
+    runner: &dyn Runner,
+    file: &Path,
+    cfg: &crate::syntax::xl_cfg::Config,
+) -> Result<(Vec<Holder>, InUse, Vec<Bdf>), OpError> {
+    let source = file.display().to_string();
     let name = match cfg.get_string("name") {
         crate::syntax::xl_cfg::Lookup::Found(n) => Some(n),
         _ => None,
@@ -165,7 +230,7 @@ fn xlcfg_facts(
         });
     }
     let mut in_use = facts::local(root, runner);
-    let eff = crate::xlcfg::effective(&cfg, &source, &xl_spec_parser);
+    let eff = crate::xlcfg::effective(cfg, &source, &xl_spec_parser);
     let devices: Vec<Bdf> = eff
         .pci
         .iter()
@@ -217,9 +282,9 @@ pub fn xlcfg_review(
     root: &HostRoot,
     runner: &dyn Runner,
     file: &Path,
-    doc: &Document,
+    cfg: &crate::syntax::xl_cfg::Config,
 ) -> Result<Verdict, OpError> {
-    let (target, in_use, devices) = xlcfg_facts(root, runner, file, doc)?;
+    let (target, in_use, devices) = xlcfg_config_facts(root, runner, file, cfg)?;
     Ok(policy::decide(
         &Inventory::scan(root),
         &in_use,

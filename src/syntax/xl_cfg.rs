@@ -17,15 +17,17 @@
 //! newline are reported one line too low, at most one lexical error per line, bison's recovery
 //! skips to the next newline and stays quiet for three tokens.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use nom::branch::alt;
-use nom::bytes::complete::{tag, take_while};
+use nom::bytes::complete::{tag, take_while, take_while1};
 use nom::character::complete::{char, none_of, one_of, satisfy};
 use nom::combinator::recognize;
 use nom::multi::many0_count;
 use nom::sequence::{pair, preceded};
 use nom::{IResult, Parser};
+use rustc_hash::FxHashMap;
 
 /// The three lines libxlutil prints after a failed parse that contained `+ - . ( ) :`.
 pub const PYTHON_WARNING: &str = "warning: Config file looks like it contains Python code.\n\
@@ -85,7 +87,7 @@ fn quoted_with(q: char) -> impl Fn(&str) -> IResult<&str, &str> {
         recognize((
             char(q),
             many0_count(alt((
-                recognize(none_of(stop)),
+                take_while1(|c| !stop.contains(c)),
                 recognize(preceded(char('\\'), none_of("\n"))),
             ))),
             char(q),
@@ -105,7 +107,7 @@ pub fn python_char(i: &str) -> IResult<&str, char> {
 // ---------------------------------------------------------------------------------------------
 
 /// What a lexeme is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LexKind {
     /// IDENT
     Ident,
@@ -142,7 +144,7 @@ pub enum LexKind {
 }
 
 /// One lexeme with its byte span and the scanner's line counter after it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Lexeme {
     /// Kind.
     pub kind: LexKind,
@@ -157,55 +159,90 @@ pub struct Lexeme {
 /// Cuts `src` into lexemes exactly as the flex scanner does. Never fails: characters no rule
 /// takes become [`LexKind::LexError`] lexemes.
 pub fn lex(src: &str) -> Vec<Lexeme> {
-    let mut out = Vec::new();
-    let mut pos = 0;
-    let mut line = 1;
-    while pos < src.len() {
-        let rest = &src[pos..];
-        let (len, kind) = lex_one(rest);
-        let text = &rest[..len];
-        line += text.bytes().filter(|&b| b == b'\n').count();
-        out.push(Lexeme {
-            kind,
-            start: pos,
-            end: pos + len,
-            line_after: line,
-        });
-        pos += len;
+    Lexer::new(src).collect()
+}
+
+/// [`lex`] one lexeme at a time (the parser reads a file without keeping them all).
+#[derive(Debug, Clone)]
+pub struct Lexer<'a> {
+    src: &'a str,
+    pos: usize,
+    line: usize,
+}
+
+impl<'a> Lexer<'a> {
+    /// A lexer at the start of `src`.
+    pub fn new(src: &'a str) -> Lexer<'a> {
+        Lexer {
+            src,
+            pos: 0,
+            line: 1,
+        }
     }
-    out
+}
+
+impl Iterator for Lexer<'_> {
+    type Item = Lexeme;
+
+    fn next(&mut self) -> Option<Lexeme> {
+        let rest = self.src.get(self.pos..).filter(|r| !r.is_empty())?;
+        let (len, kind) = lex_one(rest);
+        // Only a NEWLINE (a comment included) or a lexical error can hold a newline, as its last
+        // byte.
+        if rest.as_bytes()[len - 1] == b'\n' {
+            self.line += 1;
+        }
+        let start = self.pos;
+        self.pos += len;
+        Some(Lexeme {
+            kind,
+            start,
+            end: self.pos,
+            line_after: self.line,
+        })
+    }
 }
 
 fn lex_one(rest: &str) -> (usize, LexKind) {
     let took = |r: IResult<&str, &str>| r.ok().map(|(_, t)| t.len());
-    if let Some(n) = took(ident(rest)) {
-        return (n, LexKind::Ident);
-    }
-    if let Some(n) = took(number(rest)) {
-        return (n, LexKind::Number);
-    }
-    if let Some(n) = took(blank(rest)) {
-        return (n, LexKind::Blank);
-    }
-    if let Ok((_, p)) = punct(rest) {
-        let kind = match p {
-            "+=" => LexKind::AddAssign,
-            "," => LexKind::Comma,
-            "[" => LexKind::Open,
-            "]" => LexKind::Close,
-            "=" => LexKind::Assign,
-            _ => LexKind::Semi,
-        };
-        return (p.len(), kind);
-    }
-    if let Some(n) = took(newline(rest)) {
-        return (n, LexKind::Newline);
-    }
-    if let Some(n) = took(quoted(rest)) {
-        return (n, LexKind::Str);
-    }
-    let python = python_char(rest).is_ok();
-    lex_error(rest, python)
+    // The rules start with disjoint characters, so the first byte picks the only one that can
+    // match (what "first rule wins" comes to), instead of trying each in turn.
+    let rule = match rest.as_bytes().first() {
+        // [`ident`] and [`number`] as byte loops (their characters are ASCII).
+        Some(b'a'..=b'z') => Some((
+            run_len(
+                rest,
+                |b| matches!(b, b'.' | b'_' | b'0'..=b'9' | b'a'..=b'z'),
+            ),
+            LexKind::Ident,
+        )),
+        Some(b'0'..=b'9') => Some((
+            run_len(rest, |b| matches!(b, b'0'..=b'9' | b'a'..=b'f' | b'x')),
+            LexKind::Number,
+        )),
+        // The one-character rules ([`blank`], [`punct`], the `\n` of [`newline`]) directly:
+        // a third of a big file's lexemes, and the nom call costs more than the match.
+        Some(b' ' | b'\t') => Some((1, LexKind::Blank)),
+        Some(b'\n') => Some((1, LexKind::Newline)),
+        Some(b',') => Some((1, LexKind::Comma)),
+        Some(b'[') => Some((1, LexKind::Open)),
+        Some(b']') => Some((1, LexKind::Close)),
+        Some(b'=') => Some((1, LexKind::Assign)),
+        Some(b';') => Some((1, LexKind::Semi)),
+        Some(b'+') => rest.starts_with("+=").then_some((2, LexKind::AddAssign)),
+        Some(b'#') => took(newline(rest)).map(|n| (n, LexKind::Newline)),
+        Some(b'\'' | b'"') => took(quoted(rest)).map(|n| (n, LexKind::Str)),
+        _ => None,
+    };
+    rule.unwrap_or_else(|| lex_error(rest, python_char(rest).is_ok()))
+}
+
+/// 1 + the length of the run of bytes after the first that `more` accepts.
+fn run_len(rest: &str, more: impl Fn(u8) -> bool) -> usize {
+    1 + rest.as_bytes()[1..]
+        .iter()
+        .take_while(|&&b| more(b))
+        .count()
 }
 
 /// flex's `lexerr` state: the bad character, then either a run of non-blanks, one blank, or the
@@ -592,14 +629,14 @@ impl Tok {
 }
 
 #[derive(Debug, Clone)]
-struct Token {
+struct Token<'a> {
     tok: Tok,
     /// bison location `first_line`.
     line: usize,
     /// yytext
-    text: String,
+    text: &'a str,
     /// dequoted value (STRING) or text (IDENT, NUMBER)
-    value: String,
+    value: Cow<'a, str>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -650,6 +687,11 @@ const RULES: [(Nt, usize); 23] = [
     (Nt::Nlok, 0),
     (Nt::Nlok, 2),
 ];
+
+/// bison's `YYMAXDEPTH`: the parser stack holds at most this many states; one more push is
+/// "memory exhausted" (libxlutil's parser is generated with the default). A value nested about
+/// 5,000 lists deep reaches it.
+pub const MAX_STACK: usize = 10_000;
 
 /// State 6 is `stmt: error . NEWLINE`, reached by shifting `error` in state 2.
 const ERROR_STATE: u8 = 6;
@@ -778,30 +820,40 @@ fn expected(state: u8) -> &'static [Tok] {
     }
 }
 
-#[derive(Debug, Clone)]
-enum Sem {
+#[derive(Debug, Clone, Default)]
+enum Sem<'a> {
+    #[default]
     None,
-    Text(String),
+    /// An IDENT, borrowed from the source.
+    Name(&'a str),
     Val(Value, usize),
 }
 
-struct Ctx<'a> {
+struct Ctx<'a, I> {
     src: &'a str,
-    lexemes: Vec<Lexeme>,
-    pos: usize,
+    lexemes: I,
+    /// The last lexeme read.
+    last_lexeme: Option<Lexeme>,
     err: bool,
     lexerr_line: i64,
     likely_python: bool,
     diags: Vec<Diagnostic>,
     /// yytext / yylineno of the scanner right now.
-    cur_text: String,
+    cur_text: &'a str,
     cur_line: usize,
     /// yylloc.first_line of the last token returned (kept at EOF).
     last_loc: usize,
     settings: Vec<Setting>,
+    /// The name of each setting, borrowed from the source.
+    names: Vec<&'a str>,
+    /// Index in `settings` of the last setting of each name among the first `indexed` ones
+    /// (libxlutil's `find` walks its whole list: quadratic for many `+=` of distinct keys).
+    /// Built only as far as a `+=` needs it: a file without one never hashes a key.
+    last: FxHashMap<&'a str, usize>,
+    indexed: usize,
 }
 
-impl Ctx<'_> {
+impl<'a, I: Iterator<Item = Lexeme>> Ctx<'a, I> {
     fn yyerror(&mut self, loc_line: usize, text: &str, eof: bool, msg: &str) {
         if (loc_line as i64) <= self.lexerr_line {
             return;
@@ -832,17 +884,16 @@ impl Ctx<'_> {
 
     fn lexical_error(&mut self, msg: &str) {
         let line = self.cur_line;
-        let text = self.cur_text.clone();
-        self.yyerror(line, &text, false, msg);
+        let text = self.cur_text;
+        self.yyerror(line, text, false, msg);
         self.lexerr_line = line as i64;
     }
 
     /// yylex: the next token for the parser (reporting lexical errors on the way).
-    fn next_token(&mut self) -> (Token, bool) {
-        while self.pos < self.lexemes.len() {
-            let lx = self.lexemes[self.pos].clone();
-            self.pos += 1;
-            let text = &self.src[lx.start..lx.end];
+    fn next_token(&mut self) -> (Token<'a>, bool) {
+        while let Some(lx) = self.lexemes.next() {
+            self.last_lexeme = Some(lx);
+            let text: &'a str = &self.src[lx.start..lx.end];
             let tok = match lx.kind {
                 LexKind::Blank => continue,
                 LexKind::LexError {
@@ -853,10 +904,10 @@ impl Ctx<'_> {
                     self.likely_python |= python;
                     if silent {
                         // Pending yymore text: shown as the `near' text of an error at EOF.
-                        self.cur_text = text.to_string();
+                        self.cur_text = text;
                         continue;
                     }
-                    self.cur_text = text.to_string();
+                    self.cur_text = text;
                     self.cur_line = lx.line_after;
                     self.lexical_error("lexical error");
                     if !newline {
@@ -865,8 +916,8 @@ impl Ctx<'_> {
                     let t = Token {
                         tok: Tok::Newline,
                         line: lx.line_after,
-                        text: text.to_string(),
-                        value: String::new(),
+                        text,
+                        value: Cow::Borrowed(""),
                     };
                     self.last_loc = t.line;
                     return (t, false);
@@ -882,24 +933,27 @@ impl Ctx<'_> {
                 LexKind::Open => Tok::Open,
                 LexKind::Close => Tok::Close,
             };
-            self.cur_text = text.to_string();
+            self.cur_text = text;
             self.cur_line = lx.line_after;
             let line = if tok == Tok::Newline {
                 lx.line_after - 1
             } else {
                 lx.line_after
             };
-            let mut value = text.to_string();
+            let mut value = Cow::Borrowed(text);
             if tok == Tok::Str {
+                let body = &text[1..text.len() - 1];
                 if self.err {
-                    value = String::new();
+                    value = Cow::Borrowed("");
+                } else if !body.contains('\\') {
+                    value = Cow::Borrowed(body);
                 } else {
                     match dequote(text) {
-                        Ok(v) => value = v,
+                        Ok(v) => value = Cow::Owned(v),
                         Err(msg) => {
                             self.lexical_error(msg);
                             self.err = true;
-                            value = String::new();
+                            value = Cow::Borrowed("");
                         }
                     }
                 }
@@ -909,7 +963,7 @@ impl Ctx<'_> {
                 Token {
                     tok,
                     line,
-                    text: text.to_string(),
+                    text,
                     value,
                 },
                 false,
@@ -919,32 +973,42 @@ impl Ctx<'_> {
             tok: Tok::End,
             line: self.last_loc,
             text: self.cur_text_at_eof(),
-            value: String::new(),
+            value: Cow::Borrowed(""),
         };
         (t, true)
     }
 
-    fn cur_text_at_eof(&self) -> String {
-        match self.lexemes.last() {
+    fn cur_text_at_eof(&self) -> &'a str {
+        match &self.last_lexeme {
             Some(Lexeme {
                 kind: LexKind::LexError { silent: true, .. },
                 start,
                 end,
                 ..
-            }) => self.src[*start..*end].to_string(),
-            _ => String::new(),
+            }) => &self.src[*start..*end],
+            _ => "",
         }
     }
 
-    fn set_store(&mut self, name: String, op: Op, value: Value, line: usize) {
+    fn set_store(&mut self, name: &'a str, op: Op, value: Value, line: usize) {
         if self.err {
             return;
         }
         let mut value = value;
         if op == Op::Add {
-            if let Some(prev) = self.settings.iter_mut().rev().find(|s| s.name == name) {
-                match (&mut prev.value, &mut value) {
-                    (Value::Str(p), Value::Str(a)) => *a = format!("{p}{a}"),
+            for (i, n) in self.names.iter().enumerate().skip(self.indexed) {
+                self.last.insert(n, i);
+            }
+            self.indexed = self.names.len();
+            if let Some(&i) = self.last.get(name) {
+                // The earlier setting is superseded: its value moves into the new one (copying
+                // it, as libxlutil does, costs time and memory quadratic in the `+=` chain).
+                match (&mut self.settings[i].value, &mut value) {
+                    (Value::Str(p), Value::Str(a)) => {
+                        let mut joined = std::mem::take(p);
+                        joined.push_str(a);
+                        *a = joined;
+                    }
                     (Value::List(p), Value::List(a)) => {
                         let mut joined = std::mem::take(p);
                         joined.append(a);
@@ -958,8 +1022,9 @@ impl Ctx<'_> {
                 }
             }
         }
+        self.names.push(name);
         self.settings.push(Setting {
-            name,
+            name: name.to_string(),
             value,
             op,
             line,
@@ -970,18 +1035,30 @@ impl Ctx<'_> {
 /// Parses a whole xl.cfg text like `xlu_cfg_readdata`: the settings, or every error line xl
 /// prints.
 pub fn parse(src: &str) -> Result<Config, ParseError> {
+    parse_from(src, Lexer::new(src))
+}
+
+/// [`parse`] over the lexemes [`lex`] made of `src`, for callers that keep them.
+pub fn parse_lexed(src: &str, lexemes: &[Lexeme]) -> Result<Config, ParseError> {
+    parse_from(src, lexemes.iter().copied())
+}
+
+fn parse_from(src: &str, lexemes: impl Iterator<Item = Lexeme>) -> Result<Config, ParseError> {
     let mut cx = Ctx {
         src,
-        lexemes: lex(src),
-        pos: 0,
+        lexemes,
+        last_lexeme: None,
         err: false,
         lexerr_line: -1,
         likely_python: false,
         diags: Vec::new(),
-        cur_text: String::new(),
+        cur_text: "",
         cur_line: 1,
         last_loc: 1,
         settings: Vec::new(),
+        names: Vec::new(),
+        last: FxHashMap::default(),
+        indexed: 0,
     };
     let accepted = run_automaton(&mut cx);
     if cx.err || !accepted {
@@ -1003,9 +1080,9 @@ pub fn parse(src: &str) -> Result<Config, ParseError> {
     })
 }
 
-fn run_automaton(cx: &mut Ctx) -> bool {
+fn run_automaton<'a, I: Iterator<Item = Lexeme>>(cx: &mut Ctx<'a, I>) -> bool {
     let mut states: Vec<u8> = vec![0];
-    let mut sems: Vec<Sem> = vec![Sem::None];
+    let mut sems: Vec<Sem<'a>> = vec![Sem::None];
     let mut la: Option<(Token, bool)> = None;
     let mut errstatus = 0u8;
     loop {
@@ -1025,26 +1102,30 @@ fn run_automaton(cx: &mut Ctx) -> bool {
             Act::Shift(s) => {
                 let (t, _) = la.take().unwrap_or_else(|| cx.next_token());
                 let sem = match t.tok {
-                    Tok::Ident | Tok::Str | Tok::Number => Sem::Text(t.value),
+                    Tok::Ident => Sem::Name(t.text),
+                    Tok::Str | Tok::Number => Sem::Val(Value::Str(t.value.into_owned()), t.line),
                     Tok::Open => Sem::Val(Value::Str(String::new()), t.line),
                     _ => Sem::None,
-                };
-                let sem = match (t.tok, sem) {
-                    (Tok::Str | Tok::Number, Sem::Text(v)) => Sem::Val(Value::Str(v), t.line),
-                    (_, s) => s,
                 };
                 states.push(s);
                 sems.push(sem);
                 errstatus = errstatus.saturating_sub(1);
+                if states.len() >= MAX_STACK {
+                    return exhausted(cx, &la);
+                }
             }
             Act::Reduce(r) => {
                 let (lhs, n) = RULES[r as usize];
-                let rhs: Vec<Sem> = sems.split_off(sems.len() - n);
+                let base = sems.len() - n;
+                let sem = reduce(cx, r, &mut sems[base..]);
+                sems.truncate(base);
                 states.truncate(states.len() - n);
-                let sem = reduce(cx, r, rhs);
                 let top = *states.last().unwrap_or(&0);
                 states.push(goto(top, lhs));
                 sems.push(sem);
+                if states.len() >= MAX_STACK {
+                    return exhausted(cx, &la);
+                }
             }
             Act::Error => {
                 let (t, eof) = la.clone().unwrap_or_else(|| cx.next_token());
@@ -1056,7 +1137,7 @@ fn run_automaton(cx: &mut Ctx) -> bool {
                         msg.push_str(", expecting ");
                         msg.push_str(&names.join(" or "));
                     }
-                    cx.yyerror(t.line, &t.text, eof, &msg);
+                    cx.yyerror(t.line, t.text, eof, &msg);
                 }
                 if errstatus == 3 {
                     if t.tok == Tok::End {
@@ -1082,48 +1163,58 @@ fn run_automaton(cx: &mut Ctx) -> bool {
     }
 }
 
-fn reduce(cx: &mut Ctx, rule: u8, mut rhs: Vec<Sem>) -> Sem {
+/// bison's `yyexhaustedlab`: the stack is full. The message goes through yyerror like any
+/// other (the lookahead's location, the scanner's current text), and the parse fails.
+fn exhausted<I: Iterator<Item = Lexeme>>(cx: &mut Ctx<I>, la: &Option<(Token, bool)>) -> bool {
+    match la {
+        Some((t, true)) => cx.yyerror(t.line, t.text, true, "memory exhausted"),
+        _ => {
+            let (line, text) = (cx.last_loc, cx.cur_text);
+            cx.yyerror(line, text, false, "memory exhausted");
+        }
+    }
+    false
+}
+
+/// The semantic action of `rule` over its right-hand side (taken out of the value stack).
+fn reduce<'a, I: Iterator<Item = Lexeme>>(
+    cx: &mut Ctx<'a, I>,
+    rule: u8,
+    rhs: &mut [Sem<'a>],
+) -> Sem<'a> {
+    let mut take = |i: usize| rhs.get_mut(i).map_or(Sem::None, std::mem::take);
     match rule {
         8 | 9 => {
             let op = if rule == 8 { Op::Assign } else { Op::Add };
-            let val = rhs.pop();
-            let name = rhs.into_iter().next();
-            if let (Some(Sem::Text(name)), Some(Sem::Val(v, line))) = (name, val) {
+            if let (Sem::Name(name), Sem::Val(v, line)) = (take(0), take(2)) {
                 cx.set_store(name, op, v, line);
             }
             Sem::None
         }
-        12 => rhs.pop().unwrap_or(Sem::None),
+        12 | 14 | 15 | 17 | 18 => take(0),
         13 => {
             // '[' nlok valuelist ']': the location is the '['.
-            let line = match rhs.first() {
-                Some(Sem::Val(_, l)) => *l,
+            let line = match take(0) {
+                Sem::Val(_, l) => l,
                 _ => 0,
             };
-            match rhs.into_iter().nth(2) {
-                Some(Sem::Val(v, _)) => Sem::Val(v, line),
+            match take(2) {
+                Sem::Val(v, _) => Sem::Val(v, line),
                 _ => Sem::Val(Value::List(Vec::new()), line),
             }
         }
-        14 | 15 => rhs.pop().unwrap_or(Sem::None),
         16 => Sem::Val(Value::List(Vec::new()), 0),
-        17 | 18 => rhs.into_iter().next().unwrap_or(Sem::None),
-        19 => match rhs.into_iter().next() {
-            Some(Sem::Val(v, l)) => Sem::Val(Value::List(vec![v]), l),
+        19 => match take(0) {
+            Sem::Val(v, l) => Sem::Val(Value::List(vec![v]), l),
             _ => Sem::None,
         },
-        20 => {
-            let mut it = rhs.into_iter();
-            let list = it.next();
-            let item = it.nth(2);
-            match (list, item) {
-                (Some(Sem::Val(Value::List(mut l), line)), Some(Sem::Val(v, _))) => {
-                    l.push(v);
-                    Sem::Val(Value::List(l), line)
-                }
-                (list, _) => list.unwrap_or(Sem::None),
+        20 => match (take(0), take(3)) {
+            (Sem::Val(Value::List(mut l), line), Sem::Val(v, _)) => {
+                l.push(v);
+                Sem::Val(Value::List(l), line)
             }
-        }
+            (list, _) => list,
+        },
         _ => Sem::None,
     }
 }
@@ -1174,6 +1265,42 @@ mod tests {
         assert!(quoted("\"a\nb\"").is_err());
         assert_eq!(python_char("(x"), Ok(("x", '(')));
         assert!(python_char(",").is_err());
+    }
+
+    #[test]
+    fn lexer_dispatch_agrees_with_the_token_rules() {
+        for text in [
+            " x",
+            "\tx",
+            "\nx",
+            ",x",
+            "[x",
+            "]x",
+            "=x",
+            ";x",
+            "+=x",
+            "+x",
+            "# c\nx",
+            "#",
+            "a",
+            "pci.0_x=",
+            "z9.",
+            "0x1fZ",
+            "9",
+            "0abcdefgx",
+        ] {
+            let (n, kind) = lex_one(text);
+            let by_rule = ident(text)
+                .or_else(|_| number(text))
+                .or_else(|_| blank(text))
+                .or_else(|_| punct(text))
+                .or_else(|_| newline(text))
+                .map(|(_, t)| t.len());
+            match by_rule {
+                Ok(len) => assert_eq!(n, len, "{text:?}"),
+                Err(_) => assert!(matches!(kind, LexKind::LexError { .. }), "{text:?}"),
+            }
+        }
     }
 
     #[test]
@@ -1260,6 +1387,36 @@ mod tests {
         );
         ok("a = 1; b = 2");
         assert!(err("a = 1 b = 2\n").contains("unexpected IDENT, expecting $end"));
+    }
+
+    #[test]
+    fn long_add_chains_cost_linear_time_and_memory() {
+        // 10,000 `+=` to one string key: each setting used to keep its own copy of the whole
+        // string so far (quadratic memory: 400 MB here, 2 GB for 400 KB of input).
+        let n = 10_000;
+        let cfg = ok(&"extra += \"console \"\n".repeat(n));
+        let kept: usize = cfg
+            .settings
+            .iter()
+            .map(|s| match &s.value {
+                Value::Str(v) => v.len(),
+                Value::List(_) => 0,
+            })
+            .sum();
+        assert_eq!(cfg.get_string("extra"), Lookup::Found("console ".repeat(n)));
+        assert!(kept <= 2 * 8 * n, "{kept} bytes kept for {} bytes", 8 * n);
+        // 40,000 `+=` to distinct keys: each used to search every earlier setting.
+        let n = 40_000;
+        let src: String = (0..n).map(|i| format!("k{i} += {i}\n")).collect();
+        let t = std::time::Instant::now();
+        let cfg = ok(&src);
+        assert_eq!(
+            cfg.get_long("k39999"),
+            Lookup::Invalid(
+                "40000: warning: can't use += with numbers for parameter `k39999'".into()
+            )
+        );
+        assert!(t.elapsed().as_secs_f64() < 3.0, "{:?}", t.elapsed());
     }
 
     #[test]

@@ -96,14 +96,19 @@ impl Atom {
 impl Document {
     /// Parses `src` exactly as xl does; on success the document prints back byte for byte.
     pub fn parse(src: &str) -> Result<Document, ParseError> {
-        xl_cfg::parse(src)?;
+        Ok(Document::parse_with_config(src)?.0)
+    }
+
+    /// [`Document::parse`] and the settings xl sees, from one pass over the text.
+    pub fn parse_with_config(src: &str) -> Result<(Document, Config), ParseError> {
         let lexemes = lex(src);
+        let config = xl_cfg::parse_lexed(src, &lexemes)?;
         let mut b = Builder {
             src,
             lx: &lexemes,
             i: 0,
         };
-        Ok(b.document())
+        Ok((b.document(), config))
     }
 
     /// The settings xl sees (re-read from the current text).
@@ -191,17 +196,16 @@ impl Builder<'_> {
         self.i += 1;
         &self.src[l.start..l.end]
     }
-    /// Takes lexemes while `f` holds, returning their text.
+    /// Takes lexemes while `f` holds, returning their text (one slice: lexemes are contiguous).
     fn take_while(&mut self, f: impl Fn(&LexKind) -> bool) -> String {
-        let mut s = String::new();
-        while let Some(k) = self.peek() {
-            if !f(k) {
-                break;
-            }
-            let t = self.take().to_string();
-            s.push_str(&t);
+        let first = self.i;
+        while self.peek().is_some_and(&f) {
+            self.i += 1;
         }
-        s
+        match (self.lx.get(first), self.lx.get(self.i.wrapping_sub(1))) {
+            (Some(a), Some(b)) if self.i > first => self.src[a.start..b.end].to_string(),
+            _ => String::new(),
+        }
     }
 
     fn document(&mut self) -> Document {

@@ -206,6 +206,17 @@ impl Scenario {
         }
     }
 
+    /// `xenpci ARGS…` with extra env, started in the background with piped output.
+    pub fn spawn_xenpci(&self, env: &[(&str, &str)], args: &[&str]) -> std::process::Child {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_xenpci"));
+        self.base(&mut c);
+        c.args(args)
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        c.spawn().unwrap()
+    }
+
     pub fn xenpci(&self, args: &[&str]) -> Run {
         self.xenpci_env(&[], args)
     }

@@ -260,8 +260,16 @@ impl Host {
             .env("XENPCI_DOUBLE_LOG", &self.log)
             .env_remove("XENPCI_FAIL_WRITE")
             .env_remove("XENPCI_DOUBLE_FAIL")
-            .env_remove("XENPCI_DOUBLE_SLEEP");
+            .env_remove("XENPCI_DOUBLE_SLEEP")
+            .env_remove("XENPCI_DOUBLE_SLEEP_SET");
         c
+    }
+
+    /// `xenpci ARGS` as [`Host::xenpci`] runs it, but with stdout a pipe whose reading end is
+    /// already closed (`xenpci ... | head` after head has gone): every write to it fails with
+    /// EPIPE. stdout of the [`Run`] is always empty.
+    pub fn closed_stdout(&self, args: &[&str]) -> Run {
+        closed_stdout(self.std_xenpci(args))
     }
 
     /// `xenpci --root ROOT ARGS...` without the doubles (no xl, no XENPCI_ROOT), as one [`Run`].
@@ -279,6 +287,19 @@ impl Host {
                     .collect()
             })
             .unwrap_or_default()
+    }
+}
+
+/// Runs `c` with stdout a pipe whose reading end is already closed (see
+/// [`Host::closed_stdout`]).
+pub fn closed_stdout(mut c: std::process::Command) -> Run {
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let out = c.stdout(writer).output().expect("run xenpci");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::new(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
 

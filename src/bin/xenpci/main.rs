@@ -1,8 +1,11 @@
 //! The `xenpci` command line: parses arguments, hands each subcommand to its module under
 //! `commands/`, prints the error chain once and maps it to an exit status. No logic of its own.
 
+#[macro_use]
+mod output;
 mod commands;
 
+use std::ffi::OsString;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -80,42 +83,73 @@ pub enum Command {
     Demo(commands::demo::DemoArgs),
 }
 
-fn main() -> ExitCode {
-    let args = commands::json_anywhere(
-        &<Cli as clap::CommandFactory>::command(),
-        std::env::args_os(),
+/// A usage error from clap, printed as clap does (stderr, exit 2); with `--json` it also leaves
+/// one JSON document on stdout. An argument that is not UTF-8 where text is expected gets a
+/// message naming it (clap's does not say which).
+fn usage_error(args: &[OsString], e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind::{
+        DisplayHelp, DisplayHelpOnMissingArgumentOrSubcommand, DisplayVersion, InvalidUtf8,
+    };
+    let json = args.iter().skip(1).any(|a| a == "--json");
+    let shown = matches!(
+        e.kind(),
+        DisplayHelp | DisplayHelpOnMissingArgumentOrSubcommand | DisplayVersion
     );
+    let error = if e.kind() == InvalidUtf8 {
+        let bad: Vec<String> = args
+            .iter()
+            .enumerate()
+            .skip(1)
+            .filter(|(_, a)| a.to_str().is_none())
+            .map(|(i, a)| format!("argument {i} {a:?}"))
+            .collect();
+        format!(
+            "{} is not valid UTF-8 (only file and directory names may be other bytes)",
+            bad.join(", ")
+        )
+    } else {
+        let text = e.to_string();
+        let first = text.lines().next().unwrap_or_default();
+        first.strip_prefix("error: ").unwrap_or(first).to_string()
+    };
+    if !shown && json {
+        commands::print_error_doc(xenpci::ops::Kind::BadInput, error.clone());
+    }
+    if e.kind() == InvalidUtf8 {
+        eprintln!("error: {error}\n\nFor more information, try '--help'.");
+        return ExitCode::from(2);
+    }
+    if shown {
+        e.exit()
+    }
+    // The subcommand's usage as --help shows it, not clap's line listing the options typed.
+    eprint!(
+        "{}",
+        commands::usage_error_text(<Cli as clap::CommandFactory>::command(), &e, args)
+    );
+    ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2))
+}
+
+fn main() -> ExitCode {
+    // Errors name arguments by their place on the user's line, before --json is moved.
+    let given: Vec<OsString> = std::env::args_os().collect();
+    let args = commands::json_anywhere(&<Cli as clap::CommandFactory>::command(), given.clone());
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
-        Err(e) => {
-            // With --json, even a usage error leaves one JSON document on stdout (the message
-            // still goes to stderr, exit 2 as clap's).
-            use clap::error::ErrorKind::{
-                DisplayHelp, DisplayHelpOnMissingArgumentOrSubcommand, DisplayVersion,
-            };
-            let shown = matches!(
-                e.kind(),
-                DisplayHelp | DisplayHelpOnMissingArgumentOrSubcommand | DisplayVersion
-            );
-            if !shown && std::env::args().skip(1).any(|a| a == "--json") {
-                let text = e.to_string();
-                let first = text.lines().next().unwrap_or_default();
-                let error = first.strip_prefix("error: ").unwrap_or(first);
-                commands::print_error_doc(xenpci::ops::Kind::BadInput, error.to_string());
-            }
-            if shown {
-                e.exit()
-            }
-            eprint!(
-                "{}",
-                commands::usage_error_text(<Cli as clap::CommandFactory>::command(), &e, &args)
-            );
-            std::process::exit(e.exit_code())
-        }
+        Err(e) => return usage_error(&given, e),
     };
     commands::init_tracing(&cli.globals);
     // The --root contract: under a fixture root, no host tool runs (only the stand-ins).
     xenpci::exec::confine_to_root(cli.globals.unchecked_root().dir());
+    if matches!(
+        cli.command,
+        Command::Hide(_) | Command::Unhide(_) | Command::Flows(_)
+    ) {
+        // SIGINT/SIGTERM stop a change between its steps, rolled back and still reported.
+        if let Err(e) = xenpci::interrupt::install() {
+            eprintln!("xenpci: warning: cannot catch SIGINT/SIGTERM: {e}");
+        }
+    }
     let result = match cli.command {
         Command::Spec(c) => commands::spec::run(c, &cli.globals),
         Command::Xlcfg(c) => commands::xlcfg::run(c, &cli.globals),
@@ -132,7 +166,7 @@ fn main() -> ExitCode {
         Command::Pool(c) => commands::pool::run(c, &cli.globals),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut cmd, "xenpci", &mut std::io::stdout());
+            clap_complete::generate(shell, &mut cmd, "xenpci", &mut output::Stdout);
             Ok(ExitCode::SUCCESS)
         }
         Command::Manpage { dir } => {
@@ -142,17 +176,22 @@ fn main() -> ExitCode {
                     .and_then(|()| clap_mangen::generate_to(cmd, &dir))
                     .map_err(|e| anyhow::anyhow!("writing man pages into {}: {e}", dir.display())),
                 None => clap_mangen::Man::new(cmd)
-                    .render(&mut std::io::stdout())
+                    .render(&mut output::Stdout)
                     .map_err(Into::into),
             }
             .map(|()| ExitCode::SUCCESS)
         }
         Command::Demo(a) => commands::demo::run(a, &cli.globals),
     };
+    if let Some(e) = output::failure() {
+        // A closed stdout is not a failure (see `output`); a full or broken one is.
+        eprintln!("xenpci: error: cannot write to stdout: {e}");
+        return ExitCode::from(2);
+    }
     match result {
         Ok(code) => code,
         // With --json, one document on stdout here too (unless the command printed its own and
         // returned an exit status instead of the error).
-        Err(e) => commands::report_error(&e, std::env::args().skip(1).any(|a| a == "--json")),
+        Err(e) => commands::report_error(&e, std::env::args_os().skip(1).any(|a| a == "--json")),
     }
 }

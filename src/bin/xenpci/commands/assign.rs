@@ -81,8 +81,10 @@ pub fn run_edit(req: &EditRequest, json: bool, g: &Globals) -> anyhow::Result<Ex
     for f in &report.forced {
         eprintln!("xenpci: warning: forced: {f}");
     }
-    if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+    if json && report.dry_run {
+        outln!("{}", serde_json::to_string_pretty(&report)?);
+    } else if json {
+        report!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_report(&report);
     }
@@ -98,42 +100,40 @@ fn show(v: &Option<String>) -> String {
 fn print_report(r: &EditReport) {
     let vm = format!("VM {} ({})", r.vm.name_label, r.vm.uuid);
     if r.dry_run {
-        print!("{}", r.plan);
-        println!("# dry run: nothing was changed");
-    } else if r.changed || !r.stolen.is_empty() {
-        println!(
+        out!("{}", r.plan);
+        outln!("# dry run: nothing was changed");
+        return;
+    }
+    if r.changed || !r.stolen.is_empty() {
+        report!(
             "{vm}: other-config:pci = {} (before: {})",
             show(&r.after),
             show(&r.before)
         );
     } else {
-        println!("{vm}: other-config:pci unchanged ({})", show(&r.after));
+        report!("{vm}: other-config:pci unchanged ({})", show(&r.after));
     }
-    if !r.dry_run {
-        for s in &r.stolen {
-            println!(
-                "took {} from VM {} ({}): other-config:pci = {}",
-                s.bdf,
-                s.from.name_label,
-                s.from.uuid,
-                show(&s.after)
-            );
-        }
-        if r.restarted {
-            println!("{vm} was shut down and started again");
-        }
-        for v in &r.verified {
-            let state = match v.attached {
-                Some(true) => "attached",
-                Some(false) => "NOT attached",
-                None => "not verified",
-            };
-            println!("{}: {state} ({})", v.bdf, v.how);
-        }
+    for s in &r.stolen {
+        report!(
+            "took {} from VM {} ({}): other-config:pci = {}",
+            s.bdf,
+            s.from.name_label,
+            s.from.uuid,
+            show(&s.after)
+        );
     }
-    if !r.dry_run {
-        for n in &r.notes {
-            println!("note: {n}");
-        }
+    if r.restarted {
+        report!("{vm} was shut down and started again");
+    }
+    for v in &r.verified {
+        let state = match v.attached {
+            Some(true) => "attached",
+            Some(false) => "NOT attached",
+            None => "not verified",
+        };
+        report!("{}: {state} ({})", v.bdf, v.how);
+    }
+    for n in &r.notes {
+        report!("note: {n}");
     }
 }

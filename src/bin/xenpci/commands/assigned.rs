@@ -30,15 +30,17 @@ pub fn run(a: AssignedArgs, g: &Globals) -> anyhow::Result<ExitCode> {
                 .any(|d| (!d.hidden && d.elsewhere.is_none()) || !d.also_assigned_to.is_empty())
     });
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&vms)?);
+        outln!("{}", serde_json::to_string_pretty(&vms)?);
     } else if vms.is_empty() {
-        println!("no VM has other-config:pci");
+        outln!("no VM has other-config:pci");
     } else {
         for v in &vms {
             let state = v.power_state.map_or("?".to_string(), |p| p.to_string());
-            println!(
+            outln!(
                 "{} ({}, {state}): other-config:pci={}",
-                v.name_label, v.uuid, v.value
+                v.name_label,
+                v.uuid,
+                v.value
             );
             for d in &v.devices {
                 let mut flags = Vec::new();
@@ -57,10 +59,10 @@ pub fn run(a: AssignedArgs, g: &Globals) -> anyhow::Result<ExitCode> {
                 } else {
                     format!("  [{}]", flags.join("; "))
                 };
-                println!("  {}. {} (group {}){flags}", d.position, d.bdf, d.group);
+                outln!("  {}. {} (group {}){flags}", d.position, d.bdf, d.group);
             }
             for p in &v.not_understood {
-                println!("  XAPI DROPS OR MISREADS: {p}");
+                outln!("  XAPI DROPS OR MISREADS: {p}");
             }
         }
     }

@@ -45,11 +45,10 @@ pub fn run(a: CheckArgs, g: &Globals) -> anyhow::Result<ExitCode> {
         return host(xenpci::ops::check::host(&root, runner), a.json);
     }
     let (inv, report) = xenpci::ops::check::check(&root, runner, &system, &a.bdfs);
-    print_warnings(&inv);
+    print_warnings(&inv, g);
     let passable = report.output.passable;
     let reports = &report.output.devices;
-    let stdout = std::io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
+    let mut out = BufWriter::new(crate::output::Stdout);
     if a.json {
         serde_json::to_writer_pretty(&mut out, &report)?;
         writeln!(out)?;
@@ -108,22 +107,23 @@ pub fn run(a: CheckArgs, g: &Globals) -> anyhow::Result<ExitCode> {
 /// `xenpci check` with no device: the host report.
 fn host(r: xenpci::ops::check::HostReport, json: bool) -> anyhow::Result<ExitCode> {
     if json {
-        println!("{}", serde_json::to_string_pretty(&r)?);
+        outln!("{}", serde_json::to_string_pretty(&r)?);
     } else {
         let iommu = match r.iommu.enabled {
             Some(true) => "on",
             Some(false) => "OFF",
             None => "unknown",
         };
-        println!(
+        outln!(
             "IOMMU      {iommu} ({}: {})",
-            r.iommu.source, r.iommu.detail
+            r.iommu.source,
+            r.iommu.detail
         );
-        println!(
+        outln!(
             "pciback    {}",
             if r.pciback { "loaded" } else { "NOT loaded" }
         );
-        println!(
+        outln!(
             "toolstack  {} ({})",
             r.toolstack,
             r.toolstack_tool
@@ -131,9 +131,9 @@ fn host(r: xenpci::ops::check::HostReport, json: bool) -> anyhow::Result<ExitCod
                 .unwrap_or("its tool cannot be run here")
         );
         for f in &r.findings {
-            println!("note: {f}");
+            outln!("note: {f}");
         }
-        println!(
+        outln!(
             "=> {}",
             if r.passable {
                 "this host can pass PCI devices through"

@@ -3,7 +3,8 @@
 //! HBA at 05:00.0) to a kept temporary directory and runs xenpci itself on it, step by step:
 //! list, check, hide (dry run, a refusal with its reason, for real), a simulated reboot, assign
 //! to the Ceph VM through the mock `xe`, the undo (unassign, unhide) and an xl hot-plug through
-//! the mock `xl`; each step's command line can be pasted after the printed `export`. It ends
+//! the mock `xl`; with `--keep` the root stays and each step's command line can be pasted after
+//! the printed `export`. It ends
 //! saying whether every step did what it said (exit 1 if not). `--write DIR` only writes a
 //! fixture host root (any shape, e.g. `--shape big-1000` for the benchmark).
 
@@ -25,6 +26,10 @@ pub struct DemoArgs {
     /// Which host: x9drw, gpu-pair, sriov-nic, legacy-bridge, big-N (N functions, N <= 8000).
     #[arg(long, default_value = "x9drw", value_name = "SHAPE")]
     pub shape: String,
+    /// Keep the demo's host root after the story (it is removed otherwise), to type its
+    /// commands yourself after the printed `export` line.
+    #[arg(long)]
+    pub keep: bool,
 }
 
 pub fn run(a: DemoArgs, g: &Globals) -> anyhow::Result<ExitCode> {
@@ -45,17 +50,20 @@ pub fn run(a: DemoArgs, g: &Globals) -> anyhow::Result<ExitCode> {
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         fx.write(&dir)
             .with_context(|| format!("writing the {} host into {}", a.shape, dir.display()))?;
-        println!("wrote the {} host root to {}", a.shape, dir.display());
+        report!("wrote the {} host root to {}", a.shape, dir.display());
         return Ok(ExitCode::SUCCESS);
     }
-    let dir = tempfile::Builder::new()
+    let tmp = tempfile::Builder::new()
         .prefix("xenpci-demo.")
         .tempdir()
-        .context("creating a temporary directory")?
-        .keep();
-    fx.write(&dir).context("writing the demo host")?;
-    let story = Story::new(&dir, &a.shape, g)?;
-    story.run()
+        .context("creating a temporary directory")?;
+    fx.write(tmp.path()).context("writing the demo host")?;
+    let story = Story::new(tmp.path(), &a.shape, a.keep, g)?;
+    let code = story.run();
+    if a.keep {
+        let _ = tmp.keep();
+    }
+    code
 }
 
 /// The stand-ins the demo drives instead of the real host tools: the mock `xe` and `xl` built
@@ -112,6 +120,7 @@ struct Story {
     env: Vec<(&'static str, PathBuf)>,
     tools: Tools,
     verbose: u8,
+    keep: bool,
     as_expected: std::cell::Cell<bool>,
     n: std::cell::Cell<usize>,
 }
@@ -120,7 +129,7 @@ const HOST_UUID: &str = "8f7e0c2a-0000-4000-8000-000000000001";
 const OSD_UUID: &str = "0a3e6c1e-0000-4000-8000-00000000c0f1";
 
 impl Story {
-    fn new(dir: &Path, shape: &str, g: &Globals) -> anyhow::Result<Story> {
+    fn new(dir: &Path, shape: &str, keep: bool, g: &Globals) -> anyhow::Result<Story> {
         let tools = Tools::find()?;
         let mut env = vec![("XENPCI_ROOT", dir.to_path_buf())];
         if let Some(xe) = &tools.xe {
@@ -140,6 +149,7 @@ impl Story {
             env,
             tools,
             verbose: g.verbose,
+            keep,
             as_expected: std::cell::Cell::new(true),
             n: std::cell::Cell::new(0),
         })
@@ -148,14 +158,14 @@ impl Story {
     /// A section title.
     fn section(&self, title: &str) {
         self.n.set(self.n.get() + 1);
-        println!("\n## {}. {title}", self.n.get());
+        outln!("\n## {}. {title}", self.n.get());
     }
 
     /// Runs `xenpci ARGS` in the demo's environment, prints the command line and everything it
     /// printed (stdout and stderr interleaved, as on a terminal), and its exit status when not 0.
     /// A status other than `expect` is said and makes the demo fail.
     fn step(&self, args: &[&str], expect: u8) -> anyhow::Result<String> {
-        println!("\n$ xenpci {}", args.join(" "));
+        outln!("\n$ xenpci {}", args.join(" "));
         let (reader, writer) = std::io::pipe().context("creating a pipe")?;
         let mut cmd = std::process::Command::new(std::env::current_exe()?);
         cmd.args(args)
@@ -183,9 +193,9 @@ impl Story {
         let mut out = String::new();
         std::io::Read::read_to_string(&mut &reader, &mut out)?;
         let code = child.wait()?.code().unwrap_or(-1);
-        print!("{out}");
+        out!("{out}");
         if code != 0 {
-            println!(
+            outln!(
                 "# exit status {code}{}",
                 if code == 1 {
                     " (refused: nothing was changed)"
@@ -196,7 +206,7 @@ impl Story {
         }
         if code != i32::from(expect) {
             self.as_expected.set(false);
-            println!("# NOT AS EXPECTED: this step should have exited {expect}");
+            outln!("# NOT AS EXPECTED: this step should have exited {expect}");
         }
         Ok(out)
     }
@@ -205,27 +215,31 @@ impl Story {
     fn expect(&self, ok: bool, what: &str) {
         if !ok {
             self.as_expected.set(false);
-            println!("# NOT AS EXPECTED: {what}");
+            outln!("# NOT AS EXPECTED: {what}");
         }
     }
 
     fn say(&self, text: &str) {
         for l in text.lines() {
-            println!("# {l}");
+            outln!("# {l}");
         }
     }
 
     fn run(&self) -> anyhow::Result<ExitCode> {
         let d = self.dir.display();
-        println!("# xenpci demo: the {} host, written to {d}", self.shape);
-        println!("# Every step below is xenpci itself, run against that host root. To type them");
-        println!("# yourself, first:");
+        outln!("# xenpci demo: the {} host, written to {d}", self.shape);
+        outln!("# Every step below is xenpci itself, run against that host root. To type them");
+        if self.keep {
+            outln!("# yourself, first:");
+        } else {
+            outln!("# yourself, run `xenpci demo --keep` (the root is removed at the end), then:");
+        }
         let exports: Vec<String> = self
             .env
             .iter()
             .map(|(k, v)| format!("{k}={}", v.display()))
             .collect();
-        println!("export {}", exports.join(" "));
+        outln!("export {}", exports.join(" "));
         self.section("What is in this host, grouped by what must move together");
         self.step(&["list"], 0)?;
         if self.shape != "x9drw" {
@@ -330,7 +344,7 @@ impl Story {
     }
 
     fn end(&self) -> anyhow::Result<ExitCode> {
-        println!();
+        outln!();
         if self.as_expected.get() {
             self.say("Verified: every step above exited as the story says (the refusals refused,");
             self.say("nothing changed by a dry run, every change made and read back, the hot-plug");
@@ -338,11 +352,15 @@ impl Story {
         } else {
             self.say("Some steps did NOT go as expected (marked above).");
         }
-        self.say(&format!(
-            "The demo host stays in {}: try more commands there, then `rm -r {}`.",
-            self.dir.display(),
-            self.dir.display()
-        ));
+        if self.keep {
+            self.say(&format!(
+                "The demo host stays in {}: try more commands there, then `rm -r {}`.",
+                self.dir.display(),
+                self.dir.display()
+            ));
+        } else {
+            self.say("(the demo host root is removed now: `xenpci demo --keep` keeps it)");
+        }
         Ok(if self.as_expected.get() {
             ExitCode::SUCCESS
         } else {

@@ -87,7 +87,7 @@ pub const COMPLETIONS: &str = "Examples:
   xenpci completions fish > ~/.config/fish/completions/xenpci.fish";
 
 pub const DEMO: &str = "Examples:
-  xenpci demo                        # the whole story on the bundled demo host, on stdout
+  xenpci demo --keep                 # the whole story on stdout; keep the host root to try more
   xenpci demo --write /tmp/x9drw     # write the demo host root, then try commands on it:
   xenpci --root /tmp/x9drw list      #   (any command takes --root)";
 

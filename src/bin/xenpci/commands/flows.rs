@@ -198,6 +198,10 @@ pub struct ReattachArgs {
     /// Host the domain runs on now (default: this one).
     #[arg(value_parser = host_name, long)]
     pub host: Option<String>,
+    /// Re-attach even when xenpci refuses a device (dom0 needs it, a bridge, part of an
+    /// isolation group, another guest uses it). The report names what was forced.
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub state: StateOpts,
     #[command(flatten)]
@@ -348,8 +352,11 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
             for f in &r.forced {
                 eprintln!("xenpci: warning: forced: {f}");
             }
-            if a.opts.json {
-                println!("{}", serde_json::to_string_pretty(&r)?);
+            if a.opts.json && a.opts.dry_run {
+                outln!("{}", serde_json::to_string_pretty(&r)?);
+                return Ok(ExitCode::SUCCESS);
+            } else if a.opts.json {
+                report!("{}", serde_json::to_string_pretty(&r)?);
                 return Ok(ExitCode::SUCCESS);
             }
             print_report(&r.report, false, a.opts.dry_run, "attached")
@@ -377,10 +384,10 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
             hotplug::domain(&xl, &a.domain)?;
             let list = xl.pci_list(&a.domain)?;
             if a.opts.json {
-                println!("{}", serde_json::to_string_pretty(&list)?);
+                outln!("{}", serde_json::to_string_pretty(&list)?);
             } else {
                 for e in &list {
-                    println!("{:02x}.{:x} {}", e.vslot, e.vfunc, e.bdf);
+                    outln!("{:02x}.{:x} {}", e.vslot, e.vfunc, e.bdf);
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -411,7 +418,13 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
             let host = a.host.clone().unwrap_or_else(|| a.opts.local(g));
             let saved = saved::load(&a.from_file)?;
             let map = a.state.mapping()?;
-            let plan = saved::plan_reattach(&site, &saved, &host, map.as_ref())?;
+            let (plan, forced) = match give::reattach(&site, &saved, &host, map.as_ref(), a.force) {
+                Ok(p) => p,
+                Err(e) => return Ok(super::report_op_error(&e, a.opts.json)),
+            };
+            for f in &forced {
+                eprintln!("xenpci: warning: forced: {f}");
+            }
             run_plan(&site, &a.state.dir(g)?, "reattach", &plan, &a.opts)
         }
         FlowCmd::Resume(a) => {
@@ -432,7 +445,7 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
                     .collect(),
             };
             if ids.is_empty() {
-                println!("no half-done flow in {}", dir.display());
+                outln!("no half-done flow in {}", dir.display());
             }
             let mut worst = ExitCode::SUCCESS;
             for id in ids {
@@ -464,11 +477,11 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
                 ExitCode::SUCCESS
             };
             if a.json {
-                println!("{}", serde_json::to_string_pretty(&flows)?);
+                outln!("{}", serde_json::to_string_pretty(&flows)?);
                 return Ok(code);
             }
             if flows.is_empty() {
-                println!("no half-done flow in {}", dir.display());
+                outln!("no half-done flow in {}", dir.display());
             }
             for f in &flows {
                 let done = f
@@ -491,7 +504,7 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
                 } else {
                     format!("{:?}", f.status)
                 };
-                println!(
+                outln!(
                     "{}  {what} {} {place}  {status}  {done}/{} steps done",
                     f.id,
                     f.vm,
@@ -503,7 +516,7 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
                         xenpci::journal::StepState::Done | xenpci::journal::StepState::Planned
                     )
                 }) {
-                    println!(
+                    outln!(
                         "    step {} {:?}: {}{}",
                         s.n,
                         s.state,
@@ -543,8 +556,8 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
                         force_stop: false,
                     };
                     match migrate::plan(&site, &req) {
-                        Ok(p) => print!("{p}"),
-                        Err(e) => println!("plan for {vm}: refused: {e}"),
+                        Ok(p) => out!("{p}"),
+                        Err(e) => outln!("plan for {vm}: refused: {e}"),
                     }
                 }
                 return Ok(ExitCode::SUCCESS);
@@ -553,9 +566,9 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
                 std::sync::Mutex::new(Box::new(std::io::stderr()));
             let results = evacuate::evacuate(&site, &ev, &out)?;
             if a.opts.json {
-                println!("{}", serde_json::to_string_pretty(&results)?);
+                report!("{}", serde_json::to_string_pretty(&results)?);
             } else {
-                print!("{}", evacuate::table(&results));
+                report!("{}", evacuate::table(&results).trim_end_matches('\n'));
             }
             Ok(if results.iter().all(|r| r.result == "moved") {
                 ExitCode::SUCCESS
@@ -575,14 +588,14 @@ fn run_plan(
 ) -> anyhow::Result<ExitCode> {
     if opts.dry_run {
         if opts.json {
-            println!("{}", serde_json::to_string_pretty(plan)?);
+            outln!("{}", serde_json::to_string_pretty(plan)?);
         } else {
-            print!("{plan}");
+            out!("{plan}");
         }
         return Ok(ExitCode::SUCCESS);
     }
     if !opts.json {
-        print!("{plan}");
+        out!("{plan}");
     }
     let o = engine::start(site, dir, kind, plan)?;
     print_outcome(&o, opts.json)
@@ -590,23 +603,23 @@ fn run_plan(
 
 fn print_outcome(o: &engine::Outcome, json: bool) -> anyhow::Result<ExitCode> {
     if json {
-        println!("{}", serde_json::to_string_pretty(o)?);
+        report!("{}", serde_json::to_string_pretty(o)?);
     } else {
         match o.status {
-            FlowStatus::Done => println!("flow {}: done", o.id),
+            FlowStatus::Done => report!("flow {}: done", o.id),
             FlowStatus::RolledBack => {
-                println!("flow {}: rolled back", o.id);
+                report!("flow {}: rolled back", o.id);
                 if let Some(f) = &o.failure {
-                    println!("  because {f}");
+                    report!("  because {f}");
                 }
                 for u in &o.undone {
-                    println!("  undone {u}");
+                    report!("  undone {u}");
                 }
             }
             s => {
-                println!("flow {}: {s:?}", o.id);
+                report!("flow {}: {s:?}", o.id);
                 for u in &o.stuck {
-                    println!("  {u}");
+                    report!("  {u}");
                 }
             }
         }
@@ -624,14 +637,16 @@ fn print_report(
     dry_run: bool,
     verb: &str,
 ) -> anyhow::Result<ExitCode> {
-    if json {
-        println!("{}", serde_json::to_string_pretty(r)?);
+    if json && dry_run {
+        outln!("{}", serde_json::to_string_pretty(r)?);
+    } else if json {
+        report!("{}", serde_json::to_string_pretty(r)?);
     } else if r.nothing_to_do {
         for n in &r.notes {
-            println!("{n}");
+            outln!("{n}");
         }
     } else if dry_run {
-        println!("would run on {}: {}", r.host, r.command);
+        outln!("would run on {}: {}", r.host, r.command);
     } else {
         let devs: Vec<String> = r.devices.iter().map(Bdf::to_string).collect();
         let by = match r.verified_by {
@@ -639,7 +654,7 @@ fn print_report(
             hotplug::VerifiedBy::XlPciList => "verified with xl pci-list (no xenstored reachable)",
             hotplug::VerifiedBy::NotRun => "not run",
         };
-        println!(
+        report!(
             "{verb} {} on {} ({}): {by}",
             devs.join(", "),
             r.host,

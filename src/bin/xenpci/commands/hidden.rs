@@ -35,10 +35,10 @@ pub fn run(a: HiddenArgs, g: &Globals) -> anyhow::Result<ExitCode> {
         eprintln!("xenpci: warning: {w}");
     }
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&h)?);
+        outln!("{}", serde_json::to_string_pretty(&h)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    outln!(
         "next boot ({}): {}",
         h.configured_in,
         if h.configured.is_empty() {
@@ -48,7 +48,7 @@ pub fn run(a: HiddenArgs, g: &Globals) -> anyhow::Result<ExitCode> {
         }
     );
     if h.devices.is_empty() {
-        println!("no device is hidden from dom0");
+        outln!("no device is hidden from dom0");
     }
     for d in &h.devices {
         let now = if d.hidden_now {
@@ -56,7 +56,7 @@ pub fn run(a: HiddenArgs, g: &Globals) -> anyhow::Result<ExitCode> {
         } else {
             d.driver.clone().unwrap_or_else(|| "no driver".into())
         };
-        println!(
+        outln!(
             "{}  now: {:<10} next boot: {:<8} {}",
             d.bdf,
             now,
@@ -65,7 +65,7 @@ pub fn run(a: HiddenArgs, g: &Globals) -> anyhow::Result<ExitCode> {
         );
         let state = DriverState::of(d.driver.as_deref());
         if let Some(fix) = state.stub_fix(d.bdf) {
-            println!("    {}: {}; {fix}", d.bdf, state.describe());
+            outln!("    {}: {}; {fix}", d.bdf, state.describe());
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -69,7 +69,7 @@ struct OutcomeDoc<'a> {
 }
 
 fn print_json(doc: &impl Serialize) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(doc)?);
+    outln!("{}", serde_json::to_string_pretty(doc)?);
     Ok(())
 }
 
@@ -118,7 +118,15 @@ fn execute(
     for w in &out.warnings {
         eprintln!("xenpci: warning: {w}");
     }
-    if a.json {
+    if a.json && out.result.is_some() {
+        report!(
+            "{}",
+            serde_json::to_string_pretty(&OutcomeDoc {
+                refused: false,
+                outcome: &out,
+            })?
+        );
+    } else if a.json {
         print_json(&OutcomeDoc {
             refused: false,
             outcome: &out,
@@ -126,8 +134,8 @@ fn execute(
     }
     let Some(result) = &out.result else {
         if !a.json {
-            print!("{}", out.plan);
-            println!("# dry run: nothing was changed");
+            out!("{}", out.plan);
+            outln!("# dry run: nothing was changed");
         }
         return Ok(ExitCode::SUCCESS);
     };
@@ -144,15 +152,15 @@ fn execute(
     if !a.json {
         for d in &result.done {
             match &d.backup {
-                Some(b) => println!("done: {} (backup: {})", d.action, b.display()),
-                None => println!("done: {}", d.action),
+                Some(b) => report!("done: {} (backup: {})", d.action, b.display()),
+                None => report!("done: {}", d.action),
             }
         }
         if result.done.is_empty() {
-            println!("nothing to change");
+            report!("nothing to change");
         }
         for n in &out.plan.notes {
-            println!("note: {n}");
+            report!("note: {n}");
         }
     }
     if let Some(c) = &result.unconfirmed {

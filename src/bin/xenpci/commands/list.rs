@@ -28,16 +28,16 @@ pub struct ListArgs {
     pub slot: Option<xenpci::host::slot::Slot>,
 }
 
-/// Prints the inventory's warnings on stderr.
-pub fn print_warnings(inv: &Inventory) {
-    for w in &inv.warnings {
-        eprintln!("xenpci: warning: {w}");
-    }
-    for f in inv.functions() {
-        for w in &f.warnings {
-            eprintln!("xenpci: warning: {}: {w}", f.bdf);
-        }
-    }
+/// Prints the inventory's warnings on stderr, one line per kind (each one with `-v`), in one
+/// write.
+pub fn print_warnings(inv: &Inventory, g: &Globals) {
+    use std::io::Write;
+    let text: String = inv
+        .warning_lines(g.verbose > 0)
+        .iter()
+        .map(|w| format!("xenpci: warning: {w}\n"))
+        .collect();
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
 pub fn run(a: ListArgs, g: &Globals) -> anyhow::Result<ExitCode> {
@@ -50,10 +50,9 @@ pub fn run(a: ListArgs, g: &Globals) -> anyhow::Result<ExitCode> {
         slot: a.slot,
     };
     let (inv, records) = xenpci::ops::list::list(&g.host_root()?, &sel);
-    print_warnings(&inv);
+    print_warnings(&inv, g);
     let shown = |f: &PciFunction| sel.shows(f);
-    let stdout = std::io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
+    let mut out = BufWriter::new(crate::output::Stdout);
     if a.json {
         serde_json::to_writer_pretty(&mut out, &records).context("writing JSON")?;
         writeln!(out)?;

@@ -110,7 +110,7 @@ pub fn report_op_error(e: &xenpci::ops::OpError, json: bool) -> ExitCode {
             hint,
             refusals: e.refused().map_or(&[], |r| r.refusals.as_slice()),
         };
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".into())
         );
@@ -160,7 +160,7 @@ pub fn print_error_doc(kind: xenpci::ops::Kind, error: String) {
         hint: None,
         refusals: &[],
     };
-    println!(
+    outln!(
         "{}",
         serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".into())
     );

@@ -85,7 +85,7 @@ fn map(a: PoolMapArgs) -> anyhow::Result<ExitCode> {
             xenpci::fsutil::atomic_write(&path, text.as_bytes(), true)?;
             eprintln!("xenpci: wrote {}", path.display());
         }
-        None => print!("{text}"),
+        None => out!("{text}"),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -93,11 +93,16 @@ fn map(a: PoolMapArgs) -> anyhow::Result<ExitCode> {
 fn list(a: PoolListArgs) -> anyhow::Result<ExitCode> {
     let view = pool::list(&SystemRunner, Duration::from_secs(a.opts.timeout))?;
     if a.opts.json {
-        println!("{}", serde_json::to_string_pretty(&view)?);
+        outln!("{}", serde_json::to_string_pretty(&view)?);
     } else {
-        println!(
+        outln!(
             "{:<12} {:<13} {:<10} {:<12} {:<7} {:<16} NAME",
-            "HOST", "BDF", "IDS", "DRIVER", "HIDDEN", "ASSIGNED TO"
+            "HOST",
+            "BDF",
+            "IDS",
+            "DRIVER",
+            "HIDDEN",
+            "ASSIGNED TO"
         );
         for d in &view.devices {
             let holders: Vec<&str> = d
@@ -105,7 +110,7 @@ fn list(a: PoolListArgs) -> anyhow::Result<ExitCode> {
                 .iter()
                 .map(|h| h.name_label.as_str())
                 .collect();
-            println!(
+            outln!(
                 "{:<12} {}{:<12} {:<10} {:<12} {:<7} {:<16} {}",
                 d.host,
                 if d.critical.is_empty() { ' ' } else { '!' },
@@ -121,7 +126,7 @@ fn list(a: PoolListArgs) -> anyhow::Result<ExitCode> {
                 format!("{} {}", d.vendor_name, d.device_name).trim()
             );
         }
-        println!("'!' marks functions the host's dom0 needs.");
+        outln!("'!' marks functions the host's dom0 needs.");
     }
     for w in &view.warnings {
         eprintln!("xenpci: warning: {w}");
@@ -161,7 +166,7 @@ fn check(a: PoolCheckArgs) -> anyhow::Result<ExitCode> {
             == Some(true)
     });
     if a.opts.json {
-        println!("{}", serde_json::to_string_pretty(&answers)?);
+        outln!("{}", serde_json::to_string_pretty(&answers)?);
     } else {
         for x in &answers {
             match (&x.value, &x.error) {
@@ -174,7 +179,7 @@ fn check(a: PoolCheckArgs) -> anyhow::Result<ExitCode> {
                             .find(|f| f["severity"] == "error")
                             .and_then(|f| f["message"].as_str())
                             .unwrap_or("");
-                        println!(
+                        outln!(
                             "{:<12} {:<13} {:<9} {}",
                             x.host.name_label,
                             d["bdf"].as_str().unwrap_or("?"),
@@ -187,7 +192,7 @@ fn check(a: PoolCheckArgs) -> anyhow::Result<ExitCode> {
                         );
                     }
                 }
-                (None, e) => println!(
+                (None, e) => outln!(
                     "{:<12} {:<13} {:<9} {}",
                     x.host.name_label,
                     "-",

@@ -60,13 +60,13 @@ pub fn run(cmd: SpecCmd, _g: &Globals) -> anyhow::Result<ExitCode> {
             } else {
                 spec_line(s, a.json)
             };
-            println!("{line}");
+            outln!("{line}");
             ok & accepted
         }),
         SpecCmd::Fmt(a) => a.specs.iter().fold(true, |ok, s| {
             match parse_spec(s, &SpecDefaults::default()).and_then(|(spec, _)| spec.canonical()) {
                 Ok(canonical) => {
-                    println!("{canonical}");
+                    outln!("{canonical}");
                     ok
                 }
                 Err(e) => {

@@ -53,22 +53,25 @@ pub fn run(c: XapiPciCmd, _g: &Globals) -> anyhow::Result<ExitCode> {
                     })).collect::<Vec<_>>(),
                     "warnings": l.warnings,
                 });
-                println!("{out}");
+                outln!("{out}");
             } else {
                 if l.devices.is_empty() {
-                    println!("no device is plugged");
+                    outln!("no device is plugged");
                 }
                 for d in &l.devices {
-                    println!(
+                    outln!(
                         "position {}: {} (group {}, from {:?})",
-                        d.position, d.addr, d.group, d.text
+                        d.position,
+                        d.addr,
+                        d.group,
+                        d.text
                     );
                 }
                 for d in &l.dropped {
-                    println!("dropped {:?}: {}", d.text, d.reason);
+                    outln!("dropped {:?}: {}", d.text, d.reason);
                 }
                 for w in &l.warnings {
-                    println!("warning: {w}");
+                    outln!("warning: {w}");
                 }
             }
             Ok(if l.dropped.is_empty() {
@@ -86,7 +89,7 @@ pub fn run(c: XapiPciCmd, _g: &Globals) -> anyhow::Result<ExitCode> {
                     xapi_pci::generate(&entries)?
                 }
             };
-            println!("{value}");
+            outln!("{value}");
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::Subcommand;
 use serde::Serialize;
 use xenpci::exec::SystemRunner;
@@ -164,10 +163,10 @@ fn show(file: &Path, json: bool, g: &Globals) -> anyhow::Result<ExitCode> {
     let text = read(file)?;
     let source = file.display().to_string();
     let mut refusals = Vec::new();
-    let (error, eff) = match Document::parse(&text) {
-        Ok(doc) => {
-            let cfg = doc.config().context("re-reading the parsed document")?;
-            refusals = give::xlcfg_review(&g.host_root()?, &SystemRunner, file, &doc)?.refused;
+    // Only the settings are shown: the exact parser alone, not the lossless document.
+    let (error, eff) = match xenpci::syntax::xl_cfg::parse(&text) {
+        Ok(cfg) => {
+            refusals = give::xlcfg_review(&g.host_root()?, &SystemRunner, file, &cfg)?.refused;
             (None, effective(&cfg, &source, &xl_spec_parser))
         }
         Err(e) => {
@@ -208,22 +207,23 @@ fn show(file: &Path, json: bool, g: &Globals) -> anyhow::Result<ExitCode> {
             warnings: &eff.warnings,
             refusals: &refusals,
         };
-        println!("{}", serde_json::to_string_pretty(&j)?);
+        outln!("{}", serde_json::to_string_pretty(&j)?);
         return Ok(code);
     }
     match &error {
-        Some(e) => println!(
+        Some(e) => outln!(
             "{source}: xl refuses this file (line {}: {})",
-            e.line, e.message
+            e.line,
+            e.message
         ),
-        None if refusals.is_empty() => println!("{source}: accepted by xl"),
-        None => println!("{source}: accepted by xl, but REFUSED by xenpci's safety policy:"),
+        None if refusals.is_empty() => outln!("{source}: accepted by xl"),
+        None => outln!("{source}: accepted by xl, but REFUSED by xenpci's safety policy:"),
     }
     for r in &refusals {
-        println!("  refused: {r}");
+        outln!("  refused: {r}");
     }
     if ok {
-        println!("pci: {} device(s) xl would pass", eff.pci.len());
+        outln!("pci: {} device(s) xl would pass", eff.pci.len());
         for (i, d) in eff.pci.iter().enumerate() {
             let mut flags = Vec::new();
             for (on, name) in [
@@ -251,27 +251,27 @@ fn show(file: &Path, json: bool, g: &Globals) -> anyhow::Result<ExitCode> {
                 (None, Some(n)) => format!("name={n}"),
                 (None, None) => "?".into(),
             };
-            println!("  [{i}] {what}  {}  ('{}')", flags.join(" "), d.input);
+            outln!("  [{i}] {what}  {}  ('{}')", flags.join(" "), d.input);
             for w in &d.warnings {
-                println!("      warning: {w}");
+                outln!("      warning: {w}");
             }
         }
         match &eff.rdm {
-            Some(r) => println!(
+            Some(r) => outln!(
                 "rdm: strategy={} policy={}",
                 r.strategy.as_deref().unwrap_or("(unset)"),
                 r.policy.as_deref().unwrap_or("(unset)")
             ),
-            None => println!("rdm: not in effect"),
+            None => outln!("rdm: not in effect"),
         }
         if let Some(p) = &eff.pci_error {
-            println!("xl stops at pci[{}]: {}", p.index, p.message);
+            outln!("xl stops at pci[{}]: {}", p.index, p.message);
         }
     }
     if !eff.warnings.is_empty() {
-        println!("warnings:");
+        outln!("warnings:");
         for w in &eff.warnings {
-            println!("  {w}");
+            outln!("  {w}");
         }
     }
     Ok(code)
@@ -309,18 +309,18 @@ fn edit(
             diff: &e.diff,
             forced,
         };
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        outln!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(ExitCode::SUCCESS);
     }
     if dry_run {
-        print!("{}", e.diff);
-        println!("# dry run: {what}; nothing written");
+        out!("{}", e.diff);
+        outln!("# dry run: {what}; nothing written");
     } else if !e.written {
-        println!("{source}: {what}; no change");
+        report!("{source}: {what}; no change");
     } else {
         match &e.backup {
-            Some(b) => println!("{source}: {what} (backup: {})", b.display()),
-            None => println!("{source}: {what}"),
+            Some(b) => report!("{source}: {what} (backup: {})", b.display()),
+            None => report!("{source}: {what}"),
         }
     }
     Ok(ExitCode::SUCCESS)
