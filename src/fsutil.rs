@@ -1,7 +1,7 @@
 //! Safe writes to configuration files: atomic replace (temp file in the same directory, fsync,
 //! rename, fsync the directory; owner, group and mode kept; temp files of a killed earlier run
 //! removed), a timestamped backup of the old content (fsync'd and renamed into place, so it is
-//! complete or absent), an advisory lock per real file so two xenpci runs cannot lose each
+//! complete or absent; the newest [`BACKUPS_KEPT`] per file are kept), an advisory lock per real file so two xenpci runs cannot lose each
 //! other's edit, and unified diffs for `--dry-run`.
 //!
 //! [`lock_file`] + [`Locked::replace`] is the one checked write path for files a user also edits
@@ -19,7 +19,7 @@ use crate::bounded_read;
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
     /// A step of the atomic write failed; the original file is untouched.
-    #[error("cannot write {path}: {step} failed: {source} (the original file is unchanged)")]
+    #[error("cannot write {path}: {step} failed: {source}{} (the original file is unchanged)", root_hint(.source))]
     Step {
         /// The file being replaced.
         path: PathBuf,
@@ -30,7 +30,7 @@ pub enum WriteError {
         source: io::Error,
     },
     /// The lock could not be taken.
-    #[error("cannot lock {path}: {source}")]
+    #[error("cannot lock {path}: {source}{}", root_hint(.source))]
     Lock {
         /// The lock file.
         path: PathBuf,
@@ -66,6 +66,16 @@ pub enum WriteError {
         /// Offset of the first invalid byte.
         offset: usize,
     },
+}
+
+/// What to do about an OS error a non-root user gets: changing the host's boot configuration,
+/// locks and state needs root.
+fn root_hint(e: &io::Error) -> &'static str {
+    if e.kind() == io::ErrorKind::PermissionDenied {
+        " (this needs root: run it as root, e.g. with sudo)"
+    } else {
+        ""
+    }
 }
 
 /// Fault injection for tests: `XENPCI_FAIL_WRITE=<step>` makes that step of every atomic write
@@ -118,6 +128,7 @@ pub fn atomic_write(
                 File::open(dir)?.sync_all()
             })
             .map_err(|e| err("backup", e))?;
+        prune_backups(path, &b);
         backup_path = Some(b);
     }
     injected("create").map_err(|e| err("create temporary file", e))?;
@@ -194,11 +205,85 @@ fn remove_debris(path: &Path) {
     }
 }
 
+/// How many backups of one file are kept: the newest [`BACKUPS_KEPT`] `NAME.xenpci-*.bak`
+/// beside it (the one just written among them); older ones are removed after each backup, so
+/// 20 edits of one xl.cfg leave 3 backups, not 20.
+pub const BACKUPS_KEPT: usize = 3;
+
+/// `(timestamp, n)` of a backup name `NAME.xenpci-YYYYmmddTHHMMSS[.N].bak` of `name`, else None
+/// (files that merely look alike are never touched).
+fn backup_order(name: &str, file: &str) -> Option<(String, u64)> {
+    let rest = name
+        .strip_prefix(file)?
+        .strip_prefix(".xenpci-")?
+        .strip_suffix(".bak")?;
+    let (stamp, n) = match rest.split_once('.') {
+        Some((s, n)) => (s, n.parse().ok()?),
+        None => (rest, 0),
+    };
+    let ok = stamp.len() == 15
+        && stamp
+            .char_indices()
+            .all(|(i, c)| if i == 8 { c == 'T' } else { c.is_ascii_digit() });
+    ok.then(|| (stamp.to_string(), n))
+}
+
+/// Removes all but the newest [`BACKUPS_KEPT`] backups of `path` (never `just_written`).
+/// Best effort: a backup that cannot be removed stays.
+fn prune_backups(path: &Path, just_written: &Path) {
+    let file = file_name(path);
+    let Some(dir) = path.parent() else { return };
+    let Ok(rd) = fs::read_dir(if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    }) else {
+        return;
+    };
+    let mut backups: Vec<((String, u64), PathBuf)> = rd
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .filter_map(|e| {
+            let n = e.file_name();
+            backup_order(&n.to_string_lossy(), &file).map(|o| (o, e.path()))
+        })
+        .collect();
+    backups.sort();
+    let excess = backups.len().saturating_sub(BACKUPS_KEPT);
+    for (_, p) in backups.into_iter().take(excess) {
+        if p.file_name() != just_written.file_name() {
+            let _ = fs::remove_file(p);
+        }
+    }
+}
+
 fn backup_name(path: &Path) -> PathBuf {
     let stamp = timestamp();
     let base = format!("{}.xenpci-{stamp}", path.display());
-    let mut candidate = PathBuf::from(format!("{base}.bak"));
-    let mut n = 1;
+    // After the newest one of this second, so names sort in the order they were written even
+    // when pruning freed an older name.
+    let file = file_name(path);
+    let newest = path
+        .parent()
+        .map(|d| {
+            if d.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                d
+            }
+        })
+        .and_then(|d| fs::read_dir(d).ok())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| backup_order(&e.file_name().to_string_lossy(), &file))
+        .filter(|(s, _)| *s == stamp)
+        .map(|(_, n)| n)
+        .max();
+    let (mut candidate, mut n) = match newest {
+        None => (PathBuf::from(format!("{base}.bak")), 1),
+        Some(m) => (PathBuf::from(format!("{base}.{}.bak", m + 1)), m + 2),
+    };
     while candidate.exists() {
         candidate = PathBuf::from(format!("{base}.{n}.bak"));
         n += 1;
@@ -416,6 +501,63 @@ pub fn unified_diff_between(old_path: &str, new_path: &str, old: &str, new: &str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Twenty edits of one file leave its three newest backups (the last three old contents),
+    /// and nothing else beside it is touched.
+    #[test]
+    fn backups_are_pruned_to_the_newest_three_per_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("vm.cfg");
+        let other = dir.path().join("other.cfg.xenpci-20200101T000000.bak");
+        let alike = dir.path().join("vm.cfg.xenpci-notastamp.bak");
+        fs::write(&other, "x").unwrap();
+        fs::write(&alike, "y").unwrap();
+        fs::write(&p, "v0\n").unwrap();
+        for i in 1..=20 {
+            atomic_write(&p, format!("v{i}\n").as_bytes(), true).unwrap();
+        }
+        let mut left: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("vm.cfg.xenpci-2"))
+            .collect();
+        left.sort();
+        assert_eq!(left.len(), BACKUPS_KEPT, "{left:?}");
+        let mut contents: Vec<String> = left
+            .iter()
+            .map(|n| fs::read_to_string(dir.path().join(n)).unwrap())
+            .collect();
+        contents.sort();
+        assert_eq!(contents, ["v17\n", "v18\n", "v19\n"]);
+        assert!(other.exists() && alike.exists());
+    }
+
+    /// A non-root user's `EACCES` says what to do (run as root), not only the OS error; other
+    /// errors are left alone.
+    #[test]
+    fn permission_denied_says_run_as_root() {
+        let lock = WriteError::Lock {
+            path: "/run/lock/xenpci-hide.lock".into(),
+            source: io::Error::from(io::ErrorKind::PermissionDenied),
+        };
+        assert!(
+            lock.to_string()
+                .ends_with("(this needs root: run it as root, e.g. with sudo)"),
+            "{lock}"
+        );
+        let step = WriteError::Step {
+            path: "/boot/grub/grub.cfg".into(),
+            step: "create temporary file",
+            source: io::Error::from(io::ErrorKind::PermissionDenied),
+        };
+        assert!(step.to_string().contains("run it as root"), "{step}");
+        let other = WriteError::Lock {
+            path: "/x".into(),
+            source: io::Error::from(io::ErrorKind::NotFound),
+        };
+        assert!(!other.to_string().contains("root"), "{other}");
+    }
 
     #[test]
     fn atomic_write_replaces_and_backs_up() {

@@ -189,6 +189,26 @@ impl Journal {
         Ok(Journal { record, path })
     }
 
+    /// Whether a live xenpci run holds flow `id`'s lock now. A flow that is not final and not
+    /// held was interrupted (the process died or the host rebooted): it needs `resume`.
+    pub fn is_held(state_dir: &Path, id: &str) -> bool {
+        let lock = flows_dir(state_dir).join(format!("{id}.lock"));
+        use std::os::unix::fs::OpenOptionsExt;
+        // Non-blocking open, as fsutil's locks: a FIFO planted as the lock fails, never hangs.
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(&lock)
+        {
+            Ok(f) => match f.try_lock() {
+                Ok(()) => false,
+                Err(std::fs::TryLockError::WouldBlock) => true,
+                Err(std::fs::TryLockError::Error(_)) => false,
+            },
+            Err(_) => false,
+        }
+    }
+
     /// Every flow in the state dir, oldest first.
     pub fn list(state_dir: &Path) -> Result<Vec<FlowRecord>, JournalError> {
         let dir = flows_dir(state_dir);
@@ -259,6 +279,20 @@ fn read(path: &Path) -> Result<FlowRecord, JournalError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A flow whose lock a run holds is running; once the holder is gone (a crash drops the
+    /// lock with the process) it is not, and `status` calls it interrupted.
+    #[test]
+    fn a_flow_is_held_only_while_its_lock_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::create(dir.path(), record()).unwrap();
+        let id = j.record.id.clone();
+        assert!(!Journal::is_held(dir.path(), &id), "no lock file yet");
+        let lock = crate::fsutil::lock(&j.lock_path()).unwrap();
+        assert!(Journal::is_held(dir.path(), &id));
+        drop(lock);
+        assert!(!Journal::is_held(dir.path(), &id));
+    }
 
     fn record() -> FlowRecord {
         FlowRecord {

@@ -306,7 +306,9 @@ fn slug(s: &str) -> String {
             out.push('-');
         }
     }
-    out.trim_end_matches('-').chars().take(40).collect()
+    // The whole name: a cut one can make two cards' names equal, and one entry would replace
+    // the other.
+    out.trim_end_matches('-').to_string()
 }
 
 /// Builds the cross-host device mapping the migration flows use (`xenpci pool map`): every
@@ -384,11 +386,18 @@ pub fn map(runner: &dyn Runner, timeout: Duration) -> Result<GeneratedMap, PoolE
                     hosts_obj.insert(h.clone(), Value::String(b.clone()));
                 }
             }
-            let logical = if most > 1 {
+            let mut logical = if most > 1 {
                 format!("{base}-{}", i + 1)
             } else {
                 base.clone()
             };
+            // Two identities with one device name (another subsystem): the ids tell them apart.
+            if devices.contains_key(&logical) {
+                logical = format!(
+                    "{logical}-{vendor}-{device}-{}",
+                    subsystem.replace(':', "-")
+                );
+            }
             devices.insert(
                 logical,
                 serde_json::json!({
@@ -401,4 +410,16 @@ pub fn map(runner: &dyn Runner, timeout: Duration) -> Result<GeneratedMap, PoolE
         mapping: serde_json::json!({ "devices": devices }),
         notes,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_long_device_name_is_kept_whole() {
+        let long = "Xeon E5/Core i7 IIO PCI Express Root Port 1a with a very long tail";
+        assert_eq!(
+            super::slug(long),
+            "xeon-e5-core-i7-iio-pci-express-root-port-1a-with-a-very-long-tail"
+        );
+    }
 }

@@ -228,7 +228,7 @@ fn dry_run_prints_the_exact_xe_commands_and_changes_nothing() {
         [
             format!("{xe} vm-param-set uuid={OSD} other-config:pci=0/0000:05:00.0"),
             format!("{xe} vm-shutdown uuid={OSD}"),
-            format!("{xe} vm-start uuid={OSD}"),
+            format!("{xe} vm-start uuid={OSD} on={HOST}"),
         ]
     );
     assert!(
@@ -258,6 +258,22 @@ fn dry_run_prints_the_exact_xe_commands_and_changes_nothing() {
         .log()
         .iter()
         .any(|l| l.contains("vm-param-set") || l.contains("vm-s")));
+    // The dry run is the run: the real run executes exactly the commands it printed, in order
+    // (the mock xe's call log, its writes).
+    w.xenpci(&["assign", "05:00.0", "--vm", "ceph-osd-1", "--restart"])
+        .assert()
+        .success();
+    let ran: Vec<String> = w
+        .log()
+        .into_iter()
+        .filter(|l| {
+            ["vm-param-set", "vm-param-remove", "vm-shutdown", "vm-start"]
+                .iter()
+                .any(|c| l.split_whitespace().nth(1) == Some(c))
+        })
+        .collect();
+    let shown: Vec<String> = commands.iter().map(|c| c.replacen(xe, "xe", 1)).collect();
+    assert_eq!(ran, shown, "dry run vs the run");
 }
 
 #[test]
@@ -423,13 +439,19 @@ fn seed004_two_devices_then_removal() {
     w.xenpci(&["assign", "01:00.0", "--vm", "freenas"])
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("drop or misread"));
+        .stderr(predicate::str::contains("drop or misread"))
+        .stderr(predicate::str::contains("pass --rewrite-misread"));
+    // --force is the policy override only: it does not rewrite a misread value
+    w.xenpci(&["assign", "01:00.0", "--vm", "freenas", "--force"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("pass --rewrite-misread"));
     w.xenpci(&[
         "assign",
         "01:00.0",
         "--vm",
         "freenas",
-        "--force",
+        "--rewrite-misread",
         "--restart",
     ])
     .assert()
@@ -448,7 +470,7 @@ fn seed004_two_devices_then_removal() {
         w.vm(NAS)["attached-pcis"],
         json!(["0000:06:00.0", "0000:01:00.0"])
     );
-    w.xenpci(&["unassign", "06:00.0,01:00.0", "--vm", "freenas"])
+    w.xenpci(&["unassign", "--all", "--vm", "freenas"])
         .assert()
         .success();
     assert_eq!(
@@ -702,4 +724,63 @@ fn json_refusals_and_failures_are_one_document_on_stdout() {
         (j["refused"].as_bool(), j["kind"].as_str()),
         (Some(false), Some("bad-input"))
     );
+}
+
+/// A function the host does not have is not "not bound to pciback, hide first" (hiding would
+/// fail too, and --force would not make it appear): it says there is no such function.
+#[test]
+fn a_function_the_host_does_not_have_is_named_missing_not_unhidden() {
+    let w = seed000();
+    w.xenpci(&["assign", "09:00.0", "--vm", "ceph-osd-1"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "this host has no such PCI function (0000:09:00.0 is not found at /sys/bus/pci/devices/0000:09:00.0); `xenpci list` shows",
+        ))
+        .stderr(predicate::str::contains("hide").not())
+        .stderr(predicate::str::contains("--force").not());
+}
+
+/// On a pool member, a VM running on another host (after a migrate) is not checked against
+/// this host's sysfs: `assigned` says where it runs and does not flag it.
+#[test]
+fn assigned_on_a_pool_member_does_not_check_another_hosts_vm_here() {
+    const H2: &str = "8f7e0c2a-0000-4000-8000-0000000000b2";
+    let state = json!({
+        "xcp-ng-version": "8.3",
+        "hosts": [
+            {"uuid": HOST, "name-label": "xcp1", "devices": []},
+            {"uuid": H2, "name-label": "xcp2", "devices": []}
+        ],
+        "vms": [
+            {"uuid": OSD, "name-label": "ceph-osd-1", "power-state": "running",
+             "resident-on": H2, "domid": 4,
+             "other-config": {"pci": "0/0000:81:00.0"}},
+        ]
+    });
+    let w = World::new(state, &[]);
+    let etc = w.path("root/etc");
+    std::fs::create_dir_all(&etc).unwrap();
+    std::fs::write(
+        etc.join("xensource-inventory"),
+        format!("INSTALLATION_UUID='{HOST}'\n"),
+    )
+    .unwrap();
+    w.xenpci(&["assigned"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "0. 0000:81:00.0 (group 0)  [on host xcp2, not checked here]",
+        ))
+        .stdout(predicate::str::contains("NOT HIDDEN").not());
+    // the same VM resident here is checked (and flagged: 81:00.0 is not in this sysfs)
+    std::fs::write(
+        etc.join("xensource-inventory"),
+        format!("INSTALLATION_UUID='{H2}'\n"),
+    )
+    .unwrap();
+    w.xenpci(&["assigned"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("NOT HIDDEN from dom0"));
 }

@@ -17,7 +17,7 @@ const CASES: &[(&[&str], &str)] = &[
         &["assign", "05:00.0", "--vm", "v", "--order", "{}"],
         "--order <BDF,...>",
     ),
-    (&["unassign", "05:00.0,{}", "--vm", "v"], "<BDF>..."),
+    (&["unassign", "05:00.0,{}", "--vm", "v"], "[BDF]..."), // optional: or --all
     (&["detach", "dom", "{}"], "<BDF>"),
     (&["pool", "check", "{}"], "<BDF>..."),
     (&["xapi-pci", "fmt", "{}"], "<BDF>..."),

@@ -153,3 +153,152 @@ fn completions_cover_every_subcommand() {
         .code(2)
         .stderr(predicate::str::contains("tcsh"));
 }
+
+/// Every subcommand's `--help` ends with 2–3 pasteable examples of itself, and the man page
+/// carries them.
+#[test]
+fn every_subcommand_help_has_examples() {
+    fn walk(path: Vec<String>, out: &mut Vec<Vec<String>>) {
+        let help = xenpci_help(&path);
+        let subs = subcommands(&help);
+        if !path.is_empty() {
+            out.push(path.clone());
+        }
+        for s in subs {
+            let mut p = path.clone();
+            p.push(s);
+            walk(p, out);
+        }
+    }
+    fn xenpci_help(path: &[String]) -> String {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_xenpci"))
+            .args(path)
+            .arg("--help")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{path:?}");
+        String::from_utf8(o.stdout).unwrap()
+    }
+    fn subcommands(help: &str) -> Vec<String> {
+        let Some(start) = help.find("Commands:\n") else {
+            return Vec::new();
+        };
+        help[start + 10..]
+            .lines()
+            .take_while(|l| !l.is_empty())
+            .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+            .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+            .filter(|n| n != "help")
+            .collect()
+    }
+    let mut all = Vec::new();
+    walk(Vec::new(), &mut all);
+    assert!(all.len() >= 30, "{all:?}");
+    for path in &all {
+        let help = xenpci_help(path);
+        let ex = help
+            .split("\nExamples:\n")
+            .nth(1)
+            .unwrap_or_else(|| panic!("xenpci {} --help has no Examples:\n{help}", path.join(" ")));
+        let lines: Vec<&str> = ex.lines().filter(|l| l.starts_with("  xenpci ")).collect();
+        assert!(
+            (2..=3).contains(&lines.len()),
+            "xenpci {}: {lines:?}",
+            path.join(" ")
+        );
+        // each example parses: its options exist (clap stops at an unknown one before --help;
+        // `spec` takes hyphen values, so --help would be one of them there)
+        for l in lines.iter().filter(|l| !l.starts_with("  xenpci spec ")) {
+            let cmd = l.split(" #").next().unwrap().split(" > ").next().unwrap();
+            let words = shell_words(cmd.trim());
+            let o = std::process::Command::new(env!("CARGO_BIN_EXE_xenpci"))
+                .args(&words[1..])
+                .arg("--help")
+                .output()
+                .unwrap();
+            assert!(
+                o.status.success(),
+                "example {l:?}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+        // each example runs this command (or a group's subcommands)
+        assert!(
+            lines
+                .iter()
+                .all(|l| l.contains(&format!("xenpci {}", path[0]))
+                    || path[0] == "demo"
+                    || path[0] == "pool"),
+            "xenpci {}: {lines:?}",
+            path.join(" ")
+        );
+    }
+    let man = std::process::Command::new(env!("CARGO_BIN_EXE_xenpci"))
+        .args(["manpage", "--dir"])
+        .arg(std::env::temp_dir().join(format!("xenpci-man-{}", std::process::id())))
+        .output()
+        .unwrap();
+    assert!(man.status.success());
+    let dir = std::env::temp_dir().join(format!("xenpci-man-{}", std::process::id()));
+    let page = std::fs::read_to_string(dir.join("xenpci-assign.1")).unwrap();
+    assert!(
+        page.contains("Examples:") && page.contains("ceph\\-osd\\-1 \\-\\-restart"),
+        "{page}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A mistyped option prints the subcommand's usage as `--help` shows it: options typed so far
+/// are not made to look required.
+#[test]
+fn a_typo_prints_the_usage_with_optional_flags_optional() {
+    for (args, usage) in [
+        (
+            &["check", "--json", "--jsn", "05:00.0"][..],
+            "Usage: xenpci check [OPTIONS] [BDF]...",
+        ),
+        (
+            &["assign", "05:00.0", "--vm", "x", "--restart", "--restrat"][..],
+            "Usage: xenpci assign [OPTIONS] --vm <NAME|UUID> <BDF>...",
+        ),
+        (
+            &["xlcfg", "show", "--json", "--jsn", "f.cfg"][..],
+            "Usage: xenpci xlcfg show [OPTIONS] <FILE>",
+        ),
+    ] {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_xenpci"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        let line = err
+            .lines()
+            .find(|l| l.starts_with("Usage: "))
+            .unwrap_or_default();
+        assert_eq!(line, usage, "{args:?}: {err}");
+        assert!(err.contains("tip: a similar argument exists"), "{err}");
+    }
+}
+
+/// Words of a command line: blanks split, single quotes group (enough for the examples).
+fn shell_words(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    for c in line.chars() {
+        match c {
+            '\'' => quoted = !quoted,
+            ' ' if !quoted => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+            }
+            c => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}

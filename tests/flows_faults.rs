@@ -208,10 +208,13 @@ fn killed_after_any_step_resume_finishes_the_move() {
             let r = run(&s, &[("XENPCI_CRASH_AFTER_STEP", &n.to_string())], &args);
             assert_eq!(r.code, Some(137), "{flow:?} {n}: {}", r.stderr);
             let st = s.xenpci(&["status"]);
+            assert_eq!(st.code, Some(1), "an interrupted flow: status exits 1");
             assert!(
-                st.ok()
-                    .stdout
-                    .contains(&format!("{n}/{} steps done", steps(flow).len())),
+                st.stdout.contains("interrupted (run `xenpci resume`")
+                    && !st.stdout.contains("Running")
+                    && st
+                        .stdout
+                        .contains(&format!("{n}/{} steps done", steps(flow).len())),
                 "{}",
                 st.stdout
             );
@@ -271,7 +274,12 @@ fn a_failing_undo_leaves_the_flow_stuck_and_says_where_everything_is() {
     assert!(r.stdout.contains("Stuck"), "{}", r.stdout);
     assert!(r.stdout.contains("undo of step 3"), "{}", r.stdout);
     let st = s.xenpci(&["status"]);
-    assert!(st.ok().stdout.contains("Stuck"), "{}", st.stdout);
+    assert_eq!(
+        st.code,
+        Some(1),
+        "a stuck flow needs resume: status exits 1"
+    );
+    assert!(st.stdout.contains("Stuck"), "{}", st.stdout);
     // once the cause is gone, resume --rollback finishes the rollback
     let r = s.xenpci(&["resume", "--rollback"]);
     assert!(r.stdout.contains("rolled back"), "{}", r.stdout);

@@ -139,7 +139,7 @@ fn identity_mismatch_on_the_target_is_refused_before_acting() {
     )
     .unwrap();
     let r = s.xenpci(&["migrate", "hvmvm", "--to", "h2"]);
-    assert_eq!(r.code, Some(2));
+    assert_eq!(r.code, Some(1), "a mismatch is a refusal (docs/mapping.md)");
     assert!(r.stderr.contains("identity mismatch for \"ceph-hba\" at 0000:81:00.0 on h2: found 1000:0072, the mapping says 1000:0097"), "{}", r.stderr);
     assert_eq!(s.attachments().len(), 2);
     assert!(!s.xl_log().contains("pci-detach"));
@@ -151,7 +151,7 @@ fn unmapped_device_is_refused() {
     s.write("map.json", r#"{"devices": {}}"#);
     s.xl("h1", &["pci-attach", "hvmvm", "0000:03:00.0@5"]).ok();
     let r = s.xenpci(&["migrate", "hvmvm", "--to", "h2"]);
-    assert_eq!(r.code, Some(2));
+    assert_eq!(r.code, Some(1), "refused (docs/mapping.md)");
     assert!(
         r.stderr
             .contains("0000:03:00.0 on h1 is not in the mapping file"),
@@ -182,6 +182,19 @@ fn detach_all_then_reattach_on_another_host_with_the_map() {
     s.xenpci(&["detach-all", "hvmvm", "--save", save.to_str().unwrap()])
         .ok();
     assert_eq!(s.devices_of("h1", "hvmvm"), Some(vec![]));
+    let st = s.xenpci(&["status", "--all"]);
+    let line = st
+        .ok()
+        .stdout
+        .lines()
+        .find(|l| l.contains("hvmvm"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        line.contains("  detach-all hvmvm on h1  Done  ")
+            && !line.contains("detach-all detach-all"),
+        "{line}"
+    );
     s.xl("h1", &["migrate", "hvmvm", "h2"]).ok();
     s.xenpci(&["reattach", "--from", save.to_str().unwrap(), "--host", "h2"])
         .ok();
@@ -302,4 +315,73 @@ fn failed_logdirty_is_explained() {
     });
     let t = e.to_string();
     assert!(t.contains("shadow paging") && t.contains("--cold"), "{t}");
+}
+
+/// On an XAPI host detach-all of a VM xl does not know points at what works there (the cold
+/// migrate, unassign --all), not only "not a domain".
+#[test]
+fn detach_all_on_an_xapi_host_points_at_the_cold_migrate() {
+    let s = Scenario::lab();
+    let etc = s.root("h1").join("etc");
+    std::fs::create_dir_all(&etc).unwrap();
+    std::fs::write(etc.join("xensource-inventory"), "INSTALLATION_UUID='h1'\n").unwrap();
+    let save = s.path("saved.json");
+    let r = s.xenpci(&["detach-all", "ceph-osd-1", "--save", save.to_str().unwrap()]);
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("this host runs XAPI")
+            && r.stderr
+                .contains("`xenpci migrate ceph-osd-1 --to HOST --cold`")
+            && r.stderr.contains("`xenpci unassign --all --vm ceph-osd-1`"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// `-vv` into a pipe (not a terminal) is plain text: no ANSI colour codes in the log.
+#[test]
+fn the_debug_log_in_a_pipe_has_no_colour_codes() {
+    let s = Scenario::lab();
+    let save = s.path("saved.json");
+    let r = s.xenpci(&[
+        "-vv",
+        "detach-all",
+        "nosuchvm",
+        "--save",
+        save.to_str().unwrap(),
+    ]);
+    assert!(
+        r.stderr.contains("DEBUG") && r.stderr.contains("run"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains('\u{1b}'), "{:?}", r.stderr);
+}
+
+/// A target the transport cannot reach (ssh exits 255) is its own error naming the host, a tool
+/// failure (exit 2), not an identity mismatch; nothing is done.
+#[test]
+fn an_unreachable_target_is_a_transport_failure_not_a_mismatch() {
+    let s = hvm_with_two_devices();
+    let ssh = s.write(
+        "fake-ssh",
+        "#!/bin/sh\nhost=$1; shift\nif [ \"$host\" = h2 ]; then\n  echo \"ssh: connect to host h2 port 22: No route to host\" >&2; exit 255\nfi\nexec env XL_MOCK_HOST=\"$host\" \"$@\"\n",
+    );
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&ssh, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let transport = format!("{} {{host}} {{cmd}}", ssh.display());
+    let r = s.xenpci_env(
+        &[("XENPCI_TRANSPORT", &transport)],
+        &["migrate", "hvmvm", "--to", "h2"],
+    );
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("cannot reach host h2")
+            && r.stderr.contains("No route to host")
+            && !r.stderr.contains("identity mismatch"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(s.attachments().len(), 2);
+    assert!(!s.xl_log().contains("pci-detach"));
 }

@@ -402,3 +402,62 @@ fn hidden_without_a_known_boot_method_shows_the_current_state() {
         .stdout(predicate::str::contains("0000:05:00.0  now: pciback"))
         .stdout(predicate::str::contains("hidden now (next boot unknown)"));
 }
+
+/// Seed 004's host kind: a XenServer 7 upgraded on legacy BIOS boots through extlinux and has
+/// no xen-cmdline. Detection picks extlinux (it used to pick xen-cmdline and fail to run it),
+/// and `hidden` without --method reads the same list after a hide.
+#[test]
+fn xenserver_7_with_extlinux_and_no_xen_cmdline_is_detected_as_extlinux() {
+    let h = host("xs62");
+    let inv = h
+        .read("/etc/xensource-inventory")
+        .replace("PRODUCT_VERSION='6.2.0'", "PRODUCT_VERSION='7.1.2'");
+    h.write("/etc/xensource-inventory", &inv);
+    let none = h.path("/nonexistent-xen-cmdline");
+    let none = none.to_str().unwrap();
+    h.xenpci(&["hide", "05:00.0", "06:00.0", "--dry-run"])
+        .env("XENPCI_XEN_CMDLINE", none)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "persistent method: extlinux (XenServer 7.1.2: /boot/extlinux.conf)",
+        ));
+    h.xenpci(&["hide", "05:00.0", "--method", "extlinux"])
+        .env("XENPCI_XEN_CMDLINE", none)
+        .assert()
+        .success();
+    h.xenpci(&["hidden"])
+        .env("XENPCI_XEN_CMDLINE", none)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "next boot (/boot/extlinux.conf line 10 (label xe)): (0000:06:00.0)(0000:01:00.0)(0000:05:00.0)",
+        ));
+}
+
+/// When nothing fits, the error names every place looked at and the --method values.
+#[test]
+fn an_undetectable_xapi_host_names_what_was_looked_for() {
+    let h = host("xs62");
+    let inv = h
+        .read("/etc/xensource-inventory")
+        .replace("PRODUCT_VERSION='6.2.0'", "PRODUCT_VERSION='7.1.2'");
+    h.write("/etc/xensource-inventory", &inv);
+    h.remove("/boot/extlinux.conf");
+    let none = h.path("/nonexistent-xen-cmdline");
+    h.xenpci(&["hide", "05:00.0", "--dry-run"])
+        .env("XENPCI_XEN_CMDLINE", none.to_str().unwrap())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "XenServer 7.1.2 (/etc/xensource-inventory)",
+        ))
+        .stderr(predicate::str::contains("xen-cmdline ("))
+        .stderr(predicate::str::contains(
+            "/boot/extlinux.conf with a Xen label",
+        ))
+        .stderr(predicate::str::contains("/boot/grub/grub.cfg"))
+        .stderr(predicate::str::contains(
+            "--method xen-cmdline, xapi, grub, extlinux or modprobe",
+        ));
+}

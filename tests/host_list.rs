@@ -111,6 +111,15 @@ fn dash_d_filters_like_lspci_with_opennebula_lists() {
         human.contains("0000:05:00.0") && !human.contains("0000:06:00.0"),
         "{human}"
     );
+    assert!(
+        human.contains("\n1 function in 1 isolation group;"),
+        "one of each is singular: {human}"
+    );
+    let two = h.run(&["list", "-d", "::0107"]).stdout;
+    assert!(
+        two.contains("\n2 functions in 2 isolation groups;"),
+        "{two}"
+    );
 }
 
 /// `-s` selects slots as lspci does, alone or with `-d`; a bad selector is a usage error naming

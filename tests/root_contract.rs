@@ -192,5 +192,13 @@ fn the_demo_runs_no_host_tool() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(spied(&log), "", "{}", String::from_utf8_lossy(&o.stdout));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(spied(&log), "", "{out}");
+    // without --keep the demo removes its host root at the end
+    let root = out
+        .lines()
+        .find_map(|l| l.strip_prefix("export XENPCI_ROOT="))
+        .and_then(|l| l.split(' ').next())
+        .expect("the demo names its host root");
+    assert!(!std::path::Path::new(root).exists(), "{root} left behind");
 }

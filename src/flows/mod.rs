@@ -35,6 +35,19 @@ pub enum FlowError {
         /// Why.
         source: Box<crate::exec::ExecError>,
     },
+    /// The transport could not reach another host (ssh's exit status 255, or a read that
+    /// failed as a whole): a tool failure, never an identity mismatch.
+    #[error("cannot reach host {host}: `{command}` failed ({status}): {stderr}")]
+    Unreachable {
+        /// The host.
+        host: String,
+        /// The command, as run through the transport.
+        command: String,
+        /// Exit status.
+        status: String,
+        /// What the transport printed.
+        stderr: String,
+    },
     /// xl failed.
     #[error("on {host}: `{command}` failed ({status}): {stderr}")]
     Xl {

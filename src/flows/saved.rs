@@ -48,7 +48,8 @@ pub fn plan_detach_all(
     save: &Path,
 ) -> Result<(Plan, Saved), FlowError> {
     let xl = Xl { site, host };
-    let info = hotplug::domain(&xl, vm)?;
+    let xapi = site.is_local(host) && site.root.path("/etc/xensource-inventory").is_file();
+    let info = hotplug::domain(&xl, vm).map_err(|e| if xapi { on_xapi(e, vm) } else { e })?;
     let mut saved = Saved {
         host: host.into(),
         vm: vm.into(),
@@ -86,6 +87,25 @@ pub fn plan_detach_all(
         steps,
     };
     Ok((plan, saved))
+}
+
+/// On an XAPI host (its root has `/etc/xensource-inventory`) a guest is an XAPI VM, not an xl
+/// domain: say what does work there instead of only "not a domain".
+fn on_xapi(e: FlowError, vm: &str) -> FlowError {
+    match e {
+        FlowError::BadInput {
+            what,
+            input,
+            expected,
+        } => FlowError::BadInput {
+            what,
+            input,
+            expected: format!(
+                "{expected}; this host runs XAPI, where a VM's devices live in other-config:pci: move it with `xenpci migrate {vm} --to HOST --cold`, or take its devices back with `xenpci unassign --all --vm {vm}`"
+            ),
+        },
+        e => e,
+    }
 }
 
 /// Reads a saved file.

@@ -118,10 +118,26 @@ impl Site<'_> {
     /// Runs `xl ARGS…` on `host` and returns its output whatever the status.
     pub fn run_xl(&self, host: &str, args: &[&str]) -> Result<Output, FlowError> {
         let cmd = self.xl(host, args);
-        self.runner.output(&cmd).map_err(|e| FlowError::Exec {
+        let o = self.runner.output(&cmd).map_err(|e| FlowError::Exec {
             host: host.to_string(),
             source: Box::new(e),
-        })
+        })?;
+        self.reached(host, &cmd, o)
+    }
+
+    /// `o` of `cmd` on `host`, or [`FlowError::Unreachable`] when the transport itself failed:
+    /// for another host, exit status 255 is ssh's own failure (no route, refused, auth), never
+    /// xl's or grep's.
+    fn reached(&self, host: &str, cmd: &CommandSpec, o: Output) -> Result<Output, FlowError> {
+        if !self.is_local(host) && self.transport != Transport::Local && o.status == Some(255) {
+            return Err(FlowError::Unreachable {
+                host: host.to_string(),
+                command: cmd.to_string(),
+                status: "exit 255".into(),
+                stderr: o.stderr.trim().to_string(),
+            });
+        }
+        Ok(o)
     }
 
     /// Reads small files of `host` (sysfs attributes); `None` for a file that cannot be read.
@@ -157,6 +173,20 @@ impl Site<'_> {
             host: host.to_string(),
             source: Box::new(e),
         })?;
+        let o = self.reached(host, &cmd, o)?;
+        // grep exits 0 (something read), 1 (nothing) or 2 (a file missing, -s keeps quiet);
+        // anything else, or an error it printed, is the transport failing.
+        if !matches!(o.status, Some(0..=2)) || (o.stdout.is_empty() && !o.stderr.trim().is_empty())
+        {
+            return Err(FlowError::Unreachable {
+                host: host.to_string(),
+                command: cmd.to_string(),
+                status: o
+                    .status
+                    .map_or("killed by a signal".into(), |s| format!("exit {s}")),
+                stderr: o.stderr.trim().to_string(),
+            });
+        }
         let out = full
             .iter()
             .map(|f| {

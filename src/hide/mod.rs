@@ -72,7 +72,7 @@ pub enum HideError {
         what: String,
     },
     /// No persistent method fits this host.
-    #[error("cannot tell how this host boots: {0} (choose one with --method)")]
+    #[error("cannot tell how this host boots: {0} (choose one with --method xen-cmdline, xapi, grub, extlinux or modprobe)")]
     Undetected(String),
     /// The device does not exist.
     #[error("no PCI function {bdf} on this host ({path} does not exist)")]

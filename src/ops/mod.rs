@@ -60,7 +60,15 @@ impl Kind {
     /// The kind of a flow error.
     pub fn of_flow(e: &FlowError) -> Kind {
         match e {
-            FlowError::Refused { .. } | FlowError::Policy(_) => Kind::Refused,
+            // docs/mapping.md: an unmapped device, a host without an entry and an identity
+            // mismatch are refusals (exit 1); a mapping file that cannot be read is bad input.
+            FlowError::Refused { .. }
+            | FlowError::Policy(_)
+            | FlowError::Mapping(
+                crate::flows::mapping::MappingError::Unmapped { .. }
+                | crate::flows::mapping::MappingError::NoHost { .. }
+                | crate::flows::mapping::MappingError::Mismatch { .. },
+            ) => Kind::Refused,
             FlowError::BadInput { .. } | FlowError::Mapping(_) => Kind::BadInput,
             _ => Kind::ToolFailed,
         }

@@ -52,6 +52,16 @@ pub enum AssignError {
         /// What to do instead: the hide commands to run, or why not to.
         advice: String,
     },
+    /// Devices this host does not have at all (a typo, or another host's device).
+    #[error("refusing to assign {list} to VM {vm}: this host has no such PCI function ({details}); `xenpci list` shows the functions it has")]
+    NoSuchDevice {
+        /// The VM as given.
+        vm: String,
+        /// The devices, comma-separated.
+        list: String,
+        /// Where each was looked for.
+        details: String,
+    },
     /// A device already given to another VM.
     #[error("refusing to assign {bdf} to VM {vm}: it is already in other-config:pci of VM {other_uuid} ({other_name}); pass --steal to move it")]
     AssignedElsewhere {
@@ -65,7 +75,7 @@ pub enum AssignError {
         other_name: String,
     },
     /// The current value holds pieces xapi would drop or misread.
-    #[error("VM {vm}'s other-config:pci is {value:?}, and xapi would drop or misread {pieces}; fix it by hand, or pass --force to rewrite it from what xenpci could read ({kept})")]
+    #[error("VM {vm}'s other-config:pci is {value:?}, and xapi would drop or misread {pieces}; fix it by hand, or pass --rewrite-misread to rewrite it from what xenpci could read ({kept})")]
     Misread {
         /// The VM uuid.
         vm: VmUuid,
@@ -145,6 +155,7 @@ impl AssignError {
         matches!(
             self,
             AssignError::NotHidden { .. }
+                | AssignError::NoSuchDevice { .. }
                 | AssignError::Policy(_)
                 | AssignError::AssignedElsewhere { .. }
                 | AssignError::Misread { .. }
@@ -155,9 +166,8 @@ impl AssignError {
     /// The option that overrides a refusal, when there is one.
     pub fn hint(&self) -> Option<&'static str> {
         match self {
-            AssignError::NotHidden { .. }
-            | AssignError::Misread { .. }
-            | AssignError::Policy(_) => Some("--force"),
+            AssignError::NotHidden { .. } | AssignError::Policy(_) => Some("--force"),
+            AssignError::Misread { .. } => Some("--rewrite-misread"),
             AssignError::AssignedElsewhere { .. } => Some("--steal"),
             _ => None,
         }
@@ -170,6 +180,7 @@ impl AssignError {
         matches!(
             self,
             AssignError::NotHidden { .. }
+                | AssignError::NoSuchDevice { .. }
                 | AssignError::Policy(_)
                 | AssignError::AssignedElsewhere { .. }
                 | AssignError::Misread { .. }
@@ -190,12 +201,17 @@ pub struct EditRequest {
     pub add: Vec<Bdf>,
     /// Devices to remove.
     pub remove: Vec<Bdf>,
+    /// Remove every device the VM holds (the `pci` key goes; `remove` is then ignored).
+    pub remove_all: bool,
     /// Devices to plug first, in this order (the rest follow in their current order).
     pub order: Vec<Bdf>,
     /// Take devices from other VMs that hold them.
     pub steal: bool,
-    /// Assign even devices dom0 still uses, and rewrite values xapi would misread.
+    /// Assign even devices dom0 still uses (the policy's override; nothing else).
     pub force: bool,
+    /// Rewrite a current value xapi would drop or misread from what xenpci can read
+    /// unambiguously (instead of refusing to touch it).
+    pub rewrite_misread: bool,
     /// Shut a running VM down and start it again so the change takes effect.
     pub restart: bool,
     /// Only read; report the write commands that would run.
@@ -353,11 +369,11 @@ fn no_dups(bdfs: &[Bdf]) -> Result<(), AssignError> {
     Ok(())
 }
 
-/// The devices a value gives, in plug order, refusing what xapi would misread unless `force`.
+/// The devices a value gives, in plug order, refusing what xapi would misread unless `rewrite`.
 fn readable(
     vm: &VmUuid,
     value: Option<&str>,
-    force: bool,
+    rewrite: bool,
     notes: &mut Vec<String>,
 ) -> Result<Vec<Bdf>, AssignError> {
     let Some(value) = value else {
@@ -367,7 +383,7 @@ fn readable(
     let kept: Vec<Bdf> = parsed.devices.iter().map(|d| d.1).collect();
     if !parsed.misread.is_empty() {
         let pieces = parsed.misread.join(", ");
-        if !force {
+        if !rewrite {
             return Err(AssignError::Misread {
                 vm: vm.clone(),
                 value: value.to_string(),
@@ -376,7 +392,7 @@ fn readable(
             });
         }
         notes.push(format!(
-            "VM {vm}: dropping {pieces} from other-config:pci (--force): xapi would drop or misread them"
+            "VM {vm}: dropping {pieces} from other-config:pci (--rewrite-misread): xapi would drop or misread them"
         ));
     }
     Ok(kept)
@@ -424,6 +440,20 @@ pub fn check_hidden(
         .collect();
     if unhidden.is_empty() {
         return Ok(None);
+    }
+    // A function that is not there cannot be hidden first, and --force would not make it
+    // appear: say it is missing.
+    let absent: Vec<&(Bdf, Dom0State)> = unhidden.iter().filter(|(_, s)| !s.present).collect();
+    if !absent.is_empty() {
+        return Err(AssignError::NoSuchDevice {
+            vm: vm.to_string(),
+            list: list(&absent.iter().map(|(b, _)| *b).collect::<Vec<_>>()),
+            details: absent
+                .iter()
+                .map(|(b, s)| format!("{b} is {}", s.why))
+                .collect::<Vec<_>>()
+                .join("; "),
+        });
     }
     let critical = crate::host::critical::find(root);
     let details = unhidden
@@ -753,15 +783,13 @@ pub fn edit(
         });
     }
     let before = xe.vm_pci(&uuid)?;
-    let current = readable(&uuid, before.as_deref(), req.force, &mut notes)?;
-    let devices = merge_devices(
-        &req.vm,
-        &current,
-        &req.add,
-        &req.remove,
-        &req.order,
-        &mut notes,
-    )?;
+    let current = readable(&uuid, before.as_deref(), req.rewrite_misread, &mut notes)?;
+    let remove = if req.remove_all {
+        current.clone()
+    } else {
+        req.remove.clone()
+    };
+    let devices = merge_devices(&req.vm, &current, &req.add, &remove, &req.order, &mut notes)?;
     let after = generate(&devices)?;
     let changed = after != before;
 
@@ -787,7 +815,12 @@ pub fn edit(
     let mut stolen = Vec::new();
     for victim in &victims {
         let their_before = xe.vm_pci(victim)?;
-        let theirs = readable(victim, their_before.as_deref(), req.force, &mut notes)?;
+        let theirs = readable(
+            victim,
+            their_before.as_deref(),
+            req.rewrite_misread,
+            &mut notes,
+        )?;
         let kept: Vec<Bdf> = theirs
             .iter()
             .copied()
@@ -849,11 +882,9 @@ pub fn edit(
     let mut verified = Vec::new();
     let running = info.power_state == Some(PowerState::Running);
     if req.restart && running {
-        let on = if req.dry_run {
-            None
-        } else {
-            xe.resident_on(&uuid).ok().flatten()
-        };
+        // A read, so the dry run asks too: it prints exactly the `vm-start … on=HOST` the run
+        // executes.
+        let on = xe.resident_on(&uuid).ok().flatten();
         if let Err(source) = ctx.cycle(&uuid, &info.name_label, on.as_deref())? {
             let mut back = vec![(uuid.clone(), before.clone())];
             back.extend(
@@ -937,10 +968,13 @@ pub struct AssignedDevice {
     pub group: i64,
     /// Its position in xapi's plug order.
     pub position: usize,
-    /// Hidden from dom0.
+    /// Hidden from dom0 (on this host; false too when not checked here, see `elsewhere`).
     pub hidden: bool,
     /// What dom0 does with it.
     pub dom0: String,
+    /// The host the VM runs on when that is another pool member (name-label, else uuid): this
+    /// host's sysfs says nothing about that host's dom0, so the device was not checked here.
+    pub elsewhere: Option<String>,
     /// Other VMs naming the same device (uuids).
     pub also_assigned_to: Vec<VmUuid>,
 }
@@ -967,6 +1001,31 @@ pub struct AssignedVm {
 /// Every VM's devices, with duplicates across VMs and devices dom0 still uses flagged.
 pub fn assigned(xe: &Xe, root: &HostRoot) -> Result<Vec<AssignedVm>, AssignError> {
     let check = Dom0Check::new(root, Some(xe));
+    // This host (`INSTALLATION_UUID` in /etc/xensource-inventory): a VM running on another pool
+    // member is not checked against this host's sysfs.
+    let this_host = crate::bounded_read::read_string(
+        &root.path(crate::host::xensource::PATH),
+        crate::bounded_read::CONFIG_LIMIT,
+    )
+    .ok()
+    .and_then(|inv| crate::host::xensource::value(&inv, "INSTALLATION_UUID"));
+    let host_names = std::cell::OnceCell::new();
+    let elsewhere = |vm: &VmUuid| -> Option<String> {
+        let here = this_host.as_deref()?;
+        let on = xe.resident_on(vm).ok().flatten()?;
+        if on == here {
+            return None;
+        }
+        let names: &Vec<super::output::Record> =
+            host_names.get_or_init(|| xe.host_list().unwrap_or_default());
+        Some(
+            names
+                .iter()
+                .find(|h| h.get("uuid") == Some(on.as_str()))
+                .and_then(|h| h.get("name-label"))
+                .map_or(on.clone(), str::to_string),
+        )
+    };
     let mut vms = Vec::new();
     for vm in xe.vm_list()? {
         if !vm.other_config.iter().any(|(k, _)| k == "pci") {
@@ -980,17 +1039,29 @@ pub fn assigned(xe: &Xe, root: &HostRoot) -> Result<Vec<AssignedVm>, AssignError
     }
     let mut out = Vec::new();
     for (vm, value, parsed) in &vms {
+        let away = if vm.power_state == Some(PowerState::Running) {
+            elsewhere(&vm.uuid)
+        } else {
+            None
+        };
         let devices = parsed
             .devices
             .iter()
             .map(|&(group, bdf, position)| {
-                let s = check.state(bdf);
+                let (hidden, dom0) = match &away {
+                    Some(h) => (false, format!("on host {h}, not checked here")),
+                    None => {
+                        let s = check.state(bdf);
+                        (s.hidden, s.why)
+                    }
+                };
                 AssignedDevice {
                     bdf,
                     group,
                     position,
-                    hidden: s.hidden,
-                    dom0: s.why,
+                    hidden,
+                    dom0,
+                    elsewhere: away.clone(),
                     also_assigned_to: vms
                         .iter()
                         .filter(|(o, _, p)| o.uuid != vm.uuid && p.plugged.contains(&bdf))

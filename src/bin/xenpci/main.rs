@@ -24,35 +24,48 @@ pub struct Cli {
 pub enum Command {
     /// Parse and format xl PCI_SPEC_STRINGs exactly as Xen 4.15+ reads them.
     #[command(subcommand)]
+    #[command(after_help = commands::examples::SPEC)]
     Spec(commands::spec::SpecCmd),
     /// Read and edit the PCI part of xl.cfg files, byte for byte.
     #[command(subcommand)]
+    #[command(after_help = commands::examples::XLCFG)]
     Xlcfg(commands::xlcfg::XlcfgCmd),
     /// Read XAPI other-config:pci values exactly as xapi does.
     #[command(subcommand, name = "xapi-pci")]
+    #[command(after_help = commands::examples::XAPI_PCI)]
     XapiPci(commands::xapi_pci::XapiPciCmd),
     /// List the host's PCI functions, grouped by isolation group.
+    #[command(after_help = commands::examples::LIST)]
     List(commands::list::ListArgs),
     /// Preflight: would passing these devices through work, and is it safe for dom0?
+    #[command(after_help = commands::examples::CHECK)]
     Check(commands::check::CheckArgs),
     #[command(flatten)]
     Flows(commands::flows::FlowCmd),
     /// Hide PCI functions from dom0 (boot configuration and/or now), merged and guarded.
+    #[command(after_help = commands::examples::HIDE)]
     Hide(commands::hide::HideArgs),
     /// Give hidden PCI functions back to dom0.
+    #[command(after_help = commands::examples::UNHIDE)]
     Unhide(commands::hide::CommonArgs),
     /// Show which functions are hidden now and after the next boot.
+    #[command(after_help = commands::examples::HIDDEN)]
     Hidden(commands::hidden::HiddenArgs),
     /// Give PCI functions to an XAPI VM (other-config:pci), safely.
+    #[command(after_help = commands::examples::ASSIGN)]
     Assign(commands::assign::AssignArgs),
     /// Take PCI functions back from an XAPI VM.
+    #[command(after_help = commands::examples::UNASSIGN)]
     Unassign(commands::unassign::UnassignArgs),
     /// Every XAPI VM's PCI functions, flagging duplicates and unhidden devices (exit 1 if any).
+    #[command(after_help = commands::examples::ASSIGNED)]
     Assigned(commands::assigned::AssignedArgs),
     /// The whole XAPI pool at once, through every host's xenpci plugin.
     #[command(subcommand)]
+    #[command(after_help = commands::examples::POOL)]
     Pool(commands::pool::PoolCmd),
     /// Print shell completions (bash, zsh, fish, ...) to stdout.
+    #[command(after_help = commands::examples::COMPLETIONS)]
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
@@ -66,6 +79,7 @@ pub enum Command {
         dir: Option<std::path::PathBuf>,
     },
     /// Show xenpci on the bundled demo host, or write a fixture host root (--write DIR).
+    #[command(after_help = commands::examples::DEMO)]
     Demo(commands::demo::DemoArgs),
 }
 
@@ -105,7 +119,15 @@ fn usage_error(args: &[OsString], e: clap::Error) -> ExitCode {
         eprintln!("error: {error}\n\nFor more information, try '--help'.");
         return ExitCode::from(2);
     }
-    e.exit()
+    if shown {
+        e.exit()
+    }
+    // The subcommand's usage as --help shows it, not clap's line listing the options typed.
+    eprint!(
+        "{}",
+        commands::usage_error_text(<Cli as clap::CommandFactory>::command(), &e, args)
+    );
+    ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2))
 }
 
 fn main() -> ExitCode {

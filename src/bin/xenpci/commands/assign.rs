@@ -36,9 +36,13 @@ pub struct AssignArgs {
     /// Take the devices from other VMs that hold them.
     #[arg(long)]
     pub steal: bool,
-    /// Assign devices dom0 still uses, and rewrite values xapi would misread.
+    /// Assign devices dom0 still uses or the safety policy refuses (only that).
     #[arg(long)]
     pub force: bool,
+    /// Rewrite a current other-config:pci that xapi would drop or misread, keeping only what
+    /// xenpci can read unambiguously (only that).
+    #[arg(long)]
+    pub rewrite_misread: bool,
     /// Print the xe commands that would change something; change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -55,6 +59,7 @@ pub fn run(a: AssignArgs, g: &Globals) -> anyhow::Result<ExitCode> {
         order: a.order,
         steal: a.steal,
         force: a.force,
+        rewrite_misread: a.rewrite_misread,
         restart: a.restart,
         dry_run: a.dry_run,
         ..EditRequest::default()

@@ -27,7 +27,7 @@ pub fn run(a: AssignedArgs, g: &Globals) -> anyhow::Result<ExitCode> {
         !v.not_understood.is_empty()
             || v.devices
                 .iter()
-                .any(|d| !d.hidden || !d.also_assigned_to.is_empty())
+                .any(|d| (!d.hidden && d.elsewhere.is_none()) || !d.also_assigned_to.is_empty())
     });
     if a.json {
         outln!("{}", serde_json::to_string_pretty(&vms)?);
@@ -44,7 +44,9 @@ pub fn run(a: AssignedArgs, g: &Globals) -> anyhow::Result<ExitCode> {
             );
             for d in &v.devices {
                 let mut flags = Vec::new();
-                if !d.hidden {
+                if let Some(h) = &d.elsewhere {
+                    flags.push(format!("on host {h}, not checked here"));
+                } else if !d.hidden {
                     flags.push(format!("NOT HIDDEN from dom0: {}", d.dom0));
                 }
                 if !d.also_assigned_to.is_empty() {

@@ -75,23 +75,32 @@ impl FlowOpts {
 #[derive(Subcommand, Debug)]
 pub enum FlowCmd {
     /// Hot-add a PCI device to a running domain (xl pci-attach), checked first and verified in XenStore.
+    #[command(after_help = super::examples::ATTACH)]
     Attach(Box<AttachArgs>),
     /// Hot-remove a PCI device from a domain (xl pci-detach), verified afterwards.
+    #[command(after_help = super::examples::DETACH)]
     Detach(Box<DetachArgs>),
     /// List a domain's passthrough devices (xl pci-list).
+    #[command(after_help = super::examples::ATTACHED)]
     Attached(Box<AttachedArgs>),
     /// Move a VM with passthrough devices to another host (hot for HVM, cold for PV and XAPI), journaled.
+    #[command(after_help = super::examples::MIGRATE)]
     Migrate(Box<MigrateArgs>),
     /// Detach every passthrough device of a domain and save them to a file.
     #[command(name = "detach-all")]
+    #[command(after_help = super::examples::DETACH_ALL)]
     DetachAll(Box<DetachAllArgs>),
     /// Attach devices saved by detach-all again (mapped to this host's devices with --map).
+    #[command(after_help = super::examples::REATTACH)]
     Reattach(Box<ReattachArgs>),
     /// Finish or roll back half-done flows (after a crash).
+    #[command(after_help = super::examples::RESUME)]
     Resume(Box<ResumeArgs>),
     /// Show half-done flows.
+    #[command(after_help = super::examples::STATUS)]
     Status(Box<StatusArgs>),
     /// Move every VM off a host, N at a time.
+    #[command(after_help = super::examples::EVACUATE)]
     Evacuate(Box<EvacuateArgs>),
 }
 
@@ -453,9 +462,23 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
                 .into_iter()
                 .filter(|r| a.all || !r.status.is_final())
                 .collect();
+            // A flow that is not final and whose lock no run holds was interrupted: it needs
+            // `resume`, and `status` says so and exits 1.
+            let needs_resume = |f: &xenpci::journal::FlowRecord| {
+                !f.status.is_final() && !Journal::is_held(&dir, &f.id)
+            };
+            let interrupted = |f: &xenpci::journal::FlowRecord| {
+                f.status != xenpci::journal::FlowStatus::Stuck && needs_resume(f)
+            };
+            let needs_resume = flows.iter().any(needs_resume);
+            let code = if needs_resume {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            };
             if a.json {
                 outln!("{}", serde_json::to_string_pretty(&flows)?);
-                return Ok(ExitCode::SUCCESS);
+                return Ok(code);
             }
             if flows.is_empty() {
                 outln!("no half-done flow in {}", dir.display());
@@ -466,15 +489,25 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
                     .iter()
                     .filter(|s| s.state == xenpci::journal::StepState::Done)
                     .count();
+                let what = if f.mode == f.kind {
+                    f.kind.clone()
+                } else {
+                    format!("{} {}", f.kind, f.mode)
+                };
+                let place = if f.from == f.to {
+                    format!("on {}", f.from)
+                } else {
+                    format!("{} -> {}", f.from, f.to)
+                };
+                let status = if interrupted(f) {
+                    "interrupted (run `xenpci resume`, or `xenpci resume --rollback`)".to_string()
+                } else {
+                    format!("{:?}", f.status)
+                };
                 outln!(
-                    "{}  {} {} {} {} -> {}  {:?}  {done}/{} steps done",
+                    "{}  {what} {} {place}  {status}  {done}/{} steps done",
                     f.id,
-                    f.kind,
-                    f.mode,
                     f.vm,
-                    f.from,
-                    f.to,
-                    f.status,
                     f.steps.len()
                 );
                 for s in f.steps.iter().filter(|s| {
@@ -495,7 +528,7 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
                     );
                 }
             }
-            Ok(ExitCode::SUCCESS)
+            Ok(code)
         }
         FlowCmd::Evacuate(a) => {
             let site = a.opts.site(g, &runner)?;

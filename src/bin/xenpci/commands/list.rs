@@ -156,7 +156,9 @@ fn human(
     }
     writeln!(
         out,
-        "\n{n_funcs} functions in {n_groups} isolation groups; '!' marks functions dom0 needs (CRITICAL)."
+        "\n{n_funcs} function{} in {n_groups} isolation group{}; '!' marks functions dom0 needs (CRITICAL).",
+        if n_funcs == 1 { "" } else { "s" },
+        if n_groups == 1 { "" } else { "s" }
     )?;
     Ok(())
 }

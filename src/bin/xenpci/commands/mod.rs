@@ -5,6 +5,7 @@ pub mod assign;
 pub mod assigned;
 pub mod check;
 pub mod demo;
+pub mod examples;
 pub mod flows;
 pub mod hidden;
 pub mod hide;
@@ -48,7 +49,8 @@ impl Globals {
     }
 }
 
-/// Sets up tracing on stderr according to `-v`.
+/// Sets up tracing on stderr according to `-v`; colours only when stderr is a terminal (a log
+/// piped to a file or `less` carries no escape codes).
 pub fn init_tracing(g: &Globals) {
     let level = match g.verbose {
         0 => "warn",
@@ -57,6 +59,7 @@ pub fn init_tracing(g: &Globals) {
     };
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(tracing_subscriber::EnvFilter::new(level))
         .without_time()
         .try_init();
@@ -161,6 +164,38 @@ pub fn print_error_doc(kind: xenpci::ops::Kind, error: String) {
         "{}",
         serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".into())
     );
+}
+
+/// A usage error's text with the "Usage:" line of the subcommand as `--help` shows it
+/// (`xenpci check [OPTIONS] [BDF]...`). clap's own line lists the options typed so far as if
+/// they were required (`Usage: xenpci check --json <BDF>...`). `cmd` is the whole CLI.
+pub fn usage_error_text(
+    mut cmd: clap::Command,
+    e: &clap::Error,
+    args: &[std::ffi::OsString],
+) -> String {
+    cmd.build();
+    let mut current = &cmd;
+    for a in args.iter().skip(1) {
+        if a == "--" {
+            break;
+        }
+        if let Some(sub) = a.to_str().and_then(|n| current.find_subcommand(n)) {
+            current = sub;
+        }
+    }
+    let usage = current.clone().render_usage().to_string();
+    let text = e.to_string();
+    match usage.lines().next() {
+        Some(line) if line.starts_with("Usage: ") => {
+            text.lines()
+                .map(|l| if l.starts_with("Usage: ") { line } else { l })
+                .collect::<Vec<_>>()
+                .join("\n")
+                + "\n"
+        }
+        _ => text,
+    }
 }
 
 /// `--json` may stand anywhere on the line (`xenpci --json list`, `xenpci list --json`): every

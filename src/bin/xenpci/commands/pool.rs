@@ -17,10 +17,13 @@ use super::Globals;
 #[derive(Subcommand, Debug)]
 pub enum PoolCmd {
     /// Every host's devices: hidden or not, dom0-critical, given to which VM.
+    #[command(after_help = super::examples::POOL_LIST)]
     List(PoolListArgs),
     /// Preflight the same devices on every host of the pool.
+    #[command(after_help = super::examples::POOL_CHECK)]
     Check(PoolCheckArgs),
     /// Generate the cross-host device mapping (docs/mapping.md) for migrate/evacuate --map.
+    #[command(after_help = super::examples::POOL_MAP)]
     Map(PoolMapArgs),
 }
 

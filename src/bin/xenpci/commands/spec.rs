@@ -17,8 +17,10 @@ use super::Globals;
 #[derive(Subcommand, Debug)]
 pub enum SpecCmd {
     /// Show what Xen reads from each PCI_SPEC_STRING, with a warning for every surprising read.
+    #[command(after_help = super::examples::SPEC_PARSE)]
     Parse(ParseArgs),
     /// Print the canonical form of each PCI_SPEC_STRING (e.g. `0000:05:00.0@0x1f,permissive=1`).
+    #[command(after_help = super::examples::SPEC_FMT)]
     Fmt(FmtArgs),
 }
 

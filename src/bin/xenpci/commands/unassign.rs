@@ -1,4 +1,4 @@
-//! `xenpci unassign BDF... --vm NAME|UUID`: takes PCI functions back from an XAPI VM; removes the
+//! `xenpci unassign BDF...|--all --vm NAME|UUID`: takes PCI functions back from an XAPI VM; removes the
 //! `pci` key (never the whole other-config) when none are left.
 
 use std::process::ExitCode;
@@ -13,17 +13,26 @@ use super::Globals;
 #[derive(Args, Debug)]
 pub struct UnassignArgs {
     /// PCI functions to take back (several, or comma-separated).
-    #[arg(required = true, value_delimiter = ',', value_name = "BDF")]
+    #[arg(
+        required_unless_present = "all",
+        conflicts_with = "all",
+        value_delimiter = ',',
+        value_name = "BDF"
+    )]
     pub bdfs: Vec<Bdf>,
+    /// Take back every PCI function the VM holds (removes the `pci` key).
+    #[arg(long)]
+    pub all: bool,
     /// The VM, by name-label or uuid.
     #[arg(long, value_name = "NAME|UUID", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub vm: String,
     /// Shut a running VM down cleanly and start it again (never vm-reboot).
     #[arg(long)]
     pub restart: bool,
-    /// Rewrite a value xapi would misread (keeping only what xenpci can read).
+    /// Rewrite a current other-config:pci that xapi would drop or misread, keeping only what
+    /// xenpci can read unambiguously.
     #[arg(long)]
-    pub force: bool,
+    pub rewrite_misread: bool,
     /// Print the xe commands that would change something; change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -37,7 +46,8 @@ pub fn run(a: UnassignArgs, g: &Globals) -> anyhow::Result<ExitCode> {
     let req = EditRequest {
         vm: a.vm,
         remove: a.bdfs,
-        force: a.force,
+        remove_all: a.all,
+        rewrite_misread: a.rewrite_misread,
         restart: a.restart,
         dry_run: a.dry_run,
         ..EditRequest::default()

@@ -15,6 +15,7 @@ use super::Globals;
 pub enum XapiPciCmd {
     /// Show which devices xapi plugs from an other-config:pci value, in plug order, and which
     /// pieces it drops without a word. Exit 1 when a piece is dropped.
+    #[command(after_help = super::examples::XAPI_PCI_PARSE)]
     Parse {
         /// Print JSON: {"input","devices":[{"bdf","group","position"}],"dropped":[{"text","reason"}],"warnings"}.
         #[arg(long)]
@@ -24,6 +25,7 @@ pub enum XapiPciCmd {
         value: String,
     },
     /// Print the canonical value that makes xapi plug these devices in this order.
+    #[command(after_help = super::examples::XAPI_PCI_FMT)]
     Fmt {
         /// Put every device in this group (xapi then needs them written in reverse, which this
         /// does) instead of one group per device (0, 1, 2, ...).

@@ -20,6 +20,7 @@ pub enum XlcfgCmd {
     /// Show what xl would do with the PCI part of FILE (devices with the pci_* globals applied,
     /// rdm, where xl would stop) and what xenpci's safety policy refuses among its devices.
     /// Exit 1 when xl would refuse the file or stop at a pci entry, or the policy refuses.
+    #[command(after_help = super::examples::XLCFG_SHOW)]
     Show {
         /// Print JSON.
         #[arg(long)]
@@ -30,6 +31,7 @@ pub enum XlcfgCmd {
     /// Add a PCI_SPEC_STRING to `pci` (replacing the entry with the same BDF), after the same
     /// safety policy as `attach` (dom0's devices, bridges, whole isolation groups, devices other
     /// guests use).
+    #[command(after_help = super::examples::XLCFG_ADD_PCI)]
     AddPci {
         /// Print the diff, write nothing.
         #[arg(long)]
@@ -46,6 +48,7 @@ pub enum XlcfgCmd {
         spec: String,
     },
     /// Remove every `pci` entry for BDF.
+    #[command(after_help = super::examples::XLCFG_REMOVE_PCI)]
     RemovePci {
         /// Print the diff, write nothing.
         #[arg(long)]
@@ -57,6 +60,7 @@ pub enum XlcfgCmd {
         bdf: Bdf,
     },
     /// Set rdm, passthrough, pci_permissive, pci_msitranslate, pci_seize or pci_power_mgmt.
+    #[command(after_help = super::examples::XLCFG_SET)]
     Set {
         /// Print the diff, write nothing.
         #[arg(long)]
