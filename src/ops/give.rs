@@ -86,29 +86,11 @@ pub fn attach(
     force: bool,
 ) -> Result<AttachReport, OpError> {
     let (inv, in_use) = attach_facts(xl);
-    let none = BTreeMap::<Bdf, DeviceFacts>::new();
-    let host: &dyn HostFacts = match &inv {
-        Some(i) => i,
-        None => &none,
-    };
+    let host = host_facts(&inv);
     let mut forced = Vec::new();
     let mut guard = |d: &DomainInfo, bdf: Bdf| -> Result<Vec<String>, FlowError> {
-        let target = [Holder::Domain {
-            name: d.name.clone(),
-            domid: d.domid,
-        }];
-        let v = policy::decide(
-            host,
-            &in_use,
-            &policy::Request {
-                action: Action::Give,
-                devices: &[bdf],
-                target: &target,
-                force,
-                with_group: false,
-            },
-        )
-        .into_result("attach", &format!(" to domain {}", d.name))?;
+        let v = decide_give(host, &in_use, &[bdf], &domain_holder(d), force)
+            .into_result("attach", &format!(" to domain {}", d.name))?;
         let mut notes = v.notes.clone();
         notes.extend(v.forced_notes());
         forced = v.forced;
@@ -116,6 +98,48 @@ pub fn attach(
     };
     let report = hotplug::attach_guarded(xl, dom, spec, dry_run, &mut guard)?;
     Ok(AttachReport { report, forced })
+}
+
+/// No facts about dom0's devices (an attach on another host): the policy then decides from who
+/// uses what alone, and says what it did not check.
+static NO_HOST_FACTS: BTreeMap<Bdf, DeviceFacts> = BTreeMap::new();
+
+/// The host facts an inventory gives, or none.
+fn host_facts(inv: &Option<Inventory>) -> &dyn HostFacts {
+    match inv {
+        Some(i) => i,
+        None => &NO_HOST_FACTS,
+    }
+}
+
+/// The policy's verdict on giving `devices` to `target` (a give names what it passes: the
+/// group is never added for it).
+fn decide_give(
+    host: &dyn HostFacts,
+    in_use: &InUse,
+    devices: &[Bdf],
+    target: &[Holder],
+    force: bool,
+) -> Verdict {
+    policy::decide(
+        host,
+        in_use,
+        &policy::Request {
+            action: Action::Give,
+            devices,
+            target,
+            force,
+            with_group: false,
+        },
+    )
+}
+
+/// A running domain as the policy names a holder.
+fn domain_holder(d: &DomainInfo) -> [Holder; 1] {
+    [Holder::Domain {
+        name: d.name.clone(),
+        domid: d.domid,
+    }]
 }
 
 /// What an attach on `xl.host` is decided from: this host's inventory when `xl.host` is this
@@ -158,28 +182,11 @@ pub fn reattach(
 ) -> Result<(crate::flows::migrate::Plan, Vec<Refusal>), OpError> {
     let xl = Xl { site, host };
     let (inv, in_use) = attach_facts(&xl);
-    let none = BTreeMap::<Bdf, DeviceFacts>::new();
-    let facts: &dyn HostFacts = match &inv {
-        Some(i) => i,
-        None => &none,
-    };
+    let facts = host_facts(&inv);
     let mut forced = Vec::new();
     let mut guard = |d: &DomainInfo, devices: &[Bdf]| -> Result<(), FlowError> {
-        let v = policy::decide(
-            facts,
-            &in_use,
-            &policy::Request {
-                action: Action::Give,
-                devices,
-                target: &[Holder::Domain {
-                    name: d.name.clone(),
-                    domid: d.domid,
-                }],
-                force,
-                with_group: false,
-            },
-        )
-        .into_result("reattach", &format!(" to domain {}", d.name))?;
+        let v = decide_give(facts, &in_use, devices, &domain_holder(d), force)
+            .into_result("reattach", &format!(" to domain {}", d.name))?;
         forced = v.forced;
         Ok(())
     };
@@ -262,17 +269,7 @@ pub fn xlcfg_add_pci(
         return Ok(Verdict::default());
     };
     let (target, in_use, _) = xlcfg_facts(root, runner, file, doc)?;
-    let v = policy::decide(
-        &Inventory::scan(root),
-        &in_use,
-        &policy::Request {
-            action: Action::Give,
-            devices: &[bdf],
-            target: &target,
-            force,
-            with_group: false,
-        },
-    );
+    let v = decide_give(&Inventory::scan(root), &in_use, &[bdf], &target, force);
     Ok(v.into_result("add", &format!(" to {}", file.display()))?)
 }
 
@@ -285,15 +282,11 @@ pub fn xlcfg_review(
     cfg: &crate::syntax::xl_cfg::Config,
 ) -> Result<Verdict, OpError> {
     let (target, in_use, devices) = xlcfg_config_facts(root, runner, file, cfg)?;
-    Ok(policy::decide(
+    Ok(decide_give(
         &Inventory::scan(root),
         &in_use,
-        &policy::Request {
-            action: Action::Give,
-            devices: &devices,
-            target: &target,
-            force: false,
-            with_group: false,
-        },
+        &devices,
+        &target,
+        false,
     ))
 }
