@@ -82,6 +82,18 @@ floor_ok() { # static, or GLIBC_ <= 2.17
   [ -z "$f" ] || [ "$(printf '%s\n2.17\n' "$f" | sort -V | tail -1)" = 2.17 ] || { echo "$1: $d; needs GLIBC_$f"; return 1; }
 }
 
+# No test machinery in what ships: the fault hooks are a cargo feature the packages are built
+# without, and the mocks are not packed (the file lists above).
+no_hooks() {
+  local b
+  for b in "$DIST/xenpci" "$DIST/xenpci-plugin"; do
+    if grep -a -q -E 'XENPCI_FAIL_WRITE|XENPCI_CRASH_(AFTER|BEFORE)_STEP' "$b"; then
+      echo "$b carries the fault-injection hooks"; return 1
+    fi
+  done
+}
+check "binaries: no fault-injection hooks compiled in" no_hooks
+
 # ---- 3. install and run ----
 rm -rf "$ROOTS"; mkdir -p "$ROOTS/rpm" "$ROOTS/deb/var/lib/dpkg/info" "$ROOTS/deb/var/lib/dpkg/updates"
 touch "$ROOTS/deb/var/lib/dpkg/status"

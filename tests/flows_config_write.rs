@@ -107,6 +107,10 @@ fn a_replaced_target_config_is_backed_up_and_a_rollback_restores_its_bytes() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "fault-injection"),
+    ignore = "needs the fault hooks: cargo test --features fault-injection (tests/run.sh)"
+)]
 fn a_config_changed_between_read_and_write_fails_the_step_and_the_flow_rolls_back() {
     let s = Scenario::lab();
     let args = pv_guest(&s);
@@ -136,6 +140,10 @@ fn a_config_changed_between_read_and_write_fails_the_step_and_the_flow_rolls_bac
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "fault-injection"),
+    ignore = "needs the fault hooks: cargo test --features fault-injection (tests/run.sh)"
+)]
 fn a_rollback_does_not_undo_over_an_edit_made_after_the_write() {
     let s = Scenario::lab();
     let args = pv_guest(&s);
@@ -195,6 +203,10 @@ fn hvm_with_two_devices() -> Scenario {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "fault-injection"),
+    ignore = "needs the fault hooks: cargo test --features fault-injection (tests/run.sh)"
+)]
 fn detach_all_saves_through_the_checked_write_and_a_rollback_restores_the_old_save() {
     let s = hvm_with_two_devices();
     let save = s.write("saved.json", "{\"old\": true}\n");

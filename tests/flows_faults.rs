@@ -133,6 +133,10 @@ fn call_count(s: &Scenario, tool: &str, cmd: &str) -> u64 {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "fault-injection"),
+    ignore = "needs the fault hooks: cargo test --features fault-injection (tests/run.sh)"
+)]
 fn each_failing_command_rolls_back_by_itself() {
     for flow in [Flow::HvmHot, Flow::PvCold, Flow::XapiCold] {
         let list = steps(flow);
@@ -201,6 +205,10 @@ fn each_failing_command_rolls_back_by_itself() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "fault-injection"),
+    ignore = "needs the fault hooks: cargo test --features fault-injection (tests/run.sh)"
+)]
 fn killed_after_any_step_resume_finishes_the_move() {
     for flow in [Flow::HvmHot, Flow::PvCold, Flow::XapiCold] {
         for n in 1..=steps(flow).len() {
@@ -232,6 +240,10 @@ fn killed_after_any_step_resume_finishes_the_move() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "fault-injection"),
+    ignore = "needs the fault hooks: cargo test --features fault-injection (tests/run.sh)"
+)]
 fn killed_before_any_step_resume_rollback_restores_the_start() {
     for flow in [Flow::HvmHot, Flow::PvCold, Flow::XapiCold] {
         for n in 1..=steps(flow).len() {
@@ -252,6 +264,10 @@ fn killed_before_any_step_resume_rollback_restores_the_start() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "fault-injection"),
+    ignore = "needs the fault hooks: cargo test --features fault-injection (tests/run.sh)"
+)]
 fn killed_with_a_step_in_doubt_resume_settles_it_by_looking() {
     // step 3 (xl migrate) of the hot flow: intent journaled, then killed; the migrate did not run
     let (s, args) = setup(Flow::HvmHot);
@@ -261,6 +277,10 @@ fn killed_with_a_step_in_doubt_resume_settles_it_by_looking() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "fault-injection"),
+    ignore = "needs the fault hooks: cargo test --features fault-injection (tests/run.sh)"
+)]
 fn a_failing_undo_leaves_the_flow_stuck_and_says_where_everything_is() {
     // step 4 (attach on h2) fails, and so does every migrate, so the migrate cannot be undone
     let (s, args) = setup(Flow::HvmHot);

@@ -13,6 +13,10 @@ use util::{host, original};
 const CFG: &str = "/boot/extlinux.conf";
 
 #[test]
+#[cfg_attr(
+    not(feature = "fault-injection"),
+    ignore = "needs the fault hooks: cargo test --features fault-injection (tests/run.sh)"
+)]
 fn every_failing_write_step_leaves_the_original_intact() {
     for step in ["create", "write", "fsync", "backup", "rename"] {
         let h = host("xs62");
@@ -31,6 +35,10 @@ fn every_failing_write_step_leaves_the_original_intact() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "fault-injection"),
+    ignore = "needs the fault hooks: cargo test --features fault-injection (tests/run.sh)"
+)]
 fn a_read_only_directory_leaves_the_original_intact() {
     let h = host("xs62");
     let dir = h.path("/boot");
@@ -49,6 +57,10 @@ fn a_read_only_directory_leaves_the_original_intact() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "fault-injection"),
+    ignore = "needs the fault hooks: cargo test --features fault-injection (tests/run.sh)"
+)]
 fn two_hides_at_once_both_land() {
     let h = host("xcpng82");
     let mut a = h.std_xenpci(&["hide", "05:00.0", "--persistent"]);
@@ -85,6 +97,10 @@ fn two_hides_at_once_both_land() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "fault-injection"),
+    ignore = "needs the fault hooks: cargo test --features fault-injection (tests/run.sh)"
+)]
 fn two_file_hides_at_once_both_land() {
     let h = host("modprobe");
     let kids: Vec<_> = ["05:00.0", "06:00.0", "07:00.0", "08:00.0"]

@@ -31,7 +31,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-cargo test --locked
+# The fault hooks are compiled in for the tests only (the packages are built without them).
+cargo test --locked --features fault-injection
 
 if [ "${XENPCI_SKIP_PACKAGES:-}" != 1 ]; then
   bash scripts/package.sh

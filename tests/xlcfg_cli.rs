@@ -174,6 +174,10 @@ fn refusals_exit_non_zero_and_leave_the_file() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "fault-injection"),
+    ignore = "needs the fault hooks: cargo test --features fault-injection (tests/run.sh)"
+)]
 fn failed_write_leaves_the_original() {
     let src = "pci = [ '01:00.0', '02:00.0' ]\n";
     let (d, p) = given(src);

@@ -4,7 +4,7 @@
 //! ([`Action::is_done`]), then finishes the flow — or, if it was rolling back or a step fails,
 //! rolls it back to where it started.
 //!
-//! Test hooks: `XENPCI_CRASH_AFTER_STEP=N` exits abruptly (status 137, no cleanup) right after
+//! Test hooks (only with the `fault-injection` feature): `XENPCI_CRASH_AFTER_STEP=N` exits abruptly (status 137, no cleanup) right after
 //! step N's outcome is journaled; `XENPCI_CRASH_BEFORE_STEP=N` right after its intent.
 
 use serde::Serialize;
@@ -103,6 +103,9 @@ pub fn resume(
     execute(site, &mut journal)
 }
 
+/// The crash test hooks (see the module header), compiled only with the `fault-injection`
+/// feature: the packages are built without it.
+#[cfg(feature = "fault-injection")]
 fn crash_hook(var: &str, n: usize) {
     if std::env::var(var)
         .ok()
@@ -113,6 +116,9 @@ fn crash_hook(var: &str, n: usize) {
         std::process::exit(137);
     }
 }
+
+#[cfg(not(feature = "fault-injection"))]
+fn crash_hook(_var: &str, _n: usize) {}
 
 fn j(e: JournalError) -> FlowError {
     FlowError::NotVerified {
