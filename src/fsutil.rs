@@ -191,19 +191,24 @@ fn file_name(path: &Path) -> String {
         .into_owned()
 }
 
+/// The entries of the directory `path` is in (`.` for a bare name), or None when it cannot be
+/// read: the temp-file and backup clean-ups are best effort.
+fn siblings(path: &Path) -> Option<fs::ReadDir> {
+    let dir = path.parent()?;
+    fs::read_dir(if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    })
+    .ok()
+}
+
 /// Removes the temporary files (`.NAME.*.xenpci-tmp`) an earlier run killed in the middle of
 /// writing `path` left beside it. Called only while the file is being written by us, so no
 /// other xenpci write of the same file can be using them.
 fn remove_debris(path: &Path) {
     let prefix = format!(".{}.", file_name(path));
-    let Some(dir) = path.parent() else { return };
-    let Ok(rd) = fs::read_dir(if dir.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        dir
-    }) else {
-        return;
-    };
+    let Some(rd) = siblings(path) else { return };
     for e in rd.flatten() {
         let n = e.file_name();
         let n = n.to_string_lossy();
@@ -240,14 +245,7 @@ fn backup_order(name: &str, file: &str) -> Option<(String, u64)> {
 /// Best effort: a backup that cannot be removed stays.
 fn prune_backups(path: &Path, just_written: &Path) {
     let file = file_name(path);
-    let Some(dir) = path.parent() else { return };
-    let Ok(rd) = fs::read_dir(if dir.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        dir
-    }) else {
-        return;
-    };
+    let Some(rd) = siblings(path) else { return };
     let mut backups: Vec<((String, u64), PathBuf)> = rd
         .flatten()
         .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
