@@ -77,13 +77,15 @@ impl Kind {
     /// The kind of an assign error.
     pub fn of_assign(e: &AssignError) -> Kind {
         match e {
+            // a step failed and was rolled back: the step's error says what kind
+            AssignError::RolledBack { source, .. } => Kind::of_assign(source),
             AssignError::Policy(_) => Kind::Refused,
             AssignError::Xe(XeError::NoSuchVm { .. } | XeError::AmbiguousVm { .. }) => {
                 Kind::BadInput
             }
             e if e.is_refusal() => Kind::Refused,
             e if e.is_refusal_or_failure() => Kind::Failed,
-            AssignError::Xe(_) | AssignError::Lock(_) => Kind::ToolFailed,
+            AssignError::Xe(_) | AssignError::Lock(_) | AssignError::Journal(_) => Kind::ToolFailed,
             _ => Kind::BadInput,
         }
     }
