@@ -217,6 +217,8 @@ pub fn rollback<C: ?Sized, S: Step<C>>(
         let needs = match journal.state(i) {
             StepState::Planned | StepState::Undone => false,
             StepState::Done | StepState::Undoing => true,
+            // failed as a whole: nothing to undo
+            StepState::Failed if step.atomic() => false,
             // may have happened in part: undo unless the host shows it did not
             StepState::Started | StepState::Failed => step.probe(cx) != Probe::NotDone,
         };

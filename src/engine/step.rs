@@ -44,6 +44,14 @@ pub trait Step<C: ?Sized> {
     /// not journaled, and before undoing a step that failed half-way.
     fn probe(&self, cx: &C) -> Probe;
 
+    /// True when a failed [`Step::perform`] leaves the host as it was (an atomic file write, a
+    /// command that either ran or did not): the executor then does not undo the step that
+    /// failed. A step that may fail half-way (a detach that got through one device) says false,
+    /// and its probe decides.
+    fn atomic(&self) -> bool {
+        false
+    }
+
     /// False when no inverse is known: the executor then reports the step as not undone
     /// (to be checked by hand) instead of calling [`Step::undo`].
     fn reversible(&self) -> bool {
