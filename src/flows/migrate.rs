@@ -31,6 +31,7 @@ use crate::xlcfg::{effective, xl_spec_parser, Document};
 
 use super::hotplug;
 use super::mapping::Mapping;
+pub use super::steps::explain_migrate_failure;
 use super::steps::{xe_get_pci, Action};
 use super::transport::{Site, Transport};
 use super::xl::Xl;
@@ -247,26 +248,6 @@ fn live_impossible(src: &Xl, kind: &str, req: &Request) -> Result<Option<String>
         vm = req.vm,
         to = req.to,
     )))
-}
-
-/// Explains a failed `xl migrate` by what xl printed, when xenpci knows the cause.
-pub fn explain_migrate_failure(e: FlowError) -> FlowError {
-    match e {
-        FlowError::Xl {
-            host,
-            command,
-            status,
-            stderr,
-        } if stderr.contains("Failed to enable logdirty") => FlowError::Xl {
-            host: host.clone(),
-            command,
-            status,
-            stderr: format!(
-                "{stderr}\n(why: Xen on {host} cannot track the guest's dirty memory — a PV guest needs a hypervisor built with shadow paging, `shadow` in `xl info` virt_caps; the guest keeps running on {host}; move it with --cold)"
-            ),
-        },
-        other => other,
-    }
 }
 
 /// Plans an xl move.
