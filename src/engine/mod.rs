@@ -7,6 +7,7 @@
 //! must be able to finish or roll back after a crash. On resume, a step whose outcome was not
 //! journaled is settled by its [`Step::probe`] (done / not done / unknown).
 
+pub mod change;
 pub mod disk;
 pub mod executor;
 pub mod journal;

@@ -22,6 +22,7 @@ mod steps;
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -37,7 +38,8 @@ use steps::{Cx, XeStep};
 use super::reading::reading;
 use super::verify::{verify_attached, Verified};
 use super::xe::{PowerState, Xe};
-use crate::engine::{self, MemJournal, Status, UndoPolicy, UndoResult};
+use crate::engine::{self, change, MemJournal, Status, UndoPolicy, UndoResult};
+use crate::fsutil;
 use crate::host::{HostRoot, Inventory};
 use crate::ids::VmUuid;
 use crate::pci::Bdf;
@@ -68,6 +70,9 @@ pub struct EditRequest {
     pub restart: bool,
     /// Only read; report the write commands that would run.
     pub dry_run: bool,
+    /// Where the edit's journal is kept (`changes/<id>.json` under it), so that `xenpci
+    /// resume` can finish or roll back an edit killed half-way; None: in memory only.
+    pub state_dir: Option<PathBuf>,
     /// Who else uses devices beyond the VMs' other-config:pci (running domains, from
     /// [`crate::ops::facts`]), for the policy.
     pub in_use: InUse,
@@ -344,7 +349,12 @@ pub fn edit(
 
     let mut verified = Vec::new();
     if !req.dry_run {
-        run(xe, &plan, progress)?;
+        let kind = if req.add.is_empty() {
+            "unassign"
+        } else {
+            "assign"
+        };
+        run(xe, &plan, req.state_dir.as_deref(), kind, progress)?;
     }
     if restarted && !req.dry_run {
         progress(&format!("VM {uuid} is running; verifying its devices ..."));
@@ -423,12 +433,14 @@ fn script(
     (shown, commands)
 }
 
-/// Runs the plan's steps on the change engine. On a failure every value written is put back
-/// (each one tried even when another fails: they are independent), and the error says what
-/// happened to each.
+/// Runs the plan's steps on the change engine, journaled under `state_dir` when given. On a
+/// failure every value written is put back (each one tried even when another fails: they are
+/// independent), and the error says what happened to each.
 fn run(
     xe: &Xe,
     plan: &engine::Plan<XeStep>,
+    state_dir: Option<&Path>,
+    kind: &str,
     progress: &mut dyn FnMut(&str),
 ) -> Result<(), AssignError> {
     let steps: Vec<XeStep> = plan.steps.iter().map(|p| p.step.clone()).collect();
@@ -436,9 +448,21 @@ fn run(
         xe,
         progress: RefCell::new(progress),
     };
-    let mut journal = MemJournal::new(steps.len());
     let opts = engine::Options::new(UndoPolicy::ContinuePastFailure);
-    let out = engine::executor::execute(&steps, &cx, &mut journal, &opts)?;
+    let out = match state_dir {
+        None => {
+            let mut journal = MemJournal::new(steps.len());
+            engine::executor::execute(&steps, &cx, &mut journal, &opts)?
+        }
+        Some(dir) => {
+            let subject = steps.last().map_or(String::new(), |s| s.vm().to_string());
+            let mut journal = change::create(dir, kind, &subject, plan, |s| {
+                engine::Step::<Cx>::describe(s)
+            })?;
+            let _lock = fsutil::lock(&journal.lock_path())?;
+            engine::executor::execute(&steps, &cx, &mut journal, &opts)?
+        }
+    };
     if out.status == Status::Done {
         return Ok(());
     }
@@ -462,6 +486,68 @@ fn run(
             restored,
         }),
     }
+}
+
+/// How a resumed edit ended.
+#[derive(Debug, Clone, Serialize)]
+pub struct Resumed {
+    /// The change's id.
+    pub id: String,
+    /// Its final status.
+    pub status: Status,
+    /// The step that failed and why, when one did now.
+    pub failure: Option<String>,
+    /// Steps undone, in the order they were undone.
+    pub undone: Vec<String>,
+    /// Undos that failed.
+    pub stuck: Vec<String>,
+}
+
+/// Finishes an edit journaled under `state_dir` (change `id`) that a crash interrupted, or
+/// rolls it back when `rollback` (or when it was rolling back or stuck): a step whose outcome
+/// was not journaled is settled by reading the VM (its value, its power state). Holds the
+/// VMs' locks and the change's lock meanwhile.
+pub fn resume(
+    xe: &Xe,
+    root: &HostRoot,
+    state_dir: &Path,
+    id: &str,
+    rollback: bool,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Resumed, AssignError> {
+    let probe: engine::DiskJournal<change::ChangeRecord<XeStep>> = change::open(state_dir, id)?;
+    let _lock = fsutil::lock(&probe.lock_path())?;
+    let steps: Vec<XeStep> = probe.record.steps.iter().map(|s| s.step.clone()).collect();
+    let _vm_locks = lock_vms(root, steps.iter().map(XeStep::vm))?;
+    let mut journal: engine::DiskJournal<change::ChangeRecord<XeStep>> =
+        change::open(state_dir, id)?;
+    let status = journal.record.status;
+    if status.is_final() {
+        return Ok(Resumed {
+            id: id.into(),
+            status,
+            failure: None,
+            undone: Vec::new(),
+            stuck: Vec::new(),
+        });
+    }
+    let cx = Cx {
+        xe,
+        progress: RefCell::new(progress),
+    };
+    let opts = engine::Options::new(UndoPolicy::ContinuePastFailure);
+    let out = if rollback || status == Status::Stuck {
+        engine::executor::rollback(&steps, &cx, &mut journal, None, &opts)?
+    } else {
+        engine::executor::execute(&steps, &cx, &mut journal, &opts)?
+    };
+    Ok(Resumed {
+        id: id.into(),
+        status: out.status,
+        undone: out.undone(),
+        stuck: out.stuck(),
+        failure: out.failure.map(|f| f.text),
+    })
 }
 
 /// What the rollback did to each other-config:pci it put back, in the order it did it.

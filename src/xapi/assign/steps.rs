@@ -5,6 +5,8 @@
 
 use std::cell::RefCell;
 
+use serde::{Deserialize, Serialize};
+
 use super::error::AssignError;
 use super::request::confirm;
 use crate::engine::{Probe, Step};
@@ -24,8 +26,9 @@ impl Cx<'_, '_> {
     }
 }
 
-/// One change an edit makes through xe.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One change an edit makes through xe (journaled as JSON, tagged by `step`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "kebab-case")]
 pub(super) enum XeStep {
     /// Make VM `vm`'s other-config:pci `value` (None: remove the key; never `vm-param-clear`),
     /// replacing `old`.
@@ -66,6 +69,15 @@ fn put(xe: &Xe, vm: &VmUuid, value: Option<&str>) -> Result<(), AssignError> {
 }
 
 impl XeStep {
+    /// The VM the step changes.
+    pub(super) fn vm(&self) -> &VmUuid {
+        match self {
+            XeStep::PutPci { vm, .. } | XeStep::Shutdown { vm, .. } | XeStep::Start { vm, .. } => {
+                vm
+            }
+        }
+    }
+
     /// The xe command the step runs.
     pub(super) fn command(&self, xe: &Xe) -> CommandSpec {
         match self {

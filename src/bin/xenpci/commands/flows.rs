@@ -436,18 +436,52 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
                     eprintln!("xenpci: {said}");
                 }
             }
-            let ids: Vec<String> = match &a.id {
-                Some(id) => vec![id.clone()],
-                None => Journal::list(&dir)?
-                    .into_iter()
-                    .filter(|r| !r.status.is_final())
-                    .map(|r| r.id)
-                    .collect(),
+            // assign/unassign journal their edits as changes (engine::change), apart from flows
+            let is_change = |id: &str| xenpci::engine::change::path_of(&dir, id).exists();
+            let (changes, ids): (Vec<String>, Vec<String>) = match &a.id {
+                Some(id) if is_change(id) => (vec![id.clone()], vec![]),
+                Some(id) => (vec![], vec![id.clone()]),
+                None => (
+                    xenpci::engine::change::list(&dir)?
+                        .into_iter()
+                        .filter(|r| !r.status.is_final())
+                        .map(|r| r.id)
+                        .collect(),
+                    Journal::list(&dir)?
+                        .into_iter()
+                        .filter(|r| !r.status.is_final())
+                        .map(|r| r.id)
+                        .collect(),
+                ),
             };
-            if ids.is_empty() {
+            if ids.is_empty() && changes.is_empty() {
                 outln!("no half-done flow in {}", dir.display());
             }
             let mut worst = ExitCode::SUCCESS;
+            let xe = xenpci::xapi::Xe::new(site.runner);
+            for id in changes {
+                let r = match xenpci::xapi::assign::resume(
+                    &xe,
+                    &site.root,
+                    &dir,
+                    &id,
+                    a.rollback,
+                    &mut |line| eprintln!("xenpci: {line}"),
+                ) {
+                    Ok(r) => r,
+                    Err(e) => return Ok(super::report_op_error(&e.into(), a.opts.json)),
+                };
+                let o = engine::Outcome {
+                    id: r.id,
+                    status: r.status,
+                    failure: r.failure,
+                    undone: r.undone,
+                    stuck: r.stuck,
+                };
+                if print_outcome_of("change", &o, a.opts.json)? != ExitCode::SUCCESS {
+                    worst = ExitCode::from(1);
+                }
+            }
             for id in ids {
                 let o = engine::resume(&site, &dir, &id, a.rollback)?;
                 if print_outcome(&o, a.opts.json)? != ExitCode::SUCCESS {
@@ -470,18 +504,70 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
             let interrupted = |f: &xenpci::journal::FlowRecord| {
                 f.status != xenpci::journal::FlowStatus::Stuck && needs_resume(f)
             };
-            let needs_resume = flows.iter().any(needs_resume);
+            let changes: Vec<_> = xenpci::engine::change::list(&dir)?
+                .into_iter()
+                .filter(|r| a.all || !r.status.is_final())
+                .collect();
+            let change_needs_resume = |c: &xenpci::engine::change::ChangeRecord<_>| {
+                !c.status.is_final() && !xenpci::engine::change::is_held(&dir, &c.id)
+            };
+            let needs_resume =
+                flows.iter().any(needs_resume) || changes.iter().any(change_needs_resume);
             let code = if needs_resume {
                 ExitCode::from(1)
             } else {
                 ExitCode::SUCCESS
             };
             if a.json {
-                outln!("{}", serde_json::to_string_pretty(&flows)?);
+                // the changes (assign/unassign) follow the flows, in the same array
+                let mut all: Vec<serde_json::Value> = flows
+                    .iter()
+                    .map(serde_json::to_value)
+                    .collect::<Result<_, _>>()?;
+                for c in &changes {
+                    all.push(serde_json::to_value(c)?);
+                }
+                outln!("{}", serde_json::to_string_pretty(&all)?);
                 return Ok(code);
             }
-            if flows.is_empty() {
+            if flows.is_empty() && changes.is_empty() {
                 outln!("no half-done flow in {}", dir.display());
+            }
+            for c in &changes {
+                let done = c
+                    .steps
+                    .iter()
+                    .filter(|s| s.state == xenpci::journal::StepState::Done)
+                    .count();
+                let status = if c.status != FlowStatus::Stuck && change_needs_resume(c) {
+                    "interrupted (run `xenpci resume`, or `xenpci resume --rollback`)".to_string()
+                } else {
+                    format!("{:?}", c.status)
+                };
+                outln!(
+                    "{}  {} {}  {status}  {done}/{} steps done",
+                    c.id,
+                    c.kind,
+                    c.title,
+                    c.steps.len()
+                );
+                for st in c.steps.iter().filter(|s| {
+                    !matches!(
+                        s.state,
+                        xenpci::journal::StepState::Done | xenpci::journal::StepState::Planned
+                    )
+                }) {
+                    outln!(
+                        "    step {} {:?}: {}{}",
+                        st.n,
+                        st.state,
+                        st.what,
+                        st.error
+                            .as_deref()
+                            .map(|e| format!(" ({e})"))
+                            .unwrap_or_default()
+                    );
+                }
             }
             for f in &flows {
                 let done = f
@@ -602,13 +688,18 @@ fn run_plan(
 }
 
 fn print_outcome(o: &engine::Outcome, json: bool) -> anyhow::Result<ExitCode> {
+    print_outcome_of("flow", o, json)
+}
+
+/// Prints how a flow or a change (`noun`) ended.
+fn print_outcome_of(noun: &str, o: &engine::Outcome, json: bool) -> anyhow::Result<ExitCode> {
     if json {
         report!("{}", serde_json::to_string_pretty(o)?);
     } else {
         match o.status {
-            FlowStatus::Done => report!("flow {}: done", o.id),
+            FlowStatus::Done => report!("{noun} {}: done", o.id),
             FlowStatus::RolledBack => {
-                report!("flow {}: rolled back", o.id);
+                report!("{noun} {}: rolled back", o.id);
                 if let Some(f) = &o.failure {
                     report!("  because {f}");
                 }
@@ -617,7 +708,7 @@ fn print_outcome(o: &engine::Outcome, json: bool) -> anyhow::Result<ExitCode> {
                 }
             }
             s => {
-                report!("flow {}: {s:?}", o.id);
+                report!("{noun} {}: {s:?}", o.id);
                 for u in &o.stuck {
                     report!("  {u}");
                 }
