@@ -95,6 +95,17 @@ pub fn end(root: &HostRoot) -> Result<(), WriteError> {
     }
 }
 
+/// The title of the plan whose journal is there (a run holds it, or one was interrupted), for
+/// `xenpci status`; an unreadable journal is named by its path.
+pub fn pending(root: &HostRoot) -> Option<String> {
+    let text = fsutil::read_text(&root.path(PATH)).ok()??;
+    Some(
+        serde_json::from_str::<Record>(&text)
+            .map(|r| r.title)
+            .unwrap_or_else(|_| format!("(unreadable {PATH})")),
+    )
+}
+
 /// Rolls back the files of an interrupted plan, if its journal is there: every file that holds
 /// its new content gets its old content back (a file already old is left), then the journal is
 /// removed. Returns what was done, in words (None: no journal). A file holding anything else is

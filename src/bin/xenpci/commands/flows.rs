@@ -511,8 +511,15 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
             let change_needs_resume = |c: &xenpci::engine::change::ChangeRecord<_>| {
                 !c.status.is_final() && !xenpci::engine::change::is_held(&dir, &c.id)
             };
-            let needs_resume =
-                flows.iter().any(needs_resume) || changes.iter().any(change_needs_resume);
+            // hide/unhide's journal of its two boot files: left by a run killed between them
+            // (unless a run holds the hide lock now); `resume` rolls the files back
+            let hide = g.host_root().ok().and_then(|root| {
+                xenpci::plan_journal::pending(&root)
+                    .filter(|_| !xenpci::engine::disk::is_held(&xenpci::hide::lock_path(&root)))
+            });
+            let needs_resume = flows.iter().any(needs_resume)
+                || changes.iter().any(change_needs_resume)
+                || hide.is_some();
             let code = if needs_resume {
                 ExitCode::from(1)
             } else {
@@ -527,11 +534,21 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
                 for c in &changes {
                     all.push(serde_json::to_value(c)?);
                 }
+                if let Some(title) = &hide {
+                    all.push(serde_json::json!({"kind": "hide", "title": title,
+                        "journal": xenpci::plan_journal::PATH, "status": "interrupted"}));
+                }
                 outln!("{}", serde_json::to_string_pretty(&all)?);
                 return Ok(code);
             }
-            if flows.is_empty() && changes.is_empty() {
+            if flows.is_empty() && changes.is_empty() && hide.is_none() {
                 outln!("no half-done flow in {}", dir.display());
+            }
+            if let Some(title) = &hide {
+                outln!(
+                    "{}  {title}  interrupted (run `xenpci resume`: it puts the boot files back)",
+                    xenpci::plan_journal::PATH
+                );
             }
             for c in &changes {
                 let done = c
