@@ -317,10 +317,13 @@ impl Plan {
                 not_undone: Vec::new(),
             })
         };
-        if journaled {
-            plan_journal::begin(root, &self.title, &files).map_err(fail)?;
-        }
-        let r = self.execute(runner, root);
+        let r = if journaled {
+            let mut journal =
+                plan_journal::begin(root, &self.title, &files, self.steps.len()).map_err(fail)?;
+            self.execute_in(runner, root, &mut journal)
+        } else {
+            self.execute(runner, root)
+        };
         let settled = match &r {
             Ok(_) => true,
             Err(f) => f.not_undone.is_empty(),
@@ -335,11 +338,20 @@ impl Plan {
     /// failure (or SIGINT/SIGTERM between steps), undoes the completed steps in reverse order —
     /// every one, even past an undo that fails — and returns what failed and what was undone.
     pub fn execute(&self, runner: &dyn Runner, root: &HostRoot) -> Result<Report, Box<Failure>> {
+        self.execute_in(runner, root, &mut MemJournal::new(self.steps.len()))
+    }
+
+    /// [`Plan::execute`], journaling every step's state through `journal`.
+    fn execute_in(
+        &self,
+        runner: &dyn Runner,
+        root: &HostRoot,
+        journal: &mut dyn engine::Journal,
+    ) -> Result<Report, Box<Failure>> {
         let steps: Vec<EngineStep> = self.steps.iter().map(EngineStep::new).collect();
         let host = Host { runner, root };
-        let mut journal = MemJournal::new(steps.len());
         let opts = engine::Options::new(UndoPolicy::ContinuePastFailure);
-        let out = executor::execute(&steps, &host, &mut journal, &opts).map_err(|e| {
+        let out = executor::execute(&steps, &host, journal, &opts).map_err(|e| {
             Box::new(Failure {
                 step: 0,
                 action: "write the change's journal".into(),

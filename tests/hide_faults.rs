@@ -162,11 +162,12 @@ fn hide_ends(fixture: &str, list: &[&str]) -> (Vec<String>, Vec<String>) {
 fn hide_each_failing_step_rolls_back_by_itself() {
     for (fixture, list) in PLANS {
         let (before, _) = hide_ends(fixture, list);
-        // the journal is the first atomic write of a two-file plan
-        let journaled = usize::from(list.len() >= 2);
+        // a two-file plan is journaled: the journal is written first, then before and after
+        // each step (its intent, its outcome), so step i's file is the (3i+3)th atomic write
+        let journaled = list.len() >= 2;
         for i in 0..list.len() {
             let h = host(fixture);
-            let nth = journaled + i + 1;
+            let nth = if journaled { 3 * i + 3 } else { i + 1 };
             h.xenpci(&HIDE)
                 .env("XENPCI_FAIL_WRITE", format!("rename@{nth}"))
                 .assert()
