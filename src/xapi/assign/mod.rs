@@ -444,6 +444,10 @@ fn run(
     progress: &mut dyn FnMut(&str),
 ) -> Result<(), AssignError> {
     let steps: Vec<XeStep> = plan.steps.iter().map(|p| p.step.clone()).collect();
+    if steps.is_empty() {
+        // nothing to change: no journal either
+        return Ok(());
+    }
     let cx = Cx {
         xe,
         progress: RefCell::new(progress),
