@@ -188,6 +188,9 @@ impl AssignError {
                 | AssignError::StartFailed { .. }
                 | AssignError::NotAttached { .. }
                 | AssignError::Interrupted { .. }
-        ) || matches!(self, AssignError::RolledBack { source, .. } if source.is_refusal_or_failure())
+        ) || matches!(
+            self,
+            AssignError::RolledBack { source, .. } if source.is_refusal_or_failure()
+        )
     }
 }
