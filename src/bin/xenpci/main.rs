@@ -143,7 +143,11 @@ fn main() -> ExitCode {
     xenpci::exec::confine_to_root(cli.globals.unchecked_root().dir());
     if matches!(
         cli.command,
-        Command::Hide(_) | Command::Unhide(_) | Command::Flows(_)
+        Command::Hide(_)
+            | Command::Unhide(_)
+            | Command::Flows(_)
+            | Command::Assign(_)
+            | Command::Unassign(_)
     ) {
         // SIGINT/SIGTERM stop a change between its steps, rolled back and still reported.
         if let Err(e) = xenpci::interrupt::install() {
