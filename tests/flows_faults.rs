@@ -448,6 +448,10 @@ fn assign_killed_at_every_step_is_resumed_or_rolled_back() {
                     "{}",
                     st.stdout
                 );
+                let js = s.xenpci(&["status", "--json"]);
+                let v: serde_json::Value = serde_json::from_str(&js.stdout).unwrap();
+                assert_eq!(v[0]["kind"], "assign", "{v}");
+                assert_eq!(v[0]["steps"].as_array().map(Vec::len), Some(4), "{v}");
                 let args: &[&str] = if rollback {
                     &["resume", "--rollback"]
                 } else {

@@ -93,10 +93,10 @@ pub enum FlowCmd {
     /// Attach devices saved by detach-all again (mapped to this host's devices with --map).
     #[command(after_help = super::examples::REATTACH)]
     Reattach(Box<ReattachArgs>),
-    /// Finish or roll back half-done flows (after a crash).
+    /// Finish or roll back half-done flows and assign/unassign edits (after a crash).
     #[command(after_help = super::examples::RESUME)]
     Resume(Box<ResumeArgs>),
-    /// Show half-done flows.
+    /// Show half-done flows and assign/unassign edits.
     #[command(after_help = super::examples::STATUS)]
     Status(Box<StatusArgs>),
     /// Move every VM off a host, N at a time.
