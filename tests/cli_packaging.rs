@@ -29,6 +29,8 @@ const EXPECTED: &[&str] = &[
     "assign",
     "unassign",
     "assigned",
+    "verify",
+    "adopt",
     "pool",
     "completions",
     "demo",

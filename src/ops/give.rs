@@ -28,14 +28,29 @@ use crate::xlcfg::{xl_spec_parser, Document};
 
 /// `hide`: the policy for [`Action::Hide`], then the plan (see [`apply::hide`]).
 pub fn hide(ctx: Ctx<'_>, bdfs: &[Bdf], opts: Options) -> Result<Outcome, OpError> {
-    Ok(apply::hide(ctx, bdfs, opts)?)
+    let mut out = apply::hide(ctx, bdfs, opts)?;
+    remember(ctx, bdfs, &opts, true, &mut out);
+    Ok(out)
+}
+
+/// Records (hide) or forgets (unhide) the devices' identities once the change is confirmed
+/// ([`super::verify::record_hide`]).
+fn remember(ctx: Ctx<'_>, bdfs: &[Bdf], opts: &Options, hide: bool, out: &mut Outcome) {
+    let done = out.result.as_ref().is_some_and(|r| r.ok);
+    if done && !opts.dry_run {
+        if let Some(w) = super::verify::record_hide(ctx, bdfs, opts, hide) {
+            out.warnings.push(w);
+        }
+    }
 }
 
 /// `unhide`: who uses the devices (running domains, XAPI VMs), the policy for
 /// [`Action::TakeBack`], then the plan.
 pub fn unhide(ctx: Ctx<'_>, bdfs: &[Bdf], opts: Options) -> Result<Outcome, OpError> {
     let in_use = facts::local(ctx.root, ctx.runner);
-    Ok(apply::unhide(ctx, bdfs, opts, &in_use)?)
+    let mut out = apply::unhide(ctx, bdfs, opts, &in_use)?;
+    remember(ctx, bdfs, &opts, false, &mut out);
+    Ok(out)
 }
 
 /// What an attach did, and what was forced.
