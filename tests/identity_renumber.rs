@@ -417,3 +417,115 @@ fn the_boot_unit_runs_verify_before_any_toolstack_starts_a_guest() {
     let r = h.std_xenpci(&["verify"]).output().unwrap();
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
 }
+
+/// An XAPI host (XCP-ng 8.2 boot files, the mock `xe` with its world in `state.json` beside the
+/// root) with the halted VM `ceph-osd-1`.
+const HOST: &str = "8f7e0c2a-0000-4000-8000-000000000001";
+const OSD: &str = "0a3e6c1e-0000-4000-8000-000000000003";
+
+fn xapi_host(cards: [Option<Func>; 3], hba_at: &str) -> Host {
+    let h = generated(host_with(&cards), "xcpng82");
+    h.pciback();
+    let dev = |bdf: &str, driver: &str| {
+        serde_json::json!({"bdf": bdf, "uuid": format!("c0ffee00-0000-4000-8000-0000000000{}", &bdf[5..7]),
+            "class": "0107", "vendor-name": "LSI", "device-name": "SAS2308", "driver": driver, "critical": false})
+    };
+    let state = serde_json::json!({
+        "xcp-ng-version": "8.2",
+        "hosts": [{"uuid": HOST, "name-label": "xcp1", "name-description": "",
+                   "hide-booted": format!("(0000:{hba_at})"), "hide-configured": format!("(0000:{hba_at})"),
+                   "devices": [dev("0000:05:00.0", "pciback"), dev("0000:06:00.0", "mpt3sas")]}],
+        "vms": [
+            {"uuid": "5b1f2d3c-0000-4000-8000-000000000002", "name-label": "Control domain on host: xcp1",
+             "power-state": "running", "is-control-domain": true, "resident-on": HOST, "domid": 0},
+            {"uuid": OSD, "name-label": "ceph-osd-1", "power-state": "halted",
+             "other-config": {"mac_seed": "2d6f0e8b"}},
+        ]
+    });
+    std::fs::write(h.dir.path().join("state.json"), state.to_string()).unwrap();
+    h
+}
+
+fn with_xe(h: &Host, args: &[&str]) -> std::process::Output {
+    h.std_xenpci(args)
+        .env("XENPCI_XE", env!("CARGO_BIN_EXE_xe"))
+        .env("XE_MOCK_STATE", h.dir.path().join("state.json"))
+        .output()
+        .unwrap()
+}
+
+fn osd(h: &Host) -> Value {
+    let s: Value =
+        serde_json::from_str(&std::fs::read_to_string(h.dir.path().join("state.json")).unwrap())
+            .unwrap();
+    s["vms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["uuid"] == OSD)
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn on_xapi_a_vm_naming_a_moved_device_is_blocked_from_starting_until_repaired() {
+    let h = xapi_host(before_cards(), "05:00.0");
+    let r = with_xe(&h, &["hide", "05:00.0", "--live", "xl"]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let r = with_xe(&h, &["assign", "05:00.0", "--vm", "ceph-osd-1"]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert!(h
+        .read("/var/lib/xenpci/devices.json")
+        .contains(&format!(r#""vm": "{OSD}""#)));
+    // A card added in front: the HBA is at 06:00.0 now.
+    reboot(
+        &h,
+        [
+            Some(gpu("05:00.0", "00:01.0")),
+            Some(hba("06:00.0", "00:02.0").serial(HBA_SERIAL)),
+            None,
+        ],
+        &["05:00.0"],
+    );
+    let r = with_xe(&h, &["verify", "--json"]);
+    assert_eq!(
+        r.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    let block = osd(&h)["blocked-operations"]["start"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        block.starts_with("xenpci verify: 0000:05:00.0 is no longer 1000:0087"),
+        "{:#}",
+        osd(&h)
+    );
+    // xapi (the mock) refuses to start it.
+    let start = std::process::Command::new(env!("CARGO_BIN_EXE_xe"))
+        .args(["vm-start", &format!("uuid={OSD}")])
+        .env("XE_MOCK_STATE", h.dir.path().join("state.json"))
+        .env("XENPCI_ROOT", h.root())
+        .output()
+        .unwrap();
+    assert!(!start.status.success());
+    assert!(
+        String::from_utf8_lossy(&start.stderr).contains("OPERATION_BLOCKED"),
+        "{}",
+        String::from_utf8_lossy(&start.stderr)
+    );
+    // --repair: the VM's entry names 06:00.0, other keys untouched, the block is gone.
+    let r = with_xe(&h, &["verify", "--repair"]);
+    assert!(
+        r.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&r.stdout),
+        String::from_utf8_lossy(&r.stderr)
+    );
+    let vm = osd(&h);
+    assert_eq!(vm["other-config"]["pci"], "0/0000:06:00.0");
+    assert_eq!(vm["other-config"]["mac_seed"], "2d6f0e8b");
+    assert!(vm["blocked-operations"].get("start").is_none(), "{vm:#}");
+}

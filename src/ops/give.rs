@@ -76,7 +76,29 @@ pub fn assign(
     if !req.add.is_empty() {
         facts::running_domains(runner, &mut req.in_use);
     }
-    Ok(crate::xapi::assign::edit(xe, root, &req, progress)?)
+    let report = crate::xapi::assign::edit(xe, root, &req, progress)?;
+    if report.changed && !report.dry_run {
+        let removed: Vec<Bdf> = if req.remove_all {
+            report
+                .before
+                .as_deref()
+                .map(|v| {
+                    crate::syntax::xapi_pci::parse(v)
+                        .devices
+                        .iter()
+                        .filter_map(|d| d.addr.bdf())
+                        .collect()
+                })
+                .unwrap_or_default()
+        } else {
+            req.remove.clone()
+        };
+        let vm = report.vm.uuid.to_string();
+        if let Some(w) = super::verify::record_assign(root, &vm, &req.add, &removed) {
+            progress(&format!("warning: {w}"));
+        }
+    }
+    Ok(report)
 }
 
 /// `detach DOM BDF` (nothing to do when it is not attached).

@@ -594,3 +594,28 @@ pub fn record_hide(ctx: Ctx<'_>, bdfs: &[Bdf], opts: &Options, hide: bool) -> Op
     r.err()
         .map(|e| format!("the device identities were not recorded: {e}"))
 }
+
+/// After an assign or unassign that changed a VM's `other-config:pci`: records the identity of
+/// each added device as named by that VM, forgets the removed ones. A failure to record is
+/// returned as a warning: the edit itself happened.
+pub fn record_assign(
+    root: &crate::host::HostRoot,
+    vm: &str,
+    added: &[Bdf],
+    removed: &[Bdf],
+) -> Option<String> {
+    let inv = Inventory::scan(root);
+    let u = [Use::XapiVm { vm: vm.to_string() }];
+    let r = state::update(root, |s| {
+        for b in removed {
+            s.forget(*b, &u);
+        }
+        for b in added {
+            if let Some(f) = inv.get(*b) {
+                s.record(*b, DeviceIdentity::of(f), &u);
+            }
+        }
+    });
+    r.err()
+        .map(|e| format!("the device identities were not recorded: {e}"))
+}
