@@ -49,6 +49,7 @@ pub const FUNCTIONS: &[(&str, Function)] = &[
     ("list", list),
     ("check", check),
     ("hidden", hidden),
+    ("verify", verify),
     ("hide", hide),
     ("unhide", unhide),
     ("assigned", assigned),
@@ -258,6 +259,24 @@ fn hidden(args: &Args) -> Result<String, Failure> {
     let method = parsed(args, "hidden", "method")?;
     let (h, _) = xenpci::ops::hidden::hidden(ctx, method).map_err(|e| op_failure("hidden", &e))?;
     json(&h)
+}
+
+/// `verify` [repair dry_run]: the same JSON as `xenpci verify --json` (whatever it found: the
+/// answer's `ok` says whether all is well).
+fn verify(args: &Args) -> Result<String, Failure> {
+    only(args, "verify")?;
+    let root = root();
+    let runner = SystemRunner;
+    let ctx = Ctx {
+        root: &root,
+        runner: &runner,
+    };
+    let opts = xenpci::ops::verify::VerifyOptions {
+        repair: flag(args, "verify", "repair")?,
+        dry_run: flag(args, "verify", "dry_run")?,
+    };
+    let r = xenpci::ops::verify::verify(ctx, opts).map_err(|e| op_failure("verify", &e))?;
+    json(&r)
 }
 
 fn hide_options(args: &Args, func: &str) -> Result<Options, Failure> {

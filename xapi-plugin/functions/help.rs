@@ -56,6 +56,11 @@ const METHOD: Arg = arg(
     false,
     "xen-cmdline, xapi, grub, extlinux or modprobe (default: detected)",
 );
+const REPAIR: Arg = arg(
+    "repair",
+    false,
+    "true: move the hide list and VM entries of a moved device to its new BDF",
+);
 const LIVE: Arg = arg("live", false, "xl or sysfs (default: xl when found)");
 
 /// Every function.
@@ -111,6 +116,13 @@ pub const HELP: &[Help] = &[
         args: &[METHOD],
         result: "{...}",
         faults: &["XENPCI_FAILED"],
+    },
+    Help {
+        name: "verify",
+        doc: "is every device xenpci hid or assigned still the recorded device at its BDF; gives a wrongly hidden function back to dom0, blocks VMs naming a moved device, and with repair moves the places to the new BDF (`xenpci verify --json`)",
+        args: &[REPAIR, DRY_RUN],
+        result: "{\"ok\": bool, \"changed\": bool, \"devices\": [...]}",
+        faults: &["XENPCI_FAILED", "XENPCI_INVALID_ARGUMENT"],
     },
     Help {
         name: "hide",
