@@ -151,7 +151,7 @@ fn the_hide_records_the_identity() {
     assert_eq!(d["identity"]["serial"], "00-50-56-ff-fe-12-34-56");
     assert_eq!(
         d["uses"],
-        serde_json::json!([{"kind": "boot-hide"}, {"kind": "live-hide"}])
+        serde_json::json!([{"kind": "boot-hide", "method": "grub"}, {"kind": "live-hide"}])
     );
     let (code, v) = verify(&h, &[]);
     assert_eq!(code, 0, "{v:#}");

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::DeviceIdentity;
 use crate::fsutil::{self, WriteError};
+use crate::hide::Method;
 use crate::host::HostRoot;
 use crate::pci::Bdf;
 
@@ -49,8 +50,13 @@ pub enum StateError {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Use {
-    /// The boot configuration's hide list (`xen-pciback.hide` or modprobe.d).
-    BootHide,
+    /// The boot configuration's hide list (`xen-pciback.hide` or modprobe.d), written with
+    /// `method` (None: the method detected at the time, not known).
+    BootHide {
+        /// The persistent method the hide used.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        method: Option<Method>,
+    },
     /// Bound to pciback in the running dom0.
     LiveHide,
     /// An XAPI VM's `other-config:pci`.
@@ -65,10 +71,23 @@ pub enum Use {
     },
 }
 
+impl Use {
+    /// The boot hide list, whatever the method.
+    pub fn is_boot_hide(&self) -> bool {
+        matches!(self, Use::BootHide { .. })
+    }
+
+    /// The same place (a boot hide by any method is one place: a host has one boot list).
+    pub fn same_place(&self, other: &Use) -> bool {
+        (self.is_boot_hide() && other.is_boot_hide()) || self == other
+    }
+}
+
 impl std::fmt::Display for Use {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Use::BootHide => f.write_str("the boot hide list"),
+            Use::BootHide { method: None } => f.write_str("the boot hide list"),
+            Use::BootHide { method: Some(m) } => write!(f, "the boot hide list ({m})"),
             Use::LiveHide => f.write_str("pciback now"),
             Use::XapiVm { vm } => write!(f, "VM {vm}'s other-config:pci"),
             Use::Xlcfg { path } => write!(f, "{path}"),
@@ -163,9 +182,8 @@ impl State {
                     e.identity = identity;
                 }
                 for u in uses {
-                    if !e.uses.contains(u) {
-                        e.uses.push(u.clone());
-                    }
+                    e.uses.retain(|x| !x.same_place(u));
+                    e.uses.push(u.clone());
                 }
                 e.uses.sort();
                 e.recorded = now;
@@ -189,7 +207,7 @@ impl State {
     /// Drops `uses` of the device at `bdf`; an entry left with no use is removed.
     pub fn forget(&mut self, bdf: Bdf, uses: &[Use]) {
         for e in self.devices.iter_mut().filter(|e| e.bdf == bdf) {
-            e.uses.retain(|u| !uses.contains(u));
+            e.uses.retain(|u| !uses.iter().any(|x| x.same_place(u)));
         }
         self.devices.retain(|e| !e.uses.is_empty());
     }
@@ -252,11 +270,15 @@ mod tests {
     fn record_and_forget_keep_one_entry_per_bdf() {
         let bdf: Bdf = "0000:05:00.0".parse().unwrap();
         let mut s = State::default();
-        s.record(bdf, ident(), &[Use::BootHide]);
-        s.record(bdf, ident(), &[Use::LiveHide, Use::BootHide]);
+        let boot = |method| Use::BootHide { method };
+        s.record(bdf, ident(), &[boot(None)]);
+        s.record(bdf, ident(), &[Use::LiveHide, boot(Some(Method::Modprobe))]);
         assert_eq!(s.devices.len(), 1);
-        assert_eq!(s.devices[0].uses, vec![Use::BootHide, Use::LiveHide]);
-        s.forget(bdf, &[Use::BootHide]);
+        assert_eq!(
+            s.devices[0].uses,
+            vec![boot(Some(Method::Modprobe)), Use::LiveHide]
+        );
+        s.forget(bdf, &[boot(None)]);
         assert_eq!(s.devices[0].uses, vec![Use::LiveHide]);
         s.forget(bdf, &[Use::LiveHide]);
         assert!(s.devices.is_empty());

@@ -38,7 +38,7 @@ pub fn hide(ctx: Ctx<'_>, bdfs: &[Bdf], opts: Options) -> Result<Outcome, OpErro
 fn remember(ctx: Ctx<'_>, bdfs: &[Bdf], opts: &Options, hide: bool, out: &mut Outcome) {
     let done = out.result.as_ref().is_some_and(|r| r.ok);
     if done && !opts.dry_run {
-        if let Some(w) = super::verify::record_hide(ctx, bdfs, opts, hide) {
+        if let Some(w) = super::verify::record_hide(ctx, bdfs, opts, out.method, hide) {
             out.warnings.push(w);
         }
     }

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use super::{give, hidden, OpError};
 use crate::hide::apply::Options;
-use crate::hide::{Ctx, LiveMethod};
+use crate::hide::{Ctx, LiveMethod, Method};
 use crate::host::xensource::Toolstack;
 use crate::host::Inventory;
 use crate::identity::state::{self, State};
@@ -107,6 +107,14 @@ fn recorded_name(id: &DeviceIdentity) -> String {
     )
 }
 
+fn next_of(h: &crate::hide::methods::state::Hidden) -> Vec<Bdf> {
+    h.devices
+        .iter()
+        .filter(|d| d.hidden_next_boot)
+        .map(|d| d.bdf)
+        .collect()
+}
+
 fn live_only() -> Options {
     Options {
         now: true,
@@ -126,9 +134,28 @@ pub fn verify(ctx: Ctx<'_>, opts: VerifyOptions) -> Result<VerifyReport, OpError
     let st = State::load(ctx.root)?;
     let inv = Inventory::scan(ctx.root);
     let (hid, mut warnings) = hidden::hidden(ctx, None)?;
-    let next_known = hid.method.is_some();
     let hidden_now = |b: Bdf| hid.devices.iter().any(|d| d.bdf == b && d.hidden_now);
-    let next_boot = |b: Bdf| hid.devices.iter().any(|d| d.bdf == b && d.hidden_next_boot);
+    // The next boot's list as the method a hide was written with reads it (the detected one
+    // when none was recorded); None when it cannot be read.
+    let mut lists: Vec<(Option<Method>, Option<(Vec<Bdf>, String)>)> = Vec::new();
+    let mut next_list = |m: Option<Method>| -> Option<(Vec<Bdf>, String)> {
+        if let Some((_, l)) = lists.iter().find(|(k, _)| *k == m) {
+            return l.clone();
+        }
+        let l = match m {
+            None => hid.method.map(|_| &hid),
+            Some(_) => None,
+        }
+        .map(|h| (next_of(h), h.configured_in.clone()))
+        .or_else(|| {
+            let m = m?;
+            hidden::hidden(ctx, Some(m))
+                .ok()
+                .map(|(h, _)| (next_of(&h), h.configured_in.clone()))
+        });
+        lists.push((m, l.clone()));
+        l
+    };
     let xapi = Toolstack::of(ctx.root) == Toolstack::Xapi;
     let xe = Xe::new(ctx.runner);
     let locations: Vec<Location> = st
@@ -162,7 +189,12 @@ pub fn verify(ctx: Ctx<'_>, opts: VerifyOptions) -> Result<VerifyReport, OpError
             actions: Vec::new(),
             pending: Vec::new(),
         };
-        let boot_hide = e.uses.contains(&Use::BootHide);
+        let boot_hide = e.uses.iter().any(Use::is_boot_hide);
+        // The method the hide was written with (None: detected now).
+        let method = e.uses.iter().find_map(|u| match u {
+            Use::BootHide { method } => *method,
+            _ => None,
+        });
         let vms: Vec<&str> = e
             .uses
             .iter()
@@ -176,11 +208,15 @@ pub fn verify(ctx: Ctx<'_>, opts: VerifyOptions) -> Result<VerifyReport, OpError
                 if let Some(f) = inv.get(e.bdf) {
                     r.notes = e.identity.drift(&DeviceIdentity::of(f));
                 }
-                if boot_hide && next_known && !next_boot(e.bdf) {
+                let dropped = match boot_hide.then(|| next_list(method)).flatten() {
+                    Some((list, place)) if !list.contains(&e.bdf) => Some(place),
+                    _ => None,
+                };
+                if let Some(place) = dropped {
                     r.problems.push(format!(
-                        "{} is no longer in the boot hide list ({}): an upgrade or a hand edit \
-                         dropped it, and the next boot leaves it to dom0",
-                        e.bdf, hid.configured_in
+                        "{} is no longer in the boot hide list ({place}): an upgrade or a hand \
+                         edit dropped it, and the next boot leaves it to dom0",
+                        e.bdf
                     ));
                     if opts.repair {
                         give::hide(
@@ -188,6 +224,7 @@ pub fn verify(ctx: Ctx<'_>, opts: VerifyOptions) -> Result<VerifyReport, OpError
                             &[e.bdf],
                             Options {
                                 dry_run: opts.dry_run,
+                                method,
                                 ..boot_only()
                             },
                         )?;
@@ -276,6 +313,7 @@ pub fn verify(ctx: Ctx<'_>, opts: VerifyOptions) -> Result<VerifyReport, OpError
                             Options {
                                 dry_run: opts.dry_run,
                                 force: true,
+                                method,
                                 ..boot_only()
                             },
                         )?;
@@ -286,6 +324,7 @@ pub fn verify(ctx: Ctx<'_>, opts: VerifyOptions) -> Result<VerifyReport, OpError
                                 dry_run: opts.dry_run,
                                 persistent: true,
                                 now: true,
+                                method,
                                 ..Options::default()
                             },
                         )?;
@@ -490,7 +529,7 @@ pub fn adopt(ctx: Ctx<'_>, dry_run: bool) -> Result<AdoptReport, OpError> {
     };
     for d in &hid.devices {
         if d.hidden_next_boot {
-            add(d.bdf, Use::BootHide);
+            add(d.bdf, Use::BootHide { method: hid.method });
         }
         if d.hidden_now && !d.hidden_next_boot {
             add(d.bdf, Use::LiveHide);
@@ -556,11 +595,17 @@ pub fn adopt(ctx: Ctx<'_>, dry_run: bool) -> Result<AdoptReport, OpError> {
 /// After a hide (not a dry run): records the identity of each hidden device with the places
 /// the hide wrote (the boot list, pciback now, or both). A failure to record is returned as a
 /// warning: the hide itself happened.
-pub fn record_hide(ctx: Ctx<'_>, bdfs: &[Bdf], opts: &Options, hide: bool) -> Option<String> {
+pub fn record_hide(
+    ctx: Ctx<'_>,
+    bdfs: &[Bdf],
+    opts: &Options,
+    method: Option<Method>,
+    hide: bool,
+) -> Option<String> {
     let both = !opts.persistent && !opts.now;
     let mut uses = Vec::new();
     if opts.persistent || both {
-        uses.push(Use::BootHide);
+        uses.push(Use::BootHide { method });
     }
     if opts.now || both {
         uses.push(Use::LiveHide);
