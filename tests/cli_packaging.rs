@@ -31,6 +31,8 @@ const EXPECTED: &[&str] = &[
     "assigned",
     "verify",
     "adopt",
+    "apply",
+    "export",
     "pool",
     "completions",
     "demo",

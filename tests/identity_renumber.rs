@@ -529,3 +529,156 @@ fn on_xapi_a_vm_naming_a_moved_device_is_blocked_from_starting_until_repaired() 
     assert_eq!(vm["other-config"]["mac_seed"], "2d6f0e8b");
     assert!(vm["blocked-operations"].get("start").is_none(), "{vm:#}");
 }
+
+// ---- desired state: apply and export ----
+
+fn apply(h: &Host, file: &str, args: &[&str]) -> (i32, Value, String) {
+    std::fs::write(h.dir.path().join("desired.toml"), file).unwrap();
+    let path = h.dir.path().join("desired.toml");
+    let mut a = vec!["apply", path.to_str().unwrap(), "--json"];
+    a.extend_from_slice(args);
+    let r = with_xe(h, &a);
+    let out = String::from_utf8_lossy(&r.stdout).to_string();
+    let v = serde_json::from_str(&out).unwrap_or(Value::Null);
+    (
+        r.status.code().unwrap_or(-1),
+        v,
+        String::from_utf8_lossy(&r.stderr).to_string(),
+    )
+}
+
+const HBA_FILE: &str =
+    "schema = 1\n\n[[device]]\nalias = \"ceph-hba\"\nids = \"1000:0087\"\nhidden = true\n";
+
+#[test]
+fn apply_twice_changes_nothing_the_second_time() {
+    let h = generated(host_with(&before_cards()), "debian");
+    h.pciback();
+    let grub = h.read("/etc/default/grub");
+    let (code, v, err) = apply(&h, HBA_FILE, &["--dry-run"]);
+    assert_eq!(
+        (code, v["changed"].clone()),
+        (0, Value::Bool(true)),
+        "{err}"
+    );
+    assert_eq!(
+        v["devices"][0]["changes"][0],
+        "hide (boot configuration and now)"
+    );
+    assert_eq!(h.read("/etc/default/grub"), grub);
+    let (code, v, err) = apply(&h, HBA_FILE, &[]);
+    assert_eq!(
+        (code, v["changed"].clone()),
+        (0, Value::Bool(true)),
+        "{err}"
+    );
+    assert!(h
+        .read("/etc/default/grub")
+        .contains("xen-pciback.hide=(0000:05:00.0)"));
+    let state: Value = serde_json::from_str(&h.read("/var/lib/xenpci/devices.json")).unwrap();
+    assert_eq!(state["devices"][0]["alias"], "ceph-hba");
+    // The hide is done (as the xl double leaves it); the second apply has nothing to do.
+    let (code, v, err) = apply(&h, HBA_FILE, &[]);
+    assert_eq!(
+        (code, v["changed"].clone()),
+        (0, Value::Bool(false)),
+        "{v:#} {err}"
+    );
+    // And giving it back is one edit of the file.
+    let back = HBA_FILE.replace("hidden = true", "hidden = false");
+    let (code, v, _) = apply(&h, &back, &[]);
+    assert_eq!((code, v["changed"].clone()), (0, Value::Bool(true)));
+    assert!(!h.read("/etc/default/grub").contains("xen-pciback.hide"));
+}
+
+#[test]
+fn export_then_apply_changes_nothing() {
+    let h = set_up(before_cards(), "05:00.0");
+    let r = with_xe(&h, &["export"]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let text = String::from_utf8_lossy(&r.stdout).to_string();
+    assert!(
+        text.contains("ids = \"1000:0087\"") && text.contains("hidden = true"),
+        "{text}"
+    );
+    assert!(
+        text.contains("serial = \"00-50-56-ff-fe-12-34-56\""),
+        "{text}"
+    );
+    // Unique by ids and serial: no BDF in the file, so it survives renumbering.
+    assert!(!text.contains("bdf ="), "{text}");
+    let (code, v, err) = apply(&h, &text, &[]);
+    assert_eq!(
+        (code, v["changed"].clone()),
+        (0, Value::Bool(false)),
+        "{v:#} {err}"
+    );
+}
+
+#[test]
+fn apply_refuses_before_changing_anything() {
+    let h = generated(host_with(&before_cards()), "debian");
+    h.pciback();
+    let grub = h.read("/etc/default/grub");
+    // The HBA could be hidden, but dom0's NVMe (its root file system) cannot: nothing happens.
+    let file = format!("{HBA_FILE}\n[[device]]\nids = \"8086:0953\"\nhidden = true\n");
+    let (code, v, err) = apply(&h, &file, &[]);
+    assert_eq!(code, 1, "{v:#} {err}");
+    assert_eq!(v["refused"], true, "{v:#}");
+    assert_eq!(h.read("/etc/default/grub"), grub);
+    assert_ne!(h.driver("0000:05:00.0").as_deref(), Some("pciback"));
+    // Identical twins: the file must say which.
+    let h2 = generated(
+        host_with(&[
+            Some(hba("05:00.0", "00:01.0")),
+            Some(hba("06:00.0", "00:02.0")),
+            None,
+        ]),
+        "debian",
+    );
+    let (code, _, err) = apply(&h2, HBA_FILE, &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("2 functions have this identity (0000:05:00.0, 0000:06:00.0)"),
+        "{err}"
+    );
+    let pinned = HBA_FILE.replace("hidden", "path = \"pci0000:00/02.0/00.0\"\nhidden");
+    let (code, v, err) = apply(&h2, &pinned, &["--dry-run"]);
+    assert_eq!(
+        (code, v["devices"][0]["bdf"].clone()),
+        (0, Value::from("0000:06:00.0")),
+        "{err}"
+    );
+    // A typo is named with its line.
+    let (code, _, err) = apply(
+        &h2,
+        "schema = 1\n[[device]]\nids = \"1000:0087\"\nhiden = true\n",
+        &[],
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("hiden") && err.contains("line 4"), "{err}");
+}
+
+#[test]
+fn apply_assigns_to_a_xapi_vm_and_an_xl_cfg() {
+    let h = xapi_host(before_cards(), "05:00.0");
+    let file = format!("{HBA_FILE}vm = \"ceph-osd-1\"\n");
+    let (code, v, err) = apply(&h, &file, &[]);
+    assert_eq!(code, 0, "{v:#} {err}");
+    assert_eq!(osd(&h)["other-config"]["pci"], "0/0000:05:00.0");
+    assert_eq!(osd(&h)["other-config"]["mac_seed"], "2d6f0e8b");
+    let (_, v, _) = apply(&h, &file, &[]);
+    assert_eq!(v["changed"], false, "{v:#}");
+    // xl.cfg (plain Xen): the entry with its options, once.
+    let x = set_up(before_cards(), "05:00.0");
+    x.write("/etc/xen/osd.cfg", "name = \"osd\"\nmemory = 1024\n");
+    let file = format!("{HBA_FILE}xlcfg = \"/etc/xen/osd.cfg\"\noptions = \"permissive=1\"\n");
+    let (code, v, err) = apply(&x, &file, &[]);
+    assert_eq!(code, 0, "{v:#} {err}");
+    assert_eq!(
+        x.read("/etc/xen/osd.cfg"),
+        "name = \"osd\"\nmemory = 1024\npci = [ \"0000:05:00.0,permissive=1\" ]\n"
+    );
+    let (_, v, _) = apply(&x, &file, &[]);
+    assert_eq!(v["changed"], false, "{v:#}");
+}

@@ -50,6 +50,8 @@ pub const FUNCTIONS: &[(&str, Function)] = &[
     ("check", check),
     ("hidden", hidden),
     ("verify", verify),
+    ("apply", apply),
+    ("export", export),
     ("hide", hide),
     ("unhide", unhide),
     ("assigned", assigned),
@@ -277,6 +279,43 @@ fn verify(args: &Args) -> Result<String, Failure> {
     };
     let r = xenpci::ops::verify::verify(ctx, opts).map_err(|e| op_failure("verify", &e))?;
     json(&r)
+}
+
+/// `apply` path=FILE [dry_run]: the same JSON as `xenpci apply FILE --json`.
+fn apply(args: &Args) -> Result<String, Failure> {
+    only(args, "apply")?;
+    let path = args
+        .get("path")
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| invalid("apply", "path", "missing (the desired-state file)".into()))?;
+    let text = match xenpci::fsutil::read_text(std::path::Path::new(path)) {
+        Ok(Some(t)) => t,
+        Ok(None) => return Err(invalid("apply", "path", format!("{path}: no such file"))),
+        Err(e) => return Err(invalid("apply", "path", e.to_string())),
+    };
+    let root = root();
+    let runner = SystemRunner;
+    let ctx = Ctx {
+        root: &root,
+        runner: &runner,
+    };
+    let dry_run = flag(args, "apply", "dry_run")?;
+    let r = xenpci::ops::apply::apply(ctx, &text, path, dry_run)
+        .map_err(|e| op_failure("apply", &e))?;
+    json(&r)
+}
+
+/// `export`: the desired-state file's text.
+fn export(args: &Args) -> Result<String, Failure> {
+    only(args, "export")?;
+    let root = root();
+    let runner = SystemRunner;
+    let ctx = Ctx {
+        root: &root,
+        runner: &runner,
+    };
+    let d = xenpci::ops::apply::export(ctx).map_err(|e| op_failure("export", &e))?;
+    json(&d.to_text())
 }
 
 fn hide_options(args: &Args, func: &str) -> Result<Options, Failure> {

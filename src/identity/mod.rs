@@ -7,9 +7,11 @@
 //!   strongest serial it offers (PCIe Device Serial Number).
 //! * [`state`]: the schema-versioned state file (`/var/lib/xenpci/devices.json`) holding each
 //!   recorded device with the places that name it.
+//! * [`desired`]: the desired-state file of `apply` / `export` (TOML, devices by identity).
 //! * [`locate`]: where a recorded device is now — at its BDF, moved (a unique match), missing or
 //!   ambiguous — judged from an [`crate::host::Inventory`].
 
+pub mod desired;
 pub mod locate;
 pub mod record;
 pub mod state;

@@ -4,6 +4,7 @@
 //! [`OpError`] with a [`Kind`] (which decides the exit status and the plugin fault), the failing
 //! input, and the override that would apply, as data.
 //!
+//! * [`apply`]: desired state — `apply FILE`, `export`.
 //! * [`check`]: the preflight with the policy's verdict.
 //! * [`facts`]: who uses which device (xl, xe, xl.cfg).
 //! * [`give`]: hide, unhide, attach, xl.cfg add-pci.
@@ -11,6 +12,7 @@
 //! * [`list`]: which functions `list` selects (`-d`, `-s`).
 //! * [`verify`]: device identities — `verify [--repair]`, `adopt`, and what hide records.
 
+pub mod apply;
 pub mod check;
 pub mod facts;
 pub mod give;

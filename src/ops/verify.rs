@@ -129,6 +129,9 @@ fn boot_only() -> Options {
     }
 }
 
+/// The devices a next boot hides, and where that list was read.
+type NextList = (Vec<Bdf>, String);
+
 /// Verifies every recorded device and acts on what it finds (see the module text).
 pub fn verify(ctx: Ctx<'_>, opts: VerifyOptions) -> Result<VerifyReport, OpError> {
     let st = State::load(ctx.root)?;
@@ -137,8 +140,8 @@ pub fn verify(ctx: Ctx<'_>, opts: VerifyOptions) -> Result<VerifyReport, OpError
     let hidden_now = |b: Bdf| hid.devices.iter().any(|d| d.bdf == b && d.hidden_now);
     // The next boot's list as the method a hide was written with reads it (the detected one
     // when none was recorded); None when it cannot be read.
-    let mut lists: Vec<(Option<Method>, Option<(Vec<Bdf>, String)>)> = Vec::new();
-    let mut next_list = |m: Option<Method>| -> Option<(Vec<Bdf>, String)> {
+    let mut lists: Vec<(Option<Method>, Option<NextList>)> = Vec::new();
+    let mut next_list = |m: Option<Method>| -> Option<NextList> {
         if let Some((_, l)) = lists.iter().find(|(k, _)| *k == m) {
             return l.clone();
         }
@@ -663,4 +666,15 @@ pub fn record_assign(
     });
     r.err()
         .map(|e| format!("the device identities were not recorded: {e}"))
+}
+
+/// Records that `place` names the device at `bdf` now (e.g. an xl.cfg `xlcfg add-pci` or
+/// `apply` wrote). A failure to record is returned as a warning.
+pub fn record_use(root: &crate::host::HostRoot, bdf: Bdf, place: Use) -> Option<String> {
+    let inv = Inventory::scan(root);
+    let f = inv.get(bdf)?;
+    let id = DeviceIdentity::of(f);
+    state::update(root, |s| s.record(bdf, id, &[place]))
+        .err()
+        .map(|e| format!("the device identity was not recorded: {e}"))
 }

@@ -56,6 +56,7 @@ const METHOD: Arg = arg(
     false,
     "xen-cmdline, xapi, grub, extlinux or modprobe (default: detected)",
 );
+const PATH: Arg = arg("path", true, "the desired-state file on this host");
 const REPAIR: Arg = arg(
     "repair",
     false,
@@ -123,6 +124,20 @@ pub const HELP: &[Help] = &[
         args: &[REPAIR, DRY_RUN],
         result: "{\"ok\": bool, \"changed\": bool, \"devices\": [...]}",
         faults: &["XENPCI_FAILED", "XENPCI_INVALID_ARGUMENT"],
+    },
+    Help {
+        name: "apply",
+        doc: "make the host match a desired-state file (devices by identity; `xenpci apply --json`)",
+        args: &[PATH, DRY_RUN],
+        result: "{\"changed\": bool, \"devices\": [...]}",
+        faults: &["XENPCI_REFUSED", "XENPCI_FAILED", "XENPCI_INVALID_ARGUMENT"],
+    },
+    Help {
+        name: "export",
+        doc: "the host's passthrough state as a desired-state file, TOML in a JSON string (`xenpci export`)",
+        args: &[],
+        result: "\"schema = 1 ...\"",
+        faults: &["XENPCI_FAILED"],
     },
     Help {
         name: "hide",
