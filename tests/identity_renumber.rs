@@ -191,6 +191,30 @@ fn a_card_added_in_front_moves_the_hba_and_pciback_took_the_new_card() {
         &["05:00.0"],
     );
     let grub_before = h.read("/etc/default/grub");
+    // Until the records are repaired, xenpci's own commands refuse the old BDF: it is the GPU.
+    h.write("/etc/xen/osd.cfg", "name = \"osd\"\n");
+    let cfg = h.path("/etc/xen/osd.cfg");
+    for args in [
+        vec!["hide", "05:00.0", "--json"],
+        vec![
+            "xlcfg",
+            "add-pci",
+            "--json",
+            cfg.to_str().unwrap(),
+            "05:00.0",
+        ],
+    ] {
+        let r = h.std_xenpci(&args).output().unwrap();
+        assert_eq!(r.status.code(), Some(1), "{args:?}");
+        let v: Value = serde_json::from_slice(&r.stdout).unwrap();
+        assert_eq!(
+            v["refusals"][0]["codes"][0]["code"], "not-the-recorded-device",
+            "{v:#}"
+        );
+        let why = "0000:05:00.0 is now 10de:1eb8, not the recorded 1000:0087 (which moved to 0000:06:00.0)";
+        assert!(v["error"].as_str().unwrap().contains(why), "{v:#}");
+    }
+    assert_eq!(h.read("/etc/xen/osd.cfg"), "name = \"osd\"\n");
     let (code, v) = verify(&h, &["--dry-run"]);
     assert_eq!(code, 1, "{v:#}");
     let d = device(&v, "0000:05:00.0");

@@ -8,10 +8,13 @@
 //! * [`state`]: the schema-versioned state file (`/var/lib/xenpci/devices.json`) holding each
 //!   recorded device with the places that name it.
 //! * [`desired`]: the desired-state file of `apply` / `export` (TOML, devices by identity).
+//! * [`guard`]: the policy's facts with the identity check (a BDF that is not the recorded
+//!   device any more is refused for a give or a hide).
 //! * [`locate`]: where a recorded device is now — at its BDF, moved (a unique match), missing or
 //!   ambiguous — judged from an [`crate::host::Inventory`].
 
 pub mod desired;
+pub mod guard;
 pub mod locate;
 pub mod record;
 pub mod state;

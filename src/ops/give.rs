@@ -18,7 +18,8 @@ use crate::flows::FlowError;
 use crate::hide::apply::{self, Options, Outcome};
 use crate::hide::Ctx;
 use crate::host::xensource::Toolstack;
-use crate::host::{HostRoot, Inventory};
+use crate::host::HostRoot;
+use crate::identity::guard::Checked;
 use crate::pci::Bdf;
 use crate::policy::{self, Action, DeviceFacts, Holder, HostFacts, InUse, Refusal, Verdict};
 use crate::syntax::pci_spec::{parse_spec, SpecDefaults};
@@ -142,7 +143,7 @@ pub fn attach(
 static NO_HOST_FACTS: BTreeMap<Bdf, DeviceFacts> = BTreeMap::new();
 
 /// The host facts an inventory gives, or none.
-fn host_facts(inv: &Option<Inventory>) -> &dyn HostFacts {
+fn host_facts(inv: &Option<Checked>) -> &dyn HostFacts {
     match inv {
         Some(i) => i,
         None => &NO_HOST_FACTS,
@@ -182,9 +183,9 @@ fn domain_holder(d: &DomainInfo) -> [Holder; 1] {
 /// What an attach on `xl.host` is decided from: this host's inventory when `xl.host` is this
 /// host (dom0's own devices, bridges, groups; `None` elsewhere, with a note in the facts that
 /// they were not checked), and who uses what (running domains per `xl list -l`, XAPI VMs).
-fn attach_facts(xl: &Xl) -> (Option<Inventory>, InUse) {
+fn attach_facts(xl: &Xl) -> (Option<Checked>, InUse) {
     let local = xl.site.is_local(xl.host);
-    let inv = local.then(|| Inventory::scan(&xl.site.root));
+    let inv = local.then(|| Checked::scan(&xl.site.root));
     let mut in_use = InUse::default();
     let cmd = xl.site.xl(xl.host, &["list", "-l"]).to_string();
     facts::record_xl(
@@ -306,7 +307,7 @@ pub fn xlcfg_add_pci(
         return Ok(Verdict::default());
     };
     let (target, in_use, _) = xlcfg_facts(root, runner, file, doc)?;
-    let v = decide_give(&Inventory::scan(root), &in_use, &[bdf], &target, force);
+    let v = decide_give(&Checked::scan(root), &in_use, &[bdf], &target, force);
     Ok(v.into_result("add", &format!(" to {}", file.display()))?)
 }
 
@@ -320,7 +321,7 @@ pub fn xlcfg_review(
 ) -> Result<Verdict, OpError> {
     let (target, in_use, devices) = xlcfg_config_facts(root, runner, file, cfg)?;
     Ok(decide_give(
-        &Inventory::scan(root),
+        &Checked::scan(root),
         &in_use,
         &devices,
         &target,

@@ -19,7 +19,7 @@ use super::verify::{verify_attached, Verified};
 use super::xe::{PowerState, VmInfo, Xe, XeError, KEY_NOT_IN_MAP};
 use crate::exec::CommandSpec;
 use crate::fsutil::{self, FileLock, WriteError};
-use crate::host::{HostRoot, Inventory};
+use crate::host::HostRoot;
 use crate::ids::VmUuid;
 use crate::pci::Bdf;
 use crate::plan::Plan;
@@ -742,7 +742,7 @@ pub fn edit(
         }
     }
     let verdict = policy::decide(
-        &Inventory::scan(root),
+        &crate::identity::guard::Checked::scan(root),
         &in_use,
         &policy::Request {
             action: Action::Give,

@@ -23,6 +23,17 @@ c_premise() {
 }
 check renumber-premise-pciback-took-the-nic c_premise
 
+# Before verify has run, xenpci's own commands refuse the old BDF: it is not the recorded HBA.
+c_old_bdf_refused() {
+  need verify || return
+  [ "$NIC" = "$OLD" ] || { DETAIL="skip: the premise does not hold"; return 2; }
+  run xenpci hide --persistent --method modprobe --dry-run "$OLD"
+  [ "$RC" -eq 1 ] || fail "xenpci hide $OLD exited $RC, not refused" || return
+  case "$ERR" in *renumbered*"not the recorded"*) ;; *) fail "refused for another reason: $(first_line "$ERR")"; return ;; esac
+  DETAIL="$(printf '%s' "$ERR" | grep -o 'renumbered: [^;]*' | head -n1)"
+}
+check renumber-old-bdf-refused-before-verify c_old_bdf_refused
+
 # verify (no --repair): the e1000 goes back to dom0 at once, the HBA is found at its new BDF.
 c_verify_gives_back() {
   need verify || return
