@@ -23,6 +23,7 @@ pub mod flows;
 pub mod fsutil;
 pub mod hide;
 pub mod host;
+pub mod identity;
 pub mod ids;
 pub mod interrupt;
 pub mod journal;

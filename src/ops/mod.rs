@@ -4,17 +4,21 @@
 //! [`OpError`] with a [`Kind`] (which decides the exit status and the plugin fault), the failing
 //! input, and the override that would apply, as data.
 //!
+//! * [`apply`]: desired state — `apply FILE`, `export`.
 //! * [`check`]: the preflight with the policy's verdict.
 //! * [`facts`]: who uses which device (xl, xe, xl.cfg).
 //! * [`give`]: hide, unhide, attach, xl.cfg add-pci.
 //! * [`hidden`]: the hidden state with the method given or detected.
 //! * [`list`]: which functions `list` selects (`-d`, `-s`).
+//! * [`verify`]: device identities — `verify [--repair]`, `adopt`, and what hide records.
 
+pub mod apply;
 pub mod check;
 pub mod facts;
 pub mod give;
 pub mod hidden;
 pub mod list;
+pub mod verify;
 
 use serde::Serialize;
 
@@ -148,6 +152,9 @@ pub enum OpError {
     /// An xl.cfg edit.
     #[error(transparent)]
     Edit(#[from] crate::xlcfg::EditError),
+    /// The identity state file.
+    #[error(transparent)]
+    State(#[from] crate::identity::StateError),
 }
 
 impl OpError {
@@ -159,6 +166,8 @@ impl OpError {
             OpError::Hide(e) => Kind::of_hide(e),
             OpError::Flow(e) => Kind::of_flow(e),
             OpError::Assign(e) => Kind::of_assign(e),
+            OpError::State(crate::identity::StateError::Write(_)) => Kind::Failed,
+            OpError::State(_) => Kind::BadInput,
         }
     }
 

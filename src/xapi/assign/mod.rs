@@ -40,7 +40,7 @@ use super::verify::{verify_attached, Verified};
 use super::xe::{PowerState, Xe};
 use crate::engine::{self, change, MemJournal, Status, UndoPolicy, UndoResult};
 use crate::fsutil;
-use crate::host::{HostRoot, Inventory};
+use crate::host::HostRoot;
 use crate::ids::VmUuid;
 use crate::pci::Bdf;
 use crate::plan::Plan;
@@ -176,7 +176,7 @@ pub fn edit(
         }
     }
     let verdict = policy::decide(
-        &Inventory::scan(root),
+        &crate::identity::guard::Checked::scan(root),
         &in_use,
         &policy::Request {
             action: Action::Give,
