@@ -23,6 +23,7 @@ const EXPECTED: &[&str] = &[
     "resume",
     "status",
     "evacuate",
+    "maintenance",
     "hide",
     "unhide",
     "hidden",

@@ -52,6 +52,10 @@ pub const EVACUATE: &str = "Examples:
   xenpci evacuate xcp1 --to xcp2 --map map.json --dry-run   # every VM's plan
   xenpci evacuate xcp1 --to xcp2 --map map.json -j 2        # two at a time";
 
+pub const MAINTENANCE: &str = "Examples:
+  xenpci maintenance xcp1 --to xcp2 --map map.json --dry-run   # pinned VMs and the rest
+  xenpci maintenance h1 --to h2 --config-dir /etc/xen           # then, once h1 is back: xenpci resume";
+
 pub const HIDE: &str = "Examples:
   xenpci hide 05:00.0 --dry-run      # the boot configuration diff, nothing changed
   xenpci hide 05:00.0                # hide it from the next boot (and now, if pciback is loaded)
