@@ -14,8 +14,10 @@
 //! the plugin render the override their own way (`--force`, `force=true`).
 //!
 //! * [`in_use`]: gathering who uses which device (xl, xe, xl.cfg).
+//! * [`vfio_facts`]: the host facts on a KVM host, where "hidden" means bound to vfio-pci.
 
 pub mod in_use;
+pub mod vfio_facts;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -57,8 +59,12 @@ pub struct DeviceFacts {
     pub bridge: bool,
     /// The other non-bridge members of its isolation group.
     pub group: Vec<Bdf>,
-    /// Bound to pciback now.
+    /// Bound to pciback now (on a KVM host: to vfio-pci).
     pub hidden: bool,
+    /// It may stay behind as a placeholder when a sibling is given to a guest: bound to a stub
+    /// that keeps the host's drivers off it (vfio-pci on a KVM host, where a group is usable
+    /// when every member is on vfio-pci, oVirt's placeholders). Never set on Xen.
+    pub placeholder: bool,
 }
 
 /// A source of device facts.
@@ -85,6 +91,7 @@ impl HostFacts for Inventory {
                 .copied()
                 .collect(),
             hidden: f.driver_state() == DriverState::Pciback,
+            placeholder: false,
         }
     }
 }
@@ -304,7 +311,7 @@ pub fn decide(host: &dyn HostFacts, in_use: &InUse, req: &Request<'_>) -> Verdic
                 let along = v.devices.contains(s)
                     || match req.action {
                         Action::Hide => sf.hidden,
-                        _ => with_target(s),
+                        _ => with_target(s) || sf.placeholder,
                     };
                 if !along {
                     missing.push(*s);
