@@ -1,0 +1,465 @@
+//! KVM hosts (issue 16) over the fixture hosts `kvm-debian` and `kvm-fedora`
+//! (`xenpci::host::fixture_kvm`): the toolstack and host check, `hide` as vfio-pci (the whole
+//! IOMMU group, bridges left, the host's disk controller and NIC refused), its persistence (one
+//! udev rule per function — never the identical twin —, the initramfs, the kernel IOMMU option,
+//! each through the tool doubles), rollback, `unhide --now`, `hidden`, `check BDF`, and the
+//! hand-off commands (libvirt-xml with --attach, vfio-acl, one-filter).
+
+mod util;
+
+use util::{tests_dir, Host};
+
+const RULES: &str = "/etc/udev/rules.d/61-xenpci-vfio.rules";
+const GPU: &str = "0000:01:00.0";
+const AUDIO: &str = "0000:01:00.1";
+const HOST_NIC: &str = "0000:02:00.0";
+const TWIN: &str = "0000:03:00.0";
+const AHCI: &str = "0000:00:1f.2";
+
+fn dev(bdf: &str, attr: &str) -> String {
+    format!("/sys/bus/pci/devices/{bdf}/{attr}")
+}
+
+/// `xenpci ARGS` on `h` with the KVM tool doubles wired in.
+fn kvm(h: &Host, args: &[&str]) -> util::Run {
+    let mut c = h.std_xenpci(args);
+    for (var, tool) in [
+        ("XENPCI_UPDATE_INITRAMFS", "update-initramfs"),
+        ("XENPCI_UPDATE_GRUB", "update-grub"),
+        ("XENPCI_GRUB2_MKCONFIG", "grub2-mkconfig"),
+        ("XENPCI_DRACUT", "dracut"),
+        ("XENPCI_MODPROBE", "modprobe"),
+        ("XENPCI_VIRSH", "virsh"),
+    ] {
+        c.env(var, tests_dir().join("doubles").join(tool));
+    }
+    run(c)
+}
+
+fn run(mut c: std::process::Command) -> util::Run {
+    let out = c.output().expect("run xenpci");
+    util::Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn failing(h: &Host, tool: &str, args: &[&str]) -> util::Run {
+    let mut c = h.std_xenpci(args);
+    c.env(
+        "XENPCI_UPDATE_INITRAMFS",
+        tests_dir().join("doubles/update-initramfs"),
+    )
+    .env("XENPCI_DOUBLE_FAIL", tool);
+    run(c)
+}
+
+/// The kernel without IOMMU groups (the firmware's or the kernel line's IOMMU off).
+fn without_groups(h: &Host) {
+    std::fs::remove_dir_all(h.path("/sys/kernel/iommu_groups")).unwrap();
+    std::fs::create_dir_all(h.path("/sys/kernel/iommu_groups")).unwrap();
+    std::fs::remove_dir_all(h.path("/sys/class/iommu")).unwrap();
+    h.write(
+        "/proc/cmdline",
+        "BOOT_IMAGE=/boot/vmlinuz root=/dev/sda1 ro quiet\n",
+    );
+}
+
+#[test]
+fn the_host_check_on_kvm_reports_the_kernel_iommu_its_line_and_vfio() {
+    let h = Host::shape("kvm-debian");
+    let r = kvm(&h, &["check", "--json"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let j = r.json();
+    assert_eq!(j["toolstack"], "kvm");
+    assert_eq!(j["kvm"]["evidence"], "/dev/kvm");
+    assert_eq!(j["kvm"]["iommu"]["driver"], "DMAR");
+    assert_eq!(j["kvm"]["iommu"]["groups"], 7);
+    assert_eq!(j["kvm"]["options"]["intel_iommu"], "on");
+    assert_eq!(j["kvm"]["vfio"]["available"], true);
+    assert_eq!(j["kvm"]["vfio"]["initramfs"], "initramfs-tools");
+    let findings = j["findings"].to_string();
+    assert!(findings.contains("does not add vfio"), "{findings}");
+    assert!(findings.contains("iommu=pt"), "{findings}");
+    assert!(
+        !findings.contains("pciback"),
+        "no Xen advice on KVM: {findings}"
+    );
+    let text = kvm(&h, &["check"]).stdout;
+    assert!(
+        text.contains("kernel     IOMMU active (DMAR, 7 IOMMU groups)"),
+        "{text}"
+    );
+    assert!(text.contains("toolstack  kvm"), "{text}");
+
+    without_groups(&h);
+    let r = kvm(&h, &["check", "--json"]);
+    assert_eq!(r.code, 1, "no IOMMU groups: cannot pass through");
+    assert!(r.json()["findings"].to_string().contains("intel_iommu=on"));
+}
+
+#[test]
+fn a_xen_host_is_not_kvm_and_its_host_check_has_no_kvm_part() {
+    let h = Host::shape("x9drw");
+    let j = kvm(&h, &["check", "--json"]).json();
+    assert_eq!(j["toolstack"], "xapi");
+    assert!(j.get("kvm").is_none(), "{j}");
+    // A Xen dom0 with libvirt installed is still Xen.
+    let h = Host::shape("sriov-nic");
+    h.write("/etc/libvirt/libvirtd.conf", "");
+    assert_eq!(kvm(&h, &["check", "--json"]).json()["toolstack"], "xl");
+}
+
+#[test]
+fn hide_now_binds_the_whole_iommu_group_to_vfio_and_leaves_its_bridge() {
+    let h = Host::shape("kvm-debian");
+    let r = kvm(&h, &["hide", "01:00.0", "--now"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains(&format!("{AUDIO} added")),
+        "the audio function goes along: {}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("0000:00:01.0 (a bridge in IOMMU group 1) stays on its driver"),
+        "{}",
+        r.stderr
+    );
+    for b in [GPU, AUDIO] {
+        assert_eq!(h.read(&dev(b, "driver_override")), "vfio-pci", "{b}");
+    }
+    assert_eq!(h.read("/sys/bus/pci/drivers/nouveau/unbind"), GPU);
+    assert_eq!(h.read("/sys/bus/pci/drivers/snd_hda_intel/unbind"), AUDIO);
+    assert_eq!(
+        h.read("/sys/bus/pci/drivers/vfio-pci/bind"),
+        AUDIO,
+        "the last bind"
+    );
+    assert_eq!(
+        h.read(&format!("/var/lib/xenpci/hide/{GPU}.driver")),
+        "nouveau\n"
+    );
+    assert_eq!(h.read(&dev("0000:00:01.0", "driver_override")), "(null)\n");
+    assert_eq!(
+        h.read("/sys/bus/pci/drivers/vfio-pci/new_id"),
+        "",
+        "never new_id"
+    );
+    assert!(!h.path(RULES).exists(), "--now only");
+    assert!(h.calls().is_empty(), "vfio-pci is loaded: no modprobe");
+}
+
+#[test]
+fn the_hosts_disk_controller_and_its_nic_are_refused_and_nothing_changes() {
+    let h = Host::shape("kvm-debian");
+    for (bdf, why) in [
+        ("00:1f.2", "holds / (ext4 on /dev/sda1)"),
+        ("02:00.0", "carries dom0's default route (eno1)"),
+    ] {
+        let r = kvm(&h, &["hide", bdf, "--json"]);
+        assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+        let j = r.json();
+        assert_eq!(j["refused"], true);
+        assert_eq!(j["refusals"][0]["codes"][0]["code"], "dom0-needs");
+        assert!(j["error"].as_str().unwrap().contains(why), "{j}");
+    }
+    for b in [AHCI, "0000:00:1f.3", HOST_NIC] {
+        assert_eq!(h.read(&dev(b, "driver_override")), "(null)\n", "{b}");
+    }
+    assert_eq!(h.read("/sys/bus/pci/drivers/ahci/unbind"), "");
+    assert!(!h.path(RULES).exists());
+    assert!(h.calls().is_empty());
+    // Forced, it is named as forced.
+    let r = kvm(&h, &["hide", "00:1f.2", "--now", "--force", "--dry-run"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("forced: 0000:00:1f.2: dom0 needs it"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn the_persistent_rule_names_only_the_chosen_nic_not_its_identical_twin() {
+    let h = Host::shape("kvm-debian");
+    let r = kvm(&h, &["hide", "03:00.0"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let rules = h.read(RULES);
+    assert!(
+        rules.contains(&format!(
+            "KERNEL==\"{TWIN}\", ATTR{{driver_override}}=\"vfio-pci\""
+        )),
+        "{rules}"
+    );
+    assert!(
+        !rules.contains(HOST_NIC),
+        "the host's identical NIC: {rules}"
+    );
+    assert!(!rules.contains("10d3"), "never by ids: {rules}");
+    assert_eq!(rules.matches("KERNEL==").count(), 1);
+    let modules = h.read("/etc/initramfs-tools/modules");
+    assert!(modules.starts_with("# List of modules"), "kept: {modules}");
+    assert!(
+        modules.ends_with("vfio\nvfio_iommu_type1\nvfio_pci\n"),
+        "{modules}"
+    );
+    assert_eq!(h.calls(), vec!["update-initramfs -u"]);
+    // The kernel has groups: the IOMMU option is left alone.
+    assert!(!h.read("/etc/default/grub").contains("intel_iommu"));
+    assert_eq!(h.read(&dev(TWIN, "driver_override")), "vfio-pci");
+    assert_eq!(h.read(&dev(HOST_NIC, "driver_override")), "(null)\n");
+    // Again: nothing new to write, the rule is there once.
+    let r = kvm(&h, &["hide", "03:00.0", "--persistent"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(h.read(RULES), rules);
+    assert_eq!(h.calls().len(), 1, "initramfs already configured");
+    // A line someone else put in the file stays byte for byte.
+    h.write(RULES, &format!("{rules}# mine\n"));
+    let r = kvm(&h, &["hide", "01:00.0", "--persistent"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let after = h.read(RULES);
+    assert!(after.contains("# mine\n") && after.contains(GPU) && after.contains(TWIN));
+    // unhide drops exactly its rules, the last one takes the file away.
+    let r = kvm(&h, &["unhide", "03:00.0", "--persistent"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let after = h.read(RULES);
+    assert!(!after.contains(TWIN) && after.contains(GPU), "{after}");
+}
+
+#[test]
+fn without_iommu_groups_the_kernel_option_goes_into_grub_and_the_distributions_tool_runs() {
+    let h = Host::shape("kvm-debian");
+    without_groups(&h);
+    let dry = kvm(&h, &["hide", "03:00.0", "--persistent", "--dry-run"]);
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert!(
+        dry.stdout
+            .contains("+GRUB_CMDLINE_LINUX_DEFAULT=\"quiet intel_iommu=on iommu=pt\""),
+        "{}",
+        dry.stdout
+    );
+    assert!(dry.stdout.contains("/update-grub\n"), "{}", dry.stdout);
+    assert!(
+        !h.read("/etc/default/grub").contains("intel_iommu"),
+        "dry run"
+    );
+    assert!(h.calls().is_empty());
+    let r = kvm(&h, &["hide", "03:00.0", "--persistent"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let grub = h.read("/etc/default/grub");
+    assert!(grub.contains("GRUB_CMDLINE_LINUX_DEFAULT=\"quiet intel_iommu=on iommu=pt\"\n"));
+    assert!(
+        grub.starts_with("# If you change this file"),
+        "rest kept: {grub}"
+    );
+    assert_eq!(h.calls(), vec!["update-initramfs -u", "update-grub "]);
+
+    let f = Host::shape("kvm-fedora");
+    without_groups(&f);
+    let r = kvm(&f, &["hide", "03:00.0", "--persistent"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        f.read("/etc/dracut.conf.d/xenpci-vfio.conf"),
+        "# xenpci: vfio for PCI passthrough (xenpci hide)\nadd_drivers+=\" vfio vfio_iommu_type1 vfio_pci \"\n"
+    );
+    assert_eq!(
+        f.calls(),
+        vec!["dracut --force", "grub2-mkconfig -o /boot/grub2/grub.cfg"]
+    );
+}
+
+#[test]
+fn a_tool_that_fails_rolls_every_file_back() {
+    let h = Host::shape("kvm-debian");
+    let modules = h.read("/etc/initramfs-tools/modules");
+    let r = failing(&h, "update-initramfs", &["hide", "03:00.0"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains("undone: restored /etc/initramfs-tools/modules"),
+        "{}",
+        r.stderr
+    );
+    assert!(!h.path(RULES).exists());
+    assert_eq!(h.read("/etc/initramfs-tools/modules"), modules);
+    assert_eq!(
+        h.read(&dev(TWIN, "driver_override")),
+        "(null)\n",
+        "live part not reached"
+    );
+    assert!(!h.path("/run/xenpci/plan-journal.json").exists());
+}
+
+/// The twin as a hide left it: on vfio-pci, pinned, its driver recorded.
+fn twin_on_vfio(h: &Host) {
+    h.bind(TWIN, "vfio-pci")
+        .write(&dev(TWIN, "driver_override"), "vfio-pci\n")
+        .write(&format!("/var/lib/xenpci/hide/{TWIN}.driver"), "e1000e\n");
+}
+
+#[test]
+fn unhide_now_clears_the_override_and_rebinds_the_recorded_driver() {
+    let h = Host::shape("kvm-debian");
+    twin_on_vfio(&h);
+    let dry = kvm(&h, &["unhide", "03:00.0", "--now", "--dry-run"]);
+    assert!(
+        dry.stdout.contains(&format!(
+            "echo -n 0000:03:00.0 > /sys/bus/pci/drivers/vfio-pci/unbind\n"
+        )),
+        "{}",
+        dry.stdout
+    );
+    let r = kvm(&h, &["unhide", "03:00.0", "--now"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(h.read("/sys/bus/pci/drivers/vfio-pci/unbind"), TWIN);
+    assert_eq!(
+        h.read(&dev(TWIN, "driver_override")),
+        "\n",
+        "a newline clears it"
+    );
+    assert_eq!(h.read("/sys/bus/pci/drivers/e1000e/bind"), TWIN);
+    assert!(!h
+        .path(&format!("/var/lib/xenpci/hide/{TWIN}.driver"))
+        .exists());
+}
+
+#[test]
+fn hidden_reports_vfio_now_and_after_the_next_boot() {
+    let h = Host::shape("kvm-debian");
+    twin_on_vfio(&h);
+    let j = kvm(&h, &["hidden", "--json"]).json();
+    assert_eq!(j["configured_in"], RULES);
+    let d = &j["devices"][0];
+    assert_eq!(
+        (d["bdf"].as_str(), d["hidden_now"].as_bool()),
+        (Some(TWIN), Some(true))
+    );
+    assert_eq!(d["status"], "hidden now but lost at reboot");
+    assert_eq!(kvm(&h, &["hide", "03:00.0", "--persistent"]).code, 0);
+    h.bind(TWIN, "e1000e");
+    let j = kvm(&h, &["hidden", "--json"]).json();
+    assert_eq!(j["devices"][0]["status"], "reboot pending");
+    assert_eq!(j["configured"], TWIN);
+    let text = kvm(&h, &["hidden"]).stdout;
+    assert!(text.contains(&format!("{TWIN}  now: e1000e")), "{text}");
+}
+
+#[test]
+fn check_bdf_on_kvm_uses_the_kernel_group_and_placeholders_complete_it() {
+    let h = Host::shape("kvm-debian");
+    let r = kvm(&h, &["check", "--json", "01:00.0"]);
+    assert_eq!(r.code, 1, "the audio function is still on the host");
+    let j = r.json();
+    let f = j["devices"][0]["findings"].to_string();
+    assert!(f.contains("kernel IOMMU group 1 (/dev/vfio/1)"), "{f}");
+    assert!(f.contains("the bridge 0000:00:01.0 stays"), "{f}");
+    assert!(
+        f.contains("pcie_acs_override"),
+        "when an ACS override would matter: {f}"
+    );
+    assert!(f.contains("iommu=pt"), "{f}");
+    assert!(!f.contains("libxl"), "{f}");
+    assert_eq!(j["refusals"][0]["codes"][0]["code"], "group-not-whole");
+    // The audio function on vfio-pci is a placeholder: the GPU alone can go.
+    h.bind(AUDIO, "vfio-pci");
+    let r = kvm(&h, &["check", "--json", "01:00.0"]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    h.bind(GPU, "vfio-pci");
+    let f = kvm(&h, &["check", "01:00.0"]).stdout;
+    assert!(
+        f.contains("bound to vfio-pci: ready for a KVM guest (/dev/vfio/1)"),
+        "{f}"
+    );
+}
+
+#[test]
+fn the_hand_off_prints_libvirt_xml_the_vfio_acl_and_the_opennebula_filter() {
+    let h = Host::shape("kvm-debian");
+    h.bind(GPU, "vfio-pci").bind(AUDIO, "vfio-pci");
+    twin_on_vfio(&h);
+    let r = kvm(&h, &["libvirt-xml", "01:00.0", "03:00.0"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.stdout
+            .matches("<hostdev mode='subsystem' type='pci' managed='no'>")
+            .count(),
+        2
+    );
+    assert!(r
+        .stdout
+        .contains("<address domain='0x0000' bus='0x03' slot='0x00' function='0x0'/>"));
+    let j = kvm(&h, &["libvirt-xml", "--json", "01:00.0"]).json();
+    assert_eq!(j["placeholders"][0], AUDIO, "{j}");
+    let acl = kvm(&h, &["vfio-acl", "01:00.0", "01:00.1", "03:00.0"]).stdout;
+    assert!(
+        acl.contains("\"/dev/vfio/vfio\",\n    \"/dev/vfio/1\",\n    \"/dev/vfio/3\",\n"),
+        "{acl}"
+    );
+    let one = kvm(&h, &["one-filter", "01:00.0", "01:00.1"]);
+    assert!(
+        one.stdout.contains("\n10de:1b80:0300,10de:10f0:0403\n"),
+        "{}",
+        one.stdout
+    );
+    assert!(one.stdout.contains("PCI = [ SHORT_ADDRESS = \"01:00.1\" ]"));
+    let twin = kvm(&h, &["one-filter", "--json", "03:00.0"]).json();
+    assert_eq!(twin["one_filter"], "8086:10d3:0200");
+    assert!(
+        twin["notes"]
+            .to_string()
+            .contains("same vendor:device:class"),
+        "the filter would offer the host's NIC too: {twin}"
+    );
+    // The host's disk controller is refused here too.
+    let r = kvm(&h, &["libvirt-xml", "--json", "00:1f.2"]);
+    assert_eq!(r.code, 1);
+    assert_eq!(r.json()["refusals"][0]["codes"][0]["code"], "dom0-needs");
+}
+
+#[test]
+fn attach_runs_virsh_attach_device_with_each_element() {
+    let h = Host::shape("kvm-debian");
+    twin_on_vfio(&h);
+    let r = kvm(&h, &["libvirt-xml", "03:00.0", "--attach", "vm1"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(
+        h.calls(),
+        vec![
+            format!("virsh attach-device vm1 /run/xenpci/hostdev-{TWIN}.xml --live"),
+            "<address domain='0x0000' bus='0x03' slot='0x00' function='0x0'/>".to_string()
+        ]
+    );
+    assert!(
+        !h.path(&format!("/run/xenpci/hostdev-{TWIN}.xml")).exists(),
+        "cleaned up"
+    );
+    // A device not on vfio-pci is not attached (managed='no': libvirt would not bind it).
+    let r = kvm(
+        &h,
+        &["libvirt-xml", "01:00.0", "01:00.1", "--attach", "vm1"],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("bound to vfio-pci"), "{}", r.stderr);
+    assert_eq!(h.calls().len(), 2);
+}
+
+#[test]
+fn xen_options_are_refused_on_kvm_and_vfio_on_xen() {
+    let h = Host::shape("kvm-debian");
+    let r = kvm(&h, &["hide", "03:00.0", "--method", "grub"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("on a KVM host"), "{}", r.stderr);
+    let r = kvm(&h, &["hide", "03:00.0", "--now", "--live", "sysfs"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("the live method is vfio"), "{}", r.stderr);
+    assert_eq!(
+        kvm(&h, &["hide", "03:00.0", "--now", "--live", "vfio"]).code,
+        0
+    );
+    let x = Host::shape("sriov-nic");
+    let r = kvm(&x, &["hide", "01:10.0", "--now", "--live", "vfio"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("only a KVM host uses"), "{}", r.stderr);
+}
