@@ -305,9 +305,8 @@ fn unhide_now_clears_the_override_and_rebinds_the_recorded_driver() {
     twin_on_vfio(&h);
     let dry = kvm(&h, &["unhide", "03:00.0", "--now", "--dry-run"]);
     assert!(
-        dry.stdout.contains(&format!(
-            "echo -n 0000:03:00.0 > /sys/bus/pci/drivers/vfio-pci/unbind\n"
-        )),
+        dry.stdout
+            .contains("echo -n 0000:03:00.0 > /sys/bus/pci/drivers/vfio-pci/unbind\n"),
         "{}",
         dry.stdout
     );
