@@ -462,3 +462,52 @@ fn xen_options_are_refused_on_kvm_and_vfio_on_xen() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("only a KVM host uses"), "{}", r.stderr);
 }
+
+#[test]
+fn every_kvm_outcome_is_one_json_document_with_the_exit_status_of_its_kind() {
+    let h = Host::shape("kvm-debian");
+    twin_on_vfio(&h);
+    let error_keys = ["error", "hint", "input", "kind", "refusals", "refused"];
+    // (argv, exit status, Some(error kind) or None for a result document)
+    let cases: Vec<(Vec<&str>, i32, Option<&str>)> = vec![
+        (vec!["libvirt-xml", "--json", "03:00.0"], 0, None),
+        (vec!["vfio-acl", "--json", "03:00.0"], 0, None),
+        (vec!["one-filter", "--json", "03:00.0"], 0, None),
+        (vec!["libvirt-xml", "--json", "00:1f.2"], 1, Some("refused")),
+        (vec!["vfio-acl", "--json", "09:00.0"], 2, Some("bad-input")),
+        (vec!["hide", "--json", "--dry-run", "01:00.0"], 0, None),
+        (
+            vec!["hide", "--json", "--method", "grub", "01:00.0"],
+            2,
+            Some("bad-input"),
+        ),
+        (vec!["hidden", "--json"], 0, None),
+        (vec!["check", "--json"], 0, None),
+    ];
+    for (args, code, kind) in cases {
+        let r = kvm(&h, &args);
+        assert_eq!(r.code, code, "{args:?}: {}{}", r.stdout, r.stderr);
+        let doc = r.json();
+        match kind {
+            Some(k) => {
+                let mut keys: Vec<&str> = doc
+                    .as_object()
+                    .unwrap()
+                    .keys()
+                    .map(String::as_str)
+                    .collect();
+                keys.sort_unstable();
+                assert_eq!(keys, error_keys, "{args:?}: {doc}");
+                assert_eq!(doc["kind"], k, "{args:?}");
+            }
+            None if args[0] != "check" && args[0] != "hidden" => {
+                assert_eq!(doc["refused"], false, "{args:?}: {doc}")
+            }
+            None => {}
+        }
+    }
+    let j = kvm(&h, &["hide", "--json", "--dry-run", "01:00.0"]).json();
+    assert_eq!(j["binding"]["driver"], "vfio-pci");
+    assert_eq!(j["live"], "vfio");
+    assert_eq!(j["plan"]["steps"][0]["action"]["path"], RULES);
+}

@@ -12,9 +12,9 @@ info() { sed 's/^/INFO /'; }
 
 NICS=$(by_id 0x8086:0x10d3)
 NIC=$(echo $NICS | cut -d' ' -f1); TWIN=$(echo $NICS | cut -d' ' -f2)
-SAS=$(by_id 0x1000:0x0054)
+SAS=$(by_id 0x1b36:0x0010)
 G=$(grp $NIC)
-echo "INFO boot $BOOT: nic $NIC (group $G, $(drv $NIC)), twin $TWIN ($(drv $TWIN)), sas $SAS ($(drv $SAS)), groups $(ls /sys/kernel/iommu_groups | wc -l)"
+echo "INFO boot $BOOT: nic $NIC (group $G, $(drv $NIC)), twin $TWIN ($(drv $TWIN)), disk controller $SAS (nvme) ($(drv $SAS)), groups $(ls /sys/kernel/iommu_groups | wc -l)"
 R=/etc/udev/rules.d/61-xenpci-vfio.rules
 
 if [ "$BOOT" = 1 ]; then
@@ -30,8 +30,8 @@ if [ "$BOOT" = 1 ]; then
 
   xenpci hide $SAS --now > /tmp/s.txt 2>&1; rc=$?; info < /tmp/s.txt
   check disk-controller-refused [ $rc = 1 ]
-  check disk-controller-refused-why grep -q "refusing to hide 0000:$SAS\|refusing to hide $SAS" /tmp/s.txt
-  check disk-controller-still-bound [ "$(drv $SAS)" = mptsas ]
+  check disk-controller-refused-why grep -q "refusing to hide $SAS: dom0 needs it: holds /persist" /tmp/s.txt
+  check disk-controller-still-bound [ "$(drv $SAS)" = nvme ]
 
   xenpci hide $NIC --now > /tmp/h.txt 2>&1; rc=$?; info < /tmp/h.txt
   check hide-now-exit-0 [ $rc = 0 ]

@@ -2,7 +2,7 @@
 # tests/kvm-lab/run.sh: xenpci's real-kernel KVM tier. Boots Debian 12's own Linux 6.1 (no Xen)
 # under QEMU TCG with an emulated Intel VT-d IOMMU (real kernel IOMMU groups, real vfio-pci), a
 # busybox initramfs holding xenpci, and two e1000e NICs (identical ids) behind their own root
-# ports, an SR-IOV-less NVMe and an LSI SAS HBA whose disk holds the "host's" filesystem.
+# ports, and an NVMe controller whose namespace holds the "host's" filesystem (mounted).
 # Two boots share that disk: the first hides a NIC live and persistently, the second checks it
 # comes up on vfio-pci (and its twin on e1000e), then gives it back. One verdict per check
 # (KVM-OK / KVM-FAIL lines), then exactly `N passed, N failed`; exit 0 only when nothing failed and
@@ -54,7 +54,7 @@ ROOT=$LAB/root; rm -rf "$ROOT"; mkdir -p "$ROOT"/{bin,sbin,etc,proc,sys,dev,tmp,
 cp "$BUSYBOX" "$ROOT/bin/busybox"
 for a in $("$BUSYBOX" --list); do [ -e "$ROOT/bin/$a" ] || ln -s busybox "$ROOT/bin/$a"; done
 : > "$ROOT/etc/modules.order"
-for m in sd_mod mptsas ext4 nvme vfio vfio_iommu_type1 vfio_pci e1000e; do
+for m in nvme ext4 vfio vfio_iommu_type1 vfio_pci e1000e; do
   deps=$(modprobe -d "$KROOT" -S "$KVER" --show-depends "$m") || die "no module $m in $KROOT"
   for p in $(echo "$deps" | awk '$1=="insmod"{print $2}'); do
     q=${p#"$KROOT"}; mkdir -p "$ROOT$(dirname "$q")"; cp "$p" "$ROOT$q"
@@ -84,9 +84,9 @@ mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev; m
 echo "$(uname -r)" > /dev/null
 export PATH=/usr/local/bin:/bin:/sbin
 for m in $(cat /etc/modules.early); do insmod "$m" 2>/dev/null; done
-for i in $(seq 1 60); do [ -b /dev/sda ] && break; sleep 1; done
-if ! mount -t ext4 /dev/sda /persist; then
-  echo "KVM-FAIL boot: cannot mount the disk /dev/sda (partitions: $(tr '\n' ' ' < /proc/partitions))"
+for i in $(seq 1 60); do [ -b /dev/nvme0n1 ] && break; sleep 1; done
+if ! mount -t ext4 /dev/nvme0n1 /persist; then
+  echo "KVM-FAIL boot: cannot mount the disk /dev/nvme0n1 (partitions: $(tr '\n' ' ' < /proc/partitions))"
   echo KVMLAB-DONE; poweroff -f
 fi
 BOOT=$(cat /persist/boot-count 2>/dev/null || echo 0); BOOT=$((BOOT + 1)); echo $BOOT > /persist/boot-count
@@ -119,11 +119,11 @@ for boot in 1 2; do
     -device intel-iommu,intremap=on,caching-mode=on -m 1024 -smp 2 \
     -display none -monitor none -serial stdio -no-reboot -nic none \
     -device pcie-root-port,id=rp1,chassis=1,slot=1 -device e1000e,bus=rp1,id=nic \
-    -device pcie-root-port,id=rp2,chassis=2,slot=2 -device nvme,serial=lab0,bus=rp2 \
+    -device pcie-root-port,id=rp2,chassis=2,slot=2 -drive file="$IMG",if=none,id=d0,format=raw \
+    -device nvme,serial=lab0,bus=rp2,drive=d0 \
     -device pcie-root-port,id=rp3,chassis=3,slot=3 -device e1000e,bus=rp3,id=twin \
-    -device mptsas1068,id=sas -drive file="$IMG",if=none,id=d0,format=raw -device scsi-hd,drive=d0,bus=sas.0 \
     -kernel "$KROOT/boot/vmlinuz-$KVER" -initrd "$LAB/initrd.gz" \
-    -append "console=ttyS0 intel_iommu=on loglevel=3 scsi_mod.scan=sync" > "$LAB/boot$boot.log" 2>&1
+    -append "console=ttyS0 intel_iommu=on loglevel=3 no_timer_check" > "$LAB/boot$boot.log" 2>&1
   tr -d '\r' < "$LAB/boot$boot.log" | grep -E '^(KVM-|LAB-|INFO )' | sed "s/^/  [boot $boot] /"
   p=$(tr -d '\r' < "$LAB/boot$boot.log" | grep -c '^KVM-OK ')
   f=$(tr -d '\r' < "$LAB/boot$boot.log" | grep -c '^KVM-FAIL ')
