@@ -336,6 +336,9 @@ fn hidden_reports_vfio_now_and_after_the_next_boot() {
         (Some(TWIN), Some(true))
     );
     assert_eq!(d["status"], "hidden now but lost at reboot");
+    let list = kvm(&h, &["list", "-s", "03:00.0"]).stdout;
+    assert!(list.contains("hidden from the host (vfio-pci)"), "{list}");
+    assert!(!list.contains("not hidden for Xen"), "{list}");
     assert_eq!(kvm(&h, &["hide", "03:00.0", "--persistent"]).code, 0);
     h.bind(TWIN, "e1000e");
     let j = kvm(&h, &["hidden", "--json"]).json();

@@ -1,9 +1,8 @@
 //! A KVM host's hide for every boot, three files and the tools that read them:
 //!
 //! 1. [`RULES`], one udev rule per function: at its `add` event udev writes `vfio-pci` into
-//!    that function's `driver_override` and loads vfio-pci, so the host's driver (loaded for
-//!    the function's modalias after the rule) passes it by, as driverctl's per-device overrides
-//!    do. It names the BDF, never `vendor:device`: `options vfio-pci ids=8086:10d3` would also
+//!    that function's `driver_override`, loads vfio-pci, unbinds the function from a driver that
+//!    took it first and probes it again (see [`rule`]), as driverctl's per-device overrides do. It names the BDF, never `vendor:device`: `options vfio-pci ids=8086:10d3` would also
 //!    take an identical NIC the host keeps. Lines xenpci did not write are kept byte for byte.
 //! 2. The vfio modules in the initramfs ([`crate::host::kvm::Initramfs`]): xenpci's lines in
 //!    `/etc/initramfs-tools/modules`, then `update-initramfs -u`; or the drop-in
@@ -31,10 +30,14 @@ const HEADER: &str = "# Written by xenpci (xenpci hide / unhide): these PCI func
 
 const MARK: &str = "# xenpci: vfio for PCI passthrough (xenpci hide)";
 
-/// The rule that pins one function to vfio-pci.
+/// The rule that pins one function to vfio-pci: the override, vfio-pci loaded, then the
+/// function unbound from whatever took it first (a driver built in, loaded from the initramfs or
+/// for an identical card earlier) and probed again, which only vfio-pci may now take. Setting
+/// the override alone binds nothing when vfio-pci is already loaded (a probe happens only when a
+/// device or a driver appears), as the real-kernel tier showed.
 pub fn rule(bdf: Bdf) -> String {
     format!(
-        "ACTION==\"add\", SUBSYSTEM==\"pci\", KERNEL==\"{bdf}\", ATTR{{driver_override}}=\"vfio-pci\", RUN{{builtin}}+=\"kmod load vfio-pci\"\n"
+        "ACTION==\"add\", SUBSYSTEM==\"pci\", KERNEL==\"{bdf}\", ATTR{{driver_override}}=\"vfio-pci\", RUN{{builtin}}+=\"kmod load vfio-pci\", RUN+=\"/bin/sh -c 'if [ -e /sys/bus/pci/devices/%k/driver ]; then echo %k > /sys/bus/pci/devices/%k/driver/unbind; fi; echo %k > /sys/bus/pci/drivers_probe'\"\n"
     )
 }
 

@@ -92,14 +92,20 @@ fi
 BOOT=$(cat /persist/boot-count 2>/dev/null || echo 0); BOOT=$((BOOT + 1)); echo $BOOT > /persist/boot-count
 # What the previous boot left on the disk comes back to its place (the host's own files).
 [ -d /persist/carry ] && cp -a /persist/carry/. /
-# udev's coldplug, as far as xenpci's rules go: each rule's ATTR{driver_override} is written
-# before the device's driver module is loaded (udev applies ATTR while matching the add event;
-# its kmod builtin runs after), then the module the rule loads.
+# udev's coldplug, as far as xenpci's rules go: for each rule, its ATTR{driver_override} is
+# written (udev applies ATTR while matching the add event), then its RUN program runs with %k the
+# device (RUN{builtin} kmod load vfio-pci: vfio-pci is already loaded here, as from an initramfs
+# holding it). The rule's own text is executed, not a copy of what it means.
 R=/etc/udev/rules.d/61-xenpci-vfio.rules
 if [ -f $R ]; then
-  sed -n 's/.*KERNEL=="\([^"]*\)".*ATTR{driver_override}="\([^"]*\)".*/\1 \2/p' $R | while read dev drv; do
-    [ -e /sys/bus/pci/devices/$dev/driver_override ] && echo "$drv" > /sys/bus/pci/devices/$dev/driver_override \
-      && echo "LAB-UDEV $dev driver_override=$drv"
+  grep '^ACTION=="add"' $R | while read -r line; do
+    dev=$(echo "$line" | sed -n 's/.*KERNEL=="\([^"]*\)".*/\1/p')
+    drv=$(echo "$line" | sed -n 's/.*ATTR{driver_override}="\([^"]*\)".*/\1/p')
+    run=$(echo "$line" | sed -n 's/.*RUN+="\/bin\/sh -c .\(.*\).".*/\1/p' | sed "s/'\$//; s/%k/$dev/g")
+    [ -e /sys/bus/pci/devices/$dev/driver_override ] || continue
+    echo "$drv" > /sys/bus/pci/devices/$dev/driver_override
+    echo "LAB-UDEV $dev driver_override=$drv; RUN: $run"
+    [ -n "$run" ] && sh -c "$run"
   done
 fi
 for m in $(cat /etc/modules.late); do insmod "$m" 2>/dev/null; done
