@@ -514,3 +514,48 @@ fn every_kvm_outcome_is_one_json_document_with_the_exit_status_of_its_kind() {
     assert_eq!(j["live"], "vfio");
     assert_eq!(j["plan"]["steps"][0]["action"]["path"], RULES);
 }
+
+/// libvirt's own schema (virt-xml-validate, Debian's libvirt-clients; tests/run.sh installs it)
+/// accepts the elements inside a domain.
+#[test]
+fn libvirt_validates_the_hostdev_elements() {
+    let h = Host::shape("kvm-debian");
+    h.bind(GPU, "vfio-pci").bind(AUDIO, "vfio-pci");
+    let r = kvm(&h, &["libvirt-xml", "01:00.0", "01:00.1"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let dom = h.dir.path().join("dom.xml");
+    std::fs::write(
+        &dom,
+        format!(
+            "<domain type='kvm'><name>g</name><memory>1048576</memory><os><type>hvm</type></os>\
+             <devices>\n{}</devices></domain>\n",
+            r.stdout
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new("virt-xml-validate")
+        .arg(&dom)
+        .arg("domain")
+        .output()
+        .expect(
+            "virt-xml-validate (Debian packages libvirt-clients, libxml2-utils) must be installed",
+        );
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // And it can fail: an element libvirt does not know is refused.
+    std::fs::write(
+        &dom,
+        "<domain type='kvm'><name>g</name><hostdev/></domain>\n",
+    )
+    .unwrap();
+    let bad = std::process::Command::new("virt-xml-validate")
+        .arg(&dom)
+        .arg("domain")
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+}

@@ -5,6 +5,8 @@
 #      inventory differential test), xen-utils-4.17 + xenstore-utils (a real oxenstored for the
 #      XenStore tests), python3 (XML-RPC client for the plugin tests), and for the real-Xen tier
 #      qemu-system-x86, busybox-static, cpio, kmod; ocaml-nox (OCaml Scanf oracle for the xapi reader);
+#      libvirt-clients + libxml2-utils (virt-xml-validate checks the KVM hostdev XML), e2fsprogs
+#      (the KVM tier's disk);
 #   2. runs `cargo test` (unit, CLI, differential and real-oxenstored tests);
 #   3. builds the RPM and the Debian package (scripts/package.sh), checks their contents, installs
 #      each into a scratch root and runs the installed binaries (scripts/check-packages.sh);
@@ -16,7 +18,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS=(libxen-dev pciutils xen-utils-4.17 xenstore-utils python3 gcc libc6-dev procps util-linux ocaml-nox
-      qemu-system-x86 busybox-static cpio gzip kmod strace rpm file binutils hyperfine e2fsprogs)
+      qemu-system-x86 busybox-static cpio gzip kmod strace rpm file binutils hyperfine e2fsprogs
+      libvirt-clients libxml2-utils)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

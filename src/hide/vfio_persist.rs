@@ -151,9 +151,9 @@ pub fn plan(ctx: Ctx<'_>, change: &Change, plan: &mut Plan) -> Result<(), HideEr
                 plan.run(cmd, why, None);
             }
             plan.note(
-                "a udev rule applies at the device's add event; if the host's driver for it is \
-                 built in or loaded from the initramfs before udev runs there, the device is bound \
-                 first (then run `xenpci hide --now` after boot)",
+                "the udev rule applies at the device's add event: until udev runs it, a driver \
+                 built in or loaded from the initramfs holds the device, and the rule then takes \
+                 it back (unbind, probe)",
             );
         }
         Change::Remove(_) => {

@@ -92,6 +92,9 @@ fi
 BOOT=$(cat /persist/boot-count 2>/dev/null || echo 0); BOOT=$((BOOT + 1)); echo $BOOT > /persist/boot-count
 # What the previous boot left on the disk comes back to its place (the host's own files).
 [ -d /persist/carry ] && cp -a /persist/carry/. /
+# The NIC driver before the rules run: it takes both identical NICs first, as a driver built in,
+# loaded from the initramfs or for the twin does; the rule must take the chosen one back.
+for m in $(cat /etc/modules.late); do insmod "$m" 2>/dev/null; done
 # udev's coldplug, as far as xenpci's rules go: for each rule, its ATTR{driver_override} is
 # written (udev applies ATTR while matching the add event), then its RUN program runs with %k the
 # device (RUN{builtin} kmod load vfio-pci: vfio-pci is already loaded here, as from an initramfs
@@ -103,12 +106,12 @@ if [ -f $R ]; then
     drv=$(echo "$line" | sed -n 's/.*ATTR{driver_override}="\([^"]*\)".*/\1/p')
     run=$(echo "$line" | sed -n 's/.*RUN+="\/bin\/sh -c .\(.*\).".*/\1/p' | sed "s/'\$//; s/%k/$dev/g")
     [ -e /sys/bus/pci/devices/$dev/driver_override ] || continue
+    echo "LAB-UDEV $dev is on $(basename "$(readlink /sys/bus/pci/devices/$dev/driver)" 2>/dev/null) before its rule"
     echo "$drv" > /sys/bus/pci/devices/$dev/driver_override
     echo "LAB-UDEV $dev driver_override=$drv; RUN: $run"
     [ -n "$run" ] && sh -c "$run"
   done
 fi
-for m in $(cat /etc/modules.late); do insmod "$m" 2>/dev/null; done
 sleep 1
 BOOT=$BOOT sh /checks.sh
 sync; umount /persist; echo KVMLAB-DONE; poweroff -f
