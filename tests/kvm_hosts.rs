@@ -368,8 +368,20 @@ fn check_bdf_on_kvm_uses_the_kernel_group_and_placeholders_complete_it() {
     h.bind(AUDIO, "vfio-pci");
     let r = kvm(&h, &["check", "--json", "01:00.0"]);
     assert_eq!(r.code, 0, "{}", r.stdout);
+    // The ICH9 group: its LPC bridge on lpc_ich keeps vfio from the whole group.
+    let r = kvm(&h, &["check", "00:1f.3"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stdout.contains("0000:00:1f.0 (lpc_ich)") && r.stdout.contains("not viable"),
+        "{}",
+        r.stdout
+    );
     h.bind(GPU, "vfio-pci");
     let f = kvm(&h, &["check", "01:00.0"]).stdout;
+    assert!(
+        !f.contains("not viable"),
+        "a root port does not hold the group: {f}"
+    );
     assert!(
         f.contains("bound to vfio-pci: ready for a KVM guest (/dev/vfio/1)"),
         "{f}"

@@ -129,6 +129,31 @@ fn adjust_one(host: &KvmHost, inv: &Inventory, r: &mut Report, first: bool) {
                 if bridges.len() == 1 { "s" } else { "" }
             ));
         }
+        // vfio takes a group only when no member is held by a host driver that does not leave
+        // its DMA to vfio: a bridge with a type 1 header (PCI-to-PCI, pcieport) is fine, but an
+        // ISA/LPC or host bridge is a type 0 function, and its driver (lpc_ich, ...) keeps the
+        // whole group from any guest.
+        let holding = group_holders(inv, &members);
+        if !holding.is_empty() {
+            out.push(f(
+                "iommu-group",
+                Severity::Error,
+                format!(
+                    "IOMMU group {g} holds {}, held by the host's driver and not a PCI-to-PCI \
+                     bridge: vfio refuses the whole group (QEMU: \"group {g} is not viable\") \
+                     while it is",
+                    holding
+                        .iter()
+                        .map(|(b, d)| format!("{b} ({d})"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                Some(format!(
+                    "do not pass devices of group {g} (only a different slot, or firmware that \
+                     isolates them, separates them)"
+                )),
+            ));
+        }
         let fix = (!off_vfio.is_empty()).then(|| {
             format!(
                 "`xenpci hide {bdf}` binds {} to vfio-pci too",
@@ -172,6 +197,20 @@ fn adjust_one(host: &KvmHost, inv: &Inventory, r: &mut Report, first: bool) {
         ));
     }
     r.findings = out;
+}
+
+/// The members of a group that keep vfio from using it: bridge-class functions with a type 0
+/// header (host, ISA/LPC bridges) bound to a driver other than vfio-pci or pci-stub.
+pub fn group_holders(inv: &Inventory, members: &[Bdf]) -> Vec<(Bdf, String)> {
+    members
+        .iter()
+        .filter_map(|b| inv.get(*b))
+        .filter(|m| m.class >> 16 == 0x06 && m.config.as_ref().is_some_and(|c| c.header_type == 0))
+        .filter_map(|m| {
+            let d = m.driver.as_deref()?;
+            (d != VFIO_PCI && d != "pci-stub").then(|| (m.bdf, d.to_string()))
+        })
+        .collect()
 }
 
 fn driver(driver: Option<&str>, bdf: Bdf, group: Option<u32>, xen: &Finding) -> Finding {

@@ -121,6 +121,15 @@ pub fn handoff(root: &HostRoot, bdfs: &[Bdf], force: bool) -> Result<Handoff, Op
                 acl.push(d.clone());
             }
         }
+        for (m, d) in crate::host::kvm_check::group_holders(&inv, &f.isolation_group) {
+            let note = format!(
+                "{m} in the IOMMU group of {bdf} is held by {d}: vfio refuses the group (not \
+                 viable) while it is"
+            );
+            if !notes.contains(&note) {
+                notes.push(note);
+            }
+        }
         for m in &f.isolation_group {
             let member = inv.get(*m);
             if !v.devices.contains(m)
