@@ -571,3 +571,35 @@ fn libvirt_validates_the_hostdev_elements() {
         .unwrap();
     assert!(!bad.status.success());
 }
+
+#[test]
+fn a_vfio_group_a_process_holds_open_is_in_use() {
+    let h = Host::shape("kvm-debian");
+    twin_on_vfio(&h);
+    h.write("/proc/4242/comm", "qemu-system-x86\n");
+    std::fs::create_dir_all(h.path("/proc/4242/fd")).unwrap();
+    std::os::unix::fs::symlink("/dev/vfio/3", h.path("/proc/4242/fd/17")).unwrap();
+    std::os::unix::fs::symlink("/dev/null", h.path("/proc/4242/fd/0")).unwrap();
+    let r = kvm(&h, &["unhide", "03:00.0", "--now", "--json"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let j = r.json();
+    assert_eq!(j["kind"], "refused");
+    assert!(
+        j["error"]
+            .as_str()
+            .unwrap()
+            .contains("its vfio group /dev/vfio/3 is open by qemu-system-x86 (pid 4242)"),
+        "{j}"
+    );
+    assert_eq!(
+        h.read("/sys/bus/pci/drivers/vfio-pci/unbind"),
+        "",
+        "nothing done"
+    );
+    let r = kvm(&h, &["libvirt-xml", "03:00.0"]);
+    assert_eq!(r.code, 1, "another guest has it: {}", r.stderr);
+    // Another group's user does not hold this one.
+    std::fs::remove_file(h.path("/proc/4242/fd/17")).unwrap();
+    std::os::unix::fs::symlink("/dev/vfio/1", h.path("/proc/4242/fd/17")).unwrap();
+    assert_eq!(kvm(&h, &["unhide", "03:00.0", "--now"]).code, 0);
+}

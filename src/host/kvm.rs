@@ -225,6 +225,52 @@ pub fn iommu_on_option_text(h: &KvmHost) -> &'static str {
     }
 }
 
+/// The processes holding a vfio group open (a link in `proc/PID/fd` to `/dev/vfio/N`): (group,
+/// pid, command name). What cannot be read (another user's process) is skipped.
+pub fn vfio_users(root: &HostRoot) -> Vec<(u32, u32, String)> {
+    let mut out = Vec::new();
+    let Ok(procs) = std::fs::read_dir(root.path("/proc")) else {
+        return out;
+    };
+    for p in procs.flatten() {
+        let Ok(pid) = p.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(fds) = std::fs::read_dir(p.path().join("fd")) else {
+            continue;
+        };
+        let mut groups: Vec<u32> = fds
+            .flatten()
+            .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+            .filter_map(|t| t.to_str()?.strip_prefix("/dev/vfio/")?.parse::<u32>().ok())
+            .collect();
+        groups.sort_unstable();
+        groups.dedup();
+        if groups.is_empty() {
+            continue;
+        }
+        let comm = read_text(root, &p.path().join("comm"))
+            .map(|c| c.trim().to_string())
+            .unwrap_or_else(|_| "?".into());
+        out.extend(groups.into_iter().map(|g| (g, pid, comm.clone())));
+    }
+    out.sort();
+    out
+}
+
+/// The functions of kernel IOMMU group `g` (`sys/kernel/iommu_groups/G/devices`).
+pub fn group_devices(root: &HostRoot, g: u32) -> Vec<crate::pci::Bdf> {
+    let mut v: Vec<crate::pci::Bdf> =
+        std::fs::read_dir(root.path(format!("/sys/kernel/iommu_groups/{g}/devices")))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().to_string_lossy().parse().ok())
+            .collect();
+    v.sort();
+    v
+}
+
 /// The kernel's IOMMU units and groups under `root`.
 pub fn kernel_iommu(root: &HostRoot) -> KernelIommu {
     let names = |dir: &str| -> Vec<String> {

@@ -78,11 +78,7 @@ pub fn handoff(root: &HostRoot, bdfs: &[Bdf], force: bool) -> Result<Handoff, Op
         }
     }
     let mut in_use = InUse::default();
-    in_use.unchecked.push(
-        "KVM guests using the devices not checked (xenpci does not read libvirt's or QEMU's open \
-         /dev/vfio groups)"
-            .into(),
-    );
+    super::facts::kvm_users(root, &mut in_use);
     let v = policy::decide(
         &VfioFacts(&inv),
         &in_use,

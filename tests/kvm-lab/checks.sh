@@ -51,6 +51,15 @@ if [ "$BOOT" = 1 ]; then
   xenpci one-filter $NIC > /tmp/one.txt 2>&1; info < /tmp/one.txt
   check one-filter grep -q '^8086:10d3:0200$' /tmp/one.txt
 
+  # A process holding the group open (what QEMU does for a guest) makes the device in use.
+  sleep 120 3<>/dev/vfio/$G & HOLD=$!
+  sleep 1
+  xenpci unhide $NIC --now > /tmp/busy.txt 2>&1; rc=$?; info < /tmp/busy.txt
+  check unhide-refused-while-group-open [ $rc = 1 ]
+  check unhide-refused-names-the-process grep -q "its vfio group /dev/vfio/$G is open by sleep (pid $HOLD)" /tmp/busy.txt
+  check unhide-refused-still-on-vfio [ "$(drv $NIC)" = vfio-pci ]
+  kill $HOLD; wait $HOLD 2>/dev/null
+
   xenpci unhide $NIC --now > /tmp/u.txt 2>&1; rc=$?; info < /tmp/u.txt
   check unhide-now-exit-0 [ $rc = 0 ]
   check unhide-now-back-on-e1000e [ "$(drv $NIC)" = e1000e ]
