@@ -66,6 +66,22 @@ if [ "$BOOT" = 1 ]; then
   check unhide-now-override-cleared [ "$(cat /sys/bus/pci/devices/$NIC/driver_override)" = "(null)" ]
   check unhide-now-dev-vfio-gone [ ! -e /dev/vfio/$G ]
 
+  # A whole group with a bridge in it: q35's ICH9 functions (LPC bridge, SATA, SMBus) share one.
+  SMB=$(by_id 0x8086:0x2930); SATA=$(by_id 0x8086:0x2922); LPC=$(by_id 0x8086:0x2918); GI=$(grp $SMB)
+  echo "INFO ich9 group $GI: $(ls /sys/kernel/iommu_groups/$GI/devices | tr '\n' ' ')"
+  xenpci hide $SMB --now > /tmp/g.txt 2>&1; rc=$?; info < /tmp/g.txt
+  check group-hide-exit-0 [ $rc = 0 ]
+  check group-sibling-added grep -q "$SATA added: it shares its isolation group with $SMB" /tmp/g.txt
+  check group-bridge-left grep -q "$LPC (a bridge in IOMMU group $GI) stays on its driver" /tmp/g.txt
+  check group-both-on-vfio [ "$(drv $SMB) $(drv $SATA)" = "vfio-pci vfio-pci" ]
+  check group-bridge-not-on-vfio [ "$(drv $LPC)" != vfio-pci ]
+  check group-dev-vfio [ -c /dev/vfio/$GI ]
+  xenpci unhide $SMB $SATA --now > /tmp/gu.txt 2>&1; rc=$?; info < /tmp/gu.txt
+  check group-unhide-exit-0 [ $rc = 0 ]
+  check group-unhide-smbus-off-vfio [ "$(drv $SMB)" != vfio-pci ]
+  check group-unhide-sata-off-vfio [ "$(drv $SATA)" != vfio-pci ]
+  check group-unhide-dev-vfio-gone [ ! -e /dev/vfio/$GI ]
+
   # Both: now and for every boot.
   xenpci hide $NIC > /tmp/p.txt 2>&1; rc=$?; info < /tmp/p.txt
   check hide-persistent-exit-0 [ $rc = 0 ]
