@@ -26,3 +26,44 @@ impl HostFacts for VfioFacts<'_> {
         f
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::{fixture_kvm, HostRoot};
+    use crate::policy::{decide, Action, InUse, Reason, Request};
+
+    #[test]
+    fn a_sibling_on_vfio_pci_is_hidden_and_completes_a_give() {
+        let d = tempfile::tempdir().unwrap();
+        fixture_kvm::kvm_debian()
+            .rebind("01:00.1", Some(VFIO_PCI))
+            .write(d.path())
+            .unwrap();
+        let inv = Inventory::scan(&HostRoot::new(d.path()));
+        let gpu: Bdf = "01:00.0".parse().unwrap();
+        let audio: Bdf = "01:00.1".parse().unwrap();
+        let f = VfioFacts(&inv).device(audio);
+        assert!(f.hidden && f.placeholder);
+        assert!(!inv.device(audio).placeholder, "never on Xen's facts");
+        let req = |action| Request {
+            action,
+            devices: std::slice::from_ref(&gpu),
+            target: &[],
+            force: false,
+            with_group: false,
+        };
+        assert!(
+            decide(&VfioFacts(&inv), &InUse::default(), &req(Action::Give))
+                .refused
+                .is_empty()
+        );
+        let xen = decide(&inv, &InUse::default(), &req(Action::Give));
+        assert_eq!(
+            xen.refused[0].reasons,
+            vec![Reason::GroupNotWhole {
+                missing: vec![audio]
+            }]
+        );
+    }
+}
