@@ -413,10 +413,14 @@ fn the_hand_off_prints_libvirt_xml_the_vfio_acl_and_the_opennebula_filter() {
     );
     let one = kvm(&h, &["one-filter", "01:00.0", "01:00.1"]);
     assert!(
-        one.stdout.contains("\n10de:1b80:0300,10de:10f0:0403\n"),
+        one.stdout
+            .contains("\n:filter: '10de:1b80:0300,10de:10f0:0403'\n"),
         "{}",
         one.stdout
     );
+    assert!(one
+        .stdout
+        .contains("\n:short_address: ['01:00.0', '01:00.1']\n"));
     assert!(one.stdout.contains("PCI = [ SHORT_ADDRESS = \"01:00.1\" ]"));
     let twin = kvm(&h, &["one-filter", "--json", "03:00.0"]).json();
     assert_eq!(twin["one_filter"], "8086:10d3:0200");

@@ -453,6 +453,23 @@ mod tests {
     }
 
     #[test]
+    fn the_iommu_unit_names_the_driver_and_groups_make_it_active() {
+        let (_d, r) = root();
+        assert_eq!(kernel_iommu(&r).driver, None);
+        assert!(!kernel_iommu(&r).active);
+        put(&r, "/sys/class/iommu/ivhd0/x", "");
+        put(&r, "/sys/kernel/iommu_groups/0/x", "");
+        put(&r, "/sys/kernel/iommu_groups/1/x", "");
+        let k = kernel_iommu(&r);
+        assert_eq!(
+            (k.driver.as_deref(), k.groups, k.active),
+            (Some("AMD-Vi"), 2, true)
+        );
+        put(&r, "/proc/cpuinfo", "vendor_id\t: AuthenticAMD\n");
+        assert_eq!(iommu_on_option(&r), None, "AMD-Vi is on by default");
+    }
+
+    #[test]
     fn options_and_initramfs_configuration_are_read() {
         let o = IommuOptions::parse("ro quiet intel_iommu=on iommu=pt");
         assert_eq!(o.intel_iommu.as_deref(), Some("on"));

@@ -49,7 +49,7 @@ if [ "$BOOT" = 1 ]; then
   xenpci vfio-acl $NIC > /tmp/acl.txt 2>&1; info < /tmp/acl.txt
   check vfio-acl grep -q "\"/dev/vfio/$G\"," /tmp/acl.txt
   xenpci one-filter $NIC > /tmp/one.txt 2>&1; info < /tmp/one.txt
-  check one-filter grep -q '^8086:10d3:0200$' /tmp/one.txt
+  check one-filter grep -q "^:filter: '8086:10d3:0200'\$" /tmp/one.txt
 
   # A process holding the group open (what QEMU does for a guest) makes the device in use.
   sleep 120 3<>/dev/vfio/$G & HOLD=$!

@@ -128,8 +128,18 @@ pub fn run_one_filter(a: HandoffArgs, g: &Globals) -> anyhow::Result<ExitCode> {
     if a.json {
         return json(&h);
     }
-    outln!("# OpenNebula pci probe (pci.conf :filter:, or FILTER in pci.rb):");
-    outln!("{}", h.one_filter);
+    let quoted: Vec<String> = h
+        .one_short_addresses
+        .iter()
+        .map(|s| format!("'{s}'"))
+        .collect();
+    outln!("# OpenNebula's PCI probe, remotes/etc/im/kvm-probes.d/pci.conf:");
+    outln!(":filter: '{}'", h.one_filter);
+    outln!(":short_address: [{}]", quoted.join(", "));
+    outln!(
+        "# (older releases: FILTER = '{}' in kvm-probes.d/pci.rb)",
+        h.one_filter
+    );
     outln!("# VM template, exactly these functions:");
     for s in &h.one_short_addresses {
         outln!("PCI = [ SHORT_ADDRESS = \"{s}\" ]");
