@@ -607,3 +607,71 @@ fn a_vfio_group_a_process_holds_open_is_in_use() {
     std::os::unix::fs::symlink("/dev/vfio/1", h.path("/proc/4242/fd/17")).unwrap();
     assert_eq!(kvm(&h, &["unhide", "03:00.0", "--now"]).code, 0);
 }
+
+/// The policy at every KVM entry point, one case per row, the same reason code everywhere:
+///
+/// | case | device | hide | give (check, libvirt-xml, vfio-acl, one-filter) | unhide --now |
+/// |---|---|---|---|---|
+/// | the host's disk controller | 00:1f.2 | refused | refused | allowed |
+/// | a bridge | 00:01.0 | refused | refused | allowed |
+/// | the host's NIC | 02:00.0 | refused | refused | allowed |
+/// | its group open by QEMU | 03:00.0 | allowed | refused | refused |
+#[test]
+fn the_policy_answers_alike_at_every_kvm_entry_point() {
+    let cases = [
+        ("0000:00:1f.2", "dom0-needs", true),
+        ("0000:00:01.0", "bridge", true),
+        ("0000:02:00.0", "dom0-needs", true),
+        (TWIN, "in-use", false),
+    ];
+    for (bdf, code, host_device) in cases {
+        let h = Host::shape("kvm-debian");
+        twin_on_vfio(&h);
+        h.write("/proc/77/comm", "qemu-system-x86\n");
+        std::fs::create_dir_all(h.path("/proc/77/fd")).unwrap();
+        std::os::unix::fs::symlink("/dev/vfio/3", h.path("/proc/77/fd/30")).unwrap();
+        let before = |h: &Host| {
+            (
+                h.read(&dev(bdf, "driver_override")),
+                h.path(RULES).exists(),
+                h.calls(),
+            )
+        };
+        let was = before(&h);
+        let give: [&[&str]; 4] = [
+            &["check", "--json"],
+            &["libvirt-xml", "--json"],
+            &["vfio-acl", "--json"],
+            &["one-filter", "--json"],
+        ];
+        for args in give {
+            let mut a = args.to_vec();
+            a.push(bdf);
+            let r = kvm(&h, &a);
+            assert_eq!(r.code, 1, "{bdf} {a:?}: {}{}", r.stdout, r.stderr);
+            let codes = r.json()["refusals"].to_string();
+            assert!(
+                codes.contains(&format!("\"code\":\"{code}\"")),
+                "{bdf} {a:?}: {codes}"
+            );
+        }
+        let hide = kvm(&h, &["hide", "--json", "--dry-run", bdf]);
+        assert_eq!(
+            hide.code,
+            if host_device { 1 } else { 0 },
+            "{bdf} hide: {}",
+            hide.stdout
+        );
+        if host_device {
+            assert!(hide.json()["refusals"].to_string().contains(code));
+        }
+        let unhide = kvm(&h, &["unhide", "--json", "--now", "--dry-run", bdf]);
+        assert_eq!(
+            unhide.code,
+            if host_device { 0 } else { 1 },
+            "{bdf} unhide: {}",
+            unhide.stdout
+        );
+        assert_eq!(before(&h), was, "{bdf}: nothing changed");
+    }
+}
