@@ -675,3 +675,28 @@ fn the_policy_answers_alike_at_every_kvm_entry_point() {
         assert_eq!(before(&h), was, "{bdf}: nothing changed");
     }
 }
+
+/// When the bind to vfio-pci fails (vfio-pci refuses a device without an IOMMU group), the
+/// rollback clears the override before it binds the original driver again: with the override
+/// still naming vfio-pci, the kernel refuses that bind and the device is left on no driver.
+#[test]
+fn a_failed_vfio_bind_clears_the_override_before_rebinding_the_original_driver() {
+    let h = Host::shape("kvm-debian");
+    std::fs::remove_file(h.path("/sys/bus/pci/drivers/vfio-pci/bind")).unwrap();
+    std::fs::create_dir(h.path("/sys/bus/pci/drivers/vfio-pci/bind")).unwrap();
+    let r = kvm(&h, &["hide", "03:00.0", "--now"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let clear = r
+        .stderr
+        .find(&format!("> /sys/bus/pci/devices/{TWIN}/driver_override"))
+        .unwrap_or_else(|| panic!("override not undone: {}", r.stderr));
+    let rebind = r
+        .stderr
+        .find(&format!(
+            "echo -n {TWIN} > /sys/bus/pci/drivers/e1000e/bind"
+        ))
+        .unwrap_or_else(|| panic!("e1000e not rebound: {}", r.stderr));
+    assert!(clear < rebind, "the override must go first: {}", r.stderr);
+    assert_eq!(h.read(&dev(TWIN, "driver_override")), "\n");
+    assert_eq!(h.read("/sys/bus/pci/drivers/e1000e/bind"), TWIN);
+}

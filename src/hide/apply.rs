@@ -85,14 +85,16 @@ fn decide(ctx: Ctx<'_>, in_use: &InUse, req: &policy::Request<'_>) -> policy::Ve
             let Some(f) = inv.get(*b) else { continue };
             for m in &f.isolation_group {
                 if inv.get(*m).is_some_and(|g| g.is_bridge()) && !req.devices.contains(m) {
-                    let g = f.iommu_group.map_or("?".into(), |g| g.to_string());
+                    let g = f
+                        .iommu_group
+                        .map_or("its isolation group".into(), |g| format!("IOMMU group {g}"));
                     let holder = crate::host::kvm_check::group_holders(&inv, &[*m]);
                     let note = match holder.first() {
                         Some((_, d)) => format!(
-                            "{m} (a bridge in IOMMU group {g}) stays on its driver {d}, which \
-                             keeps vfio from using the group (not viable) while it does"
+                            "{m} (a bridge in {g}) stays on its driver {d}, which keeps vfio \
+                             from using the group (not viable) while it does"
                         ),
-                        None => format!("{m} (a bridge in IOMMU group {g}) stays on its driver"),
+                        None => format!("{m} (a bridge in {g}) stays on its driver"),
                     };
                     if !v.notes.contains(&note) {
                         v.notes.push(note);

@@ -2,10 +2,12 @@
 //! KVM-specific part of a hide; the policy, the plan, its dry run, journal and rollback are the
 //! ones every hide uses ([`super::apply`]).
 //!
-//! * Now ([`plan_live`]), per function, as libvirt and driverctl do it: record the original
-//!   driver (`/var/lib/xenpci/hide/<BDF>.driver`), `driver_override` = `vfio-pci` (so nothing
-//!   else can take it), unbind it from its driver, bind it to vfio-pci (`modprobe vfio-pci`
-//!   first when the driver is not loaded). Unhiding unbinds it from vfio-pci, clears the
+//! * Now ([`plan_live`]), per function: record the original driver
+//!   (`/var/lib/xenpci/hide/<BDF>.driver`), unbind it from its driver, `driver_override` =
+//!   `vfio-pci` (so nothing else can take it), bind it to vfio-pci (`modprobe vfio-pci` first
+//!   when the driver is not loaded). The override comes after the unbind so that a rollback
+//!   clears it before it binds the original driver again (an override of vfio-pci makes that
+//!   bind fail: the real-kernel tier's IOMMU-less boot, where vfio-pci refuses the device). Unhiding unbinds it from vfio-pci, clears the
 //!   override (a newline: a zero-length write changes nothing in sysfs) and binds the recorded
 //!   driver, or lets the kernel pick one (`drivers_probe`). Never `new_id`, which would take
 //!   every device with the same ids — the identical twin card the host uses included.
@@ -93,12 +95,6 @@ pub fn plan_live(ctx: Ctx<'_>, change: &Change, plan: &mut Plan) -> Result<(), H
                         format!("now (vfio): record {bdf}'s original driver ({d}) for unhide"),
                     );
                 }
-                plan.write_sysfs(
-                    &ov,
-                    VFIO_PCI,
-                    format!("now (vfio): only vfio-pci may bind {bdf}"),
-                    Some((p(&ov), "\n".into())),
-                );
                 if let Some(d) = &driver {
                     let drv = format!("/sys/bus/pci/drivers/{d}");
                     plan.write_sysfs(
@@ -108,6 +104,12 @@ pub fn plan_live(ctx: Ctx<'_>, change: &Change, plan: &mut Plan) -> Result<(), H
                         Some((p(format!("{drv}/bind")), b.clone())),
                     );
                 }
+                plan.write_sysfs(
+                    &ov,
+                    VFIO_PCI,
+                    format!("now (vfio): only vfio-pci may bind {bdf}"),
+                    Some((p(&ov), "\n".into())),
+                );
                 plan.write_sysfs(
                     format!("{VFIO_DRIVER}/bind"),
                     &b,

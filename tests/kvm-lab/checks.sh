@@ -95,6 +95,22 @@ if [ "$BOOT" = 1 ]; then
   cp $R /persist/carry/etc/udev/rules.d/
   cp /etc/initramfs-tools/modules /persist/carry/etc/initramfs-tools/
   cp -a /var/lib/xenpci /persist/carry/var/lib/
+elif [ "$BOOT" = 3 ]; then
+  # No IOMMU: what seed 003 starts from.
+  mkdir -p /etc/default
+  printf 'GRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX_DEFAULT="quiet"\nGRUB_CMDLINE_LINUX=""\n' > /etc/default/grub
+  xenpci check > /tmp/host.txt 2>&1; rc=$?; info < /tmp/host.txt
+  check noiommu-host-check-exit-1 [ $rc = 1 ]
+  check noiommu-host-check-says-so grep -q 'kernel     IOMMU NOT active' /tmp/host.txt
+  xenpci hide $TWIN --persistent > /tmp/p.txt 2>&1; rc=$?; info < /tmp/p.txt
+  check noiommu-hide-persistent-exit-0 [ $rc = 0 ]
+  check noiommu-grub-option grep -q '^GRUB_CMDLINE_LINUX_DEFAULT="quiet intel_iommu=on iommu=pt"$' /etc/default/grub
+  check noiommu-update-grub-ran grep -q '^update-grub' /tmp/lab-tools.log
+  check noiommu-rule-names-twin grep -q "KERNEL==\"$TWIN\"" $R
+  xenpci hide $TWIN --now > /tmp/n.txt 2>&1; rc=$?; info < /tmp/n.txt
+  check noiommu-live-bind-fails [ $rc = 1 ]
+  check noiommu-live-rolled-back-to-e1000e [ "$(drv $TWIN)" = e1000e ]
+  check noiommu-live-override-cleared [ "$(cat /sys/bus/pci/devices/$TWIN/driver_override)" = "(null)" ]
 else
   check reboot-rule-carried [ -f $R ]
   check reboot-nic-on-vfio [ "$(drv $NIC)" = vfio-pci ]
@@ -106,4 +122,5 @@ else
   check reboot-unhide-exit-0 [ $rc = 0 ]
   check reboot-unhide-back-on-e1000e [ "$(drv $NIC)" = e1000e ]
   check reboot-unhide-rule-removed [ ! -e $R ]
+  rm -rf /persist/carry
 fi

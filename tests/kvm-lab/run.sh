@@ -3,10 +3,12 @@
 # under QEMU TCG with an emulated Intel VT-d IOMMU (real kernel IOMMU groups, real vfio-pci), a
 # busybox initramfs holding xenpci, and two e1000e NICs (identical ids) behind their own root
 # ports, and an NVMe controller whose namespace holds the "host's" filesystem (mounted).
-# Two boots share that disk: the first hides a NIC live and persistently, the second checks it
-# comes up on vfio-pci (and its twin on e1000e), then gives it back. One verdict per check
+# Three boots share that disk: the first hides a NIC live and persistently, the second checks it
+# comes up on vfio-pci (and its twin on e1000e), then gives it back; the third has the IOMMU off:
+# check says so, a persistent hide turns it on in /etc/default/grub, and a live bind to vfio-pci
+# fails and is rolled back onto e1000e. One verdict per check
 # (KVM-OK / KVM-FAIL lines), then exactly `N passed, N failed`; exit 0 only when nothing failed and
-# both boots finished. The approach is the one of the project's shared kvm-lab, vendored here so a
+# every boot finished. The approach is the one of the project's shared kvm-lab, vendored here so a
 # clean checkout runs it.
 #
 # Knobs (environment):
@@ -75,6 +77,7 @@ for l in $(ldd "$BIN" 2>/dev/null | grep -oE '/[^ ]+'); do mkdir -p "$ROOT$(dirn
 mkdir -p "$ROOT/etc/libvirt" "$ROOT/etc/initramfs-tools"
 printf '# List of modules that you want to include in your initramfs.\n' > "$ROOT/etc/initramfs-tools/modules"
 printf '#!/bin/sh\necho "LAB-TOOL update-initramfs $*"\n' > "$ROOT/usr/local/bin/update-initramfs"
+printf '#!/bin/sh\necho "update-grub $*" >> /tmp/lab-tools.log\n' > "$ROOT/usr/local/bin/update-grub"
 printf '#!/bin/sh\necho "LAB-TOOL modprobe $*"\nexec /bin/busybox modprobe "$@"\n' > "$ROOT/usr/local/bin/modprobe"
 chmod +x "$ROOT/usr/local/bin/"*
 cp "$HERE/checks.sh" "$ROOT/checks.sh"
@@ -122,17 +125,20 @@ IMG=$LAB/disk.img; rm -f "$IMG"
 truncate -s 64M "$IMG" && mkfs.ext4 -q -F "$IMG" || die "mkfs.ext4 failed"
 
 pass=0; fail=0; done_boots=0
-for boot in 1 2; do
+for boot in 1 2 3; do
   say "boot $boot"
-  timeout "$TIMEOUT" qemu-system-x86_64 -accel tcg -cpu qemu64 -machine q35 \
-    -device intel-iommu,intremap=on,caching-mode=on -m 1024 -smp 2 \
+  # Boot 3: the same host with the IOMMU off (no VT-d, no intel_iommu=on) and an Intel CPU id.
+  if [ $boot = 3 ]; then IOM=(); KARG=""; CPU=qemu64,vendor=GenuineIntel; else
+    IOM=(-device intel-iommu,intremap=on,caching-mode=on); KARG="intel_iommu=on"; CPU=qemu64; fi
+  timeout "$TIMEOUT" qemu-system-x86_64 -accel tcg -cpu "$CPU" -machine q35 \
+    "${IOM[@]}" -m 1024 -smp 2 \
     -display none -monitor none -serial stdio -no-reboot -nic none \
     -device pcie-root-port,id=rp1,chassis=1,slot=1 -device e1000e,bus=rp1,id=nic \
     -device pcie-root-port,id=rp2,chassis=2,slot=2 -drive file="$IMG",if=none,id=d0,format=raw \
     -device nvme,serial=lab0,bus=rp2,drive=d0 \
     -device pcie-root-port,id=rp3,chassis=3,slot=3 -device e1000e,bus=rp3,id=twin \
     -kernel "$KROOT/boot/vmlinuz-$KVER" -initrd "$LAB/initrd.gz" \
-    -append "console=ttyS0 intel_iommu=on loglevel=3 no_timer_check" > "$LAB/boot$boot.log" 2>&1
+    -append "console=ttyS0 $KARG loglevel=3 no_timer_check" > "$LAB/boot$boot.log" 2>&1
   tr -d '\r' < "$LAB/boot$boot.log" | grep -E '^(KVM-|LAB-|INFO )' | sed "s/^/  [boot $boot] /"
   p=$(tr -d '\r' < "$LAB/boot$boot.log" | grep -c '^KVM-OK ')
   f=$(tr -d '\r' < "$LAB/boot$boot.log" | grep -c '^KVM-FAIL ')
@@ -141,6 +147,6 @@ for boot in 1 2; do
     say "boot $boot did not finish (see $LAB/boot$boot.log)"; fail=$((fail + 1)); fi
 done
 echo "$pass passed, $fail failed"
-[ "$fail" = 0 ] && [ "$done_boots" = 2 ]
+[ "$fail" = 0 ] && [ "$done_boots" = 3 ]
 }
 main "$@"
