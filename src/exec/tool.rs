@@ -20,7 +20,32 @@ pub enum Tool {
     Xl,
     /// XCP-ng/XenServer's `/opt/xensource/libexec/xen-cmdline`.
     XenCmdline,
+    /// libvirt's `virsh` (KVM hosts: `xenpci libvirt-xml --attach`).
+    Virsh,
+    /// Debian's `update-grub` (KVM hosts: the kernel IOMMU option).
+    UpdateGrub,
+    /// Fedora/RHEL's `grub2-mkconfig` (KVM hosts: the kernel IOMMU option).
+    Grub2Mkconfig,
+    /// Debian's `update-initramfs` (KVM hosts: vfio in the initramfs).
+    UpdateInitramfs,
+    /// `dracut` (KVM hosts on Fedora/RHEL/SUSE: vfio in the initramfs).
+    Dracut,
+    /// `modprobe` (KVM hosts: loading vfio-pci before a live bind).
+    Modprobe,
 }
+
+/// Every tool, for the confinement check.
+const ALL: [Tool; 9] = [
+    Tool::Xe,
+    Tool::Xl,
+    Tool::XenCmdline,
+    Tool::Virsh,
+    Tool::UpdateGrub,
+    Tool::Grub2Mkconfig,
+    Tool::UpdateInitramfs,
+    Tool::Dracut,
+    Tool::Modprobe,
+];
 
 /// The program is neither overridden nor found.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +81,12 @@ impl Tool {
             Tool::Xe => "xe",
             Tool::Xl => "xl",
             Tool::XenCmdline => "xen-cmdline",
+            Tool::Virsh => "virsh",
+            Tool::UpdateGrub => "update-grub",
+            Tool::Grub2Mkconfig => "grub2-mkconfig",
+            Tool::UpdateInitramfs => "update-initramfs",
+            Tool::Dracut => "dracut",
+            Tool::Modprobe => "modprobe",
         }
     }
 
@@ -65,6 +96,12 @@ impl Tool {
             Tool::Xe => "XENPCI_XE",
             Tool::Xl => "XENPCI_XL",
             Tool::XenCmdline => "XENPCI_XEN_CMDLINE",
+            Tool::Virsh => "XENPCI_VIRSH",
+            Tool::UpdateGrub => "XENPCI_UPDATE_GRUB",
+            Tool::Grub2Mkconfig => "XENPCI_GRUB2_MKCONFIG",
+            Tool::UpdateInitramfs => "XENPCI_UPDATE_INITRAMFS",
+            Tool::Dracut => "XENPCI_DRACUT",
+            Tool::Modprobe => "XENPCI_MODPROBE",
         }
     }
 
@@ -72,7 +109,12 @@ impl Tool {
         match self {
             Tool::XenCmdline => &["/opt/xensource/libexec/xen-cmdline"],
             Tool::Xe => &["/opt/xensource/bin/xe"],
-            Tool::Xl => &[],
+            Tool::UpdateGrub => &["/usr/sbin/update-grub"],
+            Tool::Grub2Mkconfig => &["/usr/sbin/grub2-mkconfig"],
+            Tool::UpdateInitramfs => &["/usr/sbin/update-initramfs"],
+            Tool::Dracut => &["/usr/bin/dracut", "/usr/sbin/dracut"],
+            Tool::Modprobe => &["/sbin/modprobe", "/usr/sbin/modprobe"],
+            Tool::Xl | Tool::Virsh => &[],
         }
     }
 
@@ -116,8 +158,7 @@ impl Tool {
     /// The tool `program` names when it is a host tool's bare name or usual install path (what
     /// a confined process must not spawn).
     pub fn host_tool(program: &str) -> Option<Tool> {
-        [Tool::Xe, Tool::Xl, Tool::XenCmdline]
-            .into_iter()
+        ALL.into_iter()
             .find(|t| program == t.name() || t.fallbacks().contains(&program))
     }
 

@@ -946,13 +946,16 @@ pub fn big(n: usize) -> Fixture {
     fx
 }
 
-/// The named shapes: `x9drw`, `gpu-pair`, `sriov-nic`, `legacy-bridge`, `big-N`.
+/// The named shapes: `x9drw`, `gpu-pair`, `sriov-nic`, `legacy-bridge`, `kvm-debian`,
+/// `kvm-fedora` ([`super::fixture_kvm`]), `big-N`.
 pub fn shape(name: &str) -> Option<Fixture> {
     match name {
         "x9drw" => Some(x9drw()),
         "gpu-pair" => Some(gpu_pair()),
         "sriov-nic" => Some(sriov_nic()),
         "legacy-bridge" => Some(legacy_bridge()),
+        "kvm-debian" => Some(super::fixture_kvm::kvm_debian()),
+        "kvm-fedora" => Some(super::fixture_kvm::kvm_fedora()),
         _ => name
             .strip_prefix("big-")
             .and_then(|n| n.parse().ok())
@@ -962,4 +965,12 @@ pub fn shape(name: &str) -> Option<Fixture> {
 }
 
 /// The names [`shape`] knows (big-N with N up to 8000).
-pub const SHAPES: &[&str] = &["x9drw", "gpu-pair", "sriov-nic", "legacy-bridge", "big-N"];
+pub const SHAPES: &[&str] = &[
+    "x9drw",
+    "gpu-pair",
+    "sriov-nic",
+    "legacy-bridge",
+    "kvm-debian",
+    "kvm-fedora",
+    "big-N",
+];

@@ -277,6 +277,9 @@ fn hide_fix(toolstack: Toolstack, bdf: Bdf) -> String {
         Toolstack::Xapi => format!(
             "`xenpci hide {bdf}`: hides it for every boot in XAPI's hide list, and now too when pciback is loaded (else from the next reboot)"
         ),
+        Toolstack::Kvm => format!(
+            "`xenpci hide {bdf}`: binds it (and its IOMMU group) to vfio-pci now and at every boot"
+        ),
         Toolstack::Xl => format!(
             "now: `xl pci-assignable-add {bdf}` or `xenpci hide --now {bdf}`; for every boot: add xen-pciback.hide=({bdf}) to dom0's kernel command line (`xenpci hide --persistent {bdf}` does it)"
         ),
@@ -289,6 +292,7 @@ fn unhide_pf_fix(toolstack: Toolstack, pf: Bdf) -> String {
         Toolstack::Xapi => format!(
             "`xenpci unhide {pf}` (drops it from XAPI's hide list for every boot and rebinds it now when it can; otherwise after a reboot)"
         ),
+        Toolstack::Kvm => format!("`xenpci unhide {pf}`"),
         Toolstack::Xl => format!(
             "`xl pci-assignable-remove -r {pf}`, or `xenpci unhide {pf}` to also drop it from the boot-time hide list"
         ),
@@ -605,7 +609,11 @@ pub fn check_host(
 ) -> (Inventory, CheckOutput) {
     let inv = Inventory::scan(root);
     let iommu = iommu_status(root, runner);
-    let devices = check(&inv, &iommu, Toolstack::of(root), bdfs);
+    let toolstack = Toolstack::of(root);
+    let mut devices = check(&inv, &iommu, toolstack, bdfs);
+    if toolstack == Toolstack::Kvm {
+        super::kvm_check::adjust(root, &inv, &mut devices);
+    }
     let passable = devices.iter().all(|r| r.passable);
     (
         inv,

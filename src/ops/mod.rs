@@ -9,6 +9,7 @@
 //! * [`facts`]: who uses which device (xl, xe, xl.cfg).
 //! * [`give`]: hide, unhide, attach, xl.cfg add-pci.
 //! * [`hidden`]: the hidden state with the method given or detected.
+//! * [`kvm_handoff`]: libvirt's hostdev XML, qemu.conf's vfio ACL, OpenNebula's filter.
 //! * [`list`]: which functions `list` selects (`-d`, `-s`).
 //! * [`verify`]: device identities — `verify [--repair]`, `adopt`, and what hide records.
 
@@ -17,6 +18,7 @@ pub mod check;
 pub mod facts;
 pub mod give;
 pub mod hidden;
+pub mod kvm_handoff;
 pub mod list;
 pub mod verify;
 

@@ -72,6 +72,12 @@ pub fn plan(
     change: &Change,
     plan: &mut Plan,
 ) -> Result<(), HideError> {
+    if method == LiveMethod::Vfio {
+        return Err(HideError::Kvm(
+            "--live vfio binds to vfio-pci, which only a KVM host uses; on Xen use xl or sysfs              (pciback)"
+                .into(),
+        ));
+    }
     for &bdf in change.bdfs() {
         let devpath = dev(bdf);
         if !ctx.root.path(&devpath).exists() {

@@ -171,3 +171,16 @@ pub const POOL_CHECK: &str = "Examples:
 pub const POOL_MAP: &str = "Examples:
   xenpci pool map > map.json                              # the mapping for --map
   xenpci migrate guest1 --to xcp2 --map map.json --dry-run   # then use it";
+
+pub const LIBVIRT_XML: &str = "Examples:
+  xenpci libvirt-xml 03:00.0                       # the <hostdev> element (KVM host, on vfio-pci)
+  xenpci libvirt-xml 01:00.0 01:00.1 --attach vm1  # hot-add both to libvirt domain vm1
+  xenpci libvirt-xml --json 03:00.0                # the hand-off as JSON";
+
+pub const VFIO_ACL: &str = "Examples:
+  xenpci vfio-acl 01:00.0 01:00.1    # /dev/vfio/N lines for qemu.conf's cgroup_device_acl
+  xenpci vfio-acl --json 03:00.0     # the same as JSON";
+
+pub const ONE_FILTER: &str = "Examples:
+  xenpci one-filter 01:00.0          # OpenNebula's vendor:device:class filter and SHORT_ADDRESS
+  xenpci one-filter --json 03:00.0   # the same as JSON";
