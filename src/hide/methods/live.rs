@@ -208,7 +208,7 @@ fn sysfs_unhide(ctx: Ctx<'_>, bdf: Bdf, plan: &mut Plan) -> Result<(), HideError
     if read_host(ctx.root, &ov)?.is_some_and(|v| v.trim() == "pciback") {
         plan.write_sysfs(
             &ov,
-            "",
+            "\n",
             format!("now (sysfs): clear {bdf}'s driver_override"),
             Some((p(&ov), "pciback".into())),
         );
