@@ -35,3 +35,7 @@ pub mod syntax;
 pub mod xapi;
 pub mod xenstore;
 pub mod xlcfg;
+
+/// True when this build carries the fault hooks the failure tests drive (`XENPCI_FAIL_WRITE`,
+/// `XENPCI_CRASH_*_STEP`): the `fault-injection` cargo feature, off by default and in the packages.
+pub const FAULT_INJECTION: bool = cfg!(feature = "fault-injection");

@@ -47,7 +47,7 @@ impl Scenario {
     }
 
     fn xl_env(&self, env: &[(&str, &str)], args: &[&str]) -> Run {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_xl"));
+        let mut c = Command::new(xenpci_testkit::bins::xl());
         c.args(args)
             .env("XL_MOCK_STATE", self.path("state.json"))
             .env("XL_MOCK_LOG", self.path("xl.log"))
