@@ -17,6 +17,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bounded_read;
+pub mod config;
 pub mod exec;
 pub mod flows;
 pub mod fsutil;
