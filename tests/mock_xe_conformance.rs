@@ -1,5 +1,5 @@
 //! Conformance of the mock `xe` (crates/mock-xe/) with the real xe, item by item from the checklist in
-//! shared/reference/xapi-xe.md §7 (exact stdout, stderr and exit status), plus the xenopsd
+//! docs/reference/xapi-xe.md §7 (exact stdout, stderr and exit status), plus the xenopsd
 //! behaviour of `vm-start`, the plugin protocol and the mock's own test hooks.
 //!
 //! Every test builds a scenario: the §7 fixture written as state JSON into a temp dir, the

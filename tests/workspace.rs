@@ -226,3 +226,75 @@ fn the_library_reads_the_environment_only_in_config() {
         "no longer read the environment, remove them from KNOWN_ENV_READS: {gone:?}"
     );
 }
+
+/// Every text file under `dir` (recursively, `target` and hidden directories skipped).
+fn text_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || name == "target" {
+            continue;
+        }
+        if p.is_dir() {
+            text_files(&p, out);
+        } else if std::fs::read_to_string(&p).is_ok() {
+            out.push(p);
+        }
+    }
+}
+
+/// The reference facts the tree cites (`xen-xl.md §2.7`, `FINDINGS.md §D`) are in
+/// docs/reference/, and nothing points outside the repository for them any more.
+#[test]
+fn the_cited_reference_facts_are_in_the_repository() {
+    let root = workspace_root();
+    for f in [
+        "xen-xl.md",
+        "xapi-xe.md",
+        "FINDINGS.md",
+        "style.md",
+        "README.md",
+    ] {
+        assert!(
+            root.join("docs/reference").join(f).is_file(),
+            "docs/reference/{f}"
+        );
+    }
+    let mut files = Vec::new();
+    for d in [
+        "src",
+        "crates",
+        "tests",
+        "grammar",
+        "docs",
+        "xapi-plugin",
+        "scripts",
+        "README.md",
+    ] {
+        let p = root.join(d);
+        if p.is_file() {
+            files.push(p);
+        } else {
+            text_files(&p, &mut files);
+        }
+    }
+    let outside: Vec<String> = files
+        .iter()
+        .filter(|p| !p.starts_with(root.join("docs/reference")))
+        .filter_map(|p| {
+            let text = std::fs::read_to_string(p).ok()?;
+            [
+                concat!("shared/", "reference/"),
+                concat!("shared/", "xen-lab/FINDINGS"),
+                concat!("xen-lab ", "FINDINGS"),
+            ]
+            .iter()
+            .any(|c| text.contains(c))
+            .then(|| p.strip_prefix(root).unwrap().display().to_string())
+        })
+        .collect();
+    assert!(
+        outside.is_empty(),
+        "cite the copies in docs/reference/: {outside:?}"
+    );
+}

@@ -1,7 +1,7 @@
 //! mock `xl`: a stateful test double of Xen 4.17's `xl` for the PCI passthrough commands and the
 //! domain life cycle the xenpci flows use (info, list, pci-*, create, shutdown, destroy,
-//! migrate). Outputs and errors follow shared/reference/xen-xl.md §2.7/§3 and the real outputs
-//! recorded in shared/xen-lab/FINDINGS.md (§B, §D). State schema and hooks: crates/mock-xl/README.md.
+//! migrate). Outputs and errors follow docs/reference/xen-xl.md §2.7/§3 and the real outputs
+//! recorded in docs/reference/FINDINGS.md (§B, §D). State schema and hooks: crates/mock-xl/README.md.
 //!
 //! Exit status: what xl returns; a problem of the mock itself (bad state file, unknown command)
 //! prints `mock-xl: …` and exits 2... except that xl also uses 2 for usage errors, so mock
