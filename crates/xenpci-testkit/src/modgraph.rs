@@ -91,8 +91,20 @@ fn walk(src: &Path, dir: &Path, out: &mut BTreeMap<ModPath, std::path::PathBuf>)
 /// Every dependency between the modules under `src`, one per (from, to) pair.
 pub fn deps(src: &Path) -> io::Result<Vec<Dep>> {
     let mods = modules(src)?;
+    // files declared `#[cfg(test)] mod NAME;` are the tests', like inline test modules
+    let mut test_mods: Vec<ModPath> = Vec::new();
+    for (m, file) in &mods {
+        for name in test_modules(&fs::read_to_string(file)?) {
+            let mut t = m.clone();
+            t.push(name);
+            test_mods.push(t);
+        }
+    }
     let mut seen: BTreeMap<(ModPath, ModPath), String> = BTreeMap::new();
     for (m, file) in &mods {
+        if test_mods.iter().any(|t| m.starts_with(t)) {
+            continue;
+        }
         let text = strip(&fs::read_to_string(file)?);
         let shown = file
             .strip_prefix(src.parent().unwrap_or(src))
@@ -304,6 +316,20 @@ fn char_literal_len(rest: &str) -> usize {
     }
 }
 
+/// The names of the modules `text` declares as `#[cfg(test)] mod NAME;` (in their own file).
+fn test_modules(text: &str) -> Vec<String> {
+    text.match_indices("#[cfg(test)]")
+        .filter_map(|(i, a)| {
+            let r = text[i + a.len()..].trim_start();
+            let r = r.strip_prefix("pub ").unwrap_or(r);
+            let (name, _) = r.strip_prefix("mod ")?.split_once(';')?;
+            let name = name.trim();
+            (!name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_'))
+                .then(|| name.to_string())
+        })
+        .collect()
+}
+
 /// True when `rest` (what follows a `#[cfg(test)]`) starts an inline module: `mod NAME {`.
 fn is_mod_after(rest: &str) -> bool {
     let r = rest.trim_start();
@@ -411,7 +437,7 @@ mod tests {
     }
 
     #[test]
-    fn a_cycle_through_a_use_group_and_super_is_found_and_test_modules_and_comments_are_not() {
+    fn a_cycle_through_a_use_group_and_super_is_found_and_tests_comments_strings_are_not() {
         let d = tempfile::tempdir().unwrap();
         write(
             d.path(),
@@ -421,7 +447,8 @@ mod tests {
                 ("a/x.rs", "use super::y::Y; // crate::c::Nope\n"),
                 ("a/y.rs", "pub fn f() { super::x::g(); }"),
                 ("b.rs", "fn f() { let q = '\"'; crate::a::x::h(); }"),
-                ("c.rs", "/* crate::a */ const S: &str = \"crate::a\";\n#[cfg(test)]\nmod tests { use crate::a::Y; }"),
+                ("c.rs", "/* crate::a */ const S: &str = \"crate::a\";\n#[cfg(test)]\nmod tests { use crate::a::Y; }\n#[cfg(test)]\nmod t;"),
+                ("c/t.rs", "use crate::a::x::Y;"),
             ],
         );
         let names: Vec<String> = cycles(d.path()).unwrap().iter().map(Cycle::name).collect();
