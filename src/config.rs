@@ -1,8 +1,8 @@
 //! The process's configuration from the environment, read in one place: the binaries build a
 //! [`Config`] with [`Config::from_env`] at start and [`install`] it; the library asks [`get`]
-//! and reads no environment variable itself. A program using the library without installing one
-//! gets [`Config::from_env`] once, on first use (what the binaries do), so a library caller and
-//! the CLI see the same settings.
+//! and reads no environment variable itself. A program using the library that installs none
+//! gets the settings of an empty environment ([`Config::default`]), whatever its environment
+//! holds: the library's own tests are hermetic, and an embedding program decides.
 //!
 //! The variables (names and defaults unchanged):
 //! * `XENPCI_XE`, `XENPCI_XL`, `XENPCI_XEN_CMDLINE`: the path of that tool (empty: unset), see
@@ -94,9 +94,9 @@ pub fn install(config: Config) -> bool {
     CONFIG.set(config).is_ok()
 }
 
-/// This process's configuration: the installed one, else [`Config::from_env`] read now, once.
+/// This process's configuration: the installed one, else (from then on) [`Config::default`].
 pub fn get() -> &'static Config {
-    CONFIG.get_or_init(Config::from_env)
+    CONFIG.get_or_init(Config::default)
 }
 
 #[cfg(test)]
