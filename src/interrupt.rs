@@ -1,7 +1,8 @@
 //! SIGINT and SIGTERM during a change: instead of dying between two steps (a change half made,
-//! no `--json` document), the process notes the signal and the executors ([`crate::plan`] for
-//! hide/unhide, [`crate::flows::engine`] for the flows) stop before the next step and roll back
-//! what they did, as for a failed step, then report as usual.
+//! no `--json` document), the process notes the signal and the change engine's executor
+//! ([`crate::engine::executor`], which runs hide/unhide, assign/unassign and the flows) stops
+//! before the next step and rolls back what was done, as for a failed step, then reports as
+//! usual.
 //!
 //! [`install`] is called by the entry points that change the host; a library user that does not
 //! call it keeps the default signal behaviour and [`requested`] stays false.

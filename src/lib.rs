@@ -18,11 +18,13 @@
 
 pub mod bounded_read;
 pub mod config;
+pub mod engine;
 pub mod exec;
 pub mod flows;
 pub mod fsutil;
 pub mod hide;
 pub mod host;
+pub mod identity;
 pub mod ids;
 pub mod interrupt;
 pub mod journal;

@@ -5,13 +5,15 @@
 //! sysfs attribute ([`Action::WriteSysfs`]). A plan is shown as a dry-run script (its `Display`:
 //! commands shell-quoted exactly as they would run, file changes as unified diffs, sysfs writes as
 //! `echo -n VALUE > /sys/...`), serialised for `--json`, or executed by [`Plan::execute`] through a
-//! [`Runner`] and a [`HostRoot`]. When a step fails, the steps already done are undone in reverse
-//! order (files restored from their old content, commands and sysfs writes reversed where the step
+//! [`Runner`] and a [`HostRoot`]: each step becomes a step of the change engine
+//! ([`crate::engine`]), which runs them. When a step fails, the steps already done are undone in
+//! reverse order (files restored from their old content, commands and sysfs writes reversed where the step
 //! names an inverse) and the [`Failure`] says what was undone and what could not be.
 //!
 //! Read-only commands run while the plan was being built (`xen-cmdline --get-dom0 ...`) are kept
 //! as [`Query`]s so the dry run shows what the plan was based on.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
@@ -20,6 +22,7 @@ use std::path::{Path, PathBuf};
 use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 
+use crate::engine::{self, executor, MemJournal, Probe, UndoPolicy, UndoResult};
 use crate::exec::{shell_quote, CommandSpec, ExecError, Runner};
 use crate::fsutil::{self, WriteError};
 use crate::host::HostRoot;
@@ -37,6 +40,9 @@ pub enum PlanError {
     /// SIGINT or SIGTERM arrived: the step was not started ([`crate::interrupt`]).
     #[error("{}", crate::interrupt::STOPPED)]
     Interrupted,
+    /// The change's journal could not be written.
+    #[error(transparent)]
+    Journal(#[from] engine::JournalError),
     /// A file changed between planning and executing.
     #[error("{path} changed since the plan was made; nothing was written (run the command again)")]
     Changed {
@@ -311,10 +317,13 @@ impl Plan {
                 not_undone: Vec::new(),
             })
         };
-        if journaled {
-            plan_journal::begin(root, &self.title, &files).map_err(fail)?;
-        }
-        let r = self.execute(runner, root);
+        let r = if journaled {
+            let mut journal =
+                plan_journal::begin(root, &self.title, &files, self.steps.len()).map_err(fail)?;
+            self.execute_in(runner, root, &mut journal)
+        } else {
+            self.execute(runner, root)
+        };
         let settled = match &r {
             Ok(_) => true,
             Err(f) => f.not_undone.is_empty(),
@@ -325,73 +334,191 @@ impl Plan {
         r
     }
 
-    /// Executes the steps in order. On the first failure, undoes the completed steps in reverse
-    /// order and returns what failed and what was undone.
+    /// Executes the steps in order on the change engine ([`crate::engine`]). On the first
+    /// failure (or SIGINT/SIGTERM between steps), undoes the completed steps in reverse order —
+    /// every one, even past an undo that fails — and returns what failed and what was undone.
     pub fn execute(&self, runner: &dyn Runner, root: &HostRoot) -> Result<Report, Box<Failure>> {
-        let mut done: Vec<(usize, Applied)> = Vec::new();
-        for (i, step) in self.steps.iter().enumerate() {
-            // A signal stops the change between steps, rolled back like a failed step.
-            let result = if crate::interrupt::requested() {
-                Err(PlanError::Interrupted)
-            } else {
-                apply(&step.action, runner, root)
-            };
-            match result {
-                Ok(applied) => done.push((i, applied)),
-                Err(error) => {
-                    let mut undone = Vec::new();
-                    let mut not_undone = Vec::new();
-                    for (j, applied) in done.iter().rev() {
-                        let s = &self.steps[*j];
-                        match revert(s, applied, runner, root) {
-                            Ok(Some(text)) => undone.push(text),
-                            Ok(None) => not_undone.push(format!(
-                                "{} (no known inverse; check it by hand)",
-                                s.action.summary()
-                            )),
-                            Err(e) => not_undone.push(format!("{}: {e}", s.action.summary())),
-                        }
-                    }
-                    return Err(Box::new(Failure {
-                        step: i + 1,
-                        action: step.action.summary(),
-                        error,
-                        undone,
-                        not_undone,
-                    }));
-                }
+        self.execute_in(runner, root, &mut MemJournal::new(self.steps.len()))
+    }
+
+    /// [`Plan::execute`], journaling every step's state through `journal`.
+    fn execute_in(
+        &self,
+        runner: &dyn Runner,
+        root: &HostRoot,
+        journal: &mut dyn engine::Journal,
+    ) -> Result<Report, Box<Failure>> {
+        let steps: Vec<EngineStep> = self.steps.iter().map(EngineStep::new).collect();
+        let host = Host { runner, root };
+        let opts = engine::Options::new(UndoPolicy::ContinuePastFailure);
+        let out = executor::execute(&steps, &host, journal, &opts).map_err(|e| {
+            Box::new(Failure {
+                step: 0,
+                action: "write the change's journal".into(),
+                error: PlanError::Journal(e),
+                undone: Vec::new(),
+                not_undone: Vec::new(),
+            })
+        })?;
+        let Some(failed) = out.failure else {
+            return Ok(Report {
+                done: steps
+                    .into_iter()
+                    .map(|s| Done {
+                        action: s.step.action.summary(),
+                        backup: s.backup.into_inner(),
+                    })
+                    .collect(),
+            });
+        };
+        let mut undone = Vec::new();
+        let mut not_undone = Vec::new();
+        for u in &out.undos {
+            let s = &self.steps[u.step];
+            match &u.result {
+                UndoResult::Undone => undone.push(undone_text(s)),
+                UndoResult::NoInverse => not_undone.push(format!(
+                    "{} (no known inverse; check it by hand)",
+                    s.action.summary()
+                )),
+                UndoResult::Failed(e) => not_undone.push(format!("{}: {e}", s.action.summary())),
             }
         }
-        Ok(Report {
-            done: done
-                .into_iter()
-                .map(|(i, a)| Done {
-                    action: self.steps[i].action.summary(),
-                    backup: a.backup,
-                })
-                .collect(),
-        })
+        Err(Box::new(Failure {
+            step: failed.step + 1,
+            action: self.steps[failed.step].action.summary(),
+            error: failed.error.unwrap_or(PlanError::Interrupted),
+            undone,
+            not_undone,
+        }))
     }
 }
 
-/// What executing one action left behind, needed to undo it.
-#[derive(Debug, Default)]
-struct Applied {
-    /// For file actions: the content before (None: there was no file).
-    before: Option<Option<String>>,
-    /// The backup file, when one was made.
-    backup: Option<PathBuf>,
+/// What plan steps run against.
+struct Host<'a> {
+    runner: &'a dyn Runner,
+    root: &'a HostRoot,
 }
 
-fn read_opt(path: &Path, _host: &Path) -> Result<Option<String>, PlanError> {
+/// A plan step as the change engine runs it, keeping the backup its file write made.
+struct EngineStep<'s> {
+    step: &'s Step,
+    backup: RefCell<Option<PathBuf>>,
+}
+
+impl EngineStep<'_> {
+    fn new(step: &Step) -> EngineStep<'_> {
+        EngineStep {
+            step,
+            backup: RefCell::new(None),
+        }
+    }
+}
+
+impl engine::Step<Host<'_>> for EngineStep<'_> {
+    type Error = PlanError;
+
+    fn describe(&self) -> String {
+        self.step.action.summary()
+    }
+
+    fn preview(&self) -> String {
+        self.step.action.diff()
+    }
+
+    fn perform(&self, h: &Host) -> Result<(), PlanError> {
+        let backup = apply(&self.step.action, h.runner, h.root)?;
+        *self.backup.borrow_mut() = backup;
+        Ok(())
+    }
+
+    /// A file step is done when the file holds (or, removed, lacks) what the step leaves; a
+    /// command or sysfs write cannot be checked afterwards.
+    fn probe(&self, h: &Host) -> Probe {
+        match &self.step.action {
+            Action::WriteFile { path, new, .. } => match fsutil::read_text(&h.root.path(path)) {
+                Ok(Some(now)) if now == *new => Probe::Done,
+                Ok(_) => Probe::NotDone,
+                Err(_) => Probe::Unknown,
+            },
+            Action::RemoveFile { path, .. } => match fsutil::read_text(&h.root.path(path)) {
+                Ok(None) => Probe::Done,
+                Ok(Some(_)) => Probe::NotDone,
+                Err(_) => Probe::Unknown,
+            },
+            Action::Run(_) | Action::WriteSysfs { .. } => Probe::Unknown,
+        }
+    }
+
+    /// Every action either happens or not: a file is replaced atomically, a command or a sysfs
+    /// write that fails is taken as not done.
+    fn atomic(&self) -> bool {
+        true
+    }
+
+    fn reversible(&self) -> bool {
+        matches!(
+            self.step.action,
+            Action::WriteFile { .. } | Action::RemoveFile { .. }
+        ) || self.step.undo.is_some()
+    }
+
+    fn undo(&self, h: &Host) -> Result<(), PlanError> {
+        match &self.step.action {
+            Action::WriteFile { path, old, .. } => restore(h.root, path, old.as_deref()),
+            Action::RemoveFile { path, old } => restore(h.root, path, Some(old)),
+            _ => match &self.step.undo {
+                Some(inverse) => apply(inverse, h.runner, h.root).map(drop),
+                None => Ok(()),
+            },
+        }
+    }
+}
+
+/// What the undo of a completed step did, in words.
+fn undone_text(step: &Step) -> String {
+    match &step.action {
+        Action::WriteFile {
+            path, old: None, ..
+        } => format!("removed {} again", path.display()),
+        Action::WriteFile { path, .. } | Action::RemoveFile { path, .. } => {
+            format!("restored {}", path.display())
+        }
+        _ => step.undo.as_ref().map_or_else(String::new, Action::summary),
+    }
+}
+
+/// Makes a file hold `content` again (None: removes it), under the file's lock.
+fn restore(root: &HostRoot, path: &Path, content: Option<&str>) -> Result<(), PlanError> {
+    let real = root.path(path);
+    let _lock = fsutil::lock_file(&real)?;
+    match content {
+        Some(content) => {
+            fsutil::atomic_write(&real, content.as_bytes(), false)?;
+        }
+        None => fs::remove_file(&real).map_err(|source| PlanError::Io {
+            what: "remove",
+            path: path.to_path_buf(),
+            source,
+        })?,
+    }
+    Ok(())
+}
+
+fn read_opt(path: &Path) -> Result<Option<String>, PlanError> {
     Ok(fsutil::read_text(path)?)
 }
 
-fn apply(action: &Action, runner: &dyn Runner, root: &HostRoot) -> Result<Applied, PlanError> {
+/// Does one action; returns the backup (host path) a file replacement made.
+fn apply(
+    action: &Action,
+    runner: &dyn Runner,
+    root: &HostRoot,
+) -> Result<Option<PathBuf>, PlanError> {
     match action {
         Action::Run(cmd) => {
             runner.run(cmd)?;
-            Ok(Applied::default())
+            Ok(None)
         }
         Action::WriteFile { path, old, new } => {
             let real = root.path(path);
@@ -408,20 +535,17 @@ fn apply(action: &Action, runner: &dyn Runner, root: &HostRoot) -> Result<Applie
             }
             // the file's own lock too (xlcfg and the flows take it), checked and written under it
             let _lock = fsutil::lock_file(&real)?;
-            let now = read_opt(&real, path)?;
+            let now = read_opt(&real)?;
             if now != *old {
                 return Err(PlanError::Changed { path: path.clone() });
             }
             let backup = fsutil::atomic_write(&real, new.as_bytes(), true)?;
-            Ok(Applied {
-                before: Some(now),
-                backup: backup.map(|b| root.host_path(&b)),
-            })
+            Ok(backup.map(|b| root.host_path(&b)))
         }
         Action::RemoveFile { path, old } => {
             let real = root.path(path);
             let _lock = fsutil::lock_file(&real)?;
-            let now = read_opt(&real, path)?;
+            let now = read_opt(&real)?;
             if now.as_deref() != Some(old.as_str()) {
                 return Err(PlanError::Changed { path: path.clone() });
             }
@@ -430,10 +554,7 @@ fn apply(action: &Action, runner: &dyn Runner, root: &HostRoot) -> Result<Applie
                 path: path.clone(),
                 source,
             })?;
-            Ok(Applied {
-                before: Some(now),
-                backup: None,
-            })
+            Ok(None)
         }
         Action::WriteSysfs { path, value } => {
             write_attr(&root.path(path), value).map_err(|source| PlanError::Sysfs {
@@ -441,7 +562,7 @@ fn apply(action: &Action, runner: &dyn Runner, root: &HostRoot) -> Result<Applie
                 value: value.clone(),
                 source,
             })?;
-            Ok(Applied::default())
+            Ok(None)
         }
     }
 }
@@ -456,42 +577,6 @@ fn write_attr(path: &Path, value: &str) -> io::Result<()> {
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(path)?;
     f.write_all(value.as_bytes())
-}
-
-/// Undoes one applied step; Ok(None) when no inverse is known.
-fn revert(
-    step: &Step,
-    applied: &Applied,
-    runner: &dyn Runner,
-    root: &HostRoot,
-) -> Result<Option<String>, PlanError> {
-    match (&step.action, &applied.before) {
-        (Action::WriteFile { path, .. } | Action::RemoveFile { path, .. }, Some(before)) => {
-            let real = root.path(path);
-            let _lock = fsutil::lock_file(&real)?;
-            match before {
-                Some(content) => {
-                    fsutil::atomic_write(&real, content.as_bytes(), false)?;
-                    Ok(Some(format!("restored {}", path.display())))
-                }
-                None => {
-                    fs::remove_file(&real).map_err(|source| PlanError::Io {
-                        what: "remove",
-                        path: path.clone(),
-                        source,
-                    })?;
-                    Ok(Some(format!("removed {} again", path.display())))
-                }
-            }
-        }
-        _ => match &step.undo {
-            Some(inverse) => {
-                apply(inverse, runner, root)?;
-                Ok(Some(inverse.summary()))
-            }
-            None => Ok(None),
-        },
-    }
 }
 
 /// What a successful execution did.

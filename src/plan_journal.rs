@@ -5,11 +5,17 @@
 //! called by `hide`/`unhide` under the hide lock and by `xenpci resume`) rolls the files back to
 //! their old content first, so the files never disagree for longer than one run (`update-grub`
 //! regenerating grub.cfg from a defaults file without the hide list would drop it).
+//!
+//! The file is the change engine's on-disk journal of that plan ([`crate::engine::DiskJournal`]
+//! over [`PlanRecord`]): besides the files it holds the plan's status and every step's state,
+//! rewritten atomically before and after each step. Journals without them (earlier versions)
+//! still read.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::engine::{self, DiskJournal, JournalError, Status, StepState};
 use crate::fsutil::{self, WriteError};
 use crate::host::HostRoot;
 
@@ -54,17 +60,50 @@ pub struct FileChange {
     pub new: Option<String>,
 }
 
+/// What the journal holds: the plan's title, its files before and after, and where the plan
+/// and each of its steps stand.
 #[derive(Debug, Serialize, Deserialize)]
-struct Record {
+pub struct PlanRecord {
     title: String,
     files: Vec<FileChange>,
+    #[serde(default = "running")]
+    status: Status,
+    #[serde(default)]
+    steps: Vec<StepState>,
+}
+
+fn running() -> Status {
+    Status::Running
+}
+
+impl engine::Record for PlanRecord {
+    fn status(&self) -> Status {
+        self.status
+    }
+    fn set_status(&mut self, status: Status) {
+        self.status = status;
+    }
+    fn state(&self, i: usize) -> StepState {
+        self.steps.get(i).copied().unwrap_or(StepState::Planned)
+    }
+    fn set_state(&mut self, i: usize, state: StepState, _error: Option<String>) {
+        if let Some(s) = self.steps.get_mut(i) {
+            *s = state;
+        }
+    }
 }
 
 /// Where the journal of `root` lives (host path).
 pub const PATH: &str = "/var/lib/xenpci/plan-journal.json";
 
-/// Writes the journal for `files` (the caller holds the lock serialising plans).
-pub fn begin(root: &HostRoot, title: &str, files: &[FileChange]) -> Result<(), WriteError> {
+/// Writes the journal for `files` of a plan of `steps` steps, every step planned (the caller
+/// holds the lock serialising plans); the engine then journals each step through it.
+pub fn begin(
+    root: &HostRoot,
+    title: &str,
+    files: &[FileChange],
+    steps: usize,
+) -> Result<DiskJournal<PlanRecord>, WriteError> {
     let path = root.path(PATH);
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|source| WriteError::Io {
@@ -73,12 +112,20 @@ pub fn begin(root: &HostRoot, title: &str, files: &[FileChange]) -> Result<(), W
             source,
         })?;
     }
-    let rec = Record {
+    let rec = PlanRecord {
         title: title.to_string(),
         files: files.to_vec(),
+        status: Status::Running,
+        steps: vec![StepState::Planned; steps],
     };
-    let text = serde_json::to_string_pretty(&rec).unwrap_or_default();
-    fsutil::atomic_write(&path, text.as_bytes(), false).map(drop)
+    DiskJournal::create(path, rec).map_err(|e| match e {
+        JournalError::Write { source, .. } => source,
+        other => WriteError::Io {
+            what: "write",
+            path: root.path(PATH),
+            source: std::io::Error::other(other.to_string()),
+        },
+    })
 }
 
 /// Removes the journal (the plan is done or fully undone).
@@ -95,6 +142,17 @@ pub fn end(root: &HostRoot) -> Result<(), WriteError> {
     }
 }
 
+/// The title of the plan whose journal is there (a run holds it, or one was interrupted), for
+/// `xenpci status`; an unreadable journal is named by its path.
+pub fn pending(root: &HostRoot) -> Option<String> {
+    let text = fsutil::read_text(&root.path(PATH)).ok()??;
+    Some(
+        serde_json::from_str::<PlanRecord>(&text)
+            .map(|r| r.title)
+            .unwrap_or_else(|_| format!("(unreadable {PATH})")),
+    )
+}
+
 /// Rolls back the files of an interrupted plan, if its journal is there: every file that holds
 /// its new content gets its old content back (a file already old is left), then the journal is
 /// removed. Returns what was done, in words (None: no journal). A file holding anything else is
@@ -104,10 +162,11 @@ pub fn recover(root: &HostRoot) -> Result<Option<String>, PlanJournalError> {
     let Some(text) = fsutil::read_text(&path)? else {
         return Ok(None);
     };
-    let rec: Record = serde_json::from_str(&text).map_err(|source| PlanJournalError::Parse {
-        path: PathBuf::from(PATH),
-        source,
-    })?;
+    let rec: PlanRecord =
+        serde_json::from_str(&text).map_err(|source| PlanJournalError::Parse {
+            path: PathBuf::from(PATH),
+            source,
+        })?;
     let mut todo = Vec::new();
     for f in &rec.files {
         let real = root.path(&f.path);
@@ -181,7 +240,7 @@ mod tests {
             change("/etc/a", "old a\n", "new a\n"),
             change("/etc/b", "old b\n", "new b\n"),
         ];
-        begin(&root, "hide x", &files).unwrap();
+        begin(&root, "hide x", &files, 2).unwrap();
         let said = recover(&root).unwrap().unwrap();
         assert!(said.contains("/etc/a restored"), "{said}");
         assert_eq!(
@@ -190,7 +249,7 @@ mod tests {
         );
         assert!(!root.path(PATH).exists());
         assert_eq!(recover(&root).unwrap(), None);
-        begin(&root, "hide x", &files).unwrap();
+        begin(&root, "hide x", &files, 2).unwrap();
         std::fs::write(root.path("/etc/b"), "someone\n").unwrap();
         assert!(matches!(
             recover(&root),

@@ -411,6 +411,55 @@ fn assigning_a_device_of_another_vm_needs_steal() {
         .stdout(predicate::str::contains("ALSO ASSIGNED"));
 }
 
+/// The steal is undone when the edit fails after it: writing this VM's value fails (the mock's
+/// fault hook) after the device was taken from the other VM, and the other VM's whole
+/// other-config — `pci` byte for byte and every other key — is what it was, whether the steal
+/// had rewritten its value (it kept another device) or removed the key (it held only this one).
+#[test]
+fn a_failed_write_after_a_steal_restores_the_other_vm() {
+    for (theirs, fail) in [
+        ("0/0000:05:00.0,1/0000:07:00.0", "vm-param-set:2"),
+        ("0/0000:05:00.0", "vm-param-set:1"),
+    ] {
+        let w = seed000();
+        let mut s = w.state();
+        s["vms"].as_array_mut().unwrap().push(json!({
+            "uuid": NAS, "name-label": "nas", "power-state": "halted",
+            "other-config": {"pci": theirs, "mac_seed": "m2", "install-methods": "cdrom"}}));
+        std::fs::write(w.path("state.json"), s.to_string()).unwrap();
+        let (nas, osd) = (
+            w.vm(NAS)["other-config"].clone(),
+            w.vm(OSD)["other-config"].clone(),
+        );
+        w.xenpci(&["assign", "05:00.0", "--vm", "ceph-osd-1", "--steal"])
+            .env("XE_MOCK_FAIL", fail)
+            .assert()
+            .failure()
+            .stderr(predicate::str::contains(format!(
+                "other-config:pci of VM {NAS} restored to \"{theirs}\""
+            )));
+        assert_eq!(w.vm(NAS)["other-config"], nas, "{theirs}");
+        assert_eq!(w.vm(OSD)["other-config"], osd, "{theirs}");
+    }
+}
+
+/// A failed clean shutdown of a restart (after the value was written) puts the old value back
+/// too: the VM keeps running with the value it started with.
+#[test]
+fn a_failed_shutdown_of_a_restart_restores_the_value() {
+    let w = seed000();
+    let before = other_config(&w, OSD);
+    w.xenpci(&["assign", "05:00.0", "--vm", "ceph-osd-1", "--restart"])
+        .env("XE_MOCK_FAIL", "vm-shutdown:*")
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(format!(
+            "other-config:pci of VM {OSD} restored to no pci key"
+        )));
+    assert_eq!(other_config(&w, OSD), before);
+    assert_eq!(w.vm(OSD)["power-state"], "running");
+}
+
 /// Seed 004 (XenServer 6.2 NAS box): two devices written as `0/0000:06:00.0, 0/0000:07:00.0` —
 /// xapi silently drops the second — and the mapping removed with vm-param-clear, which wipes every
 /// other key. xenpci refuses the broken value, writes a correct one, and removes only `pci`.

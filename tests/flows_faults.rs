@@ -306,3 +306,197 @@ fn a_failing_undo_leaves_the_flow_stuck_and_says_where_everything_is() {
     assert_eq!(where_is(&s, Flow::HvmHot), Ok(false));
     eprintln!("matrix HvmHot step 4 fails and the undo of step 3 fails: flow Stuck (reported), resume --rollback later restores the start");
 }
+
+// ---- assign --steal --restart on the change engine -------------------------------------------
+//
+// `xenpci assign 0000:03:00.0 --vm yvm --steal --restart --force`: VM xvm (halted) holds the HBA
+// and another device; yvm runs on h1. Four steps: 1 rewrite xvm's value without the HBA, 2
+// write yvm's, 3 shut yvm down, 4 start it. Consistent = both VMs' whole other-config exactly
+// as before (the steal undone too) or exactly as after a clean run; a rolled-back restart
+// leaves yvm halted (its old value back; starting it again is the admin's call).
+
+const XVM: &str = "44444444-4444-4444-4444-444444444444";
+const YVM: &str = "55555555-5555-5555-5555-555555555555";
+const ASSIGN: [&str; 7] = [
+    "assign",
+    "0000:03:00.0",
+    "--vm",
+    "yvm",
+    "--steal",
+    "--restart",
+    "--force",
+];
+/// The failing command of each step, and how many calls of it the steps before make.
+const ASSIGN_STEPS: [(&str, u64); 4] = [
+    ("vm-param-set", 0),
+    ("vm-param-set", 1),
+    ("vm-shutdown", 0),
+    ("vm-start", 0),
+];
+
+fn assign_setup() -> Scenario {
+    let s = Scenario::lab();
+    let st = serde_json::json!({
+        "hosts": [
+            {"uuid": "11111111-1111-1111-1111-111111111111", "name-label": "h1",
+             "devices": [{"bdf": "0000:03:00.0", "uuid": "aaaaaaaa-0000-0000-0000-000000000001", "class": "0104", "driver": "pciback"}]}],
+        "vms": [
+            {"uuid": XVM, "name-label": "xvm", "power-state": "halted", "hvm": true,
+             "other-config": {"pci": "0/0000:03:00.0,1/0000:04:00.0", "mac_seed": "x1", "install-methods": "cdrom"},
+             "domid": -1, "attached-pcis": []},
+            {"uuid": YVM, "name-label": "yvm", "power-state": "halted", "hvm": true,
+             "other-config": {"mac_seed": "y1"}, "domid": -1, "attached-pcis": []}]});
+    std::fs::write(s.path("xe.json"), st.to_string()).unwrap();
+    s.xe(&["vm-start", "vm=yvm", "on=h1"]).ok();
+    s
+}
+
+/// (xvm's other-config, yvm's other-config, yvm's power state), from the mock's state file.
+fn vms(s: &Scenario) -> (serde_json::Value, serde_json::Value, String) {
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s.path("xe.json")).unwrap()).unwrap();
+    let vm = |u: &str| {
+        v["vms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["uuid"] == u)
+            .unwrap()
+            .clone()
+    };
+    let (x, y) = (vm(XVM), vm(YVM));
+    (
+        x["other-config"].clone(),
+        y["other-config"].clone(),
+        y["power-state"].as_str().unwrap_or("").to_string(),
+    )
+}
+
+/// The states before and after a clean run.
+fn assign_ends() -> (
+    (serde_json::Value, serde_json::Value, String),
+    (serde_json::Value, serde_json::Value, String),
+) {
+    let s = assign_setup();
+    let before = vms(&s);
+    s.xenpci(&ASSIGN).ok();
+    let after = vms(&s);
+    assert_ne!(before.0, after.0, "the steal changes xvm");
+    assert_eq!(after.1["pci"], "0/0000:03:00.0");
+    assert_eq!(after.2, "running");
+    (before, after)
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "fault-injection"),
+    ignore = "needs the fault hooks: cargo test --features fault-injection (tests/run.sh)"
+)]
+fn assign_each_failing_step_rolls_back_by_itself() {
+    let (before, _) = assign_ends();
+    for (i, (cmd, earlier)) in ASSIGN_STEPS.iter().enumerate() {
+        let s = assign_setup();
+        let nth = call_count(&s, "xe", cmd) + earlier + 1;
+        let r = s.xenpci_env(&[("XE_MOCK_FAIL", &format!("{cmd}:{nth}"))], &ASSIGN);
+        // a failed xe write or shutdown is a failed tool (2); a failed start, a failed step (1)
+        let code = if i + 1 == 4 { 1 } else { 2 };
+        assert_eq!(
+            r.code,
+            Some(code),
+            "step {}: {}\n{}",
+            i + 1,
+            r.stdout,
+            r.stderr
+        );
+        let (x, y, power) = vms(&s);
+        assert_eq!((&x, &y), (&before.0, &before.1), "step {} failing", i + 1);
+        // a failed shutdown leaves it running; a failed start, halted
+        let want = if i + 1 == 4 { "halted" } else { "running" };
+        assert_eq!(power, want, "step {}", i + 1);
+        if i > 0 {
+            assert!(
+                r.stderr.contains(&format!(
+                    "other-config:pci of VM {XVM} restored to \"0/0000:03:00.0,1/0000:04:00.0\""
+                )),
+                "step {}: {}",
+                i + 1,
+                r.stderr
+            );
+        }
+        eprintln!("matrix assign step {} ({cmd}) fails: rolled back by itself, both VMs' other-config as before", i + 1);
+    }
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "fault-injection"),
+    ignore = "needs the fault hooks: cargo test --features fault-injection (tests/run.sh)"
+)]
+fn assign_killed_at_every_step_is_resumed_or_rolled_back() {
+    let (before, after) = assign_ends();
+    for hook in ["XENPCI_CRASH_BEFORE_STEP", "XENPCI_CRASH_AFTER_STEP"] {
+        for n in 1..=ASSIGN_STEPS.len() {
+            for rollback in [false, true] {
+                let s = assign_setup();
+                let r = s.xenpci_env(&[(hook, &n.to_string())], &ASSIGN);
+                assert_eq!(r.code, Some(137), "{hook}={n}: {}", r.stderr);
+                let st = s.xenpci(&["status"]);
+                assert_eq!(st.code, Some(1), "{hook}={n}: {}", st.stdout);
+                assert!(
+                    st.stdout.contains("assign other-config:pci of VM yvm")
+                        && st.stdout.contains("interrupted"),
+                    "{}",
+                    st.stdout
+                );
+                let js = s.xenpci(&["status", "--json"]);
+                let v: serde_json::Value = serde_json::from_str(&js.stdout).unwrap();
+                assert_eq!(v[0]["kind"], "assign", "{v}");
+                assert_eq!(v[0]["steps"].as_array().map(Vec::len), Some(4), "{v}");
+                let args: &[&str] = if rollback {
+                    &["resume", "--rollback"]
+                } else {
+                    &["resume"]
+                };
+                let r = s.xenpci(args);
+                // as for a flow: finished 0, rolled back 1
+                let code = if rollback { 1 } else { 0 };
+                assert_eq!(
+                    r.code,
+                    Some(code),
+                    "{hook}={n} {args:?}: {}\n{}",
+                    r.stdout,
+                    r.stderr
+                );
+                let (x, y, power) = vms(&s);
+                let end = if rollback {
+                    format!("other-config exactly as before, yvm {power}")
+                } else {
+                    "exactly as after".to_string()
+                };
+                if rollback {
+                    assert!(r.stdout.contains("rolled back"), "{}", r.stdout);
+                    assert_eq!((&x, &y), (&before.0, &before.1), "{hook}={n} rolled back");
+                    // started or shut down before the crash: left halted
+                    let shut = n > 3 || (n == 3 && hook == "XENPCI_CRASH_AFTER_STEP");
+                    let want = if shut { "halted" } else { "running" };
+                    assert_eq!(power, want, "{hook}={n} rolled back");
+                } else {
+                    assert!(r.stdout.contains(": done"), "{}", r.stdout);
+                    assert_eq!((x, y, power), after, "{hook}={n} resumed");
+                }
+                // settled: nothing left to resume
+                assert_eq!(s.xenpci(&["status"]).code, Some(0), "{hook}={n}");
+                eprintln!(
+                    "matrix assign killed {} step {n}, then {}: {}",
+                    if hook.contains("BEFORE") {
+                        "before"
+                    } else {
+                        "after"
+                    },
+                    args.join(" "),
+                    end
+                );
+            }
+        }
+    }
+}

@@ -116,3 +116,123 @@ fn two_file_hides_at_once_both_land() {
         assert!(conf.contains(&format!("(0000:{b}:00.0)")), "{conf}");
     }
 }
+
+// ---- hide on the change engine: every step failing, killed at every step --------------------
+//
+// `hide 05:00.0 --persistent` on the grub pair (two steps: /etc/default/grub, then grub.cfg,
+// journaled in plan-journal.json) and on extlinux (one step, no journal). Consistent = every
+// file exactly as before or exactly as after; the next `hide` converges to after and leaves no
+// journal.
+
+const HIDE: [&str; 3] = ["hide", "05:00.0", "--persistent"];
+const PLANS: [(&str, &[&str]); 2] = [
+    ("debian", &["/etc/default/grub", "/boot/grub/grub.cfg"]),
+    ("xs62", &["/boot/extlinux.conf"]),
+];
+const JOURNAL: &str = "/var/lib/xenpci/plan-journal.json";
+
+fn files(h: &util::Host, list: &[&str]) -> Vec<String> {
+    list.iter().map(|f| h.read(f)).collect()
+}
+
+/// The files before and after a clean hide; checks the plan has one step per file.
+fn hide_ends(fixture: &str, list: &[&str]) -> (Vec<String>, Vec<String>) {
+    let h = host(fixture);
+    let out = h
+        .xenpci(&["hide", "05:00.0", "--persistent", "--dry-run", "--json"])
+        .assert()
+        .success();
+    let plan: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(
+        plan["plan"]["steps"].as_array().map(Vec::len),
+        Some(list.len()),
+        "{fixture}: {plan}"
+    );
+    let before = files(&h, list);
+    h.xenpci(&HIDE).assert().success();
+    let after = files(&h, list);
+    (before, after)
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "fault-injection"),
+    ignore = "needs the fault hooks: cargo test --features fault-injection (tests/run.sh)"
+)]
+fn hide_each_failing_step_rolls_back_by_itself() {
+    for (fixture, list) in PLANS {
+        let (before, _) = hide_ends(fixture, list);
+        // a two-file plan is journaled: the journal is written first, then before and after
+        // each step (its intent, its outcome), so step i's file is the (3i+3)th atomic write
+        let journaled = list.len() >= 2;
+        for i in 0..list.len() {
+            let h = host(fixture);
+            let nth = if journaled { 3 * i + 3 } else { i + 1 };
+            h.xenpci(&HIDE)
+                .env("XENPCI_FAIL_WRITE", format!("rename@{nth}"))
+                .assert()
+                .code(1)
+                .stderr(predicate::str::contains("injected failure at rename"));
+            assert_eq!(files(&h, list), before, "{fixture} step {} failing", i + 1);
+            assert!(!h.path(JOURNAL).exists(), "{fixture} step {}", i + 1);
+            eprintln!(
+                "matrix hide {fixture} step {} ({}) fails: rolled back by itself",
+                i + 1,
+                list[i]
+            );
+        }
+    }
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "fault-injection"),
+    ignore = "needs the fault hooks: cargo test --features fault-injection (tests/run.sh)"
+)]
+fn hide_killed_at_every_step_is_rolled_back_by_resume() {
+    for (fixture, list) in PLANS {
+        let (before, after) = hide_ends(fixture, list);
+        for hook in ["XENPCI_CRASH_BEFORE_STEP", "XENPCI_CRASH_AFTER_STEP"] {
+            for n in 1..=list.len() {
+                for resume in [&["resume"][..], &["resume", "--rollback"][..]] {
+                    let h = host(fixture);
+                    h.xenpci(&HIDE).env(hook, n.to_string()).assert().code(137);
+                    let journaled = list.len() >= 2;
+                    // a two-file plan is journaled: status says so, resume puts the files back
+                    let status = h.xenpci(&["status"]).assert();
+                    if journaled {
+                        status
+                            .code(1)
+                            .stdout(predicate::str::contains("hide 0000:05:00.0"))
+                            .stdout(predicate::str::contains("interrupted"));
+                    } else {
+                        status.success();
+                    }
+                    h.xenpci(resume).assert().success();
+                    let now = files(&h, list);
+                    // one file, killed after its step: the change is whole, nothing to undo
+                    let want = if !journaled && hook.contains("AFTER") {
+                        &after
+                    } else {
+                        &before
+                    };
+                    assert_eq!(&now, want, "{fixture} {hook}={n} {resume:?}");
+                    assert!(!h.path(JOURNAL).exists(), "{fixture} {hook}={n}");
+                    h.xenpci(&["status"]).assert().success();
+                    h.xenpci(&HIDE).assert().success();
+                    assert_eq!(files(&h, list), after, "{fixture} {hook}={n}: converges");
+                    eprintln!(
+                        "matrix hide {fixture} killed {} step {n}, then {}: exactly as {}",
+                        if hook.contains("BEFORE") {
+                            "before"
+                        } else {
+                            "after"
+                        },
+                        resume.join(" "),
+                        if want == &after { "after" } else { "before" }
+                    );
+                }
+            }
+        }
+    }
+}

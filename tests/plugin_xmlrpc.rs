@@ -329,6 +329,29 @@ fn hide_then_hidden_then_unhide_through_the_plugin() {
         conf.contains("options xen-pciback hide=(0000:05:00.0)"),
         "{conf}"
     );
+    // The hide recorded the device's identity; verify (through xapi's XML-RPC) finds it in place.
+    let v = call(&["verify", "dry_run=true"], &env);
+    assert_eq!(v["status"], "Success", "{v}");
+    let ver: Value = serde_json::from_str(v["value"].as_str().unwrap()).unwrap();
+    assert_eq!(ver["devices"][0]["bdf"], "0000:05:00.0", "{ver}");
+    assert_eq!(ver["devices"][0]["location"]["state"], "same", "{ver}");
+    // export, then apply of what it wrote: nothing to change.
+    let v = call(&["export"], &env);
+    assert_eq!(v["status"], "Success", "{v}");
+    let text: String = serde_json::from_str(v["value"].as_str().unwrap()).unwrap();
+    assert!(text.contains("hidden = true"), "{text}");
+    let file = dir.path().join("desired.toml");
+    std::fs::write(&file, &text).unwrap();
+    let arg = format!("path={}", file.display());
+    let v = call(&["apply", &arg], &env);
+    assert_eq!(v["status"], "Success", "{v}");
+    let applied: Value = serde_json::from_str(v["value"].as_str().unwrap()).unwrap();
+    assert_eq!(applied["changed"], false, "{applied}");
+    let v = call(&["apply"], &env);
+    assert_eq!(v["error"][0], "XENPCI_INVALID_ARGUMENT", "{v}");
+    let v = call(&["verify", "repair=maybe"], &env);
+    assert_eq!(v["status"], "Failure", "{v}");
+    assert_eq!(v["error"][0], "XENPCI_INVALID_ARGUMENT", "{v}");
     let v = call(&["hidden", "method=modprobe"], &env);
     let h: Value = serde_json::from_str(v["value"].as_str().unwrap()).unwrap();
     let dev = h["devices"]

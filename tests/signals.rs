@@ -118,3 +118,67 @@ fn a_signal_during_migrate_rolls_back_and_still_prints_the_json_document() {
     assert_eq!(sorted(s.devices_of("h1", "hvmvm")), before);
     assert!(!s.xl_log().contains("migrate "), "{}", s.xl_log());
 }
+
+/// assign runs on the change engine too: SIGTERM while the steal's write is under way stops the
+/// edit before this VM's value is written, and the other VM's value is put back exactly.
+#[test]
+fn a_signal_during_assign_steal_rolls_back_the_steal() {
+    let s = flows_support::Scenario::lab();
+    let xvm = "44444444-4444-4444-4444-444444444444";
+    let st = serde_json::json!({
+        "hosts": [{"uuid": "11111111-1111-1111-1111-111111111111", "name-label": "h1",
+                   "devices": [{"bdf": "0000:03:00.0", "uuid": "aaaaaaaa-0000-0000-0000-000000000001",
+                                "class": "0104", "driver": "pciback"}]}],
+        "vms": [
+            {"uuid": xvm, "name-label": "xvm", "power-state": "halted",
+             "other-config": {"pci": "0/0000:03:00.0,1/0000:04:00.0", "mac_seed": "x1"}},
+            {"uuid": "55555555-5555-5555-5555-555555555555", "name-label": "yvm",
+             "power-state": "halted", "other-config": {"mac_seed": "y1"}}]});
+    std::fs::write(s.path("xe.json"), st.to_string()).unwrap();
+    let vms = || -> serde_json::Value {
+        serde_json::from_str::<serde_json::Value>(
+            &std::fs::read_to_string(s.path("xe.json")).unwrap(),
+        )
+        .unwrap()["vms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["other-config"].clone())
+            .collect()
+    };
+    let before = vms();
+    let child = s.spawn_xenpci(
+        &[("XE_MOCK_LATENCY_MS", "vm-param-set=1500,0")],
+        &["assign", "03:00.0", "--vm", "yvm", "--steal", "--force"],
+    );
+    let t = Instant::now();
+    while !std::fs::read_to_string(s.path("xe.log"))
+        .unwrap_or_default()
+        .contains("vm-param-set")
+    {
+        assert!(t.elapsed() < Duration::from_secs(20), "no vm-param-set");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let st = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "other-config:pci of VM {xvm} restored to \"0/0000:03:00.0,1/0000:04:00.0\""
+        )),
+        "{stderr}"
+    );
+    assert_eq!(vms(), before);
+    let log = std::fs::read_to_string(s.path("xe.log")).unwrap();
+    assert_eq!(
+        log.matches("vm-param-set").count(),
+        2,
+        "the steal and its undo: {log}"
+    );
+}

@@ -49,6 +49,9 @@ pub const FUNCTIONS: &[(&str, Function)] = &[
     ("list", list),
     ("check", check),
     ("hidden", hidden),
+    ("verify", verify),
+    ("apply", apply),
+    ("export", export),
     ("hide", hide),
     ("unhide", unhide),
     ("assigned", assigned),
@@ -258,6 +261,61 @@ fn hidden(args: &Args) -> Result<String, Failure> {
     let method = parsed(args, "hidden", "method")?;
     let (h, _) = xenpci::ops::hidden::hidden(ctx, method).map_err(|e| op_failure("hidden", &e))?;
     json(&h)
+}
+
+/// `verify` [repair dry_run]: the same JSON as `xenpci verify --json` (whatever it found: the
+/// answer's `ok` says whether all is well).
+fn verify(args: &Args) -> Result<String, Failure> {
+    only(args, "verify")?;
+    let root = root();
+    let runner = SystemRunner;
+    let ctx = Ctx {
+        root: &root,
+        runner: &runner,
+    };
+    let opts = xenpci::ops::verify::VerifyOptions {
+        repair: flag(args, "verify", "repair")?,
+        dry_run: flag(args, "verify", "dry_run")?,
+    };
+    let r = xenpci::ops::verify::verify(ctx, opts).map_err(|e| op_failure("verify", &e))?;
+    json(&r)
+}
+
+/// `apply` path=FILE [dry_run]: the same JSON as `xenpci apply FILE --json`.
+fn apply(args: &Args) -> Result<String, Failure> {
+    only(args, "apply")?;
+    let path = args
+        .get("path")
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| invalid("apply", "path", "missing (the desired-state file)".into()))?;
+    let text = match xenpci::fsutil::read_text(std::path::Path::new(path)) {
+        Ok(Some(t)) => t,
+        Ok(None) => return Err(invalid("apply", "path", format!("{path}: no such file"))),
+        Err(e) => return Err(invalid("apply", "path", e.to_string())),
+    };
+    let root = root();
+    let runner = SystemRunner;
+    let ctx = Ctx {
+        root: &root,
+        runner: &runner,
+    };
+    let dry_run = flag(args, "apply", "dry_run")?;
+    let r = xenpci::ops::apply::apply(ctx, &text, path, dry_run)
+        .map_err(|e| op_failure("apply", &e))?;
+    json(&r)
+}
+
+/// `export`: the desired-state file's text.
+fn export(args: &Args) -> Result<String, Failure> {
+    only(args, "export")?;
+    let root = root();
+    let runner = SystemRunner;
+    let ctx = Ctx {
+        root: &root,
+        runner: &runner,
+    };
+    let d = xenpci::ops::apply::export(ctx).map_err(|e| op_failure("export", &e))?;
+    json(&d.to_text())
 }
 
 fn hide_options(args: &Args, func: &str) -> Result<Options, Failure> {

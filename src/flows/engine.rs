@@ -1,18 +1,18 @@
-//! Runs a journaled flow: for each step, journal the intent, act, journal the outcome. On a
-//! failed step, undo the completed steps in reverse (journaling each) and report what was undone.
-//! `resume` settles a step whose outcome was not journaled by looking at the hosts
-//! ([`Action::is_done`]), then finishes the flow — or, if it was rolling back or a step fails,
-//! rolls it back to where it started.
-//!
-//! Test hooks (only with the `fault-injection` feature): `XENPCI_CRASH_AFTER_STEP=N` exits abruptly (status 137, no cleanup) right after
-//! step N's outcome is journaled; `XENPCI_CRASH_BEFORE_STEP=N` right after its intent.
+//! Starts and resumes journaled flows on the change engine ([`crate::engine::executor`]): for
+//! each step, journal the intent, act, journal the outcome; on a failed step, undo the completed
+//! steps in reverse, stopping at the first undo that fails (undoing out of order could lose a
+//! device). `resume` settles a step whose outcome was not journaled by looking at the hosts
+//! ([`Action::is_done`], the step's probe), then finishes the flow — or, if it was rolling back
+//! or a step fails, rolls it back to where it started. The crash test hooks
+//! (`XENPCI_CRASH_*_STEP`, feature `fault-injection`) are the executor's.
 
 use serde::Serialize;
 
-use crate::journal::{FlowStatus, Journal, JournalError, StepState};
-
+use super::journal::{FlowStatus, Journal, JournalError};
+use super::steps::Action;
 use super::transport::Site;
 use super::FlowError;
+use crate::engine::{self, executor, Probe, UndoPolicy};
 
 /// What a run of a flow ended with.
 #[derive(Debug, Clone, Serialize)]
@@ -47,7 +47,7 @@ pub fn start_observed(
     plan: &super::migrate::Plan,
     progress: Progress,
 ) -> Result<Outcome, FlowError> {
-    let record = crate::journal::FlowRecord {
+    let record = super::journal::FlowRecord {
         id: String::new(),
         kind: kind.to_string(),
         vm: plan.vm.clone(),
@@ -59,10 +59,10 @@ pub fn start_observed(
             .steps
             .iter()
             .enumerate()
-            .map(|(i, a)| crate::journal::Step {
+            .map(|(i, a)| super::journal::Step {
                 n: i + 1,
                 action: a.clone(),
-                state: StepState::Planned,
+                state: engine::StepState::Planned,
                 error: None,
             })
             .collect(),
@@ -103,23 +103,6 @@ pub fn resume(
     execute(site, &mut journal)
 }
 
-/// The crash test hooks (see the module header), compiled only with the `fault-injection`
-/// feature: the packages are built without it.
-#[cfg(feature = "fault-injection")]
-fn crash_hook(var: &str, n: usize) {
-    if std::env::var(var)
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-        == Some(n)
-    {
-        eprintln!("xenpci: {var}={n}: exiting abruptly (test hook)");
-        std::process::exit(137);
-    }
-}
-
-#[cfg(not(feature = "fault-injection"))]
-fn crash_hook(_var: &str, _n: usize) {}
-
 fn j(e: JournalError) -> FlowError {
     FlowError::NotVerified {
         detail: format!("journal: {e}"),
@@ -140,59 +123,13 @@ pub fn execute_observed(
     journal: &mut Journal,
     progress: Progress,
 ) -> Result<Outcome, FlowError> {
-    let total = journal.record.steps.len();
-    if journal.record.status == FlowStatus::RollingBack {
-        return rollback(site, journal, None);
-    }
-    for i in 0..journal.record.steps.len() {
-        let step = journal.record.steps[i].clone();
-        match step.state {
-            StepState::Done => continue,
-            StepState::Started | StepState::Failed => {
-                // the outcome is unknown: look
-                if step.action.is_done(site).ok().flatten() == Some(true) {
-                    journal.set(i, StepState::Done, None).map_err(j)?;
-                    continue;
-                }
-            }
-            StepState::Undoing | StepState::Undone => return rollback(site, journal, None),
-            StepState::Planned => {}
-        }
-        if crate::interrupt::requested() {
-            // Stopped between steps by a signal: undone like a failed step.
-            let msg = format!(
-                "step {} ({}): {}",
-                step.n,
-                step.action,
-                crate::interrupt::STOPPED
-            );
-            return rollback(site, journal, Some(msg));
-        }
-        journal.set(i, StepState::Started, None).map_err(j)?;
-        crash_hook("XENPCI_CRASH_BEFORE_STEP", step.n);
-        match step.action.perform(site) {
-            Ok(()) => {
-                journal.set(i, StepState::Done, None).map_err(j)?;
-                crash_hook("XENPCI_CRASH_AFTER_STEP", step.n);
-                progress(step.n, total, &step.action.to_string());
-            }
-            Err(e) => {
-                let msg = format!("step {} ({}) failed: {e}", step.n, step.action);
-                journal
-                    .set(i, StepState::Failed, Some(e.to_string()))
-                    .map_err(j)?;
-                return rollback(site, journal, Some(msg));
-            }
-        }
-    }
-    journal.status(FlowStatus::Done).map_err(j)?;
-    Ok(Outcome {
-        id: journal.record.id.clone(),
-        status: FlowStatus::Done,
-        failure: None,
-        undone: Vec::new(),
-        stuck: Vec::new(),
-    })
+    let steps = actions(journal);
+    let opts = engine::Options {
+        policy: UndoPolicy::StopAtFirstFailure,
+        progress,
+    };
+    let out = executor::execute(&steps, site, journal, &opts).map_err(j)?;
+    Ok(outcome(journal, out))
 }
 
 /// Undoes every step that is (or may be) done, last first.
@@ -201,50 +138,50 @@ pub fn rollback(
     journal: &mut Journal,
     failure: Option<String>,
 ) -> Result<Outcome, FlowError> {
-    journal.status(FlowStatus::RollingBack).map_err(j)?;
-    let mut undone = Vec::new();
-    let mut stuck = Vec::new();
-    for i in (0..journal.record.steps.len()).rev() {
-        let step = journal.record.steps[i].clone();
-        let needs = match step.state {
-            StepState::Planned | StepState::Undone => false,
-            StepState::Done | StepState::Undoing => true,
-            // may have happened in part: undo is conditional on what is found
-            StepState::Started | StepState::Failed => {
-                step.action.is_done(site).ok().flatten() != Some(false)
-            }
-        };
-        if !needs {
-            continue;
-        }
-        journal.set(i, StepState::Undoing, None).map_err(j)?;
-        match step.action.undo(site) {
-            Ok(()) => {
-                journal.set(i, StepState::Undone, None).map_err(j)?;
-                undone.push(format!("step {}: {}", step.n, step.action));
-            }
-            Err(e) => {
-                let msg = format!("undo of step {} ({}) failed: {e}", step.n, step.action);
-                journal
-                    .set(i, StepState::Undoing, Some(msg.clone()))
-                    .map_err(j)?;
-                stuck.push(msg);
-                // earlier steps stay done: undoing them out of order could lose a device
-                break;
-            }
-        }
-    }
-    let status = if stuck.is_empty() {
-        FlowStatus::RolledBack
-    } else {
-        FlowStatus::Stuck
-    };
-    journal.status(status).map_err(j)?;
-    Ok(Outcome {
+    let steps = actions(journal);
+    let opts = engine::Options::new(UndoPolicy::StopAtFirstFailure);
+    let out = executor::rollback(&steps, site, journal, None, &opts).map_err(j)?;
+    let mut o = outcome(journal, out);
+    o.failure = failure;
+    Ok(o)
+}
+
+fn actions(journal: &Journal) -> Vec<Action> {
+    journal
+        .record
+        .steps
+        .iter()
+        .map(|s| s.action.clone())
+        .collect()
+}
+
+fn outcome(journal: &Journal, out: engine::Outcome<FlowError>) -> Outcome {
+    Outcome {
         id: journal.record.id.clone(),
-        status,
-        failure,
-        undone,
-        stuck,
-    })
+        status: out.status,
+        undone: out.undone(),
+        stuck: out.stuck(),
+        failure: out.failure.map(|f| f.text),
+    }
+}
+
+/// A flow step on the change engine: the action's own perform, check and undo.
+impl engine::Step<Site<'_>> for Action {
+    type Error = FlowError;
+
+    fn describe(&self) -> String {
+        self.to_string()
+    }
+
+    fn perform(&self, site: &Site) -> Result<(), FlowError> {
+        Action::perform(self, site)
+    }
+
+    fn probe(&self, site: &Site) -> Probe {
+        Probe::from_check(self.is_done(site))
+    }
+
+    fn undo(&self, site: &Site) -> Result<(), FlowError> {
+        Action::undo(self, site)
+    }
 }

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::journal::FlowStatus;
+use super::journal::FlowStatus;
 
 use super::engine;
 use super::mapping::Mapping;

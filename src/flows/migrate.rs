@@ -31,6 +31,7 @@ use crate::xlcfg::{effective, xl_spec_parser, Document};
 
 use super::hotplug;
 use super::mapping::Mapping;
+pub use super::steps::explain_migrate_failure;
 use super::steps::{xe_get_pci, Action};
 use super::transport::{Site, Transport};
 use super::xl::Xl;
@@ -249,26 +250,6 @@ fn live_impossible(src: &Xl, kind: &str, req: &Request) -> Result<Option<String>
     )))
 }
 
-/// Explains a failed `xl migrate` by what xl printed, when xenpci knows the cause.
-pub fn explain_migrate_failure(e: FlowError) -> FlowError {
-    match e {
-        FlowError::Xl {
-            host,
-            command,
-            status,
-            stderr,
-        } if stderr.contains("Failed to enable logdirty") => FlowError::Xl {
-            host: host.clone(),
-            command,
-            status,
-            stderr: format!(
-                "{stderr}\n(why: Xen on {host} cannot track the guest's dirty memory — a PV guest needs a hypervisor built with shadow paging, `shadow` in `xl info` virt_caps; the guest keeps running on {host}; move it with --cold)"
-            ),
-        },
-        other => other,
-    }
-}
-
 /// Plans an xl move.
 pub fn plan_xl(site: &Site, req: &Request) -> Result<Plan, FlowError> {
     let src = Xl {
@@ -485,7 +466,7 @@ fn find_config(site: &Site, req: &Request) -> PathBuf {
     if let Some(c) = &req.config {
         return c.clone();
     }
-    let dirs = std::env::var("XENPCI_XL_CONFIG_DIRS").unwrap_or_else(|_| "/etc/xen".into());
+    let dirs = &crate::config::get().xl_config_dirs;
     let candidates: Vec<PathBuf> = dirs
         .split(':')
         .filter(|d| !d.is_empty())

@@ -1,12 +1,13 @@
 //! Flows over several commands and hosts: hotplug ([`hotplug`]), device mapping across hosts
 //! ([`mapping`]), migration with passthrough devices ([`migrate`]) and host evacuation
 //! ([`evacuate`]). Every command runs through a [`transport::Site`] (this host directly, other
-//! hosts over ssh or a template); multi-step flows are journaled ([`crate::journal`]) so they can
+//! hosts over ssh or a template); multi-step flows are journaled ([`journal`]) so they can
 //! be resumed or rolled back.
 
 pub mod engine;
 pub mod evacuate;
 pub mod hotplug;
+pub mod journal;
 pub mod mapping;
 pub mod migrate;
 pub mod saved;

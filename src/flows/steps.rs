@@ -247,7 +247,7 @@ impl Action {
             } => hotplug::attach(&Xl { site, host }, dom, spec, false).map(|_| ()),
             Action::XlMigrate { from, to, dom } => Xl { site, host: from }
                 .run(&migrate_args(dom, from, to))
-                .map_err(super::migrate::explain_migrate_failure),
+                .map_err(explain_migrate_failure),
             Action::XlShutdown {
                 host,
                 dom,
@@ -434,6 +434,26 @@ pub fn migrate_args<'a>(dom: &'a str, from: &str, to: &'a str) -> Vec<&'a str> {
 
 fn set_pci(site: &Site, vm: &VmUuid, v: Option<&str>) -> Result<(), FlowError> {
     Xe::new(site.runner).put_vm_pci(vm, v).map_err(xe_err)
+}
+
+/// Explains a failed `xl migrate` by what xl printed, when xenpci knows the cause.
+pub fn explain_migrate_failure(e: FlowError) -> FlowError {
+    match e {
+        FlowError::Xl {
+            host,
+            command,
+            status,
+            stderr,
+        } if stderr.contains("Failed to enable logdirty") => FlowError::Xl {
+            host: host.clone(),
+            command,
+            status,
+            stderr: format!(
+                "{stderr}\n(why: Xen on {host} cannot track the guest's dirty memory — a PV guest needs a hypervisor built with shadow paging, `shadow` in `xl info` virt_caps; the guest keeps running on {host}; move it with --cold)"
+            ),
+        },
+        other => other,
+    }
 }
 
 #[cfg(test)]

@@ -12,13 +12,27 @@ use crate::bounded_read;
 /// Fault injection for tests, compiled only with the `fault-injection` feature (tests/run.sh
 /// enables it; the packages are built without it): `XENPCI_FAIL_WRITE=<step>` makes that step of
 /// every atomic write fail with an I/O error (steps: `create`, `write`, `fsync`, `backup`,
-/// `rename`). It only ever makes a write fail, never succeed.
+/// `rename`); `<step>@N` only the Nth time the process reaches that step (the Nth atomic write,
+/// for every step but `backup`). It only ever makes a write fail, never succeed.
 #[cfg(feature = "fault-injection")]
 fn injected(step: &'static str) -> io::Result<()> {
-    match std::env::var("XENPCI_FAIL_WRITE") {
-        Ok(s) if s == step => Err(io::Error::other(format!("injected failure at {step}"))),
-        _ => Ok(()),
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static REACHED: AtomicUsize = AtomicUsize::new(0);
+    let Ok(spec) = std::env::var("XENPCI_FAIL_WRITE") else {
+        return Ok(());
+    };
+    let (name, nth) = match spec.split_once('@') {
+        Some((name, n)) => (name, n.parse::<usize>().ok()),
+        None => (spec.as_str(), None),
+    };
+    if name != step {
+        return Ok(());
     }
+    let count = REACHED.fetch_add(1, Ordering::SeqCst) + 1;
+    if nth.is_none_or(|n| n == count) {
+        return Err(io::Error::other(format!("injected failure at {step}")));
+    }
+    Ok(())
 }
 
 /// Without the `fault-injection` feature, no write step can be made to fail.

@@ -70,7 +70,7 @@ pub struct Outcome {
 /// and partial isolation groups (`with_group` adds the siblings) are refused unless `force`.
 pub fn hide(ctx: Ctx<'_>, bdfs: &[Bdf], opts: Options) -> Result<Outcome, HideError> {
     let verdict = policy::decide(
-        &Inventory::scan(ctx.root),
+        &crate::identity::guard::Checked::scan(ctx.root),
         &InUse::default(),
         &policy::Request {
             action: Action::Hide,

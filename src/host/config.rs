@@ -1,6 +1,7 @@
 //! [`ConfigSpace`]: the few facts xenpci reads from a function's PCI configuration space (the
 //! sysfs `config` file): header type, multifunction bit, secondary bus of bridges, the PCI Express
-//! capability (port type, FLR in DevCap), Advanced Features FLR, PM soft reset, ACS and SR-IOV.
+//! capability (port type, FLR in DevCap), Advanced Features FLR, PM soft reset, ACS, SR-IOV and the
+//! Device Serial Number (the strongest identity a function offers, [`crate::identity`]).
 //!
 //! Only the capability lists are walked; nothing else is interpreted. A short or malformed file
 //! yields whatever could be read (every walk is bounded), never a panic.
@@ -21,6 +22,8 @@ pub mod ext {
     pub const ACS: u16 = 0x000d;
     /// Single Root I/O Virtualization.
     pub const SRIOV: u16 = 0x0010;
+    /// Device Serial Number (a 64-bit EUI-64 the device keeps across slots and reboots).
+    pub const DSN: u16 = 0x0003;
 }
 
 /// PCIe device/port type (PCIe capability register bits 7:4).
@@ -160,6 +163,8 @@ pub struct ConfigSpace {
     pub acs: Option<(u16, u16)>,
     /// SR-IOV capability.
     pub sriov: Option<SriovCap>,
+    /// Device Serial Number capability's value (lower dword at +4, upper at +8).
+    pub serial: Option<u64>,
 }
 
 fn u8_at(b: &[u8], o: usize) -> Option<u8> {
@@ -266,6 +271,11 @@ impl ConfigSpace {
                             num_vfs: num,
                             vf_device: dev,
                         });
+                    }
+                }
+                ext::DSN => {
+                    if let (Some(lo), Some(hi)) = (u32_at(b, pos + 4), u32_at(b, pos + 8)) {
+                        self.serial = Some(((hi as u64) << 32) | lo as u64);
                     }
                 }
                 _ => {}

@@ -56,6 +56,8 @@ pub struct Func {
     pub boot_vga: Option<bool>,
     /// `reset_method` attribute (newer kernels).
     pub reset_method: Option<String>,
+    /// Device Serial Number capability (PCIe functions only).
+    pub serial: Option<u64>,
 }
 
 fn bdf(s: &str) -> Bdf {
@@ -85,6 +87,7 @@ impl Func {
             iommu_group: None,
             boot_vga: None,
             reset_method: None,
+            serial: None,
         }
     }
 
@@ -209,6 +212,12 @@ impl Func {
         self
     }
 
+    /// With a Device Serial Number capability (a PCIe function's EUI-64).
+    pub fn serial(mut self, dsn: u64) -> Func {
+        self.serial = Some(dsn);
+        self
+    }
+
     /// Writes a `reset_method` attribute.
     pub fn reset_method(mut self, methods: &str) -> Func {
         self.reset_method = Some(methods.to_string());
@@ -284,6 +293,9 @@ fn config_bytes_mf(f: &Func, multifunction: bool) -> Vec<u8> {
             v[0x16..0x18].copy_from_slice(&vf.to_le_bytes());
             // The payload starts at +4 (after the header): TotalVFs lands at +0x0e.
             ext_caps.push((ext::SRIOV, v));
+        }
+        if let Some(dsn) = f.serial {
+            ext_caps.push((ext::DSN, dsn.to_le_bytes().to_vec()));
         }
         let mut pos = 0x100;
         for (i, (id, payload)) in ext_caps.iter().enumerate() {

@@ -18,7 +18,8 @@ use crate::flows::FlowError;
 use crate::hide::apply::{self, Options, Outcome};
 use crate::hide::Ctx;
 use crate::host::xensource::Toolstack;
-use crate::host::{HostRoot, Inventory};
+use crate::host::HostRoot;
+use crate::identity::guard::Checked;
 use crate::pci::Bdf;
 use crate::policy::{self, Action, DeviceFacts, Holder, HostFacts, InUse, Refusal, Verdict};
 use crate::syntax::pci_spec::{parse_spec, SpecDefaults};
@@ -28,14 +29,29 @@ use crate::xlcfg::{xl_spec_parser, Document};
 
 /// `hide`: the policy for [`Action::Hide`], then the plan (see [`apply::hide`]).
 pub fn hide(ctx: Ctx<'_>, bdfs: &[Bdf], opts: Options) -> Result<Outcome, OpError> {
-    Ok(apply::hide(ctx, bdfs, opts)?)
+    let mut out = apply::hide(ctx, bdfs, opts)?;
+    remember(ctx, bdfs, &opts, true, &mut out);
+    Ok(out)
+}
+
+/// Records (hide) or forgets (unhide) the devices' identities once the change is confirmed
+/// ([`super::verify::record_hide`]).
+fn remember(ctx: Ctx<'_>, bdfs: &[Bdf], opts: &Options, hide: bool, out: &mut Outcome) {
+    let done = out.result.as_ref().is_some_and(|r| r.ok);
+    if done && !opts.dry_run {
+        if let Some(w) = super::verify::record_hide(ctx, bdfs, opts, out.method, hide) {
+            out.warnings.push(w);
+        }
+    }
 }
 
 /// `unhide`: who uses the devices (running domains, XAPI VMs), the policy for
 /// [`Action::TakeBack`], then the plan.
 pub fn unhide(ctx: Ctx<'_>, bdfs: &[Bdf], opts: Options) -> Result<Outcome, OpError> {
     let in_use = facts::local(ctx.root, ctx.runner);
-    Ok(apply::unhide(ctx, bdfs, opts, &in_use)?)
+    let mut out = apply::unhide(ctx, bdfs, opts, &in_use)?;
+    remember(ctx, bdfs, &opts, false, &mut out);
+    Ok(out)
 }
 
 /// What an attach did, and what was forced.
@@ -61,7 +77,29 @@ pub fn assign(
     if !req.add.is_empty() {
         facts::running_domains(runner, &mut req.in_use);
     }
-    Ok(crate::xapi::assign::edit(xe, root, &req, progress)?)
+    let report = crate::xapi::assign::edit(xe, root, &req, progress)?;
+    if report.changed && !report.dry_run {
+        let removed: Vec<Bdf> = if req.remove_all {
+            report
+                .before
+                .as_deref()
+                .map(|v| {
+                    crate::syntax::xapi_pci::parse(v)
+                        .devices
+                        .iter()
+                        .filter_map(|d| d.addr.bdf())
+                        .collect()
+                })
+                .unwrap_or_default()
+        } else {
+            req.remove.clone()
+        };
+        let vm = report.vm.uuid.to_string();
+        if let Some(w) = super::verify::record_assign(root, &vm, &req.add, &removed) {
+            progress(&format!("warning: {w}"));
+        }
+    }
+    Ok(report)
 }
 
 /// `detach DOM BDF` (nothing to do when it is not attached).
@@ -105,7 +143,7 @@ pub fn attach(
 static NO_HOST_FACTS: BTreeMap<Bdf, DeviceFacts> = BTreeMap::new();
 
 /// The host facts an inventory gives, or none.
-fn host_facts(inv: &Option<Inventory>) -> &dyn HostFacts {
+fn host_facts(inv: &Option<Checked>) -> &dyn HostFacts {
     match inv {
         Some(i) => i,
         None => &NO_HOST_FACTS,
@@ -145,9 +183,9 @@ fn domain_holder(d: &DomainInfo) -> [Holder; 1] {
 /// What an attach on `xl.host` is decided from: this host's inventory when `xl.host` is this
 /// host (dom0's own devices, bridges, groups; `None` elsewhere, with a note in the facts that
 /// they were not checked), and who uses what (running domains per `xl list -l`, XAPI VMs).
-fn attach_facts(xl: &Xl) -> (Option<Inventory>, InUse) {
+fn attach_facts(xl: &Xl) -> (Option<Checked>, InUse) {
     let local = xl.site.is_local(xl.host);
-    let inv = local.then(|| Inventory::scan(&xl.site.root));
+    let inv = local.then(|| Checked::scan(&xl.site.root));
     let mut in_use = InUse::default();
     let cmd = xl.site.xl(xl.host, &["list", "-l"]).to_string();
     facts::record_xl(
@@ -269,7 +307,7 @@ pub fn xlcfg_add_pci(
         return Ok(Verdict::default());
     };
     let (target, in_use, _) = xlcfg_facts(root, runner, file, doc)?;
-    let v = decide_give(&Inventory::scan(root), &in_use, &[bdf], &target, force);
+    let v = decide_give(&Checked::scan(root), &in_use, &[bdf], &target, force);
     Ok(v.into_result("add", &format!(" to {}", file.display()))?)
 }
 
@@ -283,7 +321,7 @@ pub fn xlcfg_review(
 ) -> Result<Verdict, OpError> {
     let (target, in_use, devices) = xlcfg_config_facts(root, runner, file, cfg)?;
     Ok(decide_give(
-        &Inventory::scan(root),
+        &Checked::scan(root),
         &in_use,
         &devices,
         &target,

@@ -4,17 +4,21 @@
 //! [`OpError`] with a [`Kind`] (which decides the exit status and the plugin fault), the failing
 //! input, and the override that would apply, as data.
 //!
+//! * [`apply`]: desired state — `apply FILE`, `export`.
 //! * [`check`]: the preflight with the policy's verdict.
 //! * [`facts`]: who uses which device (xl, xe, xl.cfg).
 //! * [`give`]: hide, unhide, attach, xl.cfg add-pci.
 //! * [`hidden`]: the hidden state with the method given or detected.
 //! * [`list`]: which functions `list` selects (`-d`, `-s`).
+//! * [`verify`]: device identities — `verify [--repair]`, `adopt`, and what hide records.
 
+pub mod apply;
 pub mod check;
 pub mod facts;
 pub mod give;
 pub mod hidden;
 pub mod list;
+pub mod verify;
 
 use serde::Serialize;
 
@@ -77,13 +81,15 @@ impl Kind {
     /// The kind of an assign error.
     pub fn of_assign(e: &AssignError) -> Kind {
         match e {
+            // a step failed and was rolled back: the step's error says what kind
+            AssignError::RolledBack { source, .. } => Kind::of_assign(source),
             AssignError::Policy(_) => Kind::Refused,
             AssignError::Xe(XeError::NoSuchVm { .. } | XeError::AmbiguousVm { .. }) => {
                 Kind::BadInput
             }
             e if e.is_refusal() => Kind::Refused,
             e if e.is_refusal_or_failure() => Kind::Failed,
-            AssignError::Xe(_) | AssignError::Lock(_) => Kind::ToolFailed,
+            AssignError::Xe(_) | AssignError::Lock(_) | AssignError::Journal(_) => Kind::ToolFailed,
             _ => Kind::BadInput,
         }
     }
@@ -146,6 +152,9 @@ pub enum OpError {
     /// An xl.cfg edit.
     #[error(transparent)]
     Edit(#[from] crate::xlcfg::EditError),
+    /// The identity state file.
+    #[error(transparent)]
+    State(#[from] crate::identity::StateError),
 }
 
 impl OpError {
@@ -157,6 +166,8 @@ impl OpError {
             OpError::Hide(e) => Kind::of_hide(e),
             OpError::Flow(e) => Kind::of_flow(e),
             OpError::Assign(e) => Kind::of_assign(e),
+            OpError::State(crate::identity::StateError::Write(_)) => Kind::Failed,
+            OpError::State(_) => Kind::BadInput,
         }
     }
 

@@ -59,6 +59,9 @@ pub struct DeviceFacts {
     pub group: Vec<Bdf>,
     /// Bound to pciback now.
     pub hidden: bool,
+    /// The identity state records another device at this BDF: why, in words
+    /// ([`crate::identity::guard`]).
+    pub not_recorded: Option<String>,
 }
 
 /// A source of device facts.
@@ -85,6 +88,7 @@ impl HostFacts for Inventory {
                 .copied()
                 .collect(),
             hidden: f.driver_state() == DriverState::Pciback,
+            not_recorded: None,
         }
     }
 }
@@ -112,6 +116,11 @@ pub enum Reason {
         /// The members not in the request nor with the same guest.
         missing: Vec<Bdf>,
     },
+    /// It is not the device xenpci recorded at this BDF (renumbered).
+    NotTheRecordedDevice {
+        /// What is there and what was recorded.
+        why: String,
+    },
     /// A guest uses it.
     InUse {
         /// Who.
@@ -138,6 +147,7 @@ impl fmt::Display for Reason {
                 join(missing),
                 if missing.len() == 1 { "it" } else { "them" }
             ),
+            Reason::NotTheRecordedDevice { why } => write!(f, "renumbered: {why}"),
             Reason::InUse { holder } => write!(f, "in use: {holder}"),
         }
     }
@@ -290,6 +300,9 @@ pub fn decide(host: &dyn HostFacts, in_use: &InUse, req: &Request<'_>) -> Verdic
             }
             if f.bridge {
                 reasons.push(Reason::Bridge);
+            }
+            if let Some(why) = &f.not_recorded {
+                reasons.push(Reason::NotTheRecordedDevice { why: why.clone() });
             }
             let mut missing = Vec::new();
             for s in &f.group {

@@ -6,6 +6,7 @@
 pub mod assign;
 pub mod dom0;
 pub mod output;
+mod reading;
 pub mod verify;
 mod xe;
 

@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 
-use super::assign::reading;
+use super::reading::reading;
 use super::xe::Xe;
 use crate::host::HostRoot;
 use crate::ids::{DomId, VmUuid};

@@ -129,6 +129,18 @@ impl Scenario {
         String::from_utf8_lossy(&o.stdout).trim().to_string()
     }
 
+    /// The mock xe with this scenario's state.
+    pub fn xe(&self, args: &[&str]) -> Run {
+        let mut c = Command::new(xenpci_testkit::bins::xe());
+        self.base(&mut c);
+        let o = c.args(args).output().unwrap();
+        Run {
+            code: o.status.code(),
+            stdout: String::from_utf8_lossy(&o.stdout).into(),
+            stderr: String::from_utf8_lossy(&o.stderr).into(),
+        }
+    }
+
     pub fn with_state(state: serde_json::Value) -> Scenario {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
@@ -180,7 +192,8 @@ impl Scenario {
             .env_remove("XL_MOCK_FAIL")
             .env_remove("XE_MOCK_FAIL")
             .env_remove("XL_MOCK_XENSTORE")
-            .env_remove("XENPCI_CRASH_AFTER_STEP");
+            .env_remove("XENPCI_CRASH_AFTER_STEP")
+            .env_remove("XENPCI_CRASH_BEFORE_STEP");
         for (k, v) in &self.extra_env {
             cmd.env(k, v);
         }

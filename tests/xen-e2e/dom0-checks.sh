@@ -186,7 +186,7 @@ c_resume_after_kill() {
   while [ $n -lt 200 ] && ! xenpci status 2>/dev/null | grep -qi 'domU'; do sleep 0.1; n=$((n + 1)); done
   kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
   run xenpci resume
-  [ "$RC" -eq 0 ] || fail "xenpci resume exited $RC: $(first_line "$ERR")" || return
+  [ "$RC" -eq 0 ] || fail "xenpci resume exited $RC: $(first_line "$ERR") / stdout: $(printf "%s" "$OUT" | tail -n 2 | tr "\n" " ")" || return
   xl domid domU >/dev/null 2>&1 || fail "domU is not running after resume" || return
   [ "$(xl pci-list domU | grep -c "$SAS")" = 1 ] || fail "domU does not hold $SAS exactly once after resume" || return
   DETAIL="killed after $((n / 10)) s, resume ended with domU running holding $SAS once"

@@ -52,7 +52,9 @@ SCRIPT=$(sed -n 's/.*e2escript=\([^ ]*\).*/\1/p' /proc/cmdline)
 if [ -n "$SCRIPT" ]; then
   /bin/bash "/e2e/$SCRIPT" 2>&1
   if [ -n "$PERSIST" ]; then
-    (cd / && tar -cf "$PERSIST" etc/modprobe.d) && echo "E2E: saved /etc/modprobe.d to $PERSIST"
+    # /etc/modprobe.d (the persistent hide) and /var/lib/xenpci (the identities xenpci recorded)
+    mkdir -p /var/lib/xenpci
+    (cd / && tar -cf "$PERSIST" etc/modprobe.d var/lib/xenpci) && echo "E2E: saved /etc/modprobe.d and /var/lib/xenpci to $PERSIST"
   fi
   echo "E2E: BOOT-DONE uptime=$(cut -d' ' -f1 /proc/uptime)"
   sync; poweroff -f

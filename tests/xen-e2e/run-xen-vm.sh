@@ -31,7 +31,7 @@ DISK=()
 [ -n "${PERSIST_IMG:-}" ] && DISK=(-drive "file=$PERSIST_IMG,format=raw,if=none,id=persist" -device virtio-blk-pci,drive=persist)
 CMD=(qemu-system-x86_64 "${ACC[@]}" "${MACH[@]}" -m "$MEM" -smp "$SMP"
   -display none -monitor none -serial stdio -no-reboot -nic none
-  -device mptsas1068,id=sas0 -device e1000,id=nic1
+  -device "mptsas1068,id=sas0${SAS_ADDR:+,addr=$SAS_ADDR}" -device "e1000,id=nic1${NIC_ADDR:+,addr=$NIC_ADDR}"
   -device pcie-root-port,id=rp1,chassis=1,slot=1 -device e1000e,bus=rp1,id=nic2
   "${DISK[@]}"
   -kernel "$LAB/xen" -append "$XENARGS"

@@ -25,7 +25,7 @@ main() {
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 export LAB=${XENPCI_E2E_DIR:-/tmp/xenpci-e2e}
-BOOTS=${XENPCI_E2E_BOOTS:-main reboot amd}
+BOOTS=${XENPCI_E2E_BOOTS:-main reboot renumber amd}
 IOMMU_ON=${XENPCI_E2E_IOMMU:-intel}
 BOOT_TIMEOUT=${XENPCI_E2E_TIMEOUT:-600}
 SMP=${XENPCI_E2E_SMP:-1}
@@ -37,6 +37,7 @@ die() { echo "xen-e2e: error: $*" >&2; echo "0 passed, 1 failed"; exit 1; }
 
 # boot_spec NAME: sets IOMMU, XEN_IOMMU (Xen's iommu= option), DOM0_EXTRA, SCRIPT for one boot.
 boot_spec() {
+  SLOTS=""
   case $1 in
     main)   IOMMU=$IOMMU_ON; XEN_IOMMU="iommu=verbose"; SCRIPT=dom0-checks.sh
             DOM0_EXTRA="labmodprobe=1 e2epersist=1"
@@ -46,13 +47,17 @@ boot_spec() {
             DOM0_EXTRA="labmodprobe=1 e2epersist=1" ;;
     # the main checks again with the other IOMMU flavour (AMD-Vi: the IOMMU takes 00:02.0, devices
     # shift by one); no persistence, so it does not disturb main -> reboot
+    # The HBA and the e1000 swap slots (FINDINGS §G): the hide list saved by the earlier boots
+    # names the HBA's old BDF, where the e1000 now sits.
+    renumber) IOMMU=$IOMMU_ON; XEN_IOMMU="iommu=verbose"; SCRIPT=dom0-checks-renumber.sh
+            DOM0_EXTRA="labmodprobe=1 e2epersist=1"; SLOTS="SAS_ADDR=0x3 NIC_ADDR=0x2" ;;
     amd)    IOMMU=amd; XEN_IOMMU="iommu=verbose"; SCRIPT=dom0-checks.sh; DOM0_EXTRA="labmodprobe=1" ;;
     # dom0 reliability on this CPU model (README "CPU model"); not in the default set
     stress) IOMMU=$IOMMU_ON; XEN_IOMMU="iommu=verbose"; SCRIPT=dom0-checks-stress.sh; DOM0_EXTRA="" ;;
     *) return 1 ;;
   esac
 }
-for b in $BOOTS; do boot_spec "$b" || die "unknown boot '$b' in XENPCI_E2E_BOOTS (known: main reboot amd stress)"; done
+for b in $BOOTS; do boot_spec "$b" || die "unknown boot '$b' in XENPCI_E2E_BOOTS (known: main reboot renumber amd stress)"; done
 
 # ---------- 1. packages (Debian 12) ----------
 PKGS=(qemu-system-x86 xen-utils-4.17 xenstore-utils pciutils busybox-static cpio gzip kmod jq)
@@ -110,7 +115,8 @@ for b in $BOOTS; do
   boot_spec "$b"
   say "boot '$b': CPU=$CPU, IOMMU=$IOMMU, Xen $XEN_IOMMU, dom0 $DOM0_EXTRA, /e2e/$SCRIPT"
   TB=$(date +%s.%N)
-  ACCEL=tcg TCG_CPU=$CPU IOMMU=$IOMMU TIMEOUT=$BOOT_TIMEOUT MEM=2048 SMP=$SMP TAG=$b PERSIST_IMG=$LAB/persist.img \
+  # shellcheck disable=SC2086 # SLOTS is a list of NAME=VALUE words
+  env $SLOTS ACCEL=tcg TCG_CPU=$CPU IOMMU=$IOMMU TIMEOUT=$BOOT_TIMEOUT MEM=2048 SMP=$SMP TAG=$b PERSIST_IMG=$LAB/persist.img \
     XENARGS="console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all dom0_mem=768M,max:768M dom0_max_vcpus=$SMP $XEN_IOMMU noreboot smap=0 smep=0" \
     DOM0ARGS="console=hvc0 earlyprintk=xen loglevel=6 e2eboot=$b e2escript=$SCRIPT $DOM0_EXTRA${XENPCI_E2E_STRICT:+ e2estrict=1}" \
     bash "$HERE/run-xen-vm.sh" 2>/dev/null | sed 's/^/  /'

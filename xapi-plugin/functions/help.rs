@@ -56,6 +56,12 @@ const METHOD: Arg = arg(
     false,
     "xen-cmdline, xapi, grub, extlinux or modprobe (default: detected)",
 );
+const PATH: Arg = arg("path", true, "the desired-state file on this host");
+const REPAIR: Arg = arg(
+    "repair",
+    false,
+    "true: move the hide list and VM entries of a moved device to its new BDF",
+);
 const LIVE: Arg = arg("live", false, "xl or sysfs (default: xl when found)");
 
 /// Every function.
@@ -110,6 +116,27 @@ pub const HELP: &[Help] = &[
         doc: "which functions are hidden now and after the next boot (`xenpci hidden --json`)",
         args: &[METHOD],
         result: "{...}",
+        faults: &["XENPCI_FAILED"],
+    },
+    Help {
+        name: "verify",
+        doc: "is every device xenpci hid or assigned still the recorded device at its BDF; gives a wrongly hidden function back to dom0, blocks VMs naming a moved device, and with repair moves the places to the new BDF (`xenpci verify --json`)",
+        args: &[REPAIR, DRY_RUN],
+        result: "{\"ok\": bool, \"changed\": bool, \"devices\": [...]}",
+        faults: &["XENPCI_FAILED", "XENPCI_INVALID_ARGUMENT"],
+    },
+    Help {
+        name: "apply",
+        doc: "make the host match a desired-state file (devices by identity; `xenpci apply --json`)",
+        args: &[PATH, DRY_RUN],
+        result: "{\"changed\": bool, \"devices\": [...]}",
+        faults: &["XENPCI_REFUSED", "XENPCI_FAILED", "XENPCI_INVALID_ARGUMENT"],
+    },
+    Help {
+        name: "export",
+        doc: "the host's passthrough state as a desired-state file, TOML in a JSON string (`xenpci export`)",
+        args: &[],
+        result: "\"schema = 1 ...\"",
         faults: &["XENPCI_FAILED"],
     },
     Help {

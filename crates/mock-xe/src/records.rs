@@ -189,6 +189,7 @@ pub fn fields(state: &State, o: Obj) -> Vec<Field> {
                 ),
                 Field::text("affinity", Rw, host_ref(state, vm.affinity.as_deref())),
                 Field::map("other-config", Mrw, &vm.other_config),
+                Field::map("blocked-operations", Mrw, &vm.blocked_operations),
                 Field::text("dom-id", Ro, vm.domid.to_string()),
             ]
         }
@@ -309,6 +310,7 @@ pub fn lookup<'a>(fs: &'a [Field], name: &str) -> Result<&'a Field, XeError> {
 pub fn map_mut<'a>(state: &'a mut State, o: Obj, name: &str) -> Option<&'a mut OrderedMap> {
     match (o, name) {
         (Obj::Vm(i), "other-config") => Some(&mut state.vms[i].other_config),
+        (Obj::Vm(i), "blocked-operations") => Some(&mut state.vms[i].blocked_operations),
         (Obj::Host(i), "other-config") => Some(&mut state.hosts[i].other_config),
         (Obj::Pci(h, d), "other-config") => Some(&mut state.hosts[h].devices[d].other_config),
         _ => None,

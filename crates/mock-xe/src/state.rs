@@ -242,6 +242,10 @@ pub struct Vm {
     pub hvm: bool,
     #[serde(rename = "other-config", default)]
     pub other_config: OrderedMap,
+    /// Operations refused with OPERATION_BLOCKED (xapi_vm_lifecycle's check of
+    /// `blocked_operations`), operation name → the reason code given back.
+    #[serde(rename = "blocked-operations", default)]
+    pub blocked_operations: OrderedMap,
     #[serde(default = "default_domid")]
     pub domid: i64,
     /// BDFs plugged into the running domain, in plug order (empty when halted).

@@ -57,6 +57,18 @@ pub enum Command {
     /// Take PCI functions back from an XAPI VM.
     #[command(after_help = commands::examples::UNASSIGN)]
     Unassign(commands::unassign::UnassignArgs),
+    /// Is every device xenpci hid or assigned still the same device at its BDF? (--repair)
+    #[command(after_help = commands::examples::VERIFY)]
+    Verify(commands::verify::VerifyArgs),
+    /// Make the host match a desired-state file (devices by identity: hidden, VM, xl.cfg).
+    #[command(after_help = commands::examples::APPLY)]
+    Apply(commands::apply::ApplyArgs),
+    /// Write the host's passthrough state as a desired-state file for `apply`.
+    #[command(after_help = commands::examples::EXPORT)]
+    Export(commands::apply::ExportArgs),
+    /// Record the identity of the devices already hidden or assigned on this host.
+    #[command(after_help = commands::examples::ADOPT)]
+    Adopt(commands::verify::AdoptArgs),
     /// Every XAPI VM's PCI functions, flagging duplicates and unhidden devices (exit 1 if any).
     #[command(after_help = commands::examples::ASSIGNED)]
     Assigned(commands::assigned::AssignedArgs),
@@ -145,7 +157,11 @@ fn main() -> ExitCode {
     xenpci::exec::confine_to_root(cli.globals.unchecked_root().dir());
     if matches!(
         cli.command,
-        Command::Hide(_) | Command::Unhide(_) | Command::Flows(_)
+        Command::Hide(_)
+            | Command::Unhide(_)
+            | Command::Flows(_)
+            | Command::Assign(_)
+            | Command::Unassign(_)
     ) {
         // SIGINT/SIGTERM stop a change between its steps, rolled back and still reported.
         if let Err(e) = xenpci::interrupt::install() {
@@ -166,6 +182,10 @@ fn main() -> ExitCode {
         Command::Unassign(a) => commands::unassign::run(a, &cli.globals),
         Command::Assigned(a) => commands::assigned::run(a, &cli.globals),
         Command::Pool(c) => commands::pool::run(c, &cli.globals),
+        Command::Verify(a) => commands::verify::run_verify(a, &cli.globals),
+        Command::Adopt(a) => commands::verify::run_adopt(a, &cli.globals),
+        Command::Apply(a) => commands::apply::run_apply(a, &cli.globals),
+        Command::Export(a) => commands::apply::run_export(a, &cli.globals),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "xenpci", &mut output::Stdout);

@@ -16,14 +16,14 @@ pub mod xen_cmdline;
 use std::fmt;
 use std::str::FromStr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::hide_param::{Change, HideList};
 use super::{Ctx, HideError};
 use crate::plan::Plan;
 
 /// A persistent hiding method.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Method {
     /// `/opt/xensource/libexec/xen-cmdline --get-dom0 / --set-dom0` (XCP-ng, XenServer 7+).

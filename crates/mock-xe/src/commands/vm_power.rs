@@ -195,6 +195,13 @@ pub fn start(c: &mut Ctx) -> Result<Next, XeError> {
         None => None,
     };
     do_vm_op(c, true, &["on", "paused", "progress"], &mut |state, vm| {
+        // xapi checks blocked_operations before the power state.
+        if let Some(code) = state.vms[vm].blocked_operations.get("start") {
+            return Err(XeError::api(
+                "OPERATION_BLOCKED",
+                &[&state.vms[vm].handle(), code],
+            ));
+        }
         check_power(state, vm, &["halted"])?;
         let host = match on {
             Some(h) => h,

@@ -49,6 +49,9 @@ pub struct AssignArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Where the edit's journal is kept for `xenpci resume` (default ROOT/var/lib/xenpci).
+    #[arg(long, env = "XENPCI_STATE_DIR")]
+    pub state_dir: Option<std::path::PathBuf>,
 }
 
 /// Runs `xenpci assign`.
@@ -62,6 +65,7 @@ pub fn run(a: AssignArgs, g: &Globals) -> anyhow::Result<ExitCode> {
         rewrite_misread: a.rewrite_misread,
         restart: a.restart,
         dry_run: a.dry_run,
+        state_dir: a.state_dir,
         ..EditRequest::default()
     };
     run_edit(&req, a.json, g)
@@ -72,7 +76,11 @@ pub fn run_edit(req: &EditRequest, json: bool, g: &Globals) -> anyhow::Result<Ex
     let runner = SystemRunner;
     let xe = Xe::new(&runner);
     let root = g.host_root()?;
-    let report = match xenpci::ops::give::assign(&xe, &root, &runner, req, &mut |line| {
+    let mut req = req.clone();
+    if req.state_dir.is_none() {
+        req.state_dir = Some(xenpci::journal::default_state_dir(&root));
+    }
+    let report = match xenpci::ops::give::assign(&xe, &root, &runner, &req, &mut |line| {
         eprintln!("xenpci: {line}")
     }) {
         Ok(r) => r,

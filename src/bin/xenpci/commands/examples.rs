@@ -67,6 +67,23 @@ pub const HIDDEN: &str = "Examples:
   xenpci hidden --method extlinux    # read that method's list
   xenpci hidden --json               # as JSON";
 
+pub const VERIFY: &str = "Examples:
+  xenpci verify                      # is each hidden/assigned device still the one at its BDF?
+  xenpci verify --repair --dry-run   # what --repair would move to the new BDFs
+  xenpci verify --repair --json      # move hide list and VM entries; ok/changed for scripts";
+
+pub const APPLY: &str = "Examples:
+  xenpci apply host.toml --dry-run   # what would change to match the file
+  xenpci apply host.toml --json      # converge; `changed` says whether anything was done";
+
+pub const EXPORT: &str = "Examples:
+  xenpci export                      # the host's passthrough state, devices by identity (TOML)
+  xenpci export -o host.toml         # into a file (atomic, with a backup) to edit and apply";
+
+pub const ADOPT: &str = "Examples:
+  xenpci adopt --dry-run             # which hidden/assigned devices would be recorded
+  xenpci adopt                       # record them (run while the devices are where they belong)";
+
 pub const ASSIGN: &str = "Examples:
   xenpci assign 05:00.0 --vm ceph-osd-1 --restart --dry-run   # the exact xe commands
   xenpci assign 05:00.0 --vm ceph-osd-1 --restart             # write, restart the VM, verify

@@ -93,10 +93,10 @@ pub enum FlowCmd {
     /// Attach devices saved by detach-all again (mapped to this host's devices with --map).
     #[command(after_help = super::examples::REATTACH)]
     Reattach(Box<ReattachArgs>),
-    /// Finish or roll back half-done flows (after a crash).
+    /// Finish or roll back half-done flows and assign/unassign edits (after a crash).
     #[command(after_help = super::examples::RESUME)]
     Resume(Box<ResumeArgs>),
-    /// Show half-done flows.
+    /// Show half-done flows and assign/unassign edits.
     #[command(after_help = super::examples::STATUS)]
     Status(Box<StatusArgs>),
     /// Move every VM off a host, N at a time.
@@ -436,18 +436,52 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
                     eprintln!("xenpci: {said}");
                 }
             }
-            let ids: Vec<String> = match &a.id {
-                Some(id) => vec![id.clone()],
-                None => Journal::list(&dir)?
-                    .into_iter()
-                    .filter(|r| !r.status.is_final())
-                    .map(|r| r.id)
-                    .collect(),
+            // assign/unassign journal their edits as changes (engine::change), apart from flows
+            let is_change = |id: &str| xenpci::engine::change::path_of(&dir, id).exists();
+            let (changes, ids): (Vec<String>, Vec<String>) = match &a.id {
+                Some(id) if is_change(id) => (vec![id.clone()], vec![]),
+                Some(id) => (vec![], vec![id.clone()]),
+                None => (
+                    xenpci::engine::change::list(&dir)?
+                        .into_iter()
+                        .filter(|r| !r.status.is_final())
+                        .map(|r| r.id)
+                        .collect(),
+                    Journal::list(&dir)?
+                        .into_iter()
+                        .filter(|r| !r.status.is_final())
+                        .map(|r| r.id)
+                        .collect(),
+                ),
             };
-            if ids.is_empty() {
+            if ids.is_empty() && changes.is_empty() {
                 outln!("no half-done flow in {}", dir.display());
             }
             let mut worst = ExitCode::SUCCESS;
+            let xe = xenpci::xapi::Xe::new(site.runner);
+            for id in changes {
+                let r = match xenpci::xapi::assign::resume(
+                    &xe,
+                    &site.root,
+                    &dir,
+                    &id,
+                    a.rollback,
+                    &mut |line| eprintln!("xenpci: {line}"),
+                ) {
+                    Ok(r) => r,
+                    Err(e) => return Ok(super::report_op_error(&e.into(), a.opts.json)),
+                };
+                let o = engine::Outcome {
+                    id: r.id,
+                    status: r.status,
+                    failure: r.failure,
+                    undone: r.undone,
+                    stuck: r.stuck,
+                };
+                if print_outcome_of("change", &o, a.opts.json)? != ExitCode::SUCCESS {
+                    worst = ExitCode::from(1);
+                }
+            }
             for id in ids {
                 let o = engine::resume(&site, &dir, &id, a.rollback)?;
                 if print_outcome(&o, a.opts.json)? != ExitCode::SUCCESS {
@@ -470,18 +504,87 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
             let interrupted = |f: &xenpci::journal::FlowRecord| {
                 f.status != xenpci::journal::FlowStatus::Stuck && needs_resume(f)
             };
-            let needs_resume = flows.iter().any(needs_resume);
+            let changes: Vec<_> = xenpci::engine::change::list(&dir)?
+                .into_iter()
+                .filter(|r| a.all || !r.status.is_final())
+                .collect();
+            let change_needs_resume = |c: &xenpci::engine::change::ChangeRecord<_>| {
+                !c.status.is_final() && !xenpci::engine::change::is_held(&dir, &c.id)
+            };
+            // hide/unhide's journal of its two boot files: left by a run killed between them
+            // (unless a run holds the hide lock now); `resume` rolls the files back
+            let hide = g.host_root().ok().and_then(|root| {
+                xenpci::plan_journal::pending(&root)
+                    .filter(|_| !xenpci::engine::disk::is_held(&xenpci::hide::lock_path(&root)))
+            });
+            let needs_resume = flows.iter().any(needs_resume)
+                || changes.iter().any(change_needs_resume)
+                || hide.is_some();
             let code = if needs_resume {
                 ExitCode::from(1)
             } else {
                 ExitCode::SUCCESS
             };
             if a.json {
-                outln!("{}", serde_json::to_string_pretty(&flows)?);
+                // the changes (assign/unassign) follow the flows, in the same array
+                let mut all: Vec<serde_json::Value> = flows
+                    .iter()
+                    .map(serde_json::to_value)
+                    .collect::<Result<_, _>>()?;
+                for c in &changes {
+                    all.push(serde_json::to_value(c)?);
+                }
+                if let Some(title) = &hide {
+                    all.push(serde_json::json!({"kind": "hide", "title": title,
+                        "journal": xenpci::plan_journal::PATH, "status": "interrupted"}));
+                }
+                outln!("{}", serde_json::to_string_pretty(&all)?);
                 return Ok(code);
             }
-            if flows.is_empty() {
+            if flows.is_empty() && changes.is_empty() && hide.is_none() {
                 outln!("no half-done flow in {}", dir.display());
+            }
+            if let Some(title) = &hide {
+                outln!(
+                    "{}  {title}  interrupted (run `xenpci resume`: it puts the boot files back)",
+                    xenpci::plan_journal::PATH
+                );
+            }
+            for c in &changes {
+                let done = c
+                    .steps
+                    .iter()
+                    .filter(|s| s.state == xenpci::journal::StepState::Done)
+                    .count();
+                let status = if c.status != FlowStatus::Stuck && change_needs_resume(c) {
+                    "interrupted (run `xenpci resume`, or `xenpci resume --rollback`)".to_string()
+                } else {
+                    format!("{:?}", c.status)
+                };
+                outln!(
+                    "{}  {} {}  {status}  {done}/{} steps done",
+                    c.id,
+                    c.kind,
+                    c.title,
+                    c.steps.len()
+                );
+                for st in c.steps.iter().filter(|s| {
+                    !matches!(
+                        s.state,
+                        xenpci::journal::StepState::Done | xenpci::journal::StepState::Planned
+                    )
+                }) {
+                    outln!(
+                        "    step {} {:?}: {}{}",
+                        st.n,
+                        st.state,
+                        st.what,
+                        st.error
+                            .as_deref()
+                            .map(|e| format!(" ({e})"))
+                            .unwrap_or_default()
+                    );
+                }
             }
             for f in &flows {
                 let done = f
@@ -602,13 +705,18 @@ fn run_plan(
 }
 
 fn print_outcome(o: &engine::Outcome, json: bool) -> anyhow::Result<ExitCode> {
+    print_outcome_of("flow", o, json)
+}
+
+/// Prints how a flow or a change (`noun`) ended.
+fn print_outcome_of(noun: &str, o: &engine::Outcome, json: bool) -> anyhow::Result<ExitCode> {
     if json {
         report!("{}", serde_json::to_string_pretty(o)?);
     } else {
         match o.status {
-            FlowStatus::Done => report!("flow {}: done", o.id),
+            FlowStatus::Done => report!("{noun} {}: done", o.id),
             FlowStatus::RolledBack => {
-                report!("flow {}: rolled back", o.id);
+                report!("{noun} {}: rolled back", o.id);
                 if let Some(f) = &o.failure {
                     report!("  because {f}");
                 }
@@ -617,7 +725,7 @@ fn print_outcome(o: &engine::Outcome, json: bool) -> anyhow::Result<ExitCode> {
                 }
             }
             s => {
-                report!("flow {}: {s:?}", o.id);
+                report!("{noun} {}: {s:?}", o.id);
                 for u in &o.stuck {
                     report!("  {u}");
                 }

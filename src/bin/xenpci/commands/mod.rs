@@ -1,6 +1,7 @@
 //! One module per subcommand, each with its clap arguments and a `run` returning the exit code.
 //! Shared here: the global options (host root, verbosity).
 
+pub mod apply;
 pub mod assign;
 pub mod assigned;
 pub mod check;
@@ -13,6 +14,7 @@ pub mod list;
 pub mod pool;
 pub mod spec;
 pub mod unassign;
+pub mod verify;
 pub mod xapi_pci;
 pub mod xlcfg;
 

@@ -39,6 +39,9 @@ pub struct UnassignArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Where the edit's journal is kept for `xenpci resume` (default ROOT/var/lib/xenpci).
+    #[arg(long, env = "XENPCI_STATE_DIR")]
+    pub state_dir: Option<std::path::PathBuf>,
 }
 
 /// Runs `xenpci unassign`.
@@ -50,6 +53,7 @@ pub fn run(a: UnassignArgs, g: &Globals) -> anyhow::Result<ExitCode> {
         rewrite_misread: a.rewrite_misread,
         restart: a.restart,
         dry_run: a.dry_run,
+        state_dir: a.state_dir,
         ..EditRequest::default()
     };
     super::assign::run_edit(&req, a.json, g)
