@@ -118,10 +118,17 @@ impl Tool {
         }
     }
 
-    /// Where the program is: the override variable, else PATH, else its usual install path.
+    /// Where the program is: the override variable (read into [`crate::config::Config`]), else
+    /// PATH, else its usual install path.
     pub fn locate(self) -> Result<PathBuf, ToolError> {
-        if let Some(p) = std::env::var_os(self.env_var()).filter(|p| !p.is_empty()) {
-            return Ok(PathBuf::from(p));
+        let config = crate::config::get();
+        let given = match self {
+            Tool::Xe => &config.xe,
+            Tool::Xl => &config.xl,
+            Tool::XenCmdline => &config.xen_cmdline,
+        };
+        if let Some(p) = given {
+            return Ok(p.clone());
         }
         if let Some(root) = confined_root() {
             return Err(ToolError {

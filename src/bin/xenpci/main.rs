@@ -153,6 +153,8 @@ fn usage_error(args: &[OsString], e: clap::Error) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    // The environment, read once here (clap reads the variables of the options it declares).
+    xenpci::config::install(xenpci::config::Config::from_env());
     // Errors name arguments by their place on the user's line, before --json is moved.
     let given: Vec<OsString> = std::env::args_os().collect();
     let args = commands::json_anywhere(&<Cli as clap::CommandFactory>::command(), given.clone());
