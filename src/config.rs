@@ -5,7 +5,7 @@
 //! holds: the library's own tests are hermetic, and an embedding program decides.
 //!
 //! The variables (names and defaults unchanged):
-//! * `XENPCI_XE`, `XENPCI_XL`, `XENPCI_XEN_CMDLINE`: the path of that tool (empty: unset), see
+//! * `XENPCI_XE`, `XENPCI_XL`, `XENPCI_XEN_CMDLINE` and the KVM tools' `XENPCI_VIRSH`, ...: the path of that tool (empty: unset), see
 //!   [`crate::exec::Tool`];
 //! * `XENPCI_ROOT`: whether it is set, so that a child is given the host root only when it did
 //!   not inherit one (see [`crate::exec::SystemRunner`]);
@@ -47,7 +47,20 @@ pub struct Config {
     pub xl_config_dirs: String,
     /// `XENPCI_SHUTDOWN_SECS`: how long `xl shutdown -w` may take.
     pub shutdown: Duration,
+    /// The KVM hosts' tools by override variable (`XENPCI_VIRSH`, `XENPCI_UPDATE_GRUB`,
+    /// `XENPCI_GRUB2_MKCONFIG`, `XENPCI_UPDATE_INITRAMFS`, `XENPCI_DRACUT`, `XENPCI_MODPROBE`).
+    pub kvm_tools: std::collections::BTreeMap<&'static str, PathBuf>,
 }
+
+/// The override variables of [`Config::kvm_tools`].
+pub const KVM_TOOL_VARS: [&str; 6] = [
+    "XENPCI_VIRSH",
+    "XENPCI_UPDATE_GRUB",
+    "XENPCI_GRUB2_MKCONFIG",
+    "XENPCI_UPDATE_INITRAMFS",
+    "XENPCI_DRACUT",
+    "XENPCI_MODPROBE",
+];
 
 impl Default for Config {
     /// The settings of an empty environment.
@@ -82,6 +95,10 @@ impl Config {
             verify: secs("XENPCI_VERIFY_SECS", 60),
             xl_config_dirs: text("XENPCI_XL_CONFIG_DIRS").unwrap_or_else(|| "/etc/xen".into()),
             shutdown: secs("XENPCI_SHUTDOWN_SECS", 120),
+            kvm_tools: KVM_TOOL_VARS
+                .iter()
+                .filter_map(|v| path(v).map(|p| (*v, p)))
+                .collect(),
         }
     }
 }

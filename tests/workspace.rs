@@ -117,17 +117,7 @@ fn the_fault_hooks_are_a_feature_that_is_off_by_default() {
 /// check fails on any other cycle, and on an entry here that no longer exists (delete it: the
 /// list only shrinks). The engine branch's three (flows <-> journal, flows: migrate <-> steps,
 /// xapi: assign <-> verify) are gone since its merge.
-const KNOWN_CYCLES: &[(&str, &str)] = &[
-    // KNOWN, TO BE BROKEN: both came with the identity branch (issue 14)
-    (
-        "hide <-> identity",
-        "src/hide/apply.rs uses crate::identity::guard; src/identity/desired.rs uses crate::hide::Method",
-    ),
-    (
-        "ops: give <-> verify",
-        "src/ops/give.rs uses super::verify::record_hide; src/ops/verify.rs uses super::give",
-    ),
-];
+const KNOWN_CYCLES: &[(&str, &str)] = &[];
 
 #[test]
 fn src_has_no_import_cycle_beyond_the_known_list() {

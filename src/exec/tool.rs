@@ -123,9 +123,10 @@ impl Tool {
     pub fn locate(self) -> Result<PathBuf, ToolError> {
         let config = crate::config::get();
         let given = match self {
-            Tool::Xe => &config.xe,
-            Tool::Xl => &config.xl,
-            Tool::XenCmdline => &config.xen_cmdline,
+            Tool::Xe => config.xe.as_ref(),
+            Tool::Xl => config.xl.as_ref(),
+            Tool::XenCmdline => config.xen_cmdline.as_ref(),
+            _ => config.kvm_tools.get(self.env_var()),
         };
         if let Some(p) = given {
             return Ok(p.clone());

@@ -4,11 +4,11 @@
 //! needs of it (every endpoint on vfio-pci; bridges stay), when an ACS override or `iommu=pt`
 //! matter, the RMRR rule of the kernel, and vfio-pci as the driver a guest needs.
 
+use super::driver::VFIO_PCI;
+use super::finding::{Finding, Report, Severity};
 use super::kvm::{self, KvmHost};
-use super::preflight::{Finding, Report, Severity};
 use super::{HostRoot, Inventory};
 use crate::pci::Bdf;
-use crate::policy::vfio_facts::VFIO_PCI;
 
 fn f(check: &'static str, severity: Severity, message: String, fix: Option<String>) -> Finding {
     Finding {

@@ -11,6 +11,7 @@ pub mod config;
 pub mod critical;
 pub mod driver;
 pub mod filter;
+pub mod finding;
 pub mod fixture;
 pub mod fixture_kvm;
 pub mod inventory;

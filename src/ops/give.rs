@@ -35,11 +35,11 @@ pub fn hide(ctx: Ctx<'_>, bdfs: &[Bdf], opts: Options) -> Result<Outcome, OpErro
 }
 
 /// Records (hide) or forgets (unhide) the devices' identities once the change is confirmed
-/// ([`super::verify::record_hide`]).
+/// ([`super::record::record_hide`]).
 fn remember(ctx: Ctx<'_>, bdfs: &[Bdf], opts: &Options, hide: bool, out: &mut Outcome) {
     let done = out.result.as_ref().is_some_and(|r| r.ok);
     if done && !opts.dry_run {
-        if let Some(w) = super::verify::record_hide(ctx, bdfs, opts, out.method, hide) {
+        if let Some(w) = super::record::record_hide(ctx, bdfs, opts, out.method, hide) {
             out.warnings.push(w);
         }
     }
@@ -95,7 +95,7 @@ pub fn assign(
             req.remove.clone()
         };
         let vm = report.vm.uuid.to_string();
-        if let Some(w) = super::verify::record_assign(root, &vm, &req.add, &removed) {
+        if let Some(w) = super::record::record_assign(root, &vm, &req.add, &removed) {
             progress(&format!("warning: {w}"));
         }
     }

@@ -11,6 +11,8 @@
 //! * [`hidden`]: the hidden state with the method given or detected.
 //! * [`kvm_handoff`]: libvirt's hostdev XML, qemu.conf's vfio ACL, OpenNebula's filter.
 //! * [`list`]: which functions `list` selects (`-d`, `-s`).
+//! * [`record`]: what hide/assign/apply record in the identity state.
+//! * [`maintenance`]: a host emptied for maintenance, its pinned guests started again by `resume`.
 //! * [`verify`]: device identities — `verify [--repair]`, `adopt`, and what hide records.
 
 pub mod apply;
@@ -20,6 +22,8 @@ pub mod give;
 pub mod hidden;
 pub mod kvm_handoff;
 pub mod list;
+pub mod maintenance;
+pub mod record;
 pub mod verify;
 
 use serde::Serialize;

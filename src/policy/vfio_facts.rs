@@ -8,8 +8,7 @@ use super::{DeviceFacts, HostFacts};
 use crate::host::Inventory;
 use crate::pci::Bdf;
 
-/// The name vfio-pci registers its driver under.
-pub const VFIO_PCI: &str = "vfio-pci";
+pub use crate::host::driver::VFIO_PCI;
 
 /// The inventory of a KVM host, as the policy asks it.
 pub struct VfioFacts<'a>(pub &'a Inventory);

@@ -459,7 +459,7 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
                 ),
             };
             let maint = if a.id.is_none() {
-                xenpci::flows::maintenance::pending(&dir)?
+                xenpci::ops::maintenance::pending(&dir)?
             } else {
                 Vec::new()
             };
@@ -499,7 +499,7 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
             }
             // Hosts back from maintenance: identities first, then the pinned guests.
             for rec in maint {
-                let r = xenpci::flows::maintenance::resume(&site, &dir, rec)?;
+                let r = xenpci::ops::maintenance::resume(&site, &dir, rec)?;
                 for n in &r.notes {
                     eprintln!("xenpci: {n}");
                 }
@@ -544,7 +544,7 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
                 xenpci::plan_journal::pending(&root)
                     .filter(|_| !xenpci::engine::disk::is_held(&xenpci::hide::lock_path(&root)))
             });
-            let maint = xenpci::flows::maintenance::pending(&dir)?;
+            let maint = xenpci::ops::maintenance::pending(&dir)?;
             let needs_resume = flows.iter().any(needs_resume)
                 || changes.iter().any(change_needs_resume)
                 || hide.is_some()
@@ -679,7 +679,7 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
         FlowCmd::Maintenance(a) => {
             let site = a.opts.site(g, &runner)?;
             let dir = a.state.dir(g)?;
-            let m = xenpci::flows::maintenance::Maintenance {
+            let m = xenpci::ops::maintenance::Maintenance {
                 ev: evacuate::Evacuation {
                     from: site.canonical(&a.host),
                     to: site.canonical(&a.to),
@@ -694,7 +694,7 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
             };
             let out: std::sync::Mutex<Box<dyn std::io::Write + Send>> =
                 std::sync::Mutex::new(Box::new(std::io::stderr()));
-            let r = xenpci::flows::maintenance::start(&site, &m, &out)?;
+            let r = xenpci::ops::maintenance::start(&site, &m, &out)?;
             if a.opts.json {
                 outln!("{}", serde_json::to_string_pretty(&r)?);
             } else {

@@ -12,11 +12,11 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use super::evacuate::{self, Evacuation, VmResult};
-use super::migrate::Toolstack;
-use super::transport::Site;
-use super::xl::Xl;
-use super::FlowError;
+use crate::flows::evacuate::{self, Evacuation, VmResult};
+use crate::flows::migrate::Toolstack;
+use crate::flows::transport::Site;
+use crate::flows::xl::Xl;
+use crate::flows::FlowError;
 use crate::pci::Bdf;
 
 /// What became of a pinned guest.
@@ -303,7 +303,7 @@ pub fn resume(site: &Site, state_dir: &Path, rec: Record) -> Result<Resumed, Flo
             root: &site.root,
             runner: site.runner,
         };
-        match crate::ops::verify::verify(ctx, crate::ops::verify::VerifyOptions::default()) {
+        match super::verify::verify(ctx, super::verify::VerifyOptions::default()) {
             Ok(v) => {
                 for d in v.devices {
                     if !matches!(d.location, crate::identity::Location::Same { .. }) {
