@@ -16,18 +16,17 @@
 //! function concerned, in [`PciFunction::warnings`]; the rest of the inventory is unaffected.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Serialize;
 
 use super::config::{ConfigSpace, PortType};
 use super::critical;
+use super::devdir::DeviceDir;
 use super::driver::DriverState;
 use super::isolation::{self, Node};
 use super::names;
-use super::sysfs::{
-    driver_in, link_name, read_config, read_hex, read_int, read_link, read_text, SysfsError,
-};
+use super::sysfs::SysfsError;
 use super::HostRoot;
 use crate::pci::Bdf;
 
@@ -216,21 +215,15 @@ impl Inventory {
     pub fn scan(root: &HostRoot) -> Inventory {
         let mut inv = Inventory::default();
         let devices = root.path("/sys/bus/pci/devices");
-        let entries = match std::fs::read_dir(&devices) {
-            Ok(rd) => rd,
-            Err(e) => {
-                inv.warnings.push(format!(
-                    "{}: cannot list PCI functions: {e}",
-                    root.host_path(&devices).display()
-                ));
-                return inv;
-            }
-        };
-        let mut names: Vec<String> = entries
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
+        let listing = DeviceDir::open(root, &devices);
+        if let Some(e) = listing.listing_error() {
+            inv.warnings.push(format!(
+                "{}: cannot list PCI functions: {e}",
+                root.host_path(&devices).display()
+            ));
+            return inv;
+        }
+        let names: Vec<String> = listing.entries().map(|(n, _)| n.to_string()).collect();
         // Only ask each function for its IOMMU group when the kernel has groups at all.
         let groups = std::fs::read_dir(root.path("/sys/kernel/iommu_groups"))
             .is_ok_and(|mut rd| rd.next().is_some());
@@ -238,7 +231,7 @@ impl Inventory {
             match name.parse::<Bdf>() {
                 Ok(b) => {
                     if let Some(f) =
-                        read_function(root, &devices.join(&name), b, groups, &mut inv.warnings)
+                        read_function(root, &listing, &name, b, groups, &mut inv.warnings)
                     {
                         inv.functions.push(f);
                     }
@@ -441,18 +434,22 @@ fn join(v: &[Bdf]) -> String {
         .join(", ")
 }
 
+/// Reads the function `name` of the `sys/bus/pci/devices` listing `devices`.
 fn read_function(
     root: &HostRoot,
-    link: &Path,
+    devices: &DeviceDir,
+    name: &str,
     bdf: Bdf,
     groups: bool,
     global: &mut Vec<String>,
 ) -> Option<PciFunction> {
     let mut w = Vec::new();
-    let dir = match read_link(root, link) {
+    let link = &devices.path().join(name);
+    let dir = match devices.read_link(name) {
         Ok(d) => d,
         Err(_) => link.to_path_buf(),
     };
+    let dd = DeviceDir::open(root, &dir);
     let host_dir = root.host_path(&dir);
     let chain: Vec<Bdf> = host_dir
         .components()
@@ -467,7 +464,7 @@ fn read_function(
         .skip_while(|b| **b == bdf)
         .copied()
         .collect();
-    let config = match read_config(root, &dir.join("config")) {
+    let config = match dd.read_config("config") {
         Ok(b) => {
             let c = ConfigSpace::parse(&b);
             if c.is_none() {
@@ -495,7 +492,7 @@ fn read_function(
         return None;
     }
     let mut hex = |attr: &str, digits: usize, from_config: Option<u32>| -> Option<u32> {
-        match read_hex(root, &dir.join(attr), digits) {
+        match dd.read_hex(attr, digits) {
             Ok(v) => Some(v),
             Err(e) => {
                 let used = match from_config {
@@ -541,11 +538,11 @@ fn read_function(
         Some(c) => c.revision as u32,
         None => hex("revision", 2, None).unwrap_or(0),
     };
-    let driver = driver_in(root, &dir).unwrap_or_else(|e| {
+    let driver = dd.driver().unwrap_or_else(|e| {
         warn(&mut w, e);
         None
     });
-    let iommu_group = match groups.then(|| link_name(root, &dir.join("iommu_group"))) {
+    let iommu_group = match groups.then(|| dd.link_name("iommu_group")) {
         None => None,
         Some(r) => match r {
             Ok(g) => match g.parse() {
@@ -568,11 +565,11 @@ fn read_function(
 
     let may_sriov = c.is_none_or(|c| c.sriov.is_some() || c.len <= 256);
     let sriov = if may_sriov {
-        read_sriov(root, &dir, &mut w)
+        read_sriov(&dd, &mut w)
     } else {
         None
     };
-    let numa_node = match read_int(root, &dir.join("numa_node")) {
+    let numa_node = match dd.read_int("numa_node") {
         Ok(n) if n >= 0 => i32::try_from(n).ok(),
         Ok(_) | Err(SysfsError::Missing { .. }) => None,
         Err(e) => {
@@ -580,12 +577,11 @@ fn read_function(
             None
         }
     };
-    let reset = match read_text(root, &dir.join("reset_method")) {
+    let reset = match dd.read_text("reset_method") {
         Ok(t) => t.split_whitespace().map(str::to_string).collect(),
         Err(_) => Vec::new(),
     };
-    let boot_vga =
-        class >> 16 == 0x03 && read_text(root, &dir.join("boot_vga")).is_ok_and(|t| t == "1");
+    let boot_vga = class >> 16 == 0x03 && dd.read_text("boot_vga").is_ok_and(|t| t == "1");
     Some(PciFunction {
         bdf,
         vendor_id: vendor as u16,
@@ -662,8 +658,8 @@ fn warning_kind(w: &str) -> String {
     out
 }
 
-fn read_sriov(root: &HostRoot, dir: &Path, w: &mut Vec<String>) -> Option<Sriov> {
-    let total = match read_int(root, &dir.join("sriov_totalvfs")) {
+fn read_sriov(dd: &DeviceDir, w: &mut Vec<String>) -> Option<Sriov> {
+    let total = match dd.read_int("sriov_totalvfs") {
         Ok(t) => t,
         Err(SysfsError::Missing { .. }) => return None,
         Err(e) => {
@@ -671,13 +667,13 @@ fn read_sriov(root: &HostRoot, dir: &Path, w: &mut Vec<String>) -> Option<Sriov>
             return None;
         }
     };
-    let num = read_int(root, &dir.join("sriov_numvfs")).unwrap_or_else(|e| {
+    let num = dd.read_int("sriov_numvfs").unwrap_or_else(|e| {
         warn(w, e);
         0
     });
     let mut vfs = Vec::new();
     for i in 0..num.clamp(0, 4096) {
-        match link_name(root, &dir.join(format!("virtfn{i}"))) {
+        match dd.link_name(&format!("virtfn{i}")) {
             Ok(n) => match n.parse() {
                 Ok(b) => vfs.push(b),
                 Err(_) => w.push(format!("virtfn{i} points to {n:?}, not a PCI address")),

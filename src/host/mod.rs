@@ -9,6 +9,7 @@
 
 pub mod config;
 pub mod critical;
+pub mod devdir;
 pub mod driver;
 pub mod filter;
 pub mod fixture;
