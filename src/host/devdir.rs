@@ -213,25 +213,35 @@ impl<'r> DeviceDir<'r> {
             .map_err(|_| sysfs::garbage_int(&sysfs::shown(self.root, &self.path.join(name)), &t))
     }
 
-    /// [`sysfs::read_config`] of `name` in this directory.
-    pub fn read_config(&self, name: &str) -> Result<Vec<u8>, SysfsError> {
+    /// [`sysfs::read_config`] of `name` in this directory, into `b` (its memory reused: a
+    /// 4 KiB buffer per function is an mmap and munmap each with musl's allocator).
+    pub fn read_config_into(&self, name: &str, b: &mut Vec<u8>) -> Result<(), SysfsError> {
         let p = self.path.join(name);
         match self.kind(name) {
             Kind::Absent => return Err(self.missing(&p)),
             Kind::File => {
                 if let Some(f) = self.open_file(name) {
                     let f = std::fs::File::from(f);
-                    if let Ok(b) = sysfs::config_from(&f, |e| SysfsError::Unreadable {
+                    let quiet = |e| SysfsError::Unreadable {
                         path: String::new(),
                         source: e,
-                    }) {
-                        return Ok(b);
+                    };
+                    if sysfs::config_from(&f, b, quiet).is_ok() {
+                        return Ok(());
                     }
                 }
             }
             _ => {}
         }
-        sysfs::read_config(self.root, &p)
+        *b = sysfs::read_config(self.root, &p)?;
+        Ok(())
+    }
+
+    /// [`sysfs::read_config`] of `name` in this directory.
+    pub fn read_config(&self, name: &str) -> Result<Vec<u8>, SysfsError> {
+        let mut b = Vec::new();
+        self.read_config_into(name, &mut b)?;
+        Ok(b)
     }
 
     /// [`sysfs::read_link`] of `name` in this directory.

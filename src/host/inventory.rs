@@ -210,9 +210,41 @@ fn warn(w: &mut Vec<String>, e: SysfsError) {
     w.push(e.to_string());
 }
 
+/// Which of the optional facts a scan reads (the others every caller needs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fields {
+    /// [`PciFunction::numa_node`] (None for every function when not read). Only the text
+    /// listing shows it; not reading it saves four system calls per function.
+    pub numa_node: bool,
+}
+
+impl Fields {
+    /// Everything.
+    pub const ALL: Fields = Fields { numa_node: true };
+}
+
+/// What reading one function needs from the scan.
+struct Scan<'a> {
+    root: &'a HostRoot,
+    /// The `sys/bus/pci/devices` listing.
+    devices: DeviceDir<'a>,
+    /// The kernel has IOMMU groups.
+    groups: bool,
+    fields: Fields,
+    /// Host-wide warnings.
+    global: Vec<String>,
+    /// The config space buffer, reused from function to function.
+    scratch: Vec<u8>,
+}
+
 impl Inventory {
     /// Reads the host under `root`. Never fails: what cannot be read becomes a warning.
     pub fn scan(root: &HostRoot) -> Inventory {
+        Inventory::scan_fields(root, Fields::ALL)
+    }
+
+    /// [`Inventory::scan`] reading only the optional `fields` asked for.
+    pub fn scan_fields(root: &HostRoot, fields: Fields) -> Inventory {
         let mut inv = Inventory::default();
         let devices = root.path("/sys/bus/pci/devices");
         let listing = DeviceDir::open(root, &devices);
@@ -227,20 +259,27 @@ impl Inventory {
         // Only ask each function for its IOMMU group when the kernel has groups at all.
         let groups = std::fs::read_dir(root.path("/sys/kernel/iommu_groups"))
             .is_ok_and(|mut rd| rd.next().is_some());
+        let mut scan = Scan {
+            root,
+            devices: listing,
+            groups,
+            fields,
+            global: std::mem::take(&mut inv.warnings),
+            scratch: Vec::with_capacity(4096),
+        };
         for name in names {
             match name.parse::<Bdf>() {
                 Ok(b) => {
-                    if let Some(f) =
-                        read_function(root, &listing, &name, b, groups, &mut inv.warnings)
-                    {
+                    if let Some(f) = read_function(&mut scan, &name, b) {
                         inv.functions.push(f);
                     }
                 }
-                Err(e) => inv.warnings.push(format!(
+                Err(e) => scan.global.push(format!(
                     "/sys/bus/pci/devices/{name}: not a PCI address, skipped ({e})"
                 )),
             }
         }
+        inv.warnings = scan.global;
         inv.functions.sort_by_key(|f| f.bdf);
         inv.reindex();
         inv.finish(root);
@@ -435,14 +474,16 @@ fn join(v: &[Bdf]) -> String {
 }
 
 /// Reads the function `name` of the `sys/bus/pci/devices` listing `devices`.
-fn read_function(
-    root: &HostRoot,
-    devices: &DeviceDir,
-    name: &str,
-    bdf: Bdf,
-    groups: bool,
-    global: &mut Vec<String>,
-) -> Option<PciFunction> {
+fn read_function(scan: &mut Scan, name: &str, bdf: Bdf) -> Option<PciFunction> {
+    let Scan {
+        root,
+        devices,
+        groups,
+        fields,
+        global,
+        scratch,
+    } = scan;
+    let (root, groups) = (*root, *groups);
     let mut w = Vec::new();
     let link = &devices.path().join(name);
     let dir = match devices.read_link(name) {
@@ -464,9 +505,10 @@ fn read_function(
         .skip_while(|b| **b == bdf)
         .copied()
         .collect();
-    let config = match dd.read_config("config") {
-        Ok(b) => {
-            let c = ConfigSpace::parse(&b);
+    let config = match dd.read_config_into("config", scratch) {
+        Ok(()) => {
+            let b = &scratch[..];
+            let c = ConfigSpace::parse(b);
             if c.is_none() {
                 w.push(format!(
                     "{}/config: only {} bytes, expected at least 64",
@@ -569,10 +611,11 @@ fn read_function(
     } else {
         None
     };
-    let numa_node = match dd.read_int("numa_node") {
-        Ok(n) if n >= 0 => i32::try_from(n).ok(),
-        Ok(_) | Err(SysfsError::Missing { .. }) => None,
-        Err(e) => {
+    let numa_node = match fields.numa_node.then(|| dd.read_int("numa_node")) {
+        None => None,
+        Some(Ok(n)) if n >= 0 => i32::try_from(n).ok(),
+        Some(Ok(_)) | Some(Err(SysfsError::Missing { .. })) => None,
+        Some(Err(e)) => {
             warn(&mut w, e);
             None
         }
@@ -786,6 +829,29 @@ mod tests {
                 .count(),
             3
         );
+    }
+
+    #[test]
+    fn the_numa_node_is_read_only_when_asked() {
+        let fx = fixture::Fixture::new()
+            .with(fixture::Func::endpoint("05:00.0", 0x1000, 0x0072, 0x010700).numa(1));
+        let d = tempfile::tempdir().unwrap();
+        fx.write(d.path()).unwrap();
+        let root = HostRoot::new(d.path());
+        let all = Inventory::scan(&root);
+        assert_eq!(all.get(b("05:00.0")).unwrap().numa_node, Some(1));
+        // Garbage there is a warning only for a scan that reads it.
+        let attr = d
+            .path()
+            .join(fx.device_dir(b("05:00.0")).trim_start_matches('/'))
+            .join("numa_node");
+        assert!(attr.is_file(), "{}", attr.display());
+        std::fs::write(&attr, "banana\n").unwrap();
+        let without = Inventory::scan_fields(&root, Fields { numa_node: false });
+        let f = without.get(b("05:00.0")).unwrap();
+        assert_eq!((f.numa_node, f.warnings.len()), (None, 0), "{:?}", f.warnings);
+        let with = Inventory::scan(&root);
+        assert!(with.get(b("05:00.0")).unwrap().warnings[0].contains("numa_node"));
     }
 
     #[test]

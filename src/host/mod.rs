@@ -23,5 +23,5 @@ pub mod sysfs;
 pub mod xensource;
 
 pub use driver::DriverState;
-pub use inventory::{Inventory, ListRecord, PciFunction, Sriov};
+pub use inventory::{Fields, Inventory, ListRecord, PciFunction, Sriov};
 pub use root::{HostRoot, RootError};

@@ -89,15 +89,20 @@ pub fn read_config(root: &HostRoot, p: &Path) -> Result<Vec<u8>, SysfsError> {
         Err(bounded_read::ReadError::Io { source, .. }) => return Err(err(source)),
         Err(e) => return Err(SysfsError::Refused(e)),
     };
-    config_from(&f, err)
+    let mut b = Vec::new();
+    config_from(&f, &mut b, err)?;
+    Ok(b)
 }
 
-/// The sparse read of [`read_config`] on an open `config` file; `err` names the file in errors.
+/// The sparse read of [`read_config`] on an open `config` file, into `b` (its old content
+/// dropped, its memory reused); `err` names the file in errors.
 pub(crate) fn config_from(
     f: &std::fs::File,
+    b: &mut Vec<u8>,
     err: impl Fn(io::Error) -> SysfsError,
-) -> Result<Vec<u8>, SysfsError> {
-    let mut b = vec![0u8; 256];
+) -> Result<(), SysfsError> {
+    b.clear();
+    b.resize(256, 0);
     let mut got = 0;
     while got < 256 {
         let n = f.read_at(&mut b[got..], got as u64).map_err(&err)?;
@@ -108,7 +113,7 @@ pub(crate) fn config_from(
     }
     b.truncate(got);
     if got < 256 {
-        return Ok(b);
+        return Ok(());
     }
     let mut pos = 0x100usize;
     for _ in 0..48 {
@@ -129,7 +134,7 @@ pub(crate) fn config_from(
         }
         pos = next;
     }
-    Ok(b)
+    Ok(())
 }
 
 /// Parses `0x1a2b`-style text of at most `digits` hex digits, as the kernel prints ids.

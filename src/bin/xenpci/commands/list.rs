@@ -48,6 +48,7 @@ pub fn run(a: ListArgs, g: &Globals) -> anyhow::Result<ExitCode> {
     let sel = Selection {
         filters,
         slot: a.slot,
+        numa_node: !a.json,
     };
     let (inv, records) = xenpci::ops::list::list(&g.host_root()?, &sel);
     print_warnings(&inv, g);
