@@ -180,7 +180,6 @@ impl Iterator for Lexer<'_> {
 }
 
 pub(super) fn lex_one(rest: &str) -> (usize, LexKind) {
-    let took = |r: IResult<&str, &str>| r.ok().map(|(_, t)| t.len());
     // The rules start with disjoint characters, so the first byte picks the only one that can
     // match (what "first rule wins" comes to), instead of trying each in turn.
     let rule = match rest.as_bytes().first() {
@@ -206,11 +205,35 @@ pub(super) fn lex_one(rest: &str) -> (usize, LexKind) {
         Some(b'=') => Some((1, LexKind::Assign)),
         Some(b';') => Some((1, LexKind::Semi)),
         Some(b'+') => rest.starts_with("+=").then_some((2, LexKind::AddAssign)),
-        Some(b'#') => took(newline(rest)).map(|n| (n, LexKind::Newline)),
-        Some(b'\'' | b'"') => took(quoted(rest)).map(|n| (n, LexKind::Str)),
+        // [`newline`]'s comment and [`quoted`] as byte loops too (their delimiters are ASCII):
+        // a big file is mostly strings and comments.
+        Some(b'#') => rest
+            .bytes()
+            .position(|b| b == b'\n')
+            .map(|n| (n + 1, LexKind::Newline)),
+        Some(&q @ (b'\'' | b'"')) => quoted_len(rest.as_bytes(), q).map(|n| (n, LexKind::Str)),
         _ => None,
     };
     rule.unwrap_or_else(|| lex_error(rest, python_char(rest).is_ok()))
+}
+
+/// The length of the [`quoted`] string at the start of `b` (quote `q`), None when it does not
+/// close before a newline or the end.
+fn quoted_len(b: &[u8], q: u8) -> Option<usize> {
+    let mut i = 1;
+    while let Some(&c) = b.get(i) {
+        match c {
+            _ if c == q => return Some(i + 1),
+            b'\n' => return None,
+            // `\` and any character but a newline (the rest of a multi-byte one is plain bytes).
+            b'\\' => match b.get(i + 1) {
+                Some(b'\n') | None => return None,
+                Some(_) => i += 2,
+            },
+            _ => i += 1,
+        }
+    }
+    None
 }
 
 /// 1 + the length of the run of bytes after the first that `more` accepts.
@@ -316,3 +339,44 @@ fn strtoul_dec_len(s: &[u8]) -> usize {
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The byte loops of [`lex_one`] take exactly what the nom rules [`quoted`] and
+    /// [`newline`] take, for every string of up to 6 characters over the characters that
+    /// matter (quotes, backslash, newline, a plain and a multi-byte character).
+    #[test]
+    fn the_byte_loops_take_what_the_rules_take() {
+        let alphabet = ['"', '\'', '\\', '\n', 'a', 'é', '#'];
+        let mut s = String::new();
+        let mut n = 0;
+        fn each(s: &mut String, depth: usize, alphabet: &[char], n: &mut usize) {
+            for first in ['"', '\'', '#'] {
+                let text = format!("{first}{s}");
+                let rule = match first {
+                    '#' => newline(&text).ok().map(|(_, t)| t.len()),
+                    _ => quoted(&text).ok().map(|(_, t)| t.len()),
+                };
+                let kind = if first == '#' { LexKind::Newline } else { LexKind::Str };
+                let (len, k) = lex_one(&text);
+                match rule {
+                    Some(l) => assert_eq!((len, k), (l, kind), "{text:?}"),
+                    None => assert!(matches!(k, LexKind::LexError { .. }), "{text:?}"),
+                }
+                *n += 1;
+            }
+            if depth == 0 {
+                return;
+            }
+            for c in alphabet {
+                s.push(*c);
+                each(s, depth - 1, alphabet, n);
+                s.pop();
+            }
+        }
+        each(&mut s, 6, &alphabet, &mut n);
+        assert!(n > 100_000, "{n}");
+    }
+}

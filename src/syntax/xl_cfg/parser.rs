@@ -679,7 +679,13 @@ fn reduce<'a, I: Iterator<Item = Lexeme>>(
         }
         16 => Sem::Val(Value::List(Vec::new()), 0),
         19 => match take(0) {
-            Sem::Val(v, l) => Sem::Val(Value::List(vec![v]), l),
+            Sem::Val(v, l) => {
+                // Room for a few items at once: growing from one item frees a buffer per
+                // list, which the allocator pays for on a big file.
+                let mut items = Vec::with_capacity(4);
+                items.push(v);
+                Sem::Val(Value::List(items), l)
+            }
             _ => Sem::None,
         },
         20 => match (take(0), take(3)) {
