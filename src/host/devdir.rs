@@ -185,9 +185,8 @@ impl<'r> DeviceDir<'r> {
 
     /// [`sysfs::read_text`] of `name` in this directory.
     pub fn read_text(&self, name: &str) -> Result<String, SysfsError> {
-        let p = self.path.join(name);
         match self.kind(name) {
-            Kind::Absent => return Err(self.missing(&p)),
+            Kind::Absent => return Err(self.missing(&self.path.join(name))),
             Kind::File => {
                 if let Some(b) = self.open_file(name).and_then(|f| read_small(&f)) {
                     return Ok(String::from_utf8_lossy(&b).trim().to_string());
@@ -195,7 +194,7 @@ impl<'r> DeviceDir<'r> {
             }
             _ => {}
         }
-        sysfs::read_text(self.root, &p)
+        sysfs::read_text(self.root, &self.path.join(name))
     }
 
     /// [`sysfs::read_hex`] of `name` in this directory.
@@ -216,9 +215,8 @@ impl<'r> DeviceDir<'r> {
     /// [`sysfs::read_config`] of `name` in this directory, into `b` (its memory reused: a
     /// 4 KiB buffer per function is an mmap and munmap each with musl's allocator).
     pub fn read_config_into(&self, name: &str, b: &mut Vec<u8>) -> Result<(), SysfsError> {
-        let p = self.path.join(name);
         match self.kind(name) {
-            Kind::Absent => return Err(self.missing(&p)),
+            Kind::Absent => return Err(self.missing(&self.path.join(name))),
             Kind::File => {
                 if let Some(f) = self.open_file(name) {
                     let f = std::fs::File::from(f);
@@ -233,7 +231,7 @@ impl<'r> DeviceDir<'r> {
             }
             _ => {}
         }
-        *b = sysfs::read_config(self.root, &p)?;
+        *b = sysfs::read_config(self.root, &self.path.join(name))?;
         Ok(())
     }
 
