@@ -849,7 +849,12 @@ mod tests {
         std::fs::write(&attr, "banana\n").unwrap();
         let without = Inventory::scan_fields(&root, Fields { numa_node: false });
         let f = without.get(b("05:00.0")).unwrap();
-        assert_eq!((f.numa_node, f.warnings.len()), (None, 0), "{:?}", f.warnings);
+        assert_eq!(
+            (f.numa_node, f.warnings.len()),
+            (None, 0),
+            "{:?}",
+            f.warnings
+        );
         let with = Inventory::scan(&root);
         assert!(with.get(b("05:00.0")).unwrap().warnings[0].contains("numa_node"));
     }

@@ -339,7 +339,6 @@ fn strtoul_dec_len(s: &[u8]) -> usize {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -359,7 +358,11 @@ mod tests {
                     '#' => newline(&text).ok().map(|(_, t)| t.len()),
                     _ => quoted(&text).ok().map(|(_, t)| t.len()),
                 };
-                let kind = if first == '#' { LexKind::Newline } else { LexKind::Str };
+                let kind = if first == '#' {
+                    LexKind::Newline
+                } else {
+                    LexKind::Str
+                };
                 let (len, k) = lex_one(&text);
                 match rule {
                     Some(l) => assert_eq!((len, k), (l, kind), "{text:?}"),

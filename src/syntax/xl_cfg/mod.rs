@@ -232,4 +232,3 @@ mod tests {
         assert!(err("\"foo\"").contains("expecting $end or IDENT or NEWLINE or ';'"));
     }
 }
-

@@ -698,4 +698,3 @@ fn reduce<'a, I: Iterator<Item = Lexeme>>(
         _ => Sem::None,
     }
 }
-

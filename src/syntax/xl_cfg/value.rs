@@ -217,4 +217,3 @@ impl fmt::Display for Value {
         }
     }
 }
-
