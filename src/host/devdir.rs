@@ -70,14 +70,27 @@ impl<'r> DeviceDir<'r> {
     /// directory that cannot be opened is listed and read the path-based way, and
     /// [`DeviceDir::listing_error`] says why it could not be listed at all.
     pub fn open(root: &'r HostRoot, dir: &Path) -> DeviceDir<'r> {
-        let mut d = DeviceDir {
+        DeviceDir {
             root,
-            path: dir.to_path_buf(),
+            path: PathBuf::new(),
             fd: None,
             names: String::new(),
             entries: Vec::new(),
             error: None,
-        };
+        }
+        .reopen(dir)
+    }
+
+    /// [`DeviceDir::open`] of `dir` in the same root, reusing this one's memory (one function
+    /// after another: fresh buffers per function cost an mmap and munmap each with musl).
+    pub fn reopen(mut self, dir: &Path) -> DeviceDir<'r> {
+        self.path.clear();
+        self.path.push(dir);
+        self.fd = None;
+        self.names.clear();
+        self.entries.clear();
+        self.error = None;
+        let (root, mut d) = (self.root, self);
         if let Ok(fd) = open_dir(root, dir) {
             if d.list(&fd).is_ok() {
                 d.fd = Some(fd);
@@ -481,5 +494,13 @@ mod tests {
         sorted.sort();
         assert_eq!(names, sorted);
         assert!(names.contains(&"fifo") && !names.contains(&"."));
+        // Reused for another directory, it is that directory's, nothing of the last one kept.
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let gone_again = listed.reopen(&gone);
+        assert!(gone_again.fd.is_none() && gone_again.entries().next().is_none());
+        assert!(gone_again.listing_error().is_some());
+        let back = gone_again.reopen(&dev);
+        assert!(back.listing_error().is_none() && back.path() == dev);
+        assert_eq!(back.entries().map(|(n, _)| n).collect::<Vec<_>>(), names);
     }
 }

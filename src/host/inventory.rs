@@ -235,6 +235,8 @@ struct Scan<'a> {
     global: Vec<String>,
     /// The config space buffer, reused from function to function.
     scratch: Vec<u8>,
+    /// The last function's directory, its memory reused for the next.
+    spare: Option<DeviceDir<'a>>,
 }
 
 impl Inventory {
@@ -266,6 +268,7 @@ impl Inventory {
             fields,
             global: std::mem::take(&mut inv.warnings),
             scratch: Vec::with_capacity(4096),
+            spare: None,
         };
         for name in names {
             match name.parse::<Bdf>() {
@@ -482,6 +485,7 @@ fn read_function(scan: &mut Scan, name: &str, bdf: Bdf) -> Option<PciFunction> {
         fields,
         global,
         scratch,
+        spare,
     } = scan;
     let (root, groups) = (*root, *groups);
     let mut w = Vec::new();
@@ -490,7 +494,10 @@ fn read_function(scan: &mut Scan, name: &str, bdf: Bdf) -> Option<PciFunction> {
         Ok(d) => d,
         Err(_) => link.to_path_buf(),
     };
-    let dd = DeviceDir::open(root, &dir);
+    let dd = match spare.take() {
+        Some(d) => d.reopen(&dir),
+        None => DeviceDir::open(root, &dir),
+    };
     let host_dir = root.host_path(&dir);
     let chain: Vec<Bdf> = host_dir
         .components()
@@ -625,6 +632,7 @@ fn read_function(scan: &mut Scan, name: &str, bdf: Bdf) -> Option<PciFunction> {
         Err(_) => Vec::new(),
     };
     let boot_vga = class >> 16 == 0x03 && dd.read_text("boot_vga").is_ok_and(|t| t == "1");
+    *spare = Some(dd);
     Some(PciFunction {
         bdf,
         vendor_id: vendor as u16,
