@@ -76,6 +76,11 @@ fn not_regular(path: &Path, t: fs::FileType) -> Result<(), ReadError> {
 /// Opens `path` for reading when it is a regular file (`Ok(None)`: it does not exist). The type
 /// is checked before the open (a device is never opened) and again on the open file.
 pub fn open(path: &Path) -> Result<Option<File>, ReadError> {
+    Ok(open_sized(path)?.map(|(f, _)| f))
+}
+
+/// [`open`], with the size the open file reports (what [`read`] reserves before reading).
+fn open_sized(path: &Path) -> Result<Option<(File, u64)>, ReadError> {
     let io = |source| ReadError::Io {
         path: path.to_path_buf(),
         source,
@@ -94,16 +99,19 @@ pub fn open(path: &Path) -> Result<Option<File>, ReadError> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io(e)),
     };
-    not_regular(path, f.metadata().map_err(io)?.file_type())?;
-    Ok(Some(f))
+    let m = f.metadata().map_err(io)?;
+    not_regular(path, m.file_type())?;
+    Ok(Some((f, m.len())))
 }
 
 /// Reads all of the regular file `path`, at most `limit` bytes (`Ok(None)`: it does not exist).
 pub fn read(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, ReadError> {
-    let Some(f) = open(path)? else {
+    let Some((f, size)) = open_sized(path)? else {
         return Ok(None);
     };
-    let mut out = Vec::new();
+    // Room for the whole file and one byte more: one read takes it, the next sees the end
+    // (growing from empty costs a read per doubling, 32 bytes first).
+    let mut out = Vec::with_capacity(size.min(limit).saturating_add(1) as usize);
     f.take(limit + 1)
         .read_to_end(&mut out)
         .map_err(|source| ReadError::Io {

@@ -182,7 +182,11 @@ fn list(args: &Args) -> Result<String, Failure> {
         }
         None => None,
     };
-    let sel = xenpci::ops::list::Selection { filters, slot };
+    let sel = xenpci::ops::list::Selection {
+        filters,
+        slot,
+        numa_node: false,
+    };
     json(&xenpci::ops::list::list(&root(), &sel).1)
 }
 

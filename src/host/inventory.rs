@@ -16,18 +16,17 @@
 //! function concerned, in [`PciFunction::warnings`]; the rest of the inventory is unaffected.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Serialize;
 
 use super::config::{ConfigSpace, PortType};
 use super::critical;
+use super::devdir::DeviceDir;
 use super::driver::DriverState;
 use super::isolation::{self, Node};
 use super::names;
-use super::sysfs::{
-    driver_in, link_name, read_config, read_hex, read_int, read_link, read_text, SysfsError,
-};
+use super::sysfs::SysfsError;
 use super::HostRoot;
 use crate::pci::Bdf;
 
@@ -211,43 +210,79 @@ fn warn(w: &mut Vec<String>, e: SysfsError) {
     w.push(e.to_string());
 }
 
+/// Which of the optional facts a scan reads (the others every caller needs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fields {
+    /// [`PciFunction::numa_node`] (None for every function when not read). Only the text
+    /// listing shows it; not reading it saves four system calls per function.
+    pub numa_node: bool,
+}
+
+impl Fields {
+    /// Everything.
+    pub const ALL: Fields = Fields { numa_node: true };
+}
+
+/// What reading one function needs from the scan.
+struct Scan<'a> {
+    root: &'a HostRoot,
+    /// The `sys/bus/pci/devices` listing.
+    devices: DeviceDir<'a>,
+    /// The kernel has IOMMU groups.
+    groups: bool,
+    fields: Fields,
+    /// Host-wide warnings.
+    global: Vec<String>,
+    /// The config space buffer, reused from function to function.
+    scratch: Vec<u8>,
+    /// The last function's directory, its memory reused for the next.
+    spare: Option<DeviceDir<'a>>,
+}
+
 impl Inventory {
     /// Reads the host under `root`. Never fails: what cannot be read becomes a warning.
     pub fn scan(root: &HostRoot) -> Inventory {
+        Inventory::scan_fields(root, Fields::ALL)
+    }
+
+    /// [`Inventory::scan`] reading only the optional `fields` asked for.
+    pub fn scan_fields(root: &HostRoot, fields: Fields) -> Inventory {
         let mut inv = Inventory::default();
         let devices = root.path("/sys/bus/pci/devices");
-        let entries = match std::fs::read_dir(&devices) {
-            Ok(rd) => rd,
-            Err(e) => {
-                inv.warnings.push(format!(
-                    "{}: cannot list PCI functions: {e}",
-                    root.host_path(&devices).display()
-                ));
-                return inv;
-            }
-        };
-        let mut names: Vec<String> = entries
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
+        let listing = DeviceDir::open(root, &devices);
+        if let Some(e) = listing.listing_error() {
+            inv.warnings.push(format!(
+                "{}: cannot list PCI functions: {e}",
+                root.host_path(&devices).display()
+            ));
+            return inv;
+        }
+        let names: Vec<String> = listing.entries().map(|(n, _)| n.to_string()).collect();
         // Only ask each function for its IOMMU group when the kernel has groups at all.
         let groups = std::fs::read_dir(root.path("/sys/kernel/iommu_groups"))
             .is_ok_and(|mut rd| rd.next().is_some());
+        let mut scan = Scan {
+            root,
+            devices: listing,
+            groups,
+            fields,
+            global: std::mem::take(&mut inv.warnings),
+            scratch: Vec::with_capacity(4096),
+            spare: None,
+        };
         for name in names {
             match name.parse::<Bdf>() {
                 Ok(b) => {
-                    if let Some(f) =
-                        read_function(root, &devices.join(&name), b, groups, &mut inv.warnings)
-                    {
+                    if let Some(f) = read_function(&mut scan, &name, b) {
                         inv.functions.push(f);
                     }
                 }
-                Err(e) => inv.warnings.push(format!(
+                Err(e) => scan.global.push(format!(
                     "/sys/bus/pci/devices/{name}: not a PCI address, skipped ({e})"
                 )),
             }
         }
+        inv.warnings = scan.global;
         inv.functions.sort_by_key(|f| f.bdf);
         inv.reindex();
         inv.finish(root);
@@ -441,17 +476,27 @@ fn join(v: &[Bdf]) -> String {
         .join(", ")
 }
 
-fn read_function(
-    root: &HostRoot,
-    link: &Path,
-    bdf: Bdf,
-    groups: bool,
-    global: &mut Vec<String>,
-) -> Option<PciFunction> {
+/// Reads the function `name` of the `sys/bus/pci/devices` listing `devices`.
+fn read_function(scan: &mut Scan, name: &str, bdf: Bdf) -> Option<PciFunction> {
+    let Scan {
+        root,
+        devices,
+        groups,
+        fields,
+        global,
+        scratch,
+        spare,
+    } = scan;
+    let (root, groups) = (*root, *groups);
     let mut w = Vec::new();
-    let dir = match read_link(root, link) {
+    let link = &devices.path().join(name);
+    let dir = match devices.read_link(name) {
         Ok(d) => d,
         Err(_) => link.to_path_buf(),
+    };
+    let dd = match spare.take() {
+        Some(d) => d.reopen(&dir),
+        None => DeviceDir::open(root, &dir),
     };
     let host_dir = root.host_path(&dir);
     let chain: Vec<Bdf> = host_dir
@@ -467,9 +512,10 @@ fn read_function(
         .skip_while(|b| **b == bdf)
         .copied()
         .collect();
-    let config = match read_config(root, &dir.join("config")) {
-        Ok(b) => {
-            let c = ConfigSpace::parse(&b);
+    let config = match dd.read_config_into("config", scratch) {
+        Ok(()) => {
+            let b = &scratch[..];
+            let c = ConfigSpace::parse(b);
             if c.is_none() {
                 w.push(format!(
                     "{}/config: only {} bytes, expected at least 64",
@@ -495,7 +541,7 @@ fn read_function(
         return None;
     }
     let mut hex = |attr: &str, digits: usize, from_config: Option<u32>| -> Option<u32> {
-        match read_hex(root, &dir.join(attr), digits) {
+        match dd.read_hex(attr, digits) {
             Ok(v) => Some(v),
             Err(e) => {
                 let used = match from_config {
@@ -541,11 +587,11 @@ fn read_function(
         Some(c) => c.revision as u32,
         None => hex("revision", 2, None).unwrap_or(0),
     };
-    let driver = driver_in(root, &dir).unwrap_or_else(|e| {
+    let driver = dd.driver().unwrap_or_else(|e| {
         warn(&mut w, e);
         None
     });
-    let iommu_group = match groups.then(|| link_name(root, &dir.join("iommu_group"))) {
+    let iommu_group = match groups.then(|| dd.link_name("iommu_group")) {
         None => None,
         Some(r) => match r {
             Ok(g) => match g.parse() {
@@ -568,24 +614,25 @@ fn read_function(
 
     let may_sriov = c.is_none_or(|c| c.sriov.is_some() || c.len <= 256);
     let sriov = if may_sriov {
-        read_sriov(root, &dir, &mut w)
+        read_sriov(&dd, &mut w)
     } else {
         None
     };
-    let numa_node = match read_int(root, &dir.join("numa_node")) {
-        Ok(n) if n >= 0 => i32::try_from(n).ok(),
-        Ok(_) | Err(SysfsError::Missing { .. }) => None,
-        Err(e) => {
+    let numa_node = match fields.numa_node.then(|| dd.read_int("numa_node")) {
+        None => None,
+        Some(Ok(n)) if n >= 0 => i32::try_from(n).ok(),
+        Some(Ok(_)) | Some(Err(SysfsError::Missing { .. })) => None,
+        Some(Err(e)) => {
             warn(&mut w, e);
             None
         }
     };
-    let reset = match read_text(root, &dir.join("reset_method")) {
+    let reset = match dd.read_text("reset_method") {
         Ok(t) => t.split_whitespace().map(str::to_string).collect(),
         Err(_) => Vec::new(),
     };
-    let boot_vga =
-        class >> 16 == 0x03 && read_text(root, &dir.join("boot_vga")).is_ok_and(|t| t == "1");
+    let boot_vga = class >> 16 == 0x03 && dd.read_text("boot_vga").is_ok_and(|t| t == "1");
+    *spare = Some(dd);
     Some(PciFunction {
         bdf,
         vendor_id: vendor as u16,
@@ -662,8 +709,8 @@ fn warning_kind(w: &str) -> String {
     out
 }
 
-fn read_sriov(root: &HostRoot, dir: &Path, w: &mut Vec<String>) -> Option<Sriov> {
-    let total = match read_int(root, &dir.join("sriov_totalvfs")) {
+fn read_sriov(dd: &DeviceDir, w: &mut Vec<String>) -> Option<Sriov> {
+    let total = match dd.read_int("sriov_totalvfs") {
         Ok(t) => t,
         Err(SysfsError::Missing { .. }) => return None,
         Err(e) => {
@@ -671,13 +718,13 @@ fn read_sriov(root: &HostRoot, dir: &Path, w: &mut Vec<String>) -> Option<Sriov>
             return None;
         }
     };
-    let num = read_int(root, &dir.join("sriov_numvfs")).unwrap_or_else(|e| {
+    let num = dd.read_int("sriov_numvfs").unwrap_or_else(|e| {
         warn(w, e);
         0
     });
     let mut vfs = Vec::new();
     for i in 0..num.clamp(0, 4096) {
-        match link_name(root, &dir.join(format!("virtfn{i}"))) {
+        match dd.link_name(&format!("virtfn{i}")) {
             Ok(n) => match n.parse() {
                 Ok(b) => vfs.push(b),
                 Err(_) => w.push(format!("virtfn{i} points to {n:?}, not a PCI address")),
@@ -790,6 +837,34 @@ mod tests {
                 .count(),
             3
         );
+    }
+
+    #[test]
+    fn the_numa_node_is_read_only_when_asked() {
+        let fx = fixture::Fixture::new()
+            .with(fixture::Func::endpoint("05:00.0", 0x1000, 0x0072, 0x010700).numa(1));
+        let d = tempfile::tempdir().unwrap();
+        fx.write(d.path()).unwrap();
+        let root = HostRoot::new(d.path());
+        let all = Inventory::scan(&root);
+        assert_eq!(all.get(b("05:00.0")).unwrap().numa_node, Some(1));
+        // Garbage there is a warning only for a scan that reads it.
+        let attr = d
+            .path()
+            .join(fx.device_dir(b("05:00.0")).trim_start_matches('/'))
+            .join("numa_node");
+        assert!(attr.is_file(), "{}", attr.display());
+        std::fs::write(&attr, "banana\n").unwrap();
+        let without = Inventory::scan_fields(&root, Fields { numa_node: false });
+        let f = without.get(b("05:00.0")).unwrap();
+        assert_eq!(
+            (f.numa_node, f.warnings.len()),
+            (None, 0),
+            "{:?}",
+            f.warnings
+        );
+        let with = Inventory::scan(&root);
+        assert!(with.get(b("05:00.0")).unwrap().warnings[0].contains("numa_node"));
     }
 
     #[test]

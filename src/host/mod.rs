@@ -9,6 +9,7 @@
 
 pub mod config;
 pub mod critical;
+pub mod devdir;
 pub mod driver;
 pub mod filter;
 pub mod finding;
@@ -26,5 +27,5 @@ pub mod sysfs;
 pub mod xensource;
 
 pub use driver::DriverState;
-pub use inventory::{Inventory, ListRecord, PciFunction, Sriov};
+pub use inventory::{Fields, Inventory, ListRecord, PciFunction, Sriov};
 pub use root::{HostRoot, RootError};

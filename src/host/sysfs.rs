@@ -42,7 +42,7 @@ pub enum SysfsError {
     },
 }
 
-fn shown(root: &HostRoot, p: &Path) -> String {
+pub(crate) fn shown(root: &HostRoot, p: &Path) -> String {
     root.host_path(p).display().to_string()
 }
 
@@ -89,10 +89,23 @@ pub fn read_config(root: &HostRoot, p: &Path) -> Result<Vec<u8>, SysfsError> {
         Err(bounded_read::ReadError::Io { source, .. }) => return Err(err(source)),
         Err(e) => return Err(SysfsError::Refused(e)),
     };
-    let mut b = vec![0u8; 256];
+    let mut b = Vec::new();
+    config_from(&f, &mut b, err)?;
+    Ok(b)
+}
+
+/// The sparse read of [`read_config`] on an open `config` file, into `b` (its old content
+/// dropped, its memory reused); `err` names the file in errors.
+pub(crate) fn config_from(
+    f: &std::fs::File,
+    b: &mut Vec<u8>,
+    err: impl Fn(io::Error) -> SysfsError,
+) -> Result<(), SysfsError> {
+    b.clear();
+    b.resize(256, 0);
     let mut got = 0;
     while got < 256 {
-        let n = f.read_at(&mut b[got..], got as u64).map_err(err)?;
+        let n = f.read_at(&mut b[got..], got as u64).map_err(&err)?;
         if n == 0 {
             break;
         }
@@ -100,12 +113,12 @@ pub fn read_config(root: &HostRoot, p: &Path) -> Result<Vec<u8>, SysfsError> {
     }
     b.truncate(got);
     if got < 256 {
-        return Ok(b);
+        return Ok(());
     }
     let mut pos = 0x100usize;
     for _ in 0..48 {
         let mut chunk = [0u8; 0x20];
-        let n = f.read_at(&mut chunk, pos as u64).map_err(err)?;
+        let n = f.read_at(&mut chunk, pos as u64).map_err(&err)?;
         if n < 4 {
             break;
         }
@@ -121,7 +134,7 @@ pub fn read_config(root: &HostRoot, p: &Path) -> Result<Vec<u8>, SysfsError> {
         }
         pos = next;
     }
-    Ok(b)
+    Ok(())
 }
 
 /// Parses `0x1a2b`-style text of at most `digits` hex digits, as the kernel prints ids.
@@ -136,24 +149,34 @@ pub fn parse_hex(text: &str, digits: usize) -> Option<u32> {
 /// Reads a hex attribute such as `vendor` (`0x8086`).
 pub fn read_hex(root: &HostRoot, p: &Path, digits: usize) -> Result<u32, SysfsError> {
     let t = read_text(root, p)?;
-    parse_hex(&t, digits).ok_or_else(|| SysfsError::Garbage {
-        path: shown(root, p),
+    parse_hex(&t, digits).ok_or_else(|| garbage_hex(&shown(root, p), digits, &t))
+}
+
+/// The error for `text` in the hex attribute shown as `path`.
+pub(crate) fn garbage_hex(path: &str, digits: usize, text: &str) -> SysfsError {
+    SysfsError::Garbage {
+        path: path.to_string(),
         expected: format!(
             "a hex number of at most {digits} digits like 0x{}",
             "0".repeat(digits)
         ),
-        found: t.chars().take(40).collect(),
-    })
+        found: text.chars().take(40).collect(),
+    }
 }
 
 /// Reads a decimal attribute such as `sriov_totalvfs` or `numa_node`.
 pub fn read_int(root: &HostRoot, p: &Path) -> Result<i64, SysfsError> {
     let t = read_text(root, p)?;
-    t.parse().map_err(|_| SysfsError::Garbage {
-        path: shown(root, p),
+    t.parse().map_err(|_| garbage_int(&shown(root, p), &t))
+}
+
+/// The error for `text` in the decimal attribute shown as `path`.
+pub(crate) fn garbage_int(path: &str, text: &str) -> SysfsError {
+    SysfsError::Garbage {
+        path: path.to_string(),
         expected: "a decimal number".into(),
-        found: t.chars().take(40).collect(),
-    })
+        found: text.chars().take(40).collect(),
+    }
 }
 
 /// Reads a symlink and returns its target resolved against the link's directory, lexically
@@ -161,17 +184,26 @@ pub fn read_int(root: &HostRoot, p: &Path) -> Result<i64, SysfsError> {
 pub fn read_link(root: &HostRoot, p: &Path) -> Result<PathBuf, SysfsError> {
     let t =
         std::fs::read_link(root.link_path(root.host_path(p))).map_err(|e| io_err(root, p, e))?;
+    Ok(link_target(root, p, t))
+}
+
+/// What [`read_link`] returns for the link `p` whose content is `t`.
+pub(crate) fn link_target(root: &HostRoot, p: &Path, t: PathBuf) -> PathBuf {
     let base = if t.is_absolute() {
         root.path(&t)
     } else {
         p.parent().unwrap_or(Path::new("")).join(t)
     };
-    Ok(normalize(&base))
+    normalize(&base)
 }
 
 /// The last component of a symlink's target (`driver` → `ahci`).
 pub fn link_name(root: &HostRoot, p: &Path) -> Result<String, SysfsError> {
-    let t = read_link(root, p)?;
+    target_name(root, p, read_link(root, p)?)
+}
+
+/// What [`link_name`] returns for the link `p` whose [`read_link`] answer is `t`.
+pub(crate) fn target_name(root: &HostRoot, p: &Path, t: PathBuf) -> Result<String, SysfsError> {
     t.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .ok_or_else(|| SysfsError::Garbage {

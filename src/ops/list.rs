@@ -3,7 +3,7 @@
 
 use crate::host::filter::{self, Filter};
 use crate::host::slot::Slot;
-use crate::host::{HostRoot, Inventory, ListRecord, PciFunction};
+use crate::host::{Fields, HostRoot, Inventory, ListRecord, PciFunction};
 
 /// What to list.
 #[derive(Debug, Clone, Default)]
@@ -12,6 +12,9 @@ pub struct Selection {
     pub filters: Vec<Filter>,
     /// `-s` slot (None: all).
     pub slot: Option<Slot>,
+    /// Read each function's NUMA node: the text listing shows it, the JSON record has none,
+    /// so `list --json` and the plugin do not read it.
+    pub numa_node: bool,
 }
 
 impl Selection {
@@ -24,7 +27,12 @@ impl Selection {
 
 /// The host's functions `sel` selects, as the records `list --json` prints.
 pub fn list(root: &HostRoot, sel: &Selection) -> (Inventory, Vec<ListRecord>) {
-    let inv = Inventory::scan(root);
+    let inv = Inventory::scan_fields(
+        root,
+        Fields {
+            numa_node: sel.numa_node,
+        },
+    );
     let records = inv
         .functions()
         .iter()

@@ -48,6 +48,7 @@ pub fn run(a: ListArgs, g: &Globals) -> anyhow::Result<ExitCode> {
     let sel = Selection {
         filters,
         slot: a.slot,
+        numa_node: !a.json,
     };
     let root = g.host_root()?;
     let kvm =
