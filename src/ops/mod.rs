@@ -10,6 +10,7 @@
 //! * [`give`]: hide, unhide, attach, xl.cfg add-pci.
 //! * [`hidden`]: the hidden state with the method given or detected.
 //! * [`list`]: which functions `list` selects (`-d`, `-s`).
+//! * [`sriov`]: SR-IOV PFs and their VFs — `sriov [PF]`, `sriov set PF N`.
 //! * [`verify`]: device identities — `verify [--repair]`, `adopt`, and what hide records.
 
 pub mod apply;
@@ -18,6 +19,7 @@ pub mod facts;
 pub mod give;
 pub mod hidden;
 pub mod list;
+pub mod sriov;
 pub mod verify;
 
 use serde::Serialize;
@@ -155,6 +157,9 @@ pub enum OpError {
     /// The identity state file.
     #[error(transparent)]
     State(#[from] crate::identity::StateError),
+    /// A plan's step failed; the steps done were undone (or the failure says which were not).
+    #[error(transparent)]
+    Plan(Box<crate::plan::Failure>),
 }
 
 impl OpError {
@@ -168,6 +173,7 @@ impl OpError {
             OpError::Assign(e) => Kind::of_assign(e),
             OpError::State(crate::identity::StateError::Write(_)) => Kind::Failed,
             OpError::State(_) => Kind::BadInput,
+            OpError::Plan(_) => Kind::Failed,
         }
     }
 

@@ -167,3 +167,12 @@ pub const POOL_CHECK: &str = "Examples:
 pub const POOL_MAP: &str = "Examples:
   xenpci pool map > map.json                              # the mapping for --map
   xenpci migrate guest1 --to xcp2 --map map.json --dry-run   # then use it";
+
+pub const SRIOV: &str = "Examples:
+  xenpci sriov                       # every SR-IOV PF, its VFs, who holds each, whether the count persists
+  xenpci sriov 0000:01:00.0 --json   # one PF as JSON";
+
+pub const SRIOV_SET: &str = "Examples:
+  xenpci sriov set 01:00.0 4 --dry-run        # the sysfs writes (through 0 when a count is set)
+  xenpci sriov set 01:00.0 4 --persistent     # 4 VFs now and at every boot (a udev rule)
+  xenpci sriov set 01:00.0 0 --persistent     # remove the VFs and the rule";

@@ -13,6 +13,7 @@ pub mod hide;
 pub mod list;
 pub mod pool;
 pub mod spec;
+pub mod sriov;
 pub mod unassign;
 pub mod verify;
 pub mod xapi_pci;
