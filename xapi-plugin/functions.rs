@@ -49,6 +49,7 @@ pub const FUNCTIONS: &[(&str, Function)] = &[
     ("list", list),
     ("check", check),
     ("hidden", hidden),
+    ("sriov", sriov),
     ("verify", verify),
     ("apply", apply),
     ("export", export),
@@ -261,6 +262,59 @@ fn hidden(args: &Args) -> Result<String, Failure> {
     let method = parsed(args, "hidden", "method")?;
     let (h, _) = xenpci::ops::hidden::hidden(ctx, method).map_err(|e| op_failure("hidden", &e))?;
     json(&h)
+}
+
+/// `sriov` [pf=PF] [count=N persistent dry_run force]: without count the same JSON as
+/// `xenpci sriov [PF] --json`; with count (and pf) the outcome of `xenpci sriov set PF N --json`.
+fn sriov(args: &Args) -> Result<String, Failure> {
+    only(args, "sriov")?;
+    let root = root();
+    let runner = SystemRunner;
+    let pf = match args.get("pf").filter(|p| !p.is_empty()) {
+        Some(p) => Some(
+            p.parse::<Bdf>()
+                .map_err(|e| invalid("sriov", "pf", e.to_string()))?,
+        ),
+        None => None,
+    };
+    let Some(count) = args.get("count").filter(|c| !c.is_empty()) else {
+        for k in ["persistent", "dry_run", "force"] {
+            if args.contains_key(k) {
+                return Err(invalid(
+                    "sriov",
+                    k,
+                    "only with count (a VF count change)".into(),
+                ));
+            }
+        }
+        let r =
+            xenpci::ops::sriov::report(&root, &runner, pf).map_err(|e| op_failure("sriov", &e))?;
+        return json(&r);
+    };
+    let n: u32 = count.parse().map_err(|_| {
+        invalid(
+            "sriov",
+            "count",
+            format!("{count:?} is not a VF count (expected 0 to the PF's sriov_totalvfs)"),
+        )
+    })?;
+    let Some(pf) = pf else {
+        return Err(Failure::new(
+            "XENPCI_MISSING_ARGUMENT",
+            [
+                "sriov: argument \"pf\" is required with count".to_string(),
+                "pf".into(),
+            ],
+        ));
+    };
+    let opts = xenpci::ops::sriov::SetOptions {
+        persistent: flag(args, "sriov", "persistent")?,
+        dry_run: flag(args, "sriov", "dry_run")?,
+        force: flag(args, "sriov", "force")?,
+    };
+    let out = xenpci::ops::sriov::set(&root, &runner, pf, n, opts)
+        .map_err(|e| op_failure("sriov", &e))?;
+    json(&serde_json::json!({ "refused": false, "outcome": out }))
 }
 
 /// `verify` [repair dry_run]: the same JSON as `xenpci verify --json` (whatever it found: the
