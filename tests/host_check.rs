@@ -259,17 +259,20 @@ fn on_plain_xen_the_driver_fix_is_xl_or_xenpci_hide_now() {
     assert!(fix.starts_with("`xenpci hide 0000:01:00.1`"), "{fix}");
 }
 
-/// A VF does not exist when the boot line is read: its fix is a hide now (never
-/// `xen-pciback.hide=` or XAPI's boot-time hide list), and `check` says what is different for a
-/// VF. (Before: `add xen-pciback.hide=(0000:01:10.0) ... for every boot`.)
+/// A VF does not exist when the boot line is read: its fix is a hide now and a udev rule for
+/// every boot (never `xen-pciback.hide=` or XAPI's boot-time hide list), and `check` says what is
+/// different for a VF. (Before: `add xen-pciback.hide=(0000:01:10.0) ... for every boot`.)
 #[test]
 fn a_vfs_fix_hides_it_now_never_on_the_boot_line() {
     let h = Host::shape("sriov-nic");
     let j = h.run(&["check", "--json", "01:10.0"]).json();
     let fix = fix_of(&j["devices"][0], "driver").as_str().unwrap();
     assert!(fix.contains("`xenpci hide --now 0000:01:10.0`"), "{fix}");
-    assert!(!fix.contains("xen-pciback.hide="), "{fix}");
-    assert!(!fix.contains("--persistent 0000:01:10.0"), "{fix}");
+    assert!(!fix.contains("xen-pciback.hide=("), "{fix}");
+    assert!(
+        fix.contains("`xenpci hide --persistent 0000:01:10.0` (a udev rule"),
+        "{fix}"
+    );
     assert!(
         fix.contains("does not exist at boot until 0000:01:00.0's driver"),
         "{fix}"

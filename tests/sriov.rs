@@ -295,3 +295,51 @@ fn a_failed_rule_write_puts_the_old_count_back() {
     assert_eq!(numvfs(&h), "3");
     assert!(!h.path(RULE).exists());
 }
+
+/// A VF's hide for every boot is a udev rule naming it by PF and index (the boot line is read
+/// before the VF exists); the boot configuration is not touched, and unhide removes the rule.
+#[test]
+fn hide_persistent_of_a_vf_is_a_udev_rule_by_pf_and_index() {
+    let h = util::generated(nic(3, "igb"), "debian");
+    let grub = h.read("boot/grub/grub.cfg");
+    let rule = "etc/udev/rules.d/71-xenpci-hide-0000:01:00.0-virtfn2.rules";
+    let r = h
+        .xenpci(&["hide", "01:10.4", "--persistent", "--method", "grub"])
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let text = h.read(rule);
+    let line = text.lines().last().unwrap();
+    assert!(
+        line.contains("/sys/bus/pci/devices/0000:01:00.0/virtfn2"),
+        "{line}"
+    );
+    assert!(
+        line.contains("echo pciback > /sys%p/driver_override"),
+        "{line}"
+    );
+    assert!(!line.contains("01:10.4"), "{line}");
+    assert_eq!(
+        h.read("boot/grub/grub.cfg"),
+        grub,
+        "no xen-pciback.hide= for a VF"
+    );
+    // a VF and another function together: bad input, nothing written
+    let r = h
+        .xenpci(&["hide", "01:10.0", "01:00.1", "--persistent"])
+        .output()
+        .unwrap();
+    assert_eq!(r.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("apart from other functions"));
+    assert!(!h
+        .path("etc/udev/rules.d/71-xenpci-hide-0000:01:00.0-virtfn0.rules")
+        .exists());
+    // unhide --persistent removes the rule
+    let r = h
+        .xenpci(&["unhide", "01:10.4", "--persistent"])
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert!(!h.path(rule).exists());
+    assert_eq!(h.read("boot/grub/grub.cfg"), grub);
+}

@@ -283,16 +283,17 @@ fn hide_fix(toolstack: Toolstack, bdf: Bdf) -> String {
     }
 }
 
-/// The fix for a VF still owned by dom0: hidden now only. A VF exists only once its PF's driver
-/// has created it, long after the kernel command line's `xen-pciback.hide=` (and XAPI's hide list,
-/// which is that line) is read, so a boot-time hide by BDF never catches it.
+/// The fix for a VF still owned by dom0: hidden now, and for every boot by a udev rule
+/// ([`crate::ops::vf_hide`]). A VF exists only once its PF's driver has created it, long after
+/// the kernel command line's `xen-pciback.hide=` (and XAPI's hide list, which is that line) is
+/// read, so a boot-time hide by BDF never catches it.
 fn vf_hide_fix(toolstack: Toolstack, bdf: Bdf, pf: Bdf) -> String {
     let now = match toolstack {
         Toolstack::Xapi => format!("`xenpci hide --now {bdf}`"),
         Toolstack::Xl => format!("`xenpci hide --now {bdf}` or `xl pci-assignable-add {bdf}`"),
     };
     format!(
-        "now: {now}; not on the boot line: the VF does not exist at boot until {pf}'s driver creates it, so a boot-time hide by BDF cannot catch it — after each boot, once the VFs exist (`xenpci sriov set {pf} N --persistent` brings the count back), hide it again"
+        "now: {now}; for every boot: `xenpci hide --persistent {bdf}` (a udev rule binding it to pciback by its PF and VF index when it appears; `xenpci sriov set {pf} N --persistent` brings the VFs back) — not xen-pciback.hide=: the VF does not exist at boot until {pf}'s driver creates it, so a boot-time hide by BDF cannot catch it"
     )
 }
 

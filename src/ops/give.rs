@@ -29,6 +29,13 @@ use crate::xlcfg::{xl_spec_parser, Document};
 
 /// `hide`: the policy for [`Action::Hide`], then the plan (see [`apply::hide`]).
 pub fn hide(ctx: Ctx<'_>, bdfs: &[Bdf], opts: Options) -> Result<Outcome, OpError> {
+    // A VF's persistent hide is a udev rule, never the boot line (it does not exist then).
+    if opts.persistent || !opts.now {
+        let vfs = super::vf_hide::vfs_of(&crate::host::Inventory::scan(ctx.root), bdfs);
+        if !vfs.is_empty() {
+            return super::vf_hide::hide(ctx, bdfs, &vfs, opts);
+        }
+    }
     let mut out = apply::hide(ctx, bdfs, opts)?;
     remember(ctx, bdfs, &opts, true, &mut out);
     Ok(out)
@@ -49,6 +56,12 @@ fn remember(ctx: Ctx<'_>, bdfs: &[Bdf], opts: &Options, hide: bool, out: &mut Ou
 /// [`Action::TakeBack`], then the plan.
 pub fn unhide(ctx: Ctx<'_>, bdfs: &[Bdf], opts: Options) -> Result<Outcome, OpError> {
     let in_use = facts::local(ctx.root, ctx.runner);
+    if opts.persistent || !opts.now {
+        let vfs = super::vf_hide::vfs_of(&crate::host::Inventory::scan(ctx.root), bdfs);
+        if !vfs.is_empty() {
+            return super::vf_hide::unhide(ctx, bdfs, &vfs, opts, &in_use);
+        }
+    }
     let mut out = apply::unhide(ctx, bdfs, opts, &in_use)?;
     remember(ctx, bdfs, &opts, false, &mut out);
     Ok(out)

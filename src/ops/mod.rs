@@ -11,6 +11,7 @@
 //! * [`hidden`]: the hidden state with the method given or detected.
 //! * [`list`]: which functions `list` selects (`-d`, `-s`).
 //! * [`sriov`]: SR-IOV PFs and their VFs — `sriov [PF]`, `sriov set PF N`.
+//! * [`vf_hide`]: a VF's hide for every boot (a udev rule by PF and index, not the boot line).
 //! * [`verify`]: device identities — `verify [--repair]`, `adopt`, and what hide records.
 
 pub mod apply;
@@ -21,6 +22,7 @@ pub mod hidden;
 pub mod list;
 pub mod sriov;
 pub mod verify;
+pub mod vf_hide;
 
 use serde::Serialize;
 
