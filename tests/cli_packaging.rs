@@ -33,6 +33,7 @@ const EXPECTED: &[&str] = &[
     "adopt",
     "apply",
     "export",
+    "sriov",
     "pool",
     "completions",
     "demo",
