@@ -492,6 +492,47 @@ pub fn set(
     })
 }
 
+/// A VF picked for a guest (`attach --vf-of PF`).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct PickedVf {
+    /// The VF.
+    pub vf: Bdf,
+    /// Its PF.
+    pub pf: Bdf,
+    /// N of the PF's `virtfnN`.
+    pub index: usize,
+    /// Already on pciback (else it is hidden first).
+    pub hidden: bool,
+}
+
+/// The VF of `pf` to give a guest: the first hidden one no guest holds, else the first free one
+/// (hidden first by the caller). None free is bad input naming what each VF is.
+pub fn pick_vf(root: &HostRoot, runner: &dyn Runner, pf: Bdf) -> Result<PickedVf, OpError> {
+    let r = report(root, runner, Some(pf))?;
+    let p = &r.pfs[0];
+    let pick = |want: VfState| p.vfs.iter().find(|v| v.state == want);
+    match pick(VfState::Hidden).or_else(|| pick(VfState::Free)) {
+        Some(v) => Ok(PickedVf {
+            vf: v.bdf,
+            pf,
+            index: v.index,
+            hidden: v.state == VfState::Hidden,
+        }),
+        None => Err(bad(
+            "PF",
+            pf,
+            if p.vfs.is_empty() {
+                format!("a PF with VFs (it has none: `xenpci sriov set {pf} N`)")
+            } else {
+                format!(
+                    "a PF with a VF no guest holds (its {} VFs are all attached or assigned)",
+                    p.vfs.len()
+                )
+            },
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,8 +14,8 @@ pub const CHECK: &str = "Examples:
 
 pub const ATTACH: &str = "Examples:
   xenpci attach guest1 0000:05:00.0                  # hot-add, checked first, verified after
-  xenpci attach guest1 05:00.0,permissive=1 --dry-run   # show the xl command only
-  xenpci attach guest1 05:00.0 7                     # at virtual slot 7";
+  xenpci attach guest1 05:00.0 7                     # at virtual slot 7
+  xenpci attach guest1 --vf-of 01:00.0               # a free SR-IOV VF of that PF (hidden first)";
 
 pub const DETACH: &str = "Examples:
   xenpci detach guest1 05:00.0            # hot-remove, verified afterwards
