@@ -343,3 +343,27 @@ fn hide_persistent_of_a_vf_is_a_udev_rule_by_pf_and_index() {
     assert!(!h.path(rule).exists());
     assert_eq!(h.read("boot/grub/grub.cfg"), grub);
 }
+
+/// `hide VF` (now and for every boot): the ordinary live hide, recorded in the identity state as
+/// a live hide only (its boot part is the udev rule, which `verify` must not take for the boot
+/// line), plus the rule.
+#[test]
+fn hide_of_a_vf_now_and_at_boot_records_the_live_hide_only() {
+    let h = Host::new(&nic(2, "igb"));
+    h.pciback().driver_dir("igbvf");
+    let r = h.run(&["hide", "01:10.2", "--live", "sysfs"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        h.read("sys/bus/pci/drivers/pciback/new_slot"),
+        "0000:01:10.2"
+    );
+    assert!(h
+        .path("etc/udev/rules.d/71-xenpci-hide-0000:01:00.0-virtfn1.rules")
+        .exists());
+    let state: serde_json::Value =
+        serde_json::from_str(&h.read("var/lib/xenpci/devices.json")).unwrap();
+    let text = state.to_string();
+    assert!(text.contains("0000:01:10.2"), "{text}");
+    assert!(text.contains("live"), "{text}");
+    assert!(!text.contains("boot"), "{text}");
+}

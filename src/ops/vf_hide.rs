@@ -206,7 +206,26 @@ pub fn hide(ctx: Ctx<'_>, bdfs: &[Bdf], vfs: &[Vf], opts: Options) -> Result<Out
     };
     let rules = plan_rules(ctx, vfs, true)?;
     finish(ctx, rules, &opts, &mut out)?;
+    remember_live(ctx, bdfs, &opts, true, &mut out);
     Ok(out)
+}
+
+/// Records (or forgets) the live part in the identity state as `hide --now` does. The udev rule
+/// itself is not recorded: the state's boot-time hide means the boot line, which `verify
+/// --repair` would then "restore" for a VF.
+fn remember_live(ctx: Ctx<'_>, bdfs: &[Bdf], opts: &Options, hide: bool, out: &mut Outcome) {
+    let done = out.result.as_ref().is_some_and(|r| r.ok);
+    if opts.persistent || opts.dry_run || !done {
+        return;
+    }
+    let live = Options {
+        now: true,
+        persistent: false,
+        ..*opts
+    };
+    if let Some(w) = super::verify::record_hide(ctx, bdfs, &live, None, hide) {
+        out.warnings.push(w);
+    }
 }
 
 /// `unhide` of VFs with a persistent part: the ordinary live unhide (unless `--persistent`
@@ -231,6 +250,7 @@ pub fn unhide(
     };
     let rules = plan_rules(ctx, vfs, false)?;
     finish(ctx, rules, &opts, &mut out)?;
+    remember_live(ctx, bdfs, &opts, false, &mut out);
     Ok(out)
 }
 
