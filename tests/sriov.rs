@@ -364,6 +364,6 @@ fn hide_of_a_vf_now_and_at_boot_records_the_live_hide_only() {
         serde_json::from_str(&h.read("var/lib/xenpci/devices.json")).unwrap();
     let text = state.to_string();
     assert!(text.contains("0000:01:10.2"), "{text}");
-    assert!(text.contains("live"), "{text}");
-    assert!(!text.contains("boot"), "{text}");
+    assert!(text.contains(r#""kind":"live-hide""#), "{text}");
+    assert!(!text.contains("boot-hide"), "{text}");
 }
