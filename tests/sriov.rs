@@ -277,6 +277,10 @@ fn on_an_xapi_host_a_nics_vfs_belong_to_network_sriov() {
     );
     assert!(r.stderr.contains("xe network-sriov-create"), "{}", r.stderr);
     assert!(r.stderr.contains("--force"), "{}", r.stderr);
+    // a rule for the count behind XAPI's back too, even without a live change
+    let r = h.run(&["sriov", "set", "01:00.0", "0", "--persistent"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("network-sriov"), "{}", r.stderr);
 }
 
 #[cfg(feature = "fault-injection")]

@@ -386,7 +386,9 @@ pub fn plan_set(
         &policy::sriov::CountChange {
             pf,
             pf_away,
-            xapi_nic: changes && f.class >> 16 == 0x02 && Toolstack::of(root) == Toolstack::Xapi,
+            xapi_nic: (changes || opts.persistent)
+                && f.class >> 16 == 0x02
+                && Toolstack::of(root) == Toolstack::Xapi,
             removed: &removed,
             force: opts.force,
         },
@@ -446,7 +448,7 @@ pub fn plan_set(
     }
     if changes && n > 0 {
         plan.note(format!(
-            "the new VFs appear as {pf}'s virtfn0..virtfn{} (`xenpci sriov {pf}` lists them); a VF is hidden with `xenpci hide --now VF` after it appears",
+            "the new VFs appear as {pf}'s virtfn0..virtfn{} (`xenpci sriov {pf}` lists them); `xenpci hide VF` hides one now and, by a udev rule, at every boot",
             n - 1
         ));
     }
