@@ -17,6 +17,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bounded_read;
+pub mod config;
 pub mod engine;
 pub mod exec;
 pub mod flows;
@@ -37,3 +38,7 @@ pub mod syntax;
 pub mod xapi;
 pub mod xenstore;
 pub mod xlcfg;
+
+/// True when this build carries the fault hooks the failure tests drive (`XENPCI_FAIL_WRITE`,
+/// `XENPCI_CRASH_*_STEP`): the `fault-injection` cargo feature, off by default and in the packages.
+pub const FAULT_INJECTION: bool = cfg!(feature = "fault-injection");

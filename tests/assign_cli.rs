@@ -46,7 +46,7 @@ impl World {
     }
 
     fn env(&self, c: &mut Command) {
-        c.env("XENPCI_XE", env!("CARGO_BIN_EXE_xe"))
+        c.env("XENPCI_XE", xenpci_testkit::bins::xe())
             .env("XE_MOCK_STATE", self.path("state.json"))
             .env("XE_MOCK_LOG", self.path("xe.log"))
             .env("XENPCI_ROOT", self.path("root"))
@@ -62,7 +62,7 @@ impl World {
     }
 
     fn xe(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_xe"));
+        let mut c = Command::new(xenpci_testkit::bins::xe());
         self.env(&mut c);
         c.args(args);
         c
@@ -208,7 +208,7 @@ fn dry_run_prints_the_exact_xe_commands_and_changes_nothing() {
     // The mock rewrites its state (with defaults filled in) on every call: normalise first.
     w.xe(&["host-list"]).assert().success();
     let before = w.state();
-    let xe = env!("CARGO_BIN_EXE_xe");
+    let xe = xenpci_testkit::bins::xe();
     let out = w
         .xenpci(&[
             "assign",
@@ -336,7 +336,7 @@ fn concurrent_assigns_of_different_devices_all_land() {
         .iter()
         .map(|b| {
             let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_xenpci"));
-            c.env("XENPCI_XE", env!("CARGO_BIN_EXE_xe"))
+            c.env("XENPCI_XE", xenpci_testkit::bins::xe())
                 .env("XE_MOCK_STATE", w.path("state.json"))
                 .env("XENPCI_ROOT", w.path("root"))
                 // Slow xe widens the read-modify-write window a missing lock would lose.
@@ -644,7 +644,7 @@ fn concurrent_assigns_of_one_device_to_two_vms_never_duplicate() {
         .iter()
         .map(|vm| {
             std::process::Command::new(env!("CARGO_BIN_EXE_xenpci"))
-                .env("XENPCI_XE", env!("CARGO_BIN_EXE_xe"))
+                .env("XENPCI_XE", xenpci_testkit::bins::xe())
                 .env("XE_MOCK_STATE", w.path("state.json"))
                 .env("XENPCI_ROOT", w.path("root"))
                 .env("XE_MOCK_LATENCY_MS", "40")

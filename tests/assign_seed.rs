@@ -37,7 +37,7 @@ impl Seed {
     fn xenpci(&self, args: &[&str]) -> Command {
         let mut c = Command::cargo_bin("xenpci").unwrap();
         c.env("XENPCI_ROOT", self.root())
-            .env("XENPCI_XE", env!("CARGO_BIN_EXE_xe"))
+            .env("XENPCI_XE", xenpci_testkit::bins::xe())
             .env("XE_MOCK_STATE", self.state_path())
             .env(
                 "XENPCI_XEN_CMDLINE",

@@ -20,6 +20,9 @@ const CASES: &[(&[&str], &str)] = &[
     (&["unassign", "05:00.0,{}", "--vm", "v"], "[BDF]..."), // optional: or --all
     (&["detach", "dom", "{}"], "<BDF>"),
     (&["pool", "check", "{}"], "<BDF>..."),
+    (&["libvirt-xml", "{}"], "<BDF>..."),
+    (&["vfio-acl", "{}"], "<BDF>..."),
+    (&["one-filter", "{}"], "<BDF>..."),
     (&["xapi-pci", "fmt", "{}"], "<BDF>..."),
     (
         &["xlcfg", "remove-pci", "/nonexistent/vm.cfg", "{}"],

@@ -115,3 +115,182 @@ fn evacuate_an_xapi_host_moves_pci_vms_cold() {
     );
     assert_eq!(s.xe_get("other-config"), "pci: 0/0000:81:00.0");
 }
+
+/// The lab with a mapping that knows only the HBA: the NIC 0000:04:00.0 exists only on h1, so a
+/// guest holding it is pinned there; its xl.cfg is in `cfg/`.
+fn pinned_lab() -> (Scenario, std::path::PathBuf) {
+    let s = Scenario::lab();
+    s.write(
+        "map.json",
+        &serde_json::json!({"devices": {
+        "ceph-hba": {"vendor": "1000", "device": "0097", "subsystem": "1000:3090",
+                     "hosts": {"h1": "0000:03:00.0", "h2": "0000:81:00.0"}}}})
+        .to_string(),
+    );
+    s.xl("h1", &["pci-attach", "hvmvm", "0000:03:00.0@5"]).ok();
+    s.xl("h1", &["pci-attach", "pvvm", "0000:04:00.0"]).ok();
+    let dir = s.path("cfg");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("pvvm.cfg"),
+        "name = \"pvvm\"\ntype = \"pv\"\nmemory = 1024\npci = [ \"0000:04:00.0\" ]\n",
+    )
+    .unwrap();
+    (s, dir)
+}
+
+#[test]
+fn maintenance_stops_the_pinned_guest_moves_the_rest_and_resume_starts_it_again() {
+    let (s, dir) = pinned_lab();
+    let cfg = dir.to_str().unwrap();
+    let args = ["maintenance", "h1", "--to", "h2", "--config-dir", cfg];
+    let r = s.xenpci(&[&args[..], &["--dry-run"]].concat());
+    r.ok();
+    assert!(
+        r.stdout
+            .contains("pvvm: pinned to h1 by 0000:04:00.0: would be shut down"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("hvmvm: would move to h2"), "{}", r.stdout);
+    assert_eq!(
+        s.devices_of("h1", "pvvm"),
+        Some(vec!["0000:04:00.0".to_string()])
+    );
+    // For real: pvvm is shut down (journaled), the other three move.
+    let r = s.xenpci(&args);
+    assert_eq!(r.code, Some(0), "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("moved 3, rolled back 0, failed 0"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(s.devices_of("h1", "pvvm"), None, "pvvm is shut down");
+    assert_eq!(
+        s.xl("h2", &["pci-list", "hvmvm"]).stdout,
+        "Vdev Device\n05.0 0000:81:00.0\n"
+    );
+    let rec: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(s.path("state/maintenance/h1.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(rec["state"], "host-down");
+    assert_eq!(rec["pinned"][0]["state"], "stopped");
+    // A second maintenance waits for the resume.
+    let again = s.xenpci(&args);
+    assert_eq!(again.code, Some(1));
+    assert!(again.stderr.contains("`xenpci resume`"), "{}", again.stderr);
+    let st = s.xenpci(&["status"]);
+    assert_eq!(st.code, Some(1));
+    assert!(
+        st.stdout
+            .contains("maintenance of h1  host-down  pinned VMs stopped: pvvm"),
+        "{}",
+        st.stdout
+    );
+    // The host is back: resume verifies, then starts pvvm with its NIC.
+    let r = s.xenpci(&["resume"]);
+    assert_eq!(r.code, Some(0), "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("maintenance of h1: pvvm: started with its devices")
+            && r.stdout.contains("maintenance of h1: done"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        s.devices_of("h1", "pvvm"),
+        Some(vec!["0000:04:00.0".to_string()])
+    );
+    assert_eq!(s.xenpci(&["status"]).code, Some(0));
+}
+
+#[test]
+fn maintenance_without_the_pinned_guests_config_changes_nothing() {
+    let (s, _) = pinned_lab();
+    let r = s.xenpci(&["maintenance", "h1", "--to", "h2"]);
+    assert_eq!(r.code, Some(1));
+    assert!(
+        r.stderr.contains("give --config-dir DIR (DIR/pvvm.cfg)"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        s.devices_of("h1", "pvvm"),
+        Some(vec!["0000:04:00.0".to_string()])
+    );
+    assert_eq!(
+        s.devices_of("h1", "hvmvm"),
+        Some(vec!["0000:03:00.0".to_string()])
+    );
+}
+
+#[test]
+fn resume_keeps_a_pinned_guest_stopped_when_its_device_did_not_verify() {
+    let (s, dir) = pinned_lab();
+    let r = s.xenpci(&[
+        "maintenance",
+        "h1",
+        "--to",
+        "h2",
+        "--config-dir",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    // While h1 was down its cards moved: the identity state says 0000:04:00.0 was another device.
+    let state = serde_json::json!({"schema": 1, "devices": [{
+        "bdf": "0000:04:00.0",
+        "identity": {"vendor_id": "dead", "device_id": "beef", "subsystem_vendor_id": "0000",
+                     "subsystem_device_id": "0000", "class": "020000", "revision": "01",
+                     "path": null, "serial": null},
+        "uses": [{"kind": "live-hide"}], "recorded": "20261204T000000"}]});
+    let p = s.root("h1").join("var/lib/xenpci/devices.json");
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(&p, state.to_string()).unwrap();
+    let r = s.xenpci(&["resume"]);
+    assert_eq!(r.code, Some(1), "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("pvvm: not started: 0000:04:00.0 is not the recorded device any more"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(s.devices_of("h1", "pvvm"), None, "pvvm stays stopped");
+    // Once the records are right again, resume starts it.
+    std::fs::remove_file(&p).unwrap();
+    let r = s.xenpci(&["resume"]);
+    assert_eq!(r.code, Some(0), "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        s.devices_of("h1", "pvvm"),
+        Some(vec!["0000:04:00.0".to_string()])
+    );
+}
+
+#[test]
+fn on_xapi_maintenance_shuts_the_pinned_vm_down_and_resume_starts_it_on_the_host() {
+    let s = Scenario::lab();
+    s.xapi();
+    s.write("map.json", r#"{"devices": {}}"#);
+    let r = s.xenpci(&["maintenance", "h1", "--to", "h2", "--toolstack", "xapi"]);
+    assert_eq!(r.code, Some(0), "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("pinned to h1 by 0000:03:00.0"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(s.xe_get("power-state"), "halted");
+    assert_eq!(
+        s.xe_get("other-config"),
+        "pci: 0/0000:03:00.0",
+        "its device entry is kept"
+    );
+    let r = s.xenpci(&["resume", "--toolstack", "xapi"]);
+    assert_eq!(r.code, Some(0), "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(s.xe_get("power-state"), "running");
+    assert_eq!(s.xe_get("resident-on").len(), 36, "started on a host");
+    assert!(
+        r.stdout.contains("started with its devices"),
+        "{}",
+        r.stdout
+    );
+}

@@ -127,6 +127,16 @@ fn exports(transcript: &str) -> (Vec<(String, String)>, std::path::PathBuf) {
 /// be pasted after the printed `export`.
 #[test]
 fn xenpci_demo_tells_the_whole_story_on_stdout() {
+    // the demo runs the mocks found next to xenpci: they are their own crates, built on demand
+    let (xe, xl) = (xenpci_testkit::bins::xe(), xenpci_testkit::bins::xl());
+    assert!(
+        Path::new(xe).starts_with(xenpci_testkit::bins::bin_dir()),
+        "{xe}"
+    );
+    assert!(
+        Path::new(xl).starts_with(xenpci_testkit::bins::bin_dir()),
+        "{xl}"
+    );
     let (code, s, err) = demo(Path::new(env!("CARGO_BIN_EXE_xenpci")), true);
     assert_eq!(code, Some(0), "{s}{err}");
     assert_eq!(err, "", "nothing on stderr: the story is on stdout");

@@ -472,7 +472,7 @@ fn xapi_host(cards: [Option<Func>; 3], hba_at: &str) -> Host {
 
 fn with_xe(h: &Host, args: &[&str]) -> std::process::Output {
     h.std_xenpci(args)
-        .env("XENPCI_XE", env!("CARGO_BIN_EXE_xe"))
+        .env("XENPCI_XE", xenpci_testkit::bins::xe())
         .env("XE_MOCK_STATE", h.dir.path().join("state.json"))
         .output()
         .unwrap()
@@ -528,7 +528,7 @@ fn on_xapi_a_vm_naming_a_moved_device_is_blocked_from_starting_until_repaired() 
         osd(&h)
     );
     // xapi (the mock) refuses to start it.
-    let start = std::process::Command::new(env!("CARGO_BIN_EXE_xe"))
+    let start = std::process::Command::new(xenpci_testkit::bins::xe())
         .args(["vm-start", &format!("uuid={OSD}")])
         .env("XE_MOCK_STATE", h.dir.path().join("state.json"))
         .env("XENPCI_ROOT", h.root())

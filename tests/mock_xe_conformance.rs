@@ -1,5 +1,5 @@
-//! Conformance of the mock `xe` (mock-xe/) with the real xe, item by item from the checklist in
-//! shared/reference/xapi-xe.md §7 (exact stdout, stderr and exit status), plus the xenopsd
+//! Conformance of the mock `xe` (crates/mock-xe/) with the real xe, item by item from the checklist in
+//! docs/reference/xapi-xe.md §7 (exact stdout, stderr and exit status), plus the xenopsd
 //! behaviour of `vm-start`, the plugin protocol and the mock's own test hooks.
 //!
 //! Every test builds a scenario: the §7 fixture written as state JSON into a temp dir, the
@@ -118,7 +118,7 @@ impl Scenario {
         .unwrap();
     }
     fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_xe"));
+        let mut c = Command::new(xenpci_testkit::bins::xe());
         c.args(args);
         for var in [
             "XE_MOCK_FAIL",
@@ -693,7 +693,7 @@ fn c60_to_c63_syntax_and_usage() {
     assert!(
         r.stderr.starts_with(&format!(
             "Usage:\n  {} <command>\n",
-            env!("CARGO_BIN_EXE_xe")
+            xenpci_testkit::bins::xe()
         )),
         "{}",
         r.stderr
@@ -1067,7 +1067,7 @@ fn plugin_may_call_back_into_xe() {
     // The plugin reads the same pool: its host's plugin-env names the mock and the state.
     let mut st = s.state();
     st["hosts"][0]["plugin-env"] =
-        json!({"XE": env!("CARGO_BIN_EXE_xe"), "XE_MOCK_STATE": s.path("state.json")});
+        json!({"XE": xenpci_testkit::bins::xe(), "XE_MOCK_STATE": s.path("state.json")});
     s.set_state(&st);
     s.plugin(
         "back",

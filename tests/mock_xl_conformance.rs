@@ -1,6 +1,6 @@
 //! Conformance of the mock `xl` with the real Xen 4.17 xl: each expected text below is quoted
-//! from shared/reference/xen-xl.md (§2.7, §3) or the outputs recorded on real Xen in
-//! shared/xen-lab/FINDINGS.md (§B, §D).
+//! from docs/reference/xen-xl.md (§2.7, §3) or the outputs recorded on real Xen in
+//! docs/reference/FINDINGS.md (§B, §D).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -47,7 +47,7 @@ impl Scenario {
     }
 
     fn xl_env(&self, env: &[(&str, &str)], args: &[&str]) -> Run {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_xl"));
+        let mut c = Command::new(xenpci_testkit::bins::xl());
         c.args(args)
             .env("XL_MOCK_STATE", self.path("state.json"))
             .env("XL_MOCK_LOG", self.path("xl.log"))

@@ -395,7 +395,7 @@ fn attach_and_detach_through_the_plugin_drive_xl() {
     let root = dir.path().join("root");
     std::fs::create_dir_all(&root).unwrap();
     let env = [
-        ("XENPCI_XL", env!("CARGO_BIN_EXE_xl")),
+        ("XENPCI_XL", xenpci_testkit::bins::xl()),
         ("XL_MOCK_STATE", state.to_str().unwrap()),
         ("XENPCI_ROOT", root.to_str().unwrap()),
         ("XENPCI_NO_XENSTORE", "1"),

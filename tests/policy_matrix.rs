@@ -131,8 +131,8 @@ impl World {
         // The mocks rewrite their state (and xl its sysfs driver links) in their own format on
         // every call: one read-only call each first, so a snapshot shows only real changes.
         for (bin, arg) in [
-            (env!("CARGO_BIN_EXE_xl"), "list"),
-            (env!("CARGO_BIN_EXE_xe"), "vm-list"),
+            (xenpci_testkit::bins::xl(), "list"),
+            (xenpci_testkit::bins::xe(), "vm-list"),
         ] {
             let mut c = Command::new(bin);
             c.arg(arg).env_remove("XL_MOCK_HOST");
@@ -154,8 +154,8 @@ impl World {
         let s = |p: PathBuf| p.to_string_lossy().into_owned();
         vec![
             ("XENPCI_ROOT", s(self.host.root().to_path_buf())),
-            ("XENPCI_XL", env!("CARGO_BIN_EXE_xl").into()),
-            ("XENPCI_XE", env!("CARGO_BIN_EXE_xe").into()),
+            ("XENPCI_XL", xenpci_testkit::bins::xl().into()),
+            ("XENPCI_XE", xenpci_testkit::bins::xe().into()),
             (
                 "XENPCI_XEN_CMDLINE",
                 s(util::tests_dir().join("doubles/xen-cmdline")),

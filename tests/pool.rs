@@ -39,7 +39,7 @@ fn pool(dir: &Path) {
 fn xenpci(dir: &Path, args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_xenpci"))
         .args(args)
-        .env("XENPCI_XE", env!("CARGO_BIN_EXE_xe"))
+        .env("XENPCI_XE", xenpci_testkit::bins::xe())
         .env("XE_MOCK_STATE", dir.join("state.json"))
         .env("XE_MOCK_LOG", dir.join("xe.log"))
         .env_remove("XENPCI_ROOT")
@@ -133,7 +133,7 @@ fn a_host_that_does_not_answer_in_time_is_reported_not_hung_on() {
     pool(dir.path());
     let out = Command::new(env!("CARGO_BIN_EXE_xenpci"))
         .args(["pool", "list", "--timeout", "1"])
-        .env("XENPCI_XE", env!("CARGO_BIN_EXE_xe"))
+        .env("XENPCI_XE", xenpci_testkit::bins::xe())
         .env("XE_MOCK_STATE", dir.path().join("state.json"))
         .env("XE_MOCK_LATENCY_MS", "host-call-plugin=4000")
         .output()

@@ -371,3 +371,25 @@ fn hide_of_a_vf_now_and_at_boot_records_the_live_hide_only() {
     assert!(text.contains(r#""kind":"live-hide""#), "{text}");
     assert!(!text.contains("boot-hide"), "{text}");
 }
+
+/// On a KVM host a VF on vfio-pci is hidden (held for a guest): `sriov` says so and a count
+/// change that would remove it is refused; its hide is vfio-pci's, never the pciback udev rule.
+#[test]
+fn on_a_kvm_host_a_vf_on_vfio_pci_is_hidden() {
+    let h = Host::new(&nic(2, "igb"));
+    h.write("etc/libvirt/.keep", "");
+    h.bind("0000:01:10.2", "vfio-pci");
+    let j: serde_json::Value =
+        serde_json::from_slice(&h.xenpci(&["sriov", "--json"]).output().unwrap().stdout).unwrap();
+    assert_eq!(j["pfs"][0]["vfs"][1]["state"], "hidden", "{j}");
+    let r = h
+        .xenpci(&["sriov", "set", "01:00.0", "0", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(r.status.code(), Some(1));
+    let j: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert_eq!(j["refusals"][0]["bdf"], "0000:01:10.2", "{j}");
+    assert_eq!(j["refusals"][0]["codes"][0]["code"], "hidden-vf");
+    let r = h.run(&["hide", "01:10.0", "--persistent", "--dry-run"]);
+    assert!(!r.stdout.contains("71-xenpci-hide-"), "{}", r.stdout);
+}

@@ -1,7 +1,7 @@
 //! XenStore tests against a real daemon: Debian's oxenstored (Xen 4.17), started once for this
 //! test binary by tests/xenstored/start.sh. They write backend trees exactly as libxl and pciback
-//! write them (reference xen-xl.md §5 and the tree recorded on real Xen in shared/xen-lab
-//! FINDINGS.md) and check xenpci's verifier: attached, half-attached, stale, missing backend.
+//! write them (reference xen-xl.md §5 and the tree recorded on real Xen in
+//! docs/reference/FINDINGS.md) and check xenpci's verifier: attached, half-attached, stale, missing backend.
 //! A missing oxenstored fails these tests; `XENPCI_SKIP_XENSTORED=1` skips them explicitly.
 
 #[path = "xenstored/harness.rs"]

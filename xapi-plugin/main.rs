@@ -11,6 +11,8 @@ mod xml;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // The environment, read once here.
+    xenpci::config::install(xenpci::config::Config::from_env());
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     let out = match args.as_slice() {
         [call] => match call.to_str().map(protocol::parse_call) {

@@ -1,4 +1,4 @@
-//! The XAPI host-plugin protocol (shared/reference/xapi-xe.md §3): xapi runs the plugin with one
+//! The XAPI host-plugin protocol (docs/reference/xapi-xe.md §3): xapi runs the plugin with one
 //! argv holding an XML-RPC `methodCall` — param 1 the session ref, param 2 a struct of string
 //! arguments — and reads one `methodResponse` from stdout in xapi's Status convention:
 //! `{Status: Success, Value: <string>}` or `{Status: Failure, ErrorDescription: [code, ...]}`.

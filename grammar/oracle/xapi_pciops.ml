@@ -1,7 +1,7 @@
 (* Differential oracle for tests/grammar_xapi_hide.rs: the three steps of xapi's
    ocaml/xapi/pciops.ml that read other-config:pci (split on ',', Scanf each piece and drop
    failures, group ascending with the fold's reversed order inside a group), re-typed from the
-   description in shared/reference/xapi-xe.md 1.2 and run with the real OCaml Scanf.
+   description in docs/reference/xapi-xe.md 1.2 and run with the real OCaml Scanf.
    Input: one value per line. Output: the plug order, "group/dddd:bb:ss.f" joined by ';'. *)
 let of_string dev =
   Scanf.sscanf dev "%d/%04x:%02x:%02x.%01x" (fun id a b c d -> (id, (a, b, c, d)))

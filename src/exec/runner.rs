@@ -124,7 +124,7 @@ impl Runner for SystemRunner {
                     var: t.env_var(),
                 });
             }
-            if std::env::var_os("XENPCI_ROOT").is_none() {
+            if !crate::config::get().root_in_env {
                 command.env("XENPCI_ROOT", root);
             }
         }

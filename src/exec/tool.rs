@@ -20,7 +20,32 @@ pub enum Tool {
     Xl,
     /// XCP-ng/XenServer's `/opt/xensource/libexec/xen-cmdline`.
     XenCmdline,
+    /// libvirt's `virsh` (KVM hosts: `xenpci libvirt-xml --attach`).
+    Virsh,
+    /// Debian's `update-grub` (KVM hosts: the kernel IOMMU option).
+    UpdateGrub,
+    /// Fedora/RHEL's `grub2-mkconfig` (KVM hosts: the kernel IOMMU option).
+    Grub2Mkconfig,
+    /// Debian's `update-initramfs` (KVM hosts: vfio in the initramfs).
+    UpdateInitramfs,
+    /// `dracut` (KVM hosts on Fedora/RHEL/SUSE: vfio in the initramfs).
+    Dracut,
+    /// `modprobe` (KVM hosts: loading vfio-pci before a live bind).
+    Modprobe,
 }
+
+/// Every tool, for the confinement check.
+const ALL: [Tool; 9] = [
+    Tool::Xe,
+    Tool::Xl,
+    Tool::XenCmdline,
+    Tool::Virsh,
+    Tool::UpdateGrub,
+    Tool::Grub2Mkconfig,
+    Tool::UpdateInitramfs,
+    Tool::Dracut,
+    Tool::Modprobe,
+];
 
 /// The program is neither overridden nor found.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +81,12 @@ impl Tool {
             Tool::Xe => "xe",
             Tool::Xl => "xl",
             Tool::XenCmdline => "xen-cmdline",
+            Tool::Virsh => "virsh",
+            Tool::UpdateGrub => "update-grub",
+            Tool::Grub2Mkconfig => "grub2-mkconfig",
+            Tool::UpdateInitramfs => "update-initramfs",
+            Tool::Dracut => "dracut",
+            Tool::Modprobe => "modprobe",
         }
     }
 
@@ -65,6 +96,12 @@ impl Tool {
             Tool::Xe => "XENPCI_XE",
             Tool::Xl => "XENPCI_XL",
             Tool::XenCmdline => "XENPCI_XEN_CMDLINE",
+            Tool::Virsh => "XENPCI_VIRSH",
+            Tool::UpdateGrub => "XENPCI_UPDATE_GRUB",
+            Tool::Grub2Mkconfig => "XENPCI_GRUB2_MKCONFIG",
+            Tool::UpdateInitramfs => "XENPCI_UPDATE_INITRAMFS",
+            Tool::Dracut => "XENPCI_DRACUT",
+            Tool::Modprobe => "XENPCI_MODPROBE",
         }
     }
 
@@ -72,14 +109,27 @@ impl Tool {
         match self {
             Tool::XenCmdline => &["/opt/xensource/libexec/xen-cmdline"],
             Tool::Xe => &["/opt/xensource/bin/xe"],
-            Tool::Xl => &[],
+            Tool::UpdateGrub => &["/usr/sbin/update-grub"],
+            Tool::Grub2Mkconfig => &["/usr/sbin/grub2-mkconfig"],
+            Tool::UpdateInitramfs => &["/usr/sbin/update-initramfs"],
+            Tool::Dracut => &["/usr/bin/dracut", "/usr/sbin/dracut"],
+            Tool::Modprobe => &["/sbin/modprobe", "/usr/sbin/modprobe"],
+            Tool::Xl | Tool::Virsh => &[],
         }
     }
 
-    /// Where the program is: the override variable, else PATH, else its usual install path.
+    /// Where the program is: the override variable (read into [`crate::config::Config`]), else
+    /// PATH, else its usual install path.
     pub fn locate(self) -> Result<PathBuf, ToolError> {
-        if let Some(p) = std::env::var_os(self.env_var()).filter(|p| !p.is_empty()) {
-            return Ok(PathBuf::from(p));
+        let config = crate::config::get();
+        let given = match self {
+            Tool::Xe => config.xe.as_ref(),
+            Tool::Xl => config.xl.as_ref(),
+            Tool::XenCmdline => config.xen_cmdline.as_ref(),
+            _ => config.kvm_tools.get(self.env_var()),
+        };
+        if let Some(p) = given {
+            return Ok(p.clone());
         }
         if let Some(root) = confined_root() {
             return Err(ToolError {
@@ -116,8 +166,7 @@ impl Tool {
     /// The tool `program` names when it is a host tool's bare name or usual install path (what
     /// a confined process must not spawn).
     pub fn host_tool(program: &str) -> Option<Tool> {
-        [Tool::Xe, Tool::Xl, Tool::XenCmdline]
-            .into_iter()
+        ALL.into_iter()
             .find(|t| program == t.name() || t.fallbacks().contains(&program))
     }
 

@@ -92,6 +92,16 @@ pub fn evacuate(
     out: &Mutex<Box<dyn Write + Send>>,
 ) -> Result<Vec<VmResult>, FlowError> {
     let vms = guests(site, &ev.from, ev.toolstack)?;
+    Ok(evacuate_vms(site, ev, vms, out))
+}
+
+/// Moves `vms` (guests of `ev.from`) as [`evacuate`] does; `out` gets the progress lines.
+pub fn evacuate_vms(
+    site: &Site,
+    ev: &Evacuation,
+    vms: Vec<String>,
+    out: &Mutex<Box<dyn Write + Send>>,
+) -> Vec<VmResult> {
     let total = vms.len();
     let queue = Mutex::new(vms.into_iter().enumerate().collect::<VecDeque<_>>());
     let results = Mutex::new(Vec::new());
@@ -221,7 +231,7 @@ pub fn evacuate(
     });
     let mut v = results.into_inner().unwrap_or_default();
     v.sort_by(|a, b| a.vm.cmp(&b.vm));
-    Ok(v)
+    v
 }
 
 /// The summary table.

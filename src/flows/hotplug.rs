@@ -97,7 +97,7 @@ pub fn compose_spec(
 
 /// The XenStore of `host` when it is this machine and a xenstored answers.
 pub fn local_store(is_local: bool) -> Option<XsStore> {
-    if !is_local || std::env::var("XENPCI_NO_XENSTORE").as_deref() == Ok("1") {
+    if !is_local || crate::config::get().no_xenstore {
         return None;
     }
     XsStore::open().ok()
@@ -189,12 +189,7 @@ fn verify(
     // still at state 1 when `xl pci-attach` exits (pcifront connects a moment later), and a
     // detach can return while dev-N is still listed with state-N = 5 (tests/xen-e2e). So a
     // half-done verdict is polled until it settles, up to XENPCI_VERIFY_SECS (default 60).
-    let limit = std::time::Duration::from_secs(
-        std::env::var("XENPCI_VERIFY_SECS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(60),
-    );
+    let limit = crate::config::get().verify;
     let start = std::time::Instant::now();
     let (v, ok) = loop {
         let v = verify_pci_backend(store, DomId(dom.domid), bdf, kind).map_err(|e| {

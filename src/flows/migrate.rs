@@ -466,7 +466,7 @@ fn find_config(site: &Site, req: &Request) -> PathBuf {
     if let Some(c) = &req.config {
         return c.clone();
     }
-    let dirs = std::env::var("XENPCI_XL_CONFIG_DIRS").unwrap_or_else(|_| "/etc/xen".into());
+    let dirs = &crate::config::get().xl_config_dirs;
     let candidates: Vec<PathBuf> = dirs
         .split(':')
         .filter(|d| !d.is_empty())

@@ -1,6 +1,6 @@
 //! Flows over several commands and hosts: hotplug ([`hotplug`]), device mapping across hosts
 //! ([`mapping`]), migration with passthrough devices ([`migrate`]) and host evacuation
-//! ([`evacuate`]). Every command runs through a [`transport::Site`] (this host directly, other
+//! ([`evacuate`]; maintenance with pinned guests is [`crate::ops::maintenance`]). Every command runs through a [`transport::Site`] (this host directly, other
 //! hosts over ssh or a template); multi-step flows are journaled ([`journal`]) so they can
 //! be resumed or rolled back.
 

@@ -196,10 +196,7 @@ impl Xl<'_, '_> {
     /// `xl shutdown -w DOM`, given at most XENPCI_SHUTDOWN_SECS (default 120) to finish: a guest
     /// that ignores the request or hangs on the way down must not stall the flow forever.
     pub fn shutdown_wait(&self, dom: &str) -> Result<(), FlowError> {
-        let secs = std::env::var("XENPCI_SHUTDOWN_SECS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(120);
+        let secs = crate::config::get().shutdown.as_secs();
         let cmd = self
             .site
             .xl(self.host, &["shutdown", "-w", dom])

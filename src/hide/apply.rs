@@ -7,10 +7,12 @@ use serde::Serialize;
 use super::methods::{detect, live, read_configured};
 use super::{Change, Ctx, HideError, LiveMethod, Method, Request};
 use crate::fsutil;
+use crate::host::xensource::Toolstack;
 use crate::host::Inventory;
 use crate::pci::Bdf;
 use crate::plan::{Done, Failure, Plan};
-use crate::policy::{self, Action, InUse, Refusal};
+use crate::policy::vfio_facts::VfioFacts;
+use crate::policy::{self, Action, HostFacts, InUse, Refusal};
 
 /// How to apply a change.
 #[derive(Debug, Clone, Copy, Default)]
@@ -64,20 +66,64 @@ pub struct Outcome {
     pub warnings: Vec<String>,
     /// Devices the policy would have refused, done because of `force`, with the reasons.
     pub forced: Vec<Refusal>,
+    /// On a KVM host: the vfio binding used (absent on Xen hosts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub binding: Option<super::vfio::Binding>,
+}
+
+/// The policy's facts for this host: the inventory, read as a KVM host reads it there ("hidden"
+/// = on vfio-pci).
+fn decide(ctx: Ctx<'_>, in_use: &InUse, req: &policy::Request<'_>) -> policy::Verdict {
+    // The inventory with the identity check (a BDF that is not the recorded device any more).
+    let checked = crate::identity::guard::Checked::scan(ctx.root);
+    let inv: &Inventory = &checked;
+    let kvm = Toolstack::of(ctx.root) == Toolstack::Kvm;
+    let vfio = VfioFacts(inv);
+    let host: &dyn HostFacts = if kvm { &vfio } else { &checked };
+    let mut v = policy::decide(host, in_use, req);
+    if kvm && req.action == Action::Hide {
+        // The bridges of the groups stay with the host (the policy never adds them).
+        for b in req.devices {
+            let Some(f) = inv.get(*b) else { continue };
+            for m in &f.isolation_group {
+                if inv.get(*m).is_some_and(|g| g.is_bridge()) && !req.devices.contains(m) {
+                    let g = f
+                        .iommu_group
+                        .map_or("its isolation group".into(), |g| format!("IOMMU group {g}"));
+                    let holder = crate::host::kvm_check::group_holders(inv, &[*m]);
+                    let note = match holder.first() {
+                        Some((_, d)) => format!(
+                            "{m} (a bridge in {g}) stays on its driver {d}, which keeps vfio \
+                             from using the group (not viable) while it does"
+                        ),
+                        None => format!("{m} (a bridge in {g}) stays on its driver"),
+                    };
+                    if !v.notes.contains(&note) {
+                        v.notes.push(note);
+                    }
+                }
+            }
+        }
+    }
+    v
 }
 
 /// Hides `bdfs` after the policy ([`crate::policy`], [`Action::Hide`]): dom0's devices, bridges
 /// and partial isolation groups (`with_group` adds the siblings) are refused unless `force`.
+///
+/// On a KVM host the whole IOMMU group is hidden (vfio opens a group only when every endpoint
+/// in it is on vfio-pci): the siblings are added as placeholders, as oVirt does.
 pub fn hide(ctx: Ctx<'_>, bdfs: &[Bdf], opts: Options) -> Result<Outcome, HideError> {
-    let verdict = policy::decide(
-        &crate::identity::guard::Checked::scan(ctx.root),
+    let kvm = Toolstack::of(ctx.root) == Toolstack::Kvm;
+    let verdict = decide(
+        ctx,
         &InUse::default(),
         &policy::Request {
             action: Action::Hide,
             devices: bdfs,
             target: &[],
             force: opts.force,
-            with_group: opts.with_group,
+            with_group: opts.with_group || kvm,
         },
     )
     .into_result("hide", "")?;
@@ -98,8 +144,8 @@ pub fn unhide(
     opts: Options,
     in_use: &InUse,
 ) -> Result<Outcome, HideError> {
-    let verdict = policy::decide(
-        &Inventory::scan(ctx.root),
+    let verdict = decide(
+        ctx,
         in_use,
         &policy::Request {
             action: Action::TakeBack,
@@ -120,6 +166,9 @@ pub fn unhide(
 
 /// Applies an already-guarded change.
 pub fn apply(ctx: Ctx<'_>, change: Change, opts: Options) -> Result<Outcome, HideError> {
+    if Toolstack::of(ctx.root) == Toolstack::Kvm {
+        return apply_kvm(ctx, change, opts);
+    }
     let both = !opts.persistent && !opts.now;
     let mut warnings = Vec::new();
     // A missing root is an error, and nothing (not even the lock's directory) is created in it.
@@ -202,6 +251,98 @@ pub fn apply(ctx: Ctx<'_>, change: Change, opts: Options) -> Result<Outcome, Hid
         result,
         warnings,
         forced: Vec::new(),
+        binding: None,
+    })
+}
+
+/// [`apply`] on a KVM host: the same lock, journal, execution and rollback, with the vfio
+/// binding ([`super::vfio`]) and its persistence ([`super::vfio_persist`]) as the plan.
+fn apply_kvm(ctx: Ctx<'_>, change: Change, opts: Options) -> Result<Outcome, HideError> {
+    if let Some(m) = opts.method {
+        return Err(HideError::Kvm(format!(
+            "--method {m} edits Xen's hide list; on a KVM host the boot part is the vfio udev              rule, the initramfs and the kernel's IOMMU option (leave --method out)"
+        )));
+    }
+    if let Some(l) = opts.live.filter(|l| *l != LiveMethod::Vfio) {
+        return Err(HideError::Kvm(format!(
+            "--live {l} hands devices to Xen's pciback; on a KVM host the live method is vfio"
+        )));
+    }
+    let both = !opts.persistent && !opts.now;
+    let mut warnings = Vec::new();
+    ctx.root.check()?;
+    let _lock = if opts.dry_run {
+        None
+    } else {
+        Some(
+            fsutil::lock(&super::lock_path(ctx.root))
+                .map_err(|e| HideError::Refused(e.to_string()))?,
+        )
+    };
+    if opts.dry_run {
+        if ctx.root.path(crate::plan_journal::PATH).exists() {
+            warnings.push(format!(
+                "an interrupted run left {}; the next run (or `xenpci resume`) rolls it back first",
+                crate::plan_journal::PATH
+            ));
+        }
+    } else if let Some(said) = crate::plan_journal::recover(ctx.root)? {
+        warnings.push(said);
+    }
+    let persistent = opts.persistent || both;
+    let now = opts.now || both;
+    let verb = match change {
+        Change::Add(_) => "hide",
+        Change::Remove(_) => "unhide",
+    };
+    let names: Vec<String> = change.bdfs().iter().map(Bdf::to_string).collect();
+    let mut plan = Plan::new(format!("{verb} {} (vfio-pci)", names.join(" ")));
+    if persistent {
+        super::vfio_persist::plan(ctx, &change, &mut plan)?;
+    }
+    if now {
+        super::vfio::plan_live(ctx, &change, &mut plan)?;
+    }
+    let mut seen = std::collections::HashSet::new();
+    plan.notes.retain(|n| seen.insert(n.clone()));
+    let result = if opts.dry_run {
+        None
+    } else {
+        Some(match plan.execute_journaled(ctx.runner, ctx.root) {
+            Ok(report) => {
+                let unconfirmed = persistent
+                    .then(|| super::vfio_persist::confirm(ctx, &change))
+                    .flatten();
+                RunResult {
+                    ok: unconfirmed.is_none(),
+                    done: report.done,
+                    failure: None,
+                    unconfirmed,
+                }
+            }
+            Err(f) => RunResult {
+                ok: false,
+                done: Vec::new(),
+                failure: Some(f),
+                unconfirmed: None,
+            },
+        })
+    };
+    Ok(Outcome {
+        dry_run: opts.dry_run,
+        method: None,
+        method_why: persistent.then(|| {
+            format!(
+                "KVM host: a udev rule per function in {}, the vfio modules in the initramfs,                  the kernel's IOMMU option",
+                super::vfio_persist::RULES
+            )
+        }),
+        live: now.then_some(LiveMethod::Vfio),
+        plan,
+        result,
+        warnings,
+        forced: Vec::new(),
+        binding: Some(super::vfio::BINDING),
     })
 }
 

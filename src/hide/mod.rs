@@ -13,10 +13,14 @@
 //! * [`methods`]: one module per persistent method (xen-cmdline, xapi, grub, extlinux, modprobe),
 //!   the live methods, method detection and the `hidden` state report.
 //! * [`hide_param`]: editing the hide parameter inside one argument string.
+//! * [`vfio`], [`vfio_persist`]: on a KVM host, hiding means binding to vfio-pci (now, and for
+//!   every boot by a per-function udev rule, the initramfs and the kernel's IOMMU option).
 
 pub mod apply;
 pub mod hide_param;
 pub mod methods;
+pub mod vfio;
+pub mod vfio_persist;
 
 use std::io;
 use std::path::PathBuf;
@@ -114,6 +118,9 @@ pub enum HideError {
     /// The hide lock could not be taken.
     #[error("{0}")]
     Refused(String),
+    /// On a KVM host: what the vfio binding cannot do here, or an option that does not apply.
+    #[error("{0}")]
+    Kvm(String),
     /// The safety policy refused ([`crate::policy`]).
     #[error(transparent)]
     Policy(#[from] crate::policy::Refused),

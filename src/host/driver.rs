@@ -9,8 +9,11 @@ use crate::pci::Bdf;
 /// The name pciback registers its driver under (`/sys/bus/pci/drivers/pciback`).
 pub const PCIBACK: &str = "pciback";
 
+/// The driver that hands a function to a KVM guest (`/sys/bus/pci/drivers/vfio-pci`).
+pub const VFIO_PCI: &str = "vfio-pci";
+
 /// KVM's stub drivers: they keep dom0's drivers off a function but do not export it to Xen.
-pub const KVM_STUBS: &[&str] = &["pci-stub", "vfio-pci"];
+pub const KVM_STUBS: &[&str] = &["pci-stub", VFIO_PCI];
 
 /// Who holds a PCI function now.
 #[derive(Debug, Clone, PartialEq, Eq)]

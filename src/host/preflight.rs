@@ -14,78 +14,13 @@
 use serde::Serialize;
 
 use super::config::PortType;
+use super::finding::finding;
+pub use super::finding::{Finding, Report, Severity};
 use super::sysfs::read_text;
 use super::xensource::Toolstack;
 use super::{DriverState, HostRoot, Inventory, PciFunction};
 use crate::exec::{CommandSpec, Runner, Tool};
 use crate::pci::Bdf;
-
-/// How bad a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// Checked and fine.
-    Ok,
-    /// Worth knowing; nothing blocks.
-    Info,
-    /// Passing works but something is risky or unknown.
-    Warning,
-    /// Passing would fail or hurt dom0.
-    Error,
-}
-
-impl Severity {
-    /// Lowercase label.
-    pub fn label(self) -> &'static str {
-        match self {
-            Severity::Ok => "ok",
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Error => "error",
-        }
-    }
-}
-
-/// One result of one check.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Finding {
-    /// Which check: `present`, `iommu`, `bridge`, `critical`, `group`, `conventional-pci`,
-    /// `reset`, `rmrr`, `sriov`, `driver`.
-    pub check: &'static str,
-    /// How bad.
-    pub severity: Severity,
-    /// What it means.
-    pub message: String,
-    /// The exact fix, when there is something to do.
-    pub fix: Option<String>,
-}
-
-fn finding(
-    check: &'static str,
-    severity: Severity,
-    message: String,
-    fix: Option<String>,
-) -> Finding {
-    Finding {
-        check,
-        severity,
-        message,
-        fix,
-    }
-}
-
-/// The preflight of one function.
-#[derive(Debug, Clone, Serialize)]
-pub struct Report {
-    /// The function checked.
-    pub bdf: Bdf,
-    /// `Class: Vendor Device (rev xx)`, when the function exists.
-    pub description: Option<String>,
-    /// True when nothing is an error.
-    pub passable: bool,
-    /// What was found, in check order.
-    pub findings: Vec<Finding>,
-}
 
 /// What is known about the IOMMU.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -277,6 +212,9 @@ fn hide_fix(toolstack: Toolstack, bdf: Bdf) -> String {
         Toolstack::Xapi => format!(
             "`xenpci hide {bdf}`: hides it for every boot in XAPI's hide list, and now too when pciback is loaded (else from the next reboot)"
         ),
+        Toolstack::Kvm => format!(
+            "`xenpci hide {bdf}`: binds it (and its IOMMU group) to vfio-pci now and at every boot"
+        ),
         Toolstack::Xl => format!(
             "now: `xl pci-assignable-add {bdf}` or `xenpci hide --now {bdf}`; for every boot: add xen-pciback.hide=({bdf}) to dom0's kernel command line (`xenpci hide --persistent {bdf}` does it)"
         ),
@@ -290,7 +228,7 @@ fn hide_fix(toolstack: Toolstack, bdf: Bdf) -> String {
 fn vf_hide_fix(toolstack: Toolstack, bdf: Bdf, pf: Bdf) -> String {
     let now = match toolstack {
         Toolstack::Xapi => format!("`xenpci hide --now {bdf}`"),
-        Toolstack::Xl => format!("`xenpci hide --now {bdf}` or `xl pci-assignable-add {bdf}`"),
+        _ => format!("`xenpci hide --now {bdf}` or `xl pci-assignable-add {bdf}`"),
     };
     format!(
         "now: {now}; for every boot: `xenpci hide --persistent {bdf}` (a udev rule binding it to pciback by its PF and VF index when it appears; `xenpci sriov set {pf} N --persistent` brings the VFs back) — not xen-pciback.hide=: the VF does not exist at boot until {pf}'s driver creates it, so a boot-time hide by BDF cannot catch it"
@@ -303,6 +241,7 @@ fn unhide_pf_fix(toolstack: Toolstack, pf: Bdf) -> String {
         Toolstack::Xapi => format!(
             "`xenpci unhide {pf}` (drops it from XAPI's hide list for every boot and rebinds it now when it can; otherwise after a reboot)"
         ),
+        Toolstack::Kvm => format!("`xenpci unhide {pf}`"),
         Toolstack::Xl => format!(
             "`xl pci-assignable-remove -r {pf}`, or `xenpci unhide {pf}` to also drop it from the boot-time hide list"
         ),
@@ -566,8 +505,8 @@ fn check_one(
         .iter()
         .any(|x| x.severity == Error && matches!(x.check, "critical" | "group" | "bridge"));
     let hide = (!dom0_needs).then(|| match f.physfn {
-        Some(pf) => vf_hide_fix(toolstack, bdf, pf),
-        None => hide_fix(toolstack, bdf),
+        Some(pf) if toolstack != Toolstack::Kvm => vf_hide_fix(toolstack, bdf, pf),
+        _ => hide_fix(toolstack, bdf),
     });
     let state = f.driver_state();
     out.push(match &state {
@@ -630,7 +569,11 @@ pub fn check_host(
 ) -> (Inventory, CheckOutput) {
     let inv = Inventory::scan(root);
     let iommu = iommu_status(root, runner);
-    let devices = check(&inv, &iommu, Toolstack::of(root), bdfs);
+    let toolstack = Toolstack::of(root);
+    let mut devices = check(&inv, &iommu, toolstack, bdfs);
+    if toolstack == Toolstack::Kvm {
+        super::kvm_check::adjust(root, &inv, &mut devices);
+    }
     let passable = devices.iter().all(|r| r.passable);
     (
         inv,

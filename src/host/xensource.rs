@@ -16,15 +16,30 @@ pub enum Toolstack {
     Xapi,
     /// Plain Xen with xl.
     Xl,
+    /// Linux without Xen running KVM guests (`/dev/kvm` or libvirt, [`super::kvm::evidence`]):
+    /// devices are hidden by binding them to vfio-pci.
+    Kvm,
 }
 
 impl Toolstack {
-    /// [`Toolstack::Xapi`] when `/etc/xensource-inventory` exists under `root`.
+    /// [`Toolstack::Xapi`] when `/etc/xensource-inventory` exists under `root`; else
+    /// [`Toolstack::Kvm`] when the host shows KVM or libvirt and no Xen; else [`Toolstack::Xl`].
     pub fn of(root: &HostRoot) -> Toolstack {
         if root.path(PATH).exists() {
             Toolstack::Xapi
+        } else if super::kvm::evidence(root).is_some() {
+            Toolstack::Kvm
         } else {
             Toolstack::Xl
+        }
+    }
+
+    /// Its name in reports (`xapi`, `xl`, `kvm`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Toolstack::Xapi => "xapi",
+            Toolstack::Xl => "xl",
+            Toolstack::Kvm => "kvm",
         }
     }
 }
@@ -64,5 +79,8 @@ mod tests {
         std::fs::create_dir_all(root.path("/etc")).unwrap();
         std::fs::write(root.path(PATH), "PRODUCT_BRAND='XCP-ng'\n").unwrap();
         assert_eq!(Toolstack::of(&root), Toolstack::Xapi);
+        std::fs::remove_file(root.path(PATH)).unwrap();
+        std::fs::create_dir_all(root.path("/etc/libvirt")).unwrap();
+        assert_eq!(Toolstack::of(&root), Toolstack::Kvm);
     }
 }

@@ -91,7 +91,7 @@ pub struct DeviceSpec {
     /// The persistent method of the hide (`xen-cmdline`, `grub`, `modprobe`, ...; default:
     /// the one the recorded hide used, else the one detected).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub method: Option<crate::hide::Method>,
+    pub method: Option<String>,
     /// The XAPI VM (name-label or uuid) whose `other-config:pci` must name it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vm: Option<String>,

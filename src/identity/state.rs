@@ -10,7 +10,6 @@ use serde::{Deserialize, Serialize};
 
 use super::DeviceIdentity;
 use crate::fsutil::{self, WriteError};
-use crate::hide::Method;
 use crate::host::HostRoot;
 use crate::pci::Bdf;
 
@@ -53,9 +52,10 @@ pub enum Use {
     /// The boot configuration's hide list (`xen-pciback.hide` or modprobe.d), written with
     /// `method` (None: the method detected at the time, not known).
     BootHide {
-        /// The persistent method the hide used.
+        /// The persistent method the hide used, as `--method` names it (`grub`, `modprobe`...;
+        /// kept as text so the identity state does not depend on the hide module).
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        method: Option<Method>,
+        method: Option<String>,
     },
     /// Bound to pciback in the running dom0.
     LiveHide,
@@ -272,11 +272,15 @@ mod tests {
         let mut s = State::default();
         let boot = |method| Use::BootHide { method };
         s.record(bdf, ident(), &[boot(None)]);
-        s.record(bdf, ident(), &[Use::LiveHide, boot(Some(Method::Modprobe))]);
+        s.record(
+            bdf,
+            ident(),
+            &[Use::LiveHide, boot(Some("modprobe".into()))],
+        );
         assert_eq!(s.devices.len(), 1);
         assert_eq!(
             s.devices[0].uses,
-            vec![boot(Some(Method::Modprobe)), Use::LiveHide]
+            vec![boot(Some("modprobe".into())), Use::LiveHide]
         );
         s.forget(bdf, &[boot(None)]);
         assert_eq!(s.devices[0].uses, vec![Use::LiveHide]);

@@ -96,7 +96,17 @@ pub fn apply(ctx: Ctx<'_>, text: &str, path: &str, dry_run: bool) -> Result<Appl
     let mut plans: Vec<(String, Bdf, Vec<Planned>)> = Vec::new();
     for (d, &b) in desired.devices.iter().zip(&bdfs) {
         let mut ch = Vec::new();
-        let method = d.method.or_else(|| recorded_method(&st, b));
+        let method = match d.method.as_deref() {
+            Some(m) => Some(
+                m.parse::<crate::hide::Method>()
+                    .map_err(|e| OpError::BadInput {
+                        what: format!("{path}: device {}: method", d.name()),
+                        input: m.to_string(),
+                        expected: e,
+                    })?,
+            ),
+            None => recorded_method(&st, b),
+        };
         let own;
         let h = match method {
             Some(m) => {
@@ -255,7 +265,7 @@ pub fn apply(ctx: Ctx<'_>, text: &str, path: &str, dry_run: bool) -> Result<Appl
 /// The persistent method the recorded hide of `b` used.
 fn recorded_method(st: &State, b: Bdf) -> Option<crate::hide::Method> {
     st.get(b)?.uses.iter().find_map(|u| match u {
-        Use::BootHide { method } => *method,
+        Use::BootHide { method } => method.as_deref().and_then(|m| m.parse().ok()),
         _ => None,
     })
 }
@@ -312,7 +322,7 @@ fn run(
                 let place = Use::Xlcfg {
                     path: ctx.root.host_path(file).display().to_string(),
                 };
-                warnings.extend(super::verify::record_use(ctx.root, b, place));
+                warnings.extend(super::record::record_use(ctx.root, b, place));
             }
         }
     }
@@ -371,8 +381,9 @@ pub fn export(ctx: Ctx<'_>) -> Result<Desired, OpError> {
         }
         let entry = st.get(b);
         spec.alias = entry.and_then(|e| e.alias.clone());
-        spec.method = recorded_method(&st, b);
-        let own = match spec.method {
+        let method = recorded_method(&st, b);
+        spec.method = method.map(|m| m.to_string());
+        let own = match method {
             Some(m) => Some(hidden::hidden(ctx, Some(m))?.0),
             None => None,
         };

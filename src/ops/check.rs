@@ -36,8 +36,14 @@ pub fn check(
 ) -> (Inventory, CheckReport) {
     let (inv, mut output) = preflight::check_host(root, iommu_runner, bdfs);
     let in_use = facts::local(root, runner);
+    let vfio = crate::policy::vfio_facts::VfioFacts(&inv);
+    let host: &dyn policy::HostFacts = if Toolstack::of(root) == Toolstack::Kvm {
+        &vfio
+    } else {
+        &inv
+    };
     let v = policy::decide(
-        &inv,
+        host,
         &in_use,
         &policy::Request {
             action: Action::Give,
@@ -88,6 +94,9 @@ pub struct HostReport {
     pub toolstack_tool: Option<String>,
     /// What to do about what was found.
     pub findings: Vec<String>,
+    /// On a KVM host: the kernel's IOMMU, its line, the vfio modules (absent on Xen hosts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kvm: Option<crate::host::kvm::KvmHost>,
 }
 
 /// The host check: IOMMU, pciback, toolstack.
@@ -95,9 +104,12 @@ pub fn host(root: &HostRoot, iommu_runner: Option<&dyn Runner>) -> HostReport {
     let iommu = preflight::iommu_status(root, iommu_runner);
     let pciback = root.path(PCIBACK).is_dir();
     let ts = Toolstack::of(root);
+    if ts == Toolstack::Kvm {
+        return kvm_host(root, iommu);
+    }
     let tool = match ts {
         Toolstack::Xapi => Tool::Xe,
-        Toolstack::Xl => Tool::Xl,
+        _ => Tool::Xl,
     };
     let located = tool.locate();
     let mut findings = Vec::new();
@@ -126,11 +138,27 @@ pub fn host(root: &HostRoot, iommu_runner: Option<&dyn Runner>) -> HostReport {
         passable: iommu.enabled != Some(false) && pciback,
         iommu,
         pciback,
-        toolstack: match ts {
-            Toolstack::Xapi => "xapi",
-            Toolstack::Xl => "xl",
-        },
+        toolstack: ts.name(),
         toolstack_tool: located.ok().map(|p| p.display().to_string()),
         findings,
+        kvm: None,
+    }
+}
+
+/// The host check of a KVM host: the kernel's IOMMU and line, the vfio modules and the
+/// initramfs; virsh as the toolstack's tool (libvirt is optional: oVirt and OpenNebula drive it,
+/// plain QEMU does not need it).
+fn kvm_host(root: &HostRoot, iommu: IommuStatus) -> HostReport {
+    let evidence = crate::host::kvm::evidence(root).unwrap_or("(not detected)");
+    let k = crate::host::kvm::host_facts(root, evidence);
+    let virsh = Tool::Virsh.locate();
+    HostReport {
+        passable: k.passable,
+        iommu,
+        pciback: false,
+        toolstack: Toolstack::Kvm.name(),
+        toolstack_tool: virsh.ok().map(|p| p.display().to_string()),
+        findings: k.findings.clone(),
+        kvm: Some(k),
     }
 }

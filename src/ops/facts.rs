@@ -105,10 +105,31 @@ pub fn xapi_vms(xe: &Xe, in_use: &mut InUse) {
     }
 }
 
+/// On a KVM host (no xl, no xe): every process holding a vfio group open (QEMU for a guest)
+/// holds each function of that group.
+pub fn kvm_users(root: &HostRoot, in_use: &mut InUse) {
+    for (g, pid, comm) in crate::host::kvm::vfio_users(root) {
+        for b in crate::host::kvm::group_devices(root, g) {
+            in_use.add(
+                b,
+                Holder::VfioProcess {
+                    pid,
+                    comm: comm.clone(),
+                    group: format!("/dev/vfio/{g}"),
+                },
+            );
+        }
+    }
+}
+
 /// Everything this host knows: running domains (xl) and, on an XAPI host, every VM's
 /// `other-config:pci`.
 pub fn local(root: &HostRoot, runner: &dyn Runner) -> InUse {
     let mut in_use = InUse::default();
+    if Toolstack::of(root) == Toolstack::Kvm {
+        kvm_users(root, &mut in_use);
+        return in_use;
+    }
     running_domains(runner, &mut in_use);
     if Toolstack::of(root) == Toolstack::Xapi {
         xapi_vms(&Xe::new(runner), &mut in_use);

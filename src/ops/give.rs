@@ -30,7 +30,7 @@ use crate::xlcfg::{xl_spec_parser, Document};
 /// `hide`: the policy for [`Action::Hide`], then the plan (see [`apply::hide`]).
 pub fn hide(ctx: Ctx<'_>, bdfs: &[Bdf], opts: Options) -> Result<Outcome, OpError> {
     // A VF's persistent hide is a udev rule, never the boot line (it does not exist then).
-    if opts.persistent || !opts.now {
+    if (opts.persistent || !opts.now) && Toolstack::of(ctx.root) != Toolstack::Kvm {
         let vfs = super::vf_hide::vfs_of(&crate::host::Inventory::scan(ctx.root), bdfs);
         if !vfs.is_empty() {
             return super::vf_hide::hide(ctx, bdfs, &vfs, opts);
@@ -42,11 +42,11 @@ pub fn hide(ctx: Ctx<'_>, bdfs: &[Bdf], opts: Options) -> Result<Outcome, OpErro
 }
 
 /// Records (hide) or forgets (unhide) the devices' identities once the change is confirmed
-/// ([`super::verify::record_hide`]).
+/// ([`super::record::record_hide`]).
 fn remember(ctx: Ctx<'_>, bdfs: &[Bdf], opts: &Options, hide: bool, out: &mut Outcome) {
     let done = out.result.as_ref().is_some_and(|r| r.ok);
     if done && !opts.dry_run {
-        if let Some(w) = super::verify::record_hide(ctx, bdfs, opts, out.method, hide) {
+        if let Some(w) = super::record::record_hide(ctx, bdfs, opts, out.method, hide) {
             out.warnings.push(w);
         }
     }
@@ -56,7 +56,7 @@ fn remember(ctx: Ctx<'_>, bdfs: &[Bdf], opts: &Options, hide: bool, out: &mut Ou
 /// [`Action::TakeBack`], then the plan.
 pub fn unhide(ctx: Ctx<'_>, bdfs: &[Bdf], opts: Options) -> Result<Outcome, OpError> {
     let in_use = facts::local(ctx.root, ctx.runner);
-    if opts.persistent || !opts.now {
+    if (opts.persistent || !opts.now) && Toolstack::of(ctx.root) != Toolstack::Kvm {
         let vfs = super::vf_hide::vfs_of(&crate::host::Inventory::scan(ctx.root), bdfs);
         if !vfs.is_empty() {
             return super::vf_hide::unhide(ctx, bdfs, &vfs, opts, &in_use);
@@ -108,7 +108,7 @@ pub fn assign(
             req.remove.clone()
         };
         let vm = report.vm.uuid.to_string();
-        if let Some(w) = super::verify::record_assign(root, &vm, &req.add, &removed) {
+        if let Some(w) = super::record::record_assign(root, &vm, &req.add, &removed) {
             progress(&format!("warning: {w}"));
         }
     }

@@ -9,9 +9,12 @@
 //! * [`facts`]: who uses which device (xl, xe, xl.cfg).
 //! * [`give`]: hide, unhide, attach, xl.cfg add-pci.
 //! * [`hidden`]: the hidden state with the method given or detected.
+//! * [`kvm_handoff`]: libvirt's hostdev XML, qemu.conf's vfio ACL, OpenNebula's filter.
 //! * [`list`]: which functions `list` selects (`-d`, `-s`).
 //! * [`sriov`]: SR-IOV PFs and their VFs — `sriov [PF]`, `sriov set PF N`.
 //! * [`vf_hide`]: a VF's hide for every boot (a udev rule by PF and index, not the boot line).
+//! * [`record`]: what hide/assign/apply record in the identity state.
+//! * [`maintenance`]: a host emptied for maintenance, its pinned guests started again by `resume`.
 //! * [`verify`]: device identities — `verify [--repair]`, `adopt`, and what hide records.
 
 pub mod apply;
@@ -19,7 +22,10 @@ pub mod check;
 pub mod facts;
 pub mod give;
 pub mod hidden;
+pub mod kvm_handoff;
 pub mod list;
+pub mod maintenance;
+pub mod record;
 pub mod sriov;
 pub mod verify;
 pub mod vf_hide;

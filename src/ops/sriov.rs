@@ -51,7 +51,7 @@ pub fn numvfs_path(pf: Bdf) -> PathBuf {
 pub enum VfState {
     /// In dom0 (its own driver or none), held by no guest.
     Free,
-    /// Bound to pciback, held by no guest: ready to give.
+    /// Bound to pciback (Xen) or a KVM stub (vfio-pci, pci-stub), held by no guest: ready to give.
     Hidden,
     /// Attached to a running domain.
     Attached,
@@ -220,12 +220,20 @@ fn persistence(root: &HostRoot, f: &PciFunction) -> Vec<Persistence> {
     out
 }
 
+/// Held for passthrough: pciback (Xen), or vfio-pci / pci-stub (KVM).
+fn stubbed(f: &PciFunction) -> bool {
+    matches!(
+        f.driver_state(),
+        DriverState::Pciback | DriverState::KvmStub(_)
+    )
+}
+
 fn vf_state(f: Option<&PciFunction>, holders: &[Holder]) -> VfState {
     if holders.iter().any(|h| matches!(h, Holder::Domain { .. })) {
         VfState::Attached
     } else if !holders.is_empty() {
         VfState::Assigned
-    } else if f.is_some_and(|f| f.driver_state() == DriverState::Pciback) {
+    } else if f.is_some_and(stubbed) {
         VfState::Hidden
     } else {
         VfState::Free
@@ -366,9 +374,7 @@ pub fn plan_set(
         s.vfs
             .iter()
             .map(|v| {
-                let hidden = inv
-                    .get(*v)
-                    .is_some_and(|x| x.driver_state() == DriverState::Pciback);
+                let hidden = inv.get(*v).is_some_and(stubbed);
                 (*v, hidden)
             })
             .collect()

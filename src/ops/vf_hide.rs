@@ -3,7 +3,8 @@
 //! so its persistent hide is a udev rule instead: when a PCI function appears that is `virtfnN`
 //! of its PF, set its `driver_override` to pciback, unbind whatever driver took it and bind it to
 //! pciback. The rule names the VF by its PF and index, never by its own BDF. `hide --now` of a VF
-//! is the ordinary live hide; `unhide` removes the rule.
+//! is the ordinary live hide; `unhide` removes the rule. Xen hosts only: on a KVM host a hide is
+//! vfio-pci's ([`crate::hide::vfio_persist`]).
 
 use std::path::PathBuf;
 
@@ -162,6 +163,7 @@ fn rules_only(
         method: None,
         method_why: None,
         live: None,
+        binding: None,
         plan: Plan::new(format!(
             "{verb} {}",
             bdfs.iter()
@@ -223,7 +225,7 @@ fn remember_live(ctx: Ctx<'_>, bdfs: &[Bdf], opts: &Options, hide: bool, out: &m
         persistent: false,
         ..*opts
     };
-    if let Some(w) = super::verify::record_hide(ctx, bdfs, &live, None, hide) {
+    if let Some(w) = super::record::record_hide(ctx, bdfs, &live, None, hide) {
         out.warnings.push(w);
     }
 }

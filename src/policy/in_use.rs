@@ -34,6 +34,15 @@ pub enum Holder {
         /// The guest's `name`, when the file sets one.
         name: Option<String>,
     },
+    /// On a KVM host: a process (QEMU, for a guest) holding the device's vfio group open.
+    VfioProcess {
+        /// Its pid.
+        pid: u32,
+        /// Its command name (`/proc/PID/comm`).
+        comm: String,
+        /// The group's device file (`/dev/vfio/N`).
+        group: String,
+    },
 }
 
 impl Holder {
@@ -52,6 +61,7 @@ impl Holder {
                 v.extend(name.iter().map(|n| format!("name:{n}")));
                 v
             }
+            Holder::VfioProcess { pid, .. } => vec![format!("pid:{pid}")],
         }
     }
 }
@@ -66,6 +76,9 @@ impl fmt::Display for Holder {
                 write!(f, "named in other-config:pci of VM {name} ({uuid})")
             }
             Holder::XlCfg { file, .. } => write!(f, "named in pci = [...] of {file}"),
+            Holder::VfioProcess { pid, comm, group } => {
+                write!(f, "its vfio group {group} is open by {comm} (pid {pid})")
+            }
         }
     }
 }

@@ -15,9 +15,11 @@
 //!
 //! * [`in_use`]: gathering who uses which device (xl, xe, xl.cfg).
 //! * [`sriov`]: changing an SR-IOV physical function's VF count.
+//! * [`vfio_facts`]: the host facts on a KVM host, where "hidden" means bound to vfio-pci.
 
 pub mod in_use;
 pub mod sriov;
+pub mod vfio_facts;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -59,11 +61,15 @@ pub struct DeviceFacts {
     pub bridge: bool,
     /// The other non-bridge members of its isolation group.
     pub group: Vec<Bdf>,
-    /// Bound to pciback now.
+    /// Bound to pciback now (on a KVM host: to vfio-pci).
     pub hidden: bool,
     /// The identity state records another device at this BDF: why, in words
     /// ([`crate::identity::guard`]).
     pub not_recorded: Option<String>,
+    /// It may stay behind as a placeholder when a sibling is given to a guest: bound to a stub
+    /// that keeps the host's drivers off it (vfio-pci on a KVM host, where a group is usable
+    /// when every member is on vfio-pci, oVirt's placeholders). Never set on Xen.
+    pub placeholder: bool,
 }
 
 /// A source of device facts.
@@ -91,6 +97,7 @@ impl HostFacts for Inventory {
                 .collect(),
             hidden: f.driver_state() == DriverState::Pciback,
             not_recorded: None,
+            placeholder: false,
         }
     }
 }
@@ -175,8 +182,8 @@ impl fmt::Display for Reason {
             ),
             Reason::HiddenVf { pf } => write!(
                 f,
-                "hidden on pciback for a guest, and changing the VF count of {pf} removes it \
-                 (unhide it first)"
+                "hidden (pciback or vfio-pci) for a guest, and changing the VF count of {pf} \
+                 removes it (unhide it first)"
             ),
         }
     }
@@ -346,7 +353,7 @@ pub fn decide(host: &dyn HostFacts, in_use: &InUse, req: &Request<'_>) -> Verdic
                 let along = v.devices.contains(s)
                     || match req.action {
                         Action::Hide => sf.hidden,
-                        _ => with_target(s),
+                        _ => with_target(s) || sf.placeholder,
                     };
                 if !along {
                     missing.push(*s);

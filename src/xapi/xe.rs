@@ -214,15 +214,11 @@ pub struct Xe<'a> {
 
 impl<'a> Xe<'a> {
     /// An xe driver over `runner`; the wait timeout comes from `XENPCI_XE_WAIT_SECS` (default
-    /// 600 s).
+    /// 600 s, see [`crate::config::Config::xe_wait`]).
     pub fn new(runner: &'a dyn Runner) -> Xe<'a> {
-        let secs = std::env::var("XENPCI_XE_WAIT_SECS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(600);
         Xe {
             runner,
-            wait_timeout: Duration::from_secs(secs),
+            wait_timeout: crate::config::get().xe_wait,
         }
     }
 

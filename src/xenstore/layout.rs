@@ -1,5 +1,5 @@
 //! The XenStore nodes libxl, xen-pciback and pcifront leave behind for a guest with PCI devices
-//! (reference xen-xl.md §5, and the tree recorded on real Xen 4.17 in shared/xen-lab FINDINGS.md):
+//! (reference xen-xl.md §5, and the tree recorded on real Xen 4.17 in docs/reference/FINDINGS.md):
 //! a builder for mocks (the mock `xl`) and tests, so every fake tree has the real shape.
 //!
 //! The recorded PV tree after `xl pci-attach domU 0000:00:02.0` (domid 1):

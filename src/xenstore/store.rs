@@ -36,8 +36,7 @@ impl XsStore {
     /// Connects like the C library does: the Unix socket `XENSTORED_PATH` (default
     /// `/run/xenstored/socket`), else the `/dev/xen/xenbus` device.
     pub fn open() -> Result<XsStore, XenStoreError> {
-        let socket =
-            std::env::var("XENSTORED_PATH").unwrap_or_else(|_| "/run/xenstored/socket".to_string());
+        let socket = crate::config::get().xenstored_path.clone();
         XsUnix::new()
             .map(|xs| XsStore { xs })
             .map_err(|source| XenStoreError::Connect { socket, source })

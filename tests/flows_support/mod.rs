@@ -108,7 +108,7 @@ impl Scenario {
             "vms": [{"uuid": "33333333-3333-3333-3333-333333333333", "name-label": "xvm", "power-state": "halted",
                      "hvm": true, "other-config": {"pci": "0/0000:03:00.0"}, "domid": -1, "attached-pcis": []}]});
         std::fs::write(self.path("xe.json"), st.to_string()).unwrap();
-        let mut c = Command::new(env!("CARGO_BIN_EXE_xe"));
+        let mut c = Command::new(xenpci_testkit::bins::xe());
         self.base(&mut c);
         let o = c.args(["vm-start", "vm=xvm", "on=h1"]).output().unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -116,7 +116,7 @@ impl Scenario {
 
     /// `xe vm-param-get` of xvm.
     pub fn xe_get(&self, param: &str) -> String {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_xe"));
+        let mut c = Command::new(xenpci_testkit::bins::xe());
         self.base(&mut c);
         let o = c
             .args([
@@ -131,7 +131,7 @@ impl Scenario {
 
     /// The mock xe with this scenario's state.
     pub fn xe(&self, args: &[&str]) -> Run {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_xe"));
+        let mut c = Command::new(xenpci_testkit::bins::xe());
         self.base(&mut c);
         let o = c.args(args).output().unwrap();
         Run {
@@ -174,8 +174,8 @@ impl Scenario {
     }
 
     fn base(&self, cmd: &mut Command) {
-        cmd.env("XENPCI_XL", env!("CARGO_BIN_EXE_xl"))
-            .env("XENPCI_XE", env!("CARGO_BIN_EXE_xe"))
+        cmd.env("XENPCI_XL", xenpci_testkit::bins::xl())
+            .env("XENPCI_XE", xenpci_testkit::bins::xe())
             .env("XL_MOCK_STATE", self.path("xl.json"))
             .env("XL_MOCK_LOG", self.path("xl.log"))
             .env("XE_MOCK_STATE", self.path("xe.json"))
@@ -236,7 +236,7 @@ impl Scenario {
 
     /// The mock xl on `host`.
     pub fn xl(&self, host: &str, args: &[&str]) -> Run {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_xl"));
+        let mut c = Command::new(xenpci_testkit::bins::xl());
         self.base(&mut c);
         c.env("XL_MOCK_HOST", host)
             .env_remove("XL_MOCK_LOG")

@@ -2,7 +2,7 @@
 # tests/xen-e2e/run-xen-vm.sh: boot Xen 4.17 + a PV dom0 under QEMU once (adapted from shared/xen-lab;
 # run.sh calls it once per boot). Serial log: $LAB/serial-$TAG.log. Exit status: QEMU's (124 on
 # timeout).
-#   ACCEL=tcg(default)|kvm   (kvm cannot run Xen on the CI machine kind, see xen-lab FINDINGS.md)
+#   ACCEL=tcg(default)|kvm   (kvm cannot run Xen on the CI machine kind, see docs/reference/FINDINGS.md)
 #   TCG_CPU=model            QEMU -cpu under TCG (default max)
 #   IOMMU=intel|amd|none     emulated IOMMU     MODE=test|shell    TIMEOUT=seconds (default 900)
 #   MEM (MiB, 2048)  SMP (2)  XENARGS / XENEXTRA (Xen command line)  DOM0ARGS (dom0 command line)

@@ -9,7 +9,8 @@
 //! [`Daemon`] owned by a test (see [`Daemon::start`]) stops it on Drop.
 //!
 //! If oxenstored cannot start, [`shared`] panics with the script's message (the test fails);
-//! only `XENPCI_SKIP_XENSTORED=1` turns that into a skip.
+//! only `XENPCI_SKIP_XENSTORED=1` turns that into a skip, which prints a `SKIP <test>` line in the
+//! test run's output (not captured) for every test that did not run.
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
@@ -102,11 +103,26 @@ impl Drop for Daemon {
 
 static SHARED: OnceLock<Result<Daemon, String>> = OnceLock::new();
 
+/// Says `SKIP <test>: …` on the test run's own stderr: written to the stream directly, not with
+/// `eprintln!`, which the test harness captures and shows only for a failed test, so a skipped
+/// test is never silently counted as passed.
+fn skip_line() {
+    use std::io::Write;
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("a test")
+        .to_string();
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIP {test}: XENPCI_SKIP_XENSTORED=1, no real oxenstored (this test did not run)"
+    );
+}
+
 /// The test binary's shared daemon, with `XENSTORED_PATH` pointing at it; `None` only when
 /// `XENPCI_SKIP_XENSTORED=1`. Panics (fails the test) when the daemon cannot start.
 pub fn shared() -> Option<&'static Daemon> {
     if std::env::var("XENPCI_SKIP_XENSTORED").as_deref() == Ok("1") {
-        eprintln!("XENPCI_SKIP_XENSTORED=1: skipping a real-oxenstored test");
+        skip_line();
         return None;
     }
     let d = SHARED.get_or_init(|| {

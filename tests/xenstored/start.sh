@@ -2,7 +2,7 @@
 # tests/xenstored/start.sh: run Debian's oxenstored (Xen 4.17) as a plain process, without a
 # hypervisor, for the XenStore tests (tests/xenstore_real.rs) and for manual experiments.
 #
-# What it does (details in shared/xen-lab FINDINGS.md §A):
+# What it does (details in docs/reference/FINDINGS.md §A):
 #   * builds the two LD_PRELOAD shims next to it (rlimit_shim.c: clamp oxenstored's RLIMIT_NOFILE
 #     request to the hard limit; xenctrl_stub.c: dummy xenctrl/evtchn handles) into a work dir;
 #   * starts `oxenstored --no-fork --no-domain-init` in a private mount namespace with tmpfs on

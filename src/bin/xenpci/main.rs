@@ -51,6 +51,16 @@ pub enum Command {
     /// Show which functions are hidden now and after the next boot.
     #[command(after_help = commands::examples::HIDDEN)]
     Hidden(commands::hidden::HiddenArgs),
+    /// KVM hosts: libvirt <hostdev> elements for functions on vfio-pci (--attach: virsh
+    /// attach-device).
+    #[command(name = "libvirt-xml", after_help = commands::examples::LIBVIRT_XML)]
+    LibvirtXml(commands::kvm::LibvirtXmlArgs),
+    /// KVM hosts: the /dev/vfio/N lines for qemu.conf's cgroup_device_acl.
+    #[command(name = "vfio-acl", after_help = commands::examples::VFIO_ACL)]
+    VfioAcl(commands::kvm::HandoffArgs),
+    /// KVM hosts: OpenNebula's PCI filter (vendor:device:class) and short addresses.
+    #[command(name = "one-filter", after_help = commands::examples::ONE_FILTER)]
+    OneFilter(commands::kvm::HandoffArgs),
     /// Give PCI functions to an XAPI VM (other-config:pci), safely.
     #[command(after_help = commands::examples::ASSIGN)]
     Assign(commands::assign::AssignArgs),
@@ -146,6 +156,8 @@ fn usage_error(args: &[OsString], e: clap::Error) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    // The environment, read once here (clap reads the variables of the options it declares).
+    xenpci::config::install(xenpci::config::Config::from_env());
     // Errors name arguments by their place on the user's line, before --json is moved.
     let given: Vec<OsString> = std::env::args_os().collect();
     let args = commands::json_anywhere(&<Cli as clap::CommandFactory>::command(), given.clone());
@@ -179,6 +191,9 @@ fn main() -> ExitCode {
         Command::Hide(a) => commands::hide::run_hide(a, &cli.globals),
         Command::Unhide(a) => commands::hide::run_unhide(a, &cli.globals),
         Command::Hidden(a) => commands::hidden::run(a, &cli.globals),
+        Command::LibvirtXml(a) => commands::kvm::run_libvirt_xml(a, &cli.globals),
+        Command::VfioAcl(a) => commands::kvm::run_vfio_acl(a, &cli.globals),
+        Command::OneFilter(a) => commands::kvm::run_one_filter(a, &cli.globals),
         Command::Assign(a) => commands::assign::run(a, &cli.globals),
         Command::Unassign(a) => commands::unassign::run(a, &cli.globals),
         Command::Assigned(a) => commands::assigned::run(a, &cli.globals),

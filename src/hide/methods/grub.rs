@@ -202,7 +202,7 @@ pub fn plan(ctx: Ctx<'_>, change: &Change, plan: &mut Plan) -> Result<(), HideEr
 }
 
 /// A `KEY=value` assignment in a shell defaults file: the range of the value inside its quotes.
-fn assignment(text: &str, key: &str) -> Option<Range<usize>> {
+pub(crate) fn assignment(text: &str, key: &str) -> Option<Range<usize>> {
     let mut found = None;
     let mut off = 0;
     for line in text.split_inclusive('\n') {

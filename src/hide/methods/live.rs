@@ -72,6 +72,12 @@ pub fn plan(
     change: &Change,
     plan: &mut Plan,
 ) -> Result<(), HideError> {
+    if method == LiveMethod::Vfio {
+        return Err(HideError::Kvm(
+            "--live vfio binds to vfio-pci, which only a KVM host uses; on Xen use xl or sysfs              (pciback)"
+                .into(),
+        ));
+    }
     for &bdf in change.bdfs() {
         let devpath = dev(bdf);
         if !ctx.root.path(&devpath).exists() {
@@ -202,7 +208,7 @@ fn sysfs_unhide(ctx: Ctx<'_>, bdf: Bdf, plan: &mut Plan) -> Result<(), HideError
     if read_host(ctx.root, &ov)?.is_some_and(|v| v.trim() == "pciback") {
         plan.write_sysfs(
             &ov,
-            "",
+            "\n",
             format!("now (sysfs): clear {bdf}'s driver_override"),
             Some((p(&ov), "pciback".into())),
         );

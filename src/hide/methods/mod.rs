@@ -88,6 +88,8 @@ pub enum LiveMethod {
     Xl,
     /// Writes to `/sys/bus/pci/...` directly.
     Sysfs,
+    /// KVM hosts: `driver_override` + unbind + bind to vfio-pci ([`crate::hide::vfio`]).
+    Vfio,
 }
 
 impl LiveMethod {
@@ -105,6 +107,7 @@ impl fmt::Display for LiveMethod {
         f.write_str(match self {
             LiveMethod::Xl => "xl",
             LiveMethod::Sysfs => "sysfs",
+            LiveMethod::Vfio => "vfio",
         })
     }
 }
@@ -115,7 +118,10 @@ impl FromStr for LiveMethod {
         match s {
             "xl" => Ok(LiveMethod::Xl),
             "sysfs" => Ok(LiveMethod::Sysfs),
-            _ => Err(format!("unknown live method {s:?} (expected xl or sysfs)")),
+            "vfio" => Ok(LiveMethod::Vfio),
+            _ => Err(format!(
+                "unknown live method {s:?} (expected xl or sysfs, or vfio on a KVM host)"
+            )),
         }
     }
 }

@@ -104,6 +104,60 @@ pub fn run(a: CheckArgs, g: &Globals) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// The KVM host's lines: the kernel's IOMMU, its line, vfio and the initramfs.
+fn kvm_lines(k: &xenpci::host::kvm::KvmHost) {
+    outln!(
+        "kernel     IOMMU {} ({}, {} IOMMU groups)",
+        if k.iommu.active {
+            "active"
+        } else {
+            "NOT active"
+        },
+        k.iommu.driver.as_deref().unwrap_or("no IOMMU unit"),
+        k.iommu.groups
+    );
+    let o = &k.options;
+    let opts: Vec<String> = [
+        ("intel_iommu", &o.intel_iommu),
+        ("amd_iommu", &o.amd_iommu),
+        ("iommu", &o.iommu),
+        ("pcie_acs_override", &o.acs_override),
+    ]
+    .iter()
+    .filter_map(|(n, v)| v.as_ref().map(|v| format!("{n}={v}")))
+    .collect();
+    outln!(
+        "cmdline    {}",
+        if opts.is_empty() {
+            "no IOMMU option".to_string()
+        } else {
+            opts.join(" ")
+        }
+    );
+    outln!(
+        "vfio       {}, {}",
+        match k.vfio.available {
+            Some(true) => "available",
+            Some(false) => "NOT in the module tree",
+            None => "availability unknown",
+        },
+        if k.vfio.loaded {
+            "loaded"
+        } else {
+            "not loaded"
+        }
+    );
+    outln!(
+        "initramfs  {}{}",
+        k.vfio.initramfs.unwrap_or("no generator found"),
+        if k.vfio.in_initramfs.is_empty() {
+            ": no vfio module configured".to_string()
+        } else {
+            format!(": adds {}", k.vfio.in_initramfs.join(" "))
+        }
+    );
+}
+
 /// `xenpci check` with no device: the host report.
 fn host(r: xenpci::ops::check::HostReport, json: bool) -> anyhow::Result<ExitCode> {
     if json {
@@ -119,10 +173,14 @@ fn host(r: xenpci::ops::check::HostReport, json: bool) -> anyhow::Result<ExitCod
             r.iommu.source,
             r.iommu.detail
         );
-        outln!(
-            "pciback    {}",
-            if r.pciback { "loaded" } else { "NOT loaded" }
-        );
+        if let Some(k) = &r.kvm {
+            kvm_lines(k);
+        } else {
+            outln!(
+                "pciback    {}",
+                if r.pciback { "loaded" } else { "NOT loaded" }
+            );
+        }
         outln!(
             "toolstack  {} ({})",
             r.toolstack,

@@ -52,6 +52,10 @@ pub const EVACUATE: &str = "Examples:
   xenpci evacuate xcp1 --to xcp2 --map map.json --dry-run   # every VM's plan
   xenpci evacuate xcp1 --to xcp2 --map map.json -j 2        # two at a time";
 
+pub const MAINTENANCE: &str = "Examples:
+  xenpci maintenance xcp1 --to xcp2 --map map.json --dry-run   # pinned VMs and the rest
+  xenpci maintenance h1 --to h2 --config-dir /etc/xen           # then, once h1 is back: xenpci resume";
+
 pub const HIDE: &str = "Examples:
   xenpci hide 05:00.0 --dry-run      # the boot configuration diff, nothing changed
   xenpci hide 05:00.0                # hide it from the next boot (and now, if pciback is loaded)
@@ -176,3 +180,15 @@ pub const SRIOV_SET: &str = "Examples:
   xenpci sriov set 01:00.0 4 --dry-run        # the sysfs writes (through 0 when a count is set)
   xenpci sriov set 01:00.0 4 --persistent     # 4 VFs now and at every boot (a udev rule)
   xenpci sriov set 01:00.0 0 --persistent     # remove the VFs and the rule";
+pub const LIBVIRT_XML: &str = "Examples:
+  xenpci libvirt-xml 03:00.0                       # the <hostdev> element (KVM host, on vfio-pci)
+  xenpci libvirt-xml 01:00.0 01:00.1 --attach vm1  # hot-add both to libvirt domain vm1
+  xenpci libvirt-xml --json 03:00.0                # the hand-off as JSON";
+
+pub const VFIO_ACL: &str = "Examples:
+  xenpci vfio-acl 01:00.0 01:00.1    # /dev/vfio/N lines for qemu.conf's cgroup_device_acl
+  xenpci vfio-acl --json 03:00.0     # the same as JSON";
+
+pub const ONE_FILTER: &str = "Examples:
+  xenpci one-filter 01:00.0          # OpenNebula's vendor:device:class filter and SHORT_ADDRESS
+  xenpci one-filter --json 03:00.0   # the same as JSON";

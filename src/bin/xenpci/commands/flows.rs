@@ -102,6 +102,10 @@ pub enum FlowCmd {
     /// Move every VM off a host, N at a time.
     #[command(after_help = super::examples::EVACUATE)]
     Evacuate(Box<EvacuateArgs>),
+    /// Empty a host for maintenance: shut down the VMs pinned to it by their devices (started
+    /// again by `resume`, after the identities are verified), move the others.
+    #[command(after_help = super::examples::MAINTENANCE)]
+    Maintenance(Box<EvacuateArgs>),
 }
 
 /// Options of journaled flows.
@@ -326,7 +330,7 @@ pub fn run(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
         FlowCmd::Reattach(a) => a.opts.json,
         FlowCmd::Resume(a) => a.opts.json,
         FlowCmd::Status(a) => a.json,
-        FlowCmd::Evacuate(a) => a.opts.json,
+        FlowCmd::Evacuate(a) | FlowCmd::Maintenance(a) => a.opts.json,
     };
     match run_cmd(cmd, g) {
         Ok(code) => Ok(code),
@@ -507,7 +511,12 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
                         .collect(),
                 ),
             };
-            if ids.is_empty() && changes.is_empty() {
+            let maint = if a.id.is_none() {
+                xenpci::ops::maintenance::pending(&dir)?
+            } else {
+                Vec::new()
+            };
+            if ids.is_empty() && changes.is_empty() && maint.is_empty() {
                 outln!("no half-done flow in {}", dir.display());
             }
             let mut worst = ExitCode::SUCCESS;
@@ -541,6 +550,24 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
                     worst = ExitCode::from(1);
                 }
             }
+            // Hosts back from maintenance: identities first, then the pinned guests.
+            for rec in maint {
+                let r = xenpci::ops::maintenance::resume(&site, &dir, rec)?;
+                for n in &r.notes {
+                    eprintln!("xenpci: {n}");
+                }
+                if a.opts.json {
+                    outln!("{}", serde_json::to_string_pretty(&r)?);
+                } else {
+                    for p in &r.record.pinned {
+                        outln!("maintenance of {}: {}: {}", r.record.host, p.vm, p.note);
+                    }
+                    outln!("maintenance of {}: {}", r.record.host, r.record.state);
+                }
+                if r.record.state != "done" {
+                    worst = ExitCode::from(1);
+                }
+            }
             Ok(worst)
         }
         FlowCmd::Status(a) => {
@@ -570,9 +597,11 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
                 xenpci::plan_journal::pending(&root)
                     .filter(|_| !xenpci::engine::disk::is_held(&xenpci::hide::lock_path(&root)))
             });
+            let maint = xenpci::ops::maintenance::pending(&dir)?;
             let needs_resume = flows.iter().any(needs_resume)
                 || changes.iter().any(change_needs_resume)
-                || hide.is_some();
+                || hide.is_some()
+                || !maint.is_empty();
             let code = if needs_resume {
                 ExitCode::from(1)
             } else {
@@ -591,11 +620,25 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
                     all.push(serde_json::json!({"kind": "hide", "title": title,
                         "journal": xenpci::plan_journal::PATH, "status": "interrupted"}));
                 }
+                for m in &maint {
+                    all.push(serde_json::json!({"kind": "maintenance", "host": m.host,
+                        "status": m.state, "pinned": m.pinned}));
+                }
                 outln!("{}", serde_json::to_string_pretty(&all)?);
                 return Ok(code);
             }
-            if flows.is_empty() && changes.is_empty() && hide.is_none() {
+            if flows.is_empty() && changes.is_empty() && hide.is_none() && maint.is_empty() {
                 outln!("no half-done flow in {}", dir.display());
+            }
+            for m in &maint {
+                let vms: Vec<&str> = m.pinned.iter().map(|p| p.vm.as_str()).collect();
+                outln!(
+                    "maintenance of {}  {}  pinned VMs stopped: {} (run `xenpci resume` on {} once it is back)",
+                    m.host,
+                    m.state,
+                    vms.join(", "),
+                    m.host
+                );
             }
             if let Some(title) = &hide {
                 outln!(
@@ -685,6 +728,58 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
                 }
             }
             Ok(code)
+        }
+        FlowCmd::Maintenance(a) => {
+            let site = a.opts.site(g, &runner)?;
+            let dir = a.state.dir(g)?;
+            let m = xenpci::ops::maintenance::Maintenance {
+                ev: evacuate::Evacuation {
+                    from: site.canonical(&a.host),
+                    to: site.canonical(&a.to),
+                    jobs: a.jobs,
+                    toolstack: a.state.toolstack()?,
+                    mapping: a.state.mapping()?,
+                    state_dir: &dir,
+                    config_dir: a.config_dir.clone(),
+                    terminal: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+                },
+                dry_run: a.opts.dry_run,
+            };
+            let out: std::sync::Mutex<Box<dyn std::io::Write + Send>> =
+                std::sync::Mutex::new(Box::new(std::io::stderr()));
+            let r = xenpci::ops::maintenance::start(&site, &m, &out)?;
+            if a.opts.json {
+                outln!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                let would = if r.dry_run { "would be " } else { "" };
+                for p in &r.record.pinned {
+                    let devs: Vec<String> = p.devices.iter().map(ToString::to_string).collect();
+                    outln!(
+                        "{}: pinned to {} by {}: {would}shut down, started again by `xenpci resume`",
+                        p.vm,
+                        r.record.host,
+                        devs.join(", ")
+                    );
+                }
+                if r.dry_run {
+                    for v in &r.moved {
+                        outln!("{}: would move to {}", v.vm, r.record.to);
+                    }
+                } else {
+                    out!("{}", evacuate::table(&r.moved));
+                    outln!(
+                        "{} is ready for maintenance; after it is back, run `xenpci resume` on it",
+                        r.record.host
+                    );
+                }
+            }
+            Ok(
+                if r.moved.iter().all(|v| v.result == "moved" || r.dry_run) {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                },
+            )
         }
         FlowCmd::Evacuate(a) => {
             let site = a.opts.site(g, &runner)?;

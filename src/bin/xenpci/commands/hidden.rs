@@ -47,10 +47,32 @@ pub fn run(a: HiddenArgs, g: &Globals) -> anyhow::Result<ExitCode> {
             &h.configured
         }
     );
+    let kvm = h.configured_in == xenpci::hide::vfio_persist::RULES;
     if h.devices.is_empty() {
-        outln!("no device is hidden from dom0");
+        outln!(
+            "{}",
+            if kvm {
+                "no device is bound to vfio-pci"
+            } else {
+                "no device is hidden from dom0"
+            }
+        );
     }
     for d in &h.devices {
+        if kvm {
+            outln!(
+                "{}  now: {:<13} next boot: {:<8} {}",
+                d.bdf,
+                d.driver.as_deref().unwrap_or("no driver"),
+                if d.hidden_next_boot {
+                    "vfio-pci"
+                } else {
+                    "host"
+                },
+                d.status
+            );
+            continue;
+        }
         let now = if d.hidden_now {
             "pciback".to_string()
         } else {

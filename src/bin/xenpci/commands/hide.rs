@@ -35,7 +35,8 @@ pub struct CommonArgs {
     /// Persistent method: xen-cmdline, xapi, grub, extlinux or modprobe (default: detected).
     #[arg(long, value_name = "METHOD")]
     pub method: Option<Method>,
-    /// Live method: xl or sysfs (default: xl when it can be found).
+    /// Live method: xl or sysfs (default: xl when it can be found); on a KVM host only vfio
+    /// (the default there).
     #[arg(long, value_name = "LIVE")]
     pub live: Option<LiveMethod>,
     /// Print the plan (exact commands, file diffs, sysfs writes) and change nothing.

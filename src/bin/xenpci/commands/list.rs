@@ -49,7 +49,10 @@ pub fn run(a: ListArgs, g: &Globals) -> anyhow::Result<ExitCode> {
         filters,
         slot: a.slot,
     };
-    let (inv, records) = xenpci::ops::list::list(&g.host_root()?, &sel);
+    let root = g.host_root()?;
+    let kvm =
+        xenpci::host::xensource::Toolstack::of(&root) == xenpci::host::xensource::Toolstack::Kvm;
+    let (inv, records) = xenpci::ops::list::list(&root, &sel);
     print_warnings(&inv, g);
     let shown = |f: &PciFunction| sel.shows(f);
     let mut out = BufWriter::new(crate::output::Stdout);
@@ -59,7 +62,7 @@ pub fn run(a: ListArgs, g: &Globals) -> anyhow::Result<ExitCode> {
         out.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
-    human(&inv, &shown, &mut out)?;
+    human(&inv, &shown, kvm, &mut out)?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
@@ -67,6 +70,7 @@ pub fn run(a: ListArgs, g: &Globals) -> anyhow::Result<ExitCode> {
 fn human(
     inv: &Inventory,
     shown: &dyn Fn(&PciFunction) -> bool,
+    kvm: bool,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     if inv.kernel_groups {
@@ -138,6 +142,10 @@ fn human(
             }
             match f.driver_state() {
                 DriverState::Pciback => facts.push("hidden from dom0".into()),
+                // On a KVM host vfio-pci is the hiding driver.
+                DriverState::KvmStub(d) if kvm && d == "vfio-pci" => {
+                    facts.push("hidden from the host (vfio-pci)".into())
+                }
                 DriverState::KvmStub(d) => facts.push(format!(
                     "held by the KVM stub {d}, not hidden for Xen (`xenpci hide --now {}` moves it to pciback)",
                     f.bdf

@@ -10,6 +10,7 @@ pub mod examples;
 pub mod flows;
 pub mod hidden;
 pub mod hide;
+pub mod kvm;
 pub mod list;
 pub mod pool;
 pub mod spec;

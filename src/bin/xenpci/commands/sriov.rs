@@ -92,7 +92,7 @@ fn run_show(pf: Option<Bdf>, json: bool, g: &Globals) -> anyhow::Result<ExitCode
         for v in &p.vfs {
             let state = match v.state {
                 VfState::Free => "free".to_string(),
-                VfState::Hidden => "hidden (pciback)".to_string(),
+                VfState::Hidden => "hidden".to_string(),
                 VfState::Attached | VfState::Assigned => v
                     .holders
                     .iter()

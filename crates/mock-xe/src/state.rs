@@ -2,7 +2,7 @@
 //! with its PCI functions, the pciback state and the `xen-pciback.hide` lists), the VMs (power
 //! state, resident host, domid, other-config as an *ordered* map) and per-command call counts.
 //!
-//! The schema is documented in `mock-xe/README.md`. Every call takes an exclusive lock on the
+//! The schema is documented in `crates/mock-xe/README.md`. Every call takes an exclusive lock on the
 //! sidecar file `<state>.lock` (std `File::lock`), reads the state, runs, and writes it back
 //! atomically (temp file + rename), so concurrent `xe` calls never lose each other's updates.
 

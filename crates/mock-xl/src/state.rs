@@ -1,4 +1,4 @@
-//! The mock `xl`'s state file (`XL_MOCK_STATE`, schema in mock-xl/README.md): hosts, their PCI
+//! The mock `xl`'s state file (`XL_MOCK_STATE`, schema in crates/mock-xl/README.md): hosts, their PCI
 //! functions and domains. Every call locks `<state>.lock`, reads, runs, and writes the state
 //! back atomically (temp file + rename), so concurrent calls (parallel flows) never lose updates.
 

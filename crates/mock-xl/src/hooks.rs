@@ -1,5 +1,5 @@
 //! Test hooks of the mock `xl`: call log (`XL_MOCK_LOG`), fault injection (`XL_MOCK_FAIL`) and
-//! latency (`XL_MOCK_LATENCY_MS`). Syntax in mock-xl/README.md.
+//! latency (`XL_MOCK_LATENCY_MS`). Syntax in crates/mock-xl/README.md.
 
 use std::io::Write;
 use std::time::Duration;

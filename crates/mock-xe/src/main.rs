@@ -1,6 +1,6 @@
 //! The mock `xe`: a stateful stand-in for XAPI's CLI for the commands xenpci uses, with the
 //! real xe's argument syntax, record layout, error texts and exit codes (see
-//! shared/reference/xapi-xe.md §2 and §7, and mock-xe/README.md).
+//! docs/reference/xapi-xe.md §2 and §7, and crates/mock-xe/README.md).
 //!
 //! One call: log it (`XE_MOCK_LOG`), parse argv like xe's client and server, sleep the injected
 //! latency, lock and load `$XE_MOCK_STATE`, count the call and apply an injected fault, run the
