@@ -328,6 +328,10 @@ fn hide_persistent_of_a_vf_is_a_udev_rule_by_pf_and_index() {
         grub,
         "no xen-pciback.hide= for a VF"
     );
+    let j: serde_json::Value =
+        serde_json::from_slice(&h.xenpci(&["sriov", "--json"]).output().unwrap().stdout).unwrap();
+    assert_eq!(j["pfs"][0]["vfs"][2]["hidden_at_boot"], true, "{j}");
+    assert_eq!(j["pfs"][0]["vfs"][1]["hidden_at_boot"], false, "{j}");
     // a VF and another function together: bad input, nothing written
     let r = h
         .xenpci(&["hide", "01:10.0", "01:00.1", "--persistent"])

@@ -72,6 +72,9 @@ pub struct VfReport {
     pub state: VfState,
     /// The guests holding it.
     pub holders: Vec<Holder>,
+    /// xenpci's udev rule hides it (by PF and index) whenever it appears
+    /// ([`super::vf_hide`]).
+    pub hidden_at_boot: bool,
 }
 
 /// How a PF's VF count comes back after a reboot.
@@ -258,12 +261,18 @@ fn pf_report(
         .map(|(index, &bdf)| {
             let vf = inv.get(bdf);
             let holders = in_use.holders(bdf).to_vec();
+            let rule = super::vf_hide::rule_path(&super::vf_hide::Vf {
+                bdf,
+                pf: f.bdf,
+                index,
+            });
             VfReport {
                 index,
                 bdf,
                 driver: vf.and_then(|v| v.driver.clone()),
                 state: vf_state(vf, &holders),
                 holders,
+                hidden_at_boot: root.path(&rule).exists(),
             }
         })
         .collect();

@@ -101,10 +101,15 @@ fn run_show(pf: Option<Bdf>, json: bool, g: &Globals) -> anyhow::Result<ExitCode
                     .join("; "),
             };
             outln!(
-                "  virtfn{:<2} {}  {:<10} {state}",
+                "  virtfn{:<2} {}  {:<10} {state}{}",
                 v.index,
                 v.bdf,
                 v.driver.as_deref().unwrap_or("(none)"),
+                if v.hidden_at_boot {
+                    "; hidden at every boot (udev)"
+                } else {
+                    ""
+                },
             );
         }
         for s in &p.persistence {
