@@ -603,4 +603,19 @@ fn sriov_through_the_plugin_is_the_clis_report_and_set() {
     );
     let v = call(&["sriov", "count=2"], &env);
     assert_eq!(failure_code(&v), "XENPCI_MISSING_ARGUMENT", "{v}");
+    // attach vf_of=PF goes through the library's pick: a VF is not a PF; not with spec
+    let v = call(&["attach", "domain=g", "vf_of=01:10.0"], &env);
+    assert_eq!(failure_code(&v), "XENPCI_INVALID_ARGUMENT", "{v}");
+    assert!(
+        v["error"][1]
+            .as_str()
+            .unwrap()
+            .contains("it is a VF of 0000:01:00.0"),
+        "{v}"
+    );
+    let v = call(
+        &["attach", "domain=g", "vf_of=01:00.0", "spec=01:10.0"],
+        &env,
+    );
+    assert_eq!(failure_code(&v), "XENPCI_INVALID_ARGUMENT", "{v}");
 }

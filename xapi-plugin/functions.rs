@@ -471,7 +471,6 @@ fn local_site(runner: &dyn Runner) -> Site<'_> {
 fn attach(args: &Args) -> Result<String, Failure> {
     only(args, "attach")?;
     let dom = required(args, "attach", "domain")?;
-    let spec = required(args, "attach", "spec")?;
     let dry_run = flag(args, "attach", "dry_run")?;
     let force = flag(args, "attach", "force")?;
     let runner = SystemRunner;
@@ -480,6 +479,22 @@ fn attach(args: &Args) -> Result<String, Failure> {
         site: &site,
         host: "localhost",
     };
+    if let Some(pf) = args.get("vf_of").filter(|p| !p.is_empty()) {
+        if args.contains_key("spec") {
+            return Err(invalid(
+                "attach",
+                "vf_of",
+                "not with spec (one or the other)".into(),
+            ));
+        }
+        let pf: Bdf = pf
+            .parse()
+            .map_err(|e: xenpci::pci::BdfError| invalid("attach", "vf_of", e.to_string()))?;
+        let r = give::attach_vf_of(&xl, dom, pf, dry_run, force)
+            .map_err(|e| op_failure("attach", &e))?;
+        return json(&r);
+    }
+    let spec = required(args, "attach", "spec")?;
     let report =
         give::attach(&xl, dom, spec, dry_run, force).map_err(|e| op_failure("attach", &e))?;
     json(&report)

@@ -205,12 +205,18 @@ pub const HELP: &[Help] = &[
             arg(
                 "spec",
                 true,
-                "a PCI_SPEC_STRING (BDF[@VSLOT][,KEY=VALUE...]); seize=1 bypasses nothing",
+                "a PCI_SPEC_STRING (BDF[@VSLOT][,KEY=VALUE...]); seize=1 bypasses nothing (or vf_of)",
+            ),
+            arg(
+                "vf_of",
+                false,
+                "instead of spec: a VF of this SR-IOV PF that no guest holds (hidden first)",
             ),
             DRY_RUN,
             FORCE,
         ],
-        result: "{host, domain, devices, command, verified_by, notes, forced}",
+        result: "{host, domain, devices, command, verified_by, notes, forced}, with vf_of \
+                 {picked, hide, attach}",
         faults: &["XENPCI_REFUSED", "XENPCI_FAILED"],
     },
     Help {
