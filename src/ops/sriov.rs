@@ -20,7 +20,7 @@ use crate::plan::{Plan, Report};
 use crate::policy::{self, Holder, Refusal};
 
 /// Where xenpci's udev rules live (host path).
-pub const RULES_DIR: &str = "/etc/udev/rules.d";
+pub const RULES_DIR: &str = super::vf_hide::RULES_DIR;
 /// Where driver options live (host path): `options igb max_vfs=7` keeps a count too.
 pub const MODPROBE_DIR: &str = "/etc/modprobe.d";
 /// The lock serialising VF count changes on this host (host path).

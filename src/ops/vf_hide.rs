@@ -18,6 +18,9 @@ use crate::pci::Bdf;
 use crate::plan::Plan;
 use crate::policy::{self, Action, InUse};
 
+/// Where xenpci's udev rules live (host path): these and [`super::sriov`]'s VF count rules.
+pub const RULES_DIR: &str = "/etc/udev/rules.d";
+
 /// A VF of the request: itself, its PF and its index (`virtfnN`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Vf {
@@ -50,9 +53,7 @@ pub fn vfs_of(inv: &Inventory, bdfs: &[Bdf]) -> Vec<Vf> {
 pub fn rule_path(vf: &Vf) -> PathBuf {
     PathBuf::from(format!(
         "{}/71-xenpci-hide-{}-virtfn{}.rules",
-        super::sriov::RULES_DIR,
-        vf.pf,
-        vf.index
+        RULES_DIR, vf.pf, vf.index
     ))
 }
 
