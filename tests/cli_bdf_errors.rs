@@ -84,13 +84,14 @@ fn every_bad_bdf_is_the_same_usage_error() {
     }
 }
 
+/// (SPEC shows as `[SPEC]` since `--vf-of PF` may stand in its place.)
 #[test]
 fn a_bad_spec_for_attach_is_the_same_usage_error() {
     let out = xenpci(&with(&["attach", "dom", "{}"], "zz:00.0"));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.starts_with(
-            "error: invalid value 'zz:00.0' for '<SPEC>': invalid PCI_SPEC_STRING \"zz:00.0\""
+            "error: invalid value 'zz:00.0' for '[SPEC]': invalid PCI_SPEC_STRING \"zz:00.0\""
         ),
         "{stderr}"
     );

@@ -37,6 +37,7 @@ const EXPECTED: &[&str] = &[
     "adopt",
     "apply",
     "export",
+    "sriov",
     "pool",
     "completions",
     "demo",

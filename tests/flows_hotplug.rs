@@ -213,3 +213,53 @@ fn attach_takes_the_xm_form_with_a_slot_and_dash_o() {
     assert_eq!(r.code, Some(2), "{}", r.stderr);
     assert_eq!(attach_calls(&s), 1);
 }
+
+/// `attach DOM --vf-of PF` takes a VF of that PF that no guest holds — the one already hidden
+/// first — says which, and attaches it through the same checks; a PF whose VFs are all taken is
+/// bad input naming why.
+#[test]
+fn attach_vf_of_takes_a_hidden_vf_and_says_which() {
+    use xenpci::host::fixture::{Fixture, Func};
+    let s = Scenario::with_state(serde_json::json!({"hosts": {
+        "h1": {"devices": [
+            {"bdf": "0000:01:10.2", "driver": "pciback"},
+            {"bdf": "0000:01:10.0", "driver": "igbvf"}],
+          "domains": [{"domid": 1, "name": "pvvm", "type": "pv", "passthrough": "sync_pt"}],
+          "next-domid": 2}}}));
+    Fixture::new()
+        .with(Func::root_port("00:01.0", 0x8086, 0x3c02, 1).acs())
+        .with(
+            Func::endpoint("01:00.0", 0x8086, 0x10c9, 0x020000)
+                .under("00:01.0")
+                .flr()
+                .acs()
+                .sriov(8, 2, 0x10ca)
+                .driver("igb"),
+        )
+        .vfs("01:00.0", &["01:10.0"], Some("igbvf"))
+        .vfs("01:00.0", &["01:10.2"], Some("pciback"))
+        .write(&s.root("h1"))
+        .unwrap();
+    let r = s.xenpci(&["attach", "pvvm", "--vf-of", "01:00.0"]);
+    r.ok();
+    assert!(
+        r.stderr
+            .contains("using 0000:01:10.2 (virtfn1 of 0000:01:00.0, already hidden)"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        s.devices_of("h1", "pvvm"),
+        Some(vec!["0000:01:10.2".to_string()])
+    );
+    // a PF that is not one, and a spec together with --vf-of
+    let r = s.xenpci(&["attach", "pvvm", "--vf-of", "01:10.0"]);
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("it is a VF of 0000:01:00.0"),
+        "{}",
+        r.stderr
+    );
+    let r = s.xenpci(&["attach", "pvvm", "01:10.0", "--vf-of", "01:00.0"]);
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+}

@@ -242,20 +242,59 @@ fn on_a_xapi_host_the_driver_fix_is_xenpci_hide() {
 
 #[test]
 fn on_plain_xen_the_driver_fix_is_xl_or_xenpci_hide_now() {
+    // 01:00.1 is an ordinary function (a PF without VFs): hidden now or on the boot line.
+    let h = Host::shape("sriov-nic");
+    let j = h.run(&["check", "--json", "01:00.1"]).json();
+    let fix = fix_of(&j["devices"][0], "driver").as_str().unwrap();
+    assert!(
+        fix.contains("`xl pci-assignable-add 0000:01:00.1`"),
+        "{fix}"
+    );
+    assert!(fix.contains("`xenpci hide --now 0000:01:00.1`"), "{fix}");
+    assert!(fix.contains("xen-pciback.hide=(0000:01:00.1)"), "{fix}");
+    // The same host with XAPI's inventory is a XAPI host.
+    h.put("etc/xensource-inventory", b"PRODUCT_BRAND='XCP-ng'\n");
+    let j = h.run(&["check", "--json", "01:00.1"]).json();
+    let fix = fix_of(&j["devices"][0], "driver").as_str().unwrap();
+    assert!(fix.starts_with("`xenpci hide 0000:01:00.1`"), "{fix}");
+}
+
+/// A VF does not exist when the boot line is read: its fix is a hide now and a udev rule for
+/// every boot (never `xen-pciback.hide=` or XAPI's boot-time hide list), and `check` says what is
+/// different for a VF. (Before: `add xen-pciback.hide=(0000:01:10.0) ... for every boot`.)
+#[test]
+fn a_vfs_fix_hides_it_now_never_on_the_boot_line() {
     let h = Host::shape("sriov-nic");
     let j = h.run(&["check", "--json", "01:10.0"]).json();
     let fix = fix_of(&j["devices"][0], "driver").as_str().unwrap();
+    assert!(fix.contains("`xenpci hide --now 0000:01:10.0`"), "{fix}");
+    assert!(!fix.contains("xen-pciback.hide=("), "{fix}");
     assert!(
-        fix.contains("`xl pci-assignable-add 0000:01:10.0`"),
+        fix.contains("`xenpci hide --persistent 0000:01:10.0` (a udev rule"),
         "{fix}"
     );
-    assert!(fix.contains("`xenpci hide --now 0000:01:10.0`"), "{fix}");
-    assert!(fix.contains("xen-pciback.hide=(0000:01:10.0)"), "{fix}");
-    // The same host with XAPI's inventory is a XAPI host.
+    assert!(
+        fix.contains("does not exist at boot until 0000:01:00.0's driver"),
+        "{fix}"
+    );
+    let info: Vec<String> = finding(&j["devices"][0], "sriov")
+        .iter()
+        .map(|f| f["message"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        info.iter().any(|m| m.contains("MSI/MSI-X only")
+            && m.contains("0000:01:00.0 and its driver stay in dom0")
+            && m.contains("disappears when 0000:01:00.0's driver unloads")),
+        "{info:?}"
+    );
     h.put("etc/xensource-inventory", b"PRODUCT_BRAND='XCP-ng'\n");
     let j = h.run(&["check", "--json", "01:10.0"]).json();
     let fix = fix_of(&j["devices"][0], "driver").as_str().unwrap();
-    assert!(fix.starts_with("`xenpci hide 0000:01:10.0`"), "{fix}");
+    assert!(
+        fix.starts_with("now: `xenpci hide --now 0000:01:10.0`"),
+        "{fix}"
+    );
+    assert!(!fix.contains("xl "), "{fix}");
 }
 
 #[test]

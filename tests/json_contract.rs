@@ -51,6 +51,18 @@ fn every_outcome_is_one_document_with_the_exit_status_of_its_kind() {
         (vec!["check", "--json", "00:1f.2"], 1, None),
         (vec!["check", "--json"], 0, None),
         (vec!["hidden", "--json"], 0, None),
+        (vec!["sriov", "--json"], 0, None),
+        (vec!["sriov", "--json", "05:00.0"], 2, Some("bad-input")),
+        (
+            vec!["sriov", "set", "--json", "05:00.0", "2"],
+            2,
+            Some("bad-input"),
+        ),
+        (
+            vec!["sriov", "set", "--json", "zz", "2"],
+            2,
+            Some("bad-input"),
+        ),
         (vec!["hide", "--json", "--dry-run", "05:00.0"], 0, None),
         (vec!["hide", "--json", "00:1f.2"], 1, Some("refused")),
         (

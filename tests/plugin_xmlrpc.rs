@@ -560,3 +560,62 @@ fn a_missing_host_root_is_a_failure_not_an_empty_host() {
         "Success"
     );
 }
+
+/// `fn=sriov` answers as `xenpci sriov --json`, and with count plans `sriov set` (the same
+/// refusal, as XENPCI_REFUSED naming force=true).
+#[test]
+fn sriov_through_the_plugin_is_the_clis_report_and_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("host");
+    let ok = Command::new(env!("CARGO_BIN_EXE_xenpci"))
+        .args(["demo", "--shape", "sriov-nic", "--write"])
+        .arg(&root)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let r = root.to_str().unwrap();
+    let env = [("XENPCI_ROOT", r)];
+    let v = call(&["sriov"], &env);
+    assert_eq!(v["status"], "Success", "{v}");
+    let plugin: Value = serde_json::from_str(v["value"].as_str().unwrap()).unwrap();
+    let cli = Command::new(env!("CARGO_BIN_EXE_xenpci"))
+        .args(["--root", r, "sriov", "--json"])
+        .output()
+        .unwrap();
+    let cli: Value = serde_json::from_slice(&cli.stdout).unwrap();
+    assert_eq!(plugin["pfs"], cli["pfs"]);
+    assert_eq!(plugin["pfs"][0]["vfs"][5]["state"], "hidden");
+    // 01:00.0 has hidden VFs: changing its count is refused
+    let v = call(&["sriov", "pf=01:00.0", "count=2", "dry_run=true"], &env);
+    assert_eq!(failure_code(&v), "XENPCI_REFUSED", "{v}");
+    assert!(
+        v["error"][1].as_str().unwrap().contains("force=true"),
+        "{v}"
+    );
+    // 01:00.1 has none: the plan is the one write
+    let v = call(&["sriov", "pf=01:00.1", "count=2", "dry_run=true"], &env);
+    assert_eq!(v["status"], "Success", "{v}");
+    let out: Value = serde_json::from_str(v["value"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        out["outcome"]["plan"]["steps"].as_array().unwrap().len(),
+        1,
+        "{out}"
+    );
+    let v = call(&["sriov", "count=2"], &env);
+    assert_eq!(failure_code(&v), "XENPCI_MISSING_ARGUMENT", "{v}");
+    // attach vf_of=PF goes through the library's pick: a VF is not a PF; not with spec
+    let v = call(&["attach", "domain=g", "vf_of=01:10.0"], &env);
+    assert_eq!(failure_code(&v), "XENPCI_INVALID_ARGUMENT", "{v}");
+    assert!(
+        v["error"][1]
+            .as_str()
+            .unwrap()
+            .contains("it is a VF of 0000:01:00.0"),
+        "{v}"
+    );
+    let v = call(
+        &["attach", "domain=g", "vf_of=01:00.0", "spec=01:10.0"],
+        &env,
+    );
+    assert_eq!(failure_code(&v), "XENPCI_INVALID_ARGUMENT", "{v}");
+}

@@ -49,6 +49,7 @@ pub const FUNCTIONS: &[(&str, Function)] = &[
     ("list", list),
     ("check", check),
     ("hidden", hidden),
+    ("sriov", sriov),
     ("verify", verify),
     ("apply", apply),
     ("export", export),
@@ -267,6 +268,59 @@ fn hidden(args: &Args) -> Result<String, Failure> {
     json(&h)
 }
 
+/// `sriov` [pf=PF] [count=N persistent dry_run force]: without count the same JSON as
+/// `xenpci sriov [PF] --json`; with count (and pf) the outcome of `xenpci sriov set PF N --json`.
+fn sriov(args: &Args) -> Result<String, Failure> {
+    only(args, "sriov")?;
+    let root = root();
+    let runner = SystemRunner;
+    let pf = match args.get("pf").filter(|p| !p.is_empty()) {
+        Some(p) => Some(
+            p.parse::<Bdf>()
+                .map_err(|e| invalid("sriov", "pf", e.to_string()))?,
+        ),
+        None => None,
+    };
+    let Some(count) = args.get("count").filter(|c| !c.is_empty()) else {
+        for k in ["persistent", "dry_run", "force"] {
+            if args.contains_key(k) {
+                return Err(invalid(
+                    "sriov",
+                    k,
+                    "only with count (a VF count change)".into(),
+                ));
+            }
+        }
+        let r =
+            xenpci::ops::sriov::report(&root, &runner, pf).map_err(|e| op_failure("sriov", &e))?;
+        return json(&r);
+    };
+    let n: u32 = count.parse().map_err(|_| {
+        invalid(
+            "sriov",
+            "count",
+            format!("{count:?} is not a VF count (expected 0 to the PF's sriov_totalvfs)"),
+        )
+    })?;
+    let Some(pf) = pf else {
+        return Err(Failure::new(
+            "XENPCI_MISSING_ARGUMENT",
+            [
+                "sriov: argument \"pf\" is required with count".to_string(),
+                "pf".into(),
+            ],
+        ));
+    };
+    let opts = xenpci::ops::sriov::SetOptions {
+        persistent: flag(args, "sriov", "persistent")?,
+        dry_run: flag(args, "sriov", "dry_run")?,
+        force: flag(args, "sriov", "force")?,
+    };
+    let out = xenpci::ops::sriov::set(&root, &runner, pf, n, opts)
+        .map_err(|e| op_failure("sriov", &e))?;
+    json(&serde_json::json!({ "refused": false, "outcome": out }))
+}
+
 /// `verify` [repair dry_run]: the same JSON as `xenpci verify --json` (whatever it found: the
 /// answer's `ok` says whether all is well).
 fn verify(args: &Args) -> Result<String, Failure> {
@@ -421,7 +475,6 @@ fn local_site(runner: &dyn Runner) -> Site<'_> {
 fn attach(args: &Args) -> Result<String, Failure> {
     only(args, "attach")?;
     let dom = required(args, "attach", "domain")?;
-    let spec = required(args, "attach", "spec")?;
     let dry_run = flag(args, "attach", "dry_run")?;
     let force = flag(args, "attach", "force")?;
     let runner = SystemRunner;
@@ -430,6 +483,22 @@ fn attach(args: &Args) -> Result<String, Failure> {
         site: &site,
         host: "localhost",
     };
+    if let Some(pf) = args.get("vf_of").filter(|p| !p.is_empty()) {
+        if args.contains_key("spec") {
+            return Err(invalid(
+                "attach",
+                "vf_of",
+                "not with spec (one or the other)".into(),
+            ));
+        }
+        let pf: Bdf = pf
+            .parse()
+            .map_err(|e: xenpci::pci::BdfError| invalid("attach", "vf_of", e.to_string()))?;
+        let r = give::attach_vf_of(&xl, dom, pf, dry_run, force)
+            .map_err(|e| op_failure("attach", &e))?;
+        return json(&r);
+    }
+    let spec = required(args, "attach", "spec")?;
     let report =
         give::attach(&xl, dom, spec, dry_run, force).map_err(|e| op_failure("attach", &e))?;
     json(&report)

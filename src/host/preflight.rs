@@ -221,6 +221,20 @@ fn hide_fix(toolstack: Toolstack, bdf: Bdf) -> String {
     }
 }
 
+/// The fix for a VF still owned by dom0: hidden now, and for every boot by a udev rule
+/// ([`crate::ops::vf_hide`]). A VF exists only once its PF's driver has created it, long after
+/// the kernel command line's `xen-pciback.hide=` (and XAPI's hide list, which is that line) is
+/// read, so a boot-time hide by BDF never catches it.
+fn vf_hide_fix(toolstack: Toolstack, bdf: Bdf, pf: Bdf) -> String {
+    let now = match toolstack {
+        Toolstack::Xapi => format!("`xenpci hide --now {bdf}`"),
+        _ => format!("`xenpci hide --now {bdf}` or `xl pci-assignable-add {bdf}`"),
+    };
+    format!(
+        "now: {now}; for every boot: `xenpci hide --persistent {bdf}` (a udev rule binding it to pciback by its PF and VF index when it appears; `xenpci sriov set {pf} N --persistent` brings the VFs back) — not xen-pciback.hide=: the VF does not exist at boot until {pf}'s driver creates it, so a boot-time hide by BDF cannot catch it"
+    )
+}
+
 /// The fix for a VF whose PF is hidden: give the PF back to dom0's driver.
 fn unhide_pf_fix(toolstack: Toolstack, pf: Bdf) -> String {
     let rebind = match toolstack {
@@ -467,6 +481,14 @@ fn check_one(
             )),
         }
     }
+    if let Some(pf) = f.physfn {
+        out.push(finding(
+            "sriov",
+            Info,
+            format!("a virtual function: {pf} and its driver stay in dom0; the VF interrupts by MSI/MSI-X only (no INTx), and it disappears when {pf}'s driver unloads or its VF count changes (`xenpci sriov {pf}`)"),
+            None,
+        ));
+    }
     if let Some(s) = &f.sriov {
         if s.numvfs > 0 {
             out.push(finding(
@@ -482,7 +504,10 @@ fn check_one(
     let dom0_needs = out
         .iter()
         .any(|x| x.severity == Error && matches!(x.check, "critical" | "group" | "bridge"));
-    let hide = (!dom0_needs).then(|| hide_fix(toolstack, bdf));
+    let hide = (!dom0_needs).then(|| match f.physfn {
+        Some(pf) if toolstack != Toolstack::Kvm => vf_hide_fix(toolstack, bdf, pf),
+        _ => hide_fix(toolstack, bdf),
+    });
     let state = f.driver_state();
     out.push(match &state {
         DriverState::Pciback => finding(

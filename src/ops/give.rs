@@ -29,6 +29,13 @@ use crate::xlcfg::{xl_spec_parser, Document};
 
 /// `hide`: the policy for [`Action::Hide`], then the plan (see [`apply::hide`]).
 pub fn hide(ctx: Ctx<'_>, bdfs: &[Bdf], opts: Options) -> Result<Outcome, OpError> {
+    // A VF's persistent hide is a udev rule, never the boot line (it does not exist then).
+    if (opts.persistent || !opts.now) && Toolstack::of(ctx.root) != Toolstack::Kvm {
+        let vfs = super::vf_hide::vfs_of(&crate::host::Inventory::scan(ctx.root), bdfs);
+        if !vfs.is_empty() {
+            return super::vf_hide::hide(ctx, bdfs, &vfs, opts);
+        }
+    }
     let mut out = apply::hide(ctx, bdfs, opts)?;
     remember(ctx, bdfs, &opts, true, &mut out);
     Ok(out)
@@ -49,6 +56,12 @@ fn remember(ctx: Ctx<'_>, bdfs: &[Bdf], opts: &Options, hide: bool, out: &mut Ou
 /// [`Action::TakeBack`], then the plan.
 pub fn unhide(ctx: Ctx<'_>, bdfs: &[Bdf], opts: Options) -> Result<Outcome, OpError> {
     let in_use = facts::local(ctx.root, ctx.runner);
+    if (opts.persistent || !opts.now) && Toolstack::of(ctx.root) != Toolstack::Kvm {
+        let vfs = super::vf_hide::vfs_of(&crate::host::Inventory::scan(ctx.root), bdfs);
+        if !vfs.is_empty() {
+            return super::vf_hide::unhide(ctx, bdfs, &vfs, opts, &in_use);
+        }
+    }
     let mut out = apply::unhide(ctx, bdfs, opts, &in_use)?;
     remember(ctx, bdfs, &opts, false, &mut out);
     Ok(out)
@@ -136,6 +149,72 @@ pub fn attach(
     };
     let report = hotplug::attach_guarded(xl, dom, spec, dry_run, &mut guard)?;
     Ok(AttachReport { report, forced })
+}
+
+/// What `attach DOM --vf-of PF` did: the VF picked, its hide (when it was not hidden yet) and
+/// the attach (None in a dry run of a VF still to hide: the attach is checked once it is hidden).
+#[derive(Debug, Serialize)]
+pub struct VfAttach {
+    /// The VF given.
+    pub picked: super::sriov::PickedVf,
+    /// The live hide done first.
+    pub hide: Option<Outcome>,
+    /// The attach.
+    pub attach: Option<AttachReport>,
+}
+
+/// `attach DOM --vf-of PF` (this host only): picks a VF no guest holds
+/// ([`super::sriov::pick_vf`]), hides it now when it is not hidden (as `hide --now`), then
+/// attaches it as [`attach`] does, with the same policy.
+pub fn attach_vf_of(
+    xl: &Xl,
+    dom: &str,
+    pf: Bdf,
+    dry_run: bool,
+    force: bool,
+) -> Result<VfAttach, OpError> {
+    if !xl.site.is_local(xl.host) {
+        return Err(OpError::BadInput {
+            what: "host".into(),
+            input: xl.host.into(),
+            expected: "this host (--vf-of reads this host's VFs)".into(),
+        });
+    }
+    let ctx = Ctx {
+        root: &xl.site.root,
+        runner: xl.site.runner,
+    };
+    let picked = super::sriov::pick_vf(ctx.root, ctx.runner, pf)?;
+    let mut hidden = None;
+    if !picked.hidden {
+        let opts = Options {
+            now: true,
+            dry_run,
+            force,
+            ..Options::default()
+        };
+        let mut out = hide(ctx, &[picked.vf], opts)?;
+        if let Some(f) = out.result.as_mut().and_then(|r| r.failure.take()) {
+            return Err(OpError::Plan(f));
+        }
+        if let Some(c) = out.result.as_ref().and_then(|r| r.unconfirmed.clone()) {
+            return Err(OpError::Hide(crate::hide::HideError::Refused(c)));
+        }
+        hidden = Some(out);
+        if dry_run {
+            return Ok(VfAttach {
+                picked,
+                hide: hidden,
+                attach: None,
+            });
+        }
+    }
+    let attach = attach(xl, dom, &picked.vf.to_string(), dry_run, force)?;
+    Ok(VfAttach {
+        picked,
+        hide: hidden,
+        attach: Some(attach),
+    })
 }
 
 /// No facts about dom0's devices (an attach on another host): the policy then decides from who

@@ -11,6 +11,8 @@
 //! * [`hidden`]: the hidden state with the method given or detected.
 //! * [`kvm_handoff`]: libvirt's hostdev XML, qemu.conf's vfio ACL, OpenNebula's filter.
 //! * [`list`]: which functions `list` selects (`-d`, `-s`).
+//! * [`sriov`]: SR-IOV PFs and their VFs — `sriov [PF]`, `sriov set PF N`.
+//! * [`vf_hide`]: a VF's hide for every boot (a udev rule by PF and index, not the boot line).
 //! * [`record`]: what hide/assign/apply record in the identity state.
 //! * [`maintenance`]: a host emptied for maintenance, its pinned guests started again by `resume`.
 //! * [`verify`]: device identities — `verify [--repair]`, `adopt`, and what hide records.
@@ -24,7 +26,9 @@ pub mod kvm_handoff;
 pub mod list;
 pub mod maintenance;
 pub mod record;
+pub mod sriov;
 pub mod verify;
+pub mod vf_hide;
 
 use serde::Serialize;
 
@@ -161,6 +165,9 @@ pub enum OpError {
     /// The identity state file.
     #[error(transparent)]
     State(#[from] crate::identity::StateError),
+    /// A plan's step failed; the steps done were undone (or the failure says which were not).
+    #[error(transparent)]
+    Plan(Box<crate::plan::Failure>),
 }
 
 impl OpError {
@@ -174,6 +181,7 @@ impl OpError {
             OpError::Assign(e) => Kind::of_assign(e),
             OpError::State(crate::identity::StateError::Write(_)) => Kind::Failed,
             OpError::State(_) => Kind::BadInput,
+            OpError::Plan(_) => Kind::Failed,
         }
     }
 

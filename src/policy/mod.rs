@@ -14,9 +14,11 @@
 //! the plugin render the override their own way (`--force`, `force=true`).
 //!
 //! * [`in_use`]: gathering who uses which device (xl, xe, xl.cfg).
+//! * [`sriov`]: changing an SR-IOV physical function's VF count.
 //! * [`vfio_facts`]: the host facts on a KVM host, where "hidden" means bound to vfio-pci.
 
 pub mod in_use;
+pub mod sriov;
 pub mod vfio_facts;
 
 use std::collections::BTreeMap;
@@ -133,6 +135,18 @@ pub enum Reason {
         /// Who.
         holder: Holder,
     },
+    /// An SR-IOV physical function not bound to its dom0 driver: its VFs exist only through it.
+    PfNotInDom0 {
+        /// The driver holding it (pciback, a stub) or "no driver".
+        driver: String,
+    },
+    /// A NIC on an XAPI host: XAPI's `network-sriov` manages its VFs.
+    XapiNetworkSriov,
+    /// A VF hidden on pciback for a guest, which a VF count change of its PF would remove.
+    HiddenVf {
+        /// Its physical function.
+        pf: Bdf,
+    },
 }
 
 impl fmt::Display for Reason {
@@ -156,6 +170,21 @@ impl fmt::Display for Reason {
             ),
             Reason::NotTheRecordedDevice { why } => write!(f, "renumbered: {why}"),
             Reason::InUse { holder } => write!(f, "in use: {holder}"),
+            Reason::PfNotInDom0 { driver } => write!(
+                f,
+                "the physical function is bound to {driver}, not its dom0 driver: it must stay in \
+                 dom0 with its driver for its VFs to exist (give it back with `xenpci unhide`)"
+            ),
+            Reason::XapiNetworkSriov => f.write_str(
+                "a NIC on an XAPI host: XAPI's network-sriov manages its VFs (`xe \
+                 network-sriov-create network-uuid=... pif-uuid=...`) and a count set behind it \
+                 is lost or undone",
+            ),
+            Reason::HiddenVf { pf } => write!(
+                f,
+                "hidden (pciback or vfio-pci) for a guest, and changing the VF count of {pf} \
+                 removes it (unhide it first)"
+            ),
         }
     }
 }

@@ -119,6 +119,30 @@ pub const HELP: &[Help] = &[
         faults: &["XENPCI_FAILED"],
     },
     Help {
+        name: "sriov",
+        doc: "SR-IOV physical functions, their VFs and who holds each, whether the count \
+              persists (`xenpci sriov --json`); with count, set the VF count (`xenpci sriov set \
+              PF N --json`)",
+        args: &[
+            arg("pf", false, "one physical function (required with count)"),
+            arg(
+                "count",
+                false,
+                "the VF count to set, 0 to sriov_totalvfs (absent: report only)",
+            ),
+            arg(
+                "persistent",
+                false,
+                "true: also at every boot (a udev rule; count=0 removes it)",
+            ),
+            DRY_RUN,
+            FORCE,
+        ],
+        result: "{pfs: [{pf, driver, totalvfs, numvfs, vfs: [{index, bdf, state, holders}], \
+                 persistence, persists}], notes} or {refused, outcome: {pf, from, to, plan, ...}}",
+        faults: &["XENPCI_REFUSED", "XENPCI_FAILED", "XENPCI_INVALID_ARGUMENT"],
+    },
+    Help {
         name: "verify",
         doc: "is every device xenpci hid or assigned still the recorded device at its BDF; gives a wrongly hidden function back to dom0, blocks VMs naming a moved device, and with repair moves the places to the new BDF (`xenpci verify --json`)",
         args: &[REPAIR, DRY_RUN],
@@ -181,12 +205,18 @@ pub const HELP: &[Help] = &[
             arg(
                 "spec",
                 true,
-                "a PCI_SPEC_STRING (BDF[@VSLOT][,KEY=VALUE...]); seize=1 bypasses nothing",
+                "a PCI_SPEC_STRING (BDF[@VSLOT][,KEY=VALUE...]); seize=1 bypasses nothing (or vf_of)",
+            ),
+            arg(
+                "vf_of",
+                false,
+                "instead of spec: a VF of this SR-IOV PF that no guest holds (hidden first)",
             ),
             DRY_RUN,
             FORCE,
         ],
-        result: "{host, domain, devices, command, verified_by, notes, forced}",
+        result: "{host, domain, devices, command, verified_by, notes, forced}, with vf_of \
+                 {picked, hide, attach}",
         faults: &["XENPCI_REFUSED", "XENPCI_FAILED"],
     },
     Help {

@@ -79,6 +79,9 @@ pub enum Command {
     /// Record the identity of the devices already hidden or assigned on this host.
     #[command(after_help = commands::examples::ADOPT)]
     Adopt(commands::verify::AdoptArgs),
+    /// SR-IOV physical functions: VF counts, who holds each VF, what persists; `set` changes it.
+    #[command(after_help = commands::examples::SRIOV)]
+    Sriov(commands::sriov::SriovArgs),
     /// Every XAPI VM's PCI functions, flagging duplicates and unhidden devices (exit 1 if any).
     #[command(after_help = commands::examples::ASSIGNED)]
     Assigned(commands::assigned::AssignedArgs),
@@ -194,6 +197,7 @@ fn main() -> ExitCode {
         Command::Assign(a) => commands::assign::run(a, &cli.globals),
         Command::Unassign(a) => commands::unassign::run(a, &cli.globals),
         Command::Assigned(a) => commands::assigned::run(a, &cli.globals),
+        Command::Sriov(a) => commands::sriov::run(a, &cli.globals),
         Command::Pool(c) => commands::pool::run(c, &cli.globals),
         Command::Verify(a) => commands::verify::run_verify(a, &cli.globals),
         Command::Adopt(a) => commands::verify::run_adopt(a, &cli.globals),

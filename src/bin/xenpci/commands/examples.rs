@@ -14,8 +14,8 @@ pub const CHECK: &str = "Examples:
 
 pub const ATTACH: &str = "Examples:
   xenpci attach guest1 0000:05:00.0                  # hot-add, checked first, verified after
-  xenpci attach guest1 05:00.0,permissive=1 --dry-run   # show the xl command only
-  xenpci attach guest1 05:00.0 7                     # at virtual slot 7";
+  xenpci attach guest1 05:00.0 7                     # at virtual slot 7
+  xenpci attach guest1 --vf-of 01:00.0               # a free SR-IOV VF of that PF (hidden first)";
 
 pub const DETACH: &str = "Examples:
   xenpci detach guest1 05:00.0            # hot-remove, verified afterwards
@@ -172,6 +172,14 @@ pub const POOL_MAP: &str = "Examples:
   xenpci pool map > map.json                              # the mapping for --map
   xenpci migrate guest1 --to xcp2 --map map.json --dry-run   # then use it";
 
+pub const SRIOV: &str = "Examples:
+  xenpci sriov                       # every SR-IOV PF, its VFs, who holds each, whether the count persists
+  xenpci sriov 0000:01:00.0 --json   # one PF as JSON";
+
+pub const SRIOV_SET: &str = "Examples:
+  xenpci sriov set 01:00.0 4 --dry-run        # the sysfs writes (through 0 when a count is set)
+  xenpci sriov set 01:00.0 4 --persistent     # 4 VFs now and at every boot (a udev rule)
+  xenpci sriov set 01:00.0 0 --persistent     # remove the VFs and the rule";
 pub const LIBVIRT_XML: &str = "Examples:
   xenpci libvirt-xml 03:00.0                       # the <hostdev> element (KVM host, on vfio-pci)
   xenpci libvirt-xml 01:00.0 01:00.1 --attach vm1  # hot-add both to libvirt domain vm1

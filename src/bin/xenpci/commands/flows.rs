@@ -266,8 +266,12 @@ pub struct AttachArgs {
     /// Domain name or id.
     pub domain: String,
     /// A full PCI_SPEC_STRING (options, @vslot), or just the BDF.
-    #[arg(value_parser = spec_text)]
-    pub spec: String,
+    #[arg(value_parser = spec_text, required_unless_present = "vf_of")]
+    pub spec: Option<String>,
+    /// Instead of SPEC: a virtual function of this SR-IOV PF that no guest holds (hidden first
+    /// when it is not); the report says which.
+    #[arg(long, value_name = "PF", conflicts_with_all = ["spec", "vslot", "options", "host"])]
+    pub vf_of: Option<Bdf>,
     /// The guest slot (hex), as xm/xl's third argument: the same as SPEC@VSLOT.
     #[arg(value_name = "VSLOT")]
     pub vslot: Option<String>,
@@ -334,6 +338,52 @@ pub fn run(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// `attach DOM --vf-of PF`: the VF picked, its hide, then the attach report.
+fn run_attach_vf_of(xl: &Xl, a: &AttachArgs, pf: Bdf) -> anyhow::Result<ExitCode> {
+    let r = match give::attach_vf_of(xl, &a.domain, pf, a.opts.dry_run, a.force) {
+        Ok(r) => r,
+        Err(e) => return Ok(super::report_op_error(&e, a.opts.json)),
+    };
+    let p = &r.picked;
+    eprintln!(
+        "xenpci: using {} (virtfn{} of {}{})",
+        p.vf,
+        p.index,
+        p.pf,
+        if p.hidden {
+            ", already hidden"
+        } else {
+            ", hidden first"
+        }
+    );
+    if a.opts.json {
+        report!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(h) = &r.hide {
+        if a.opts.dry_run {
+            out!("{}", h.plan);
+        }
+    }
+    match &r.attach {
+        Some(at) => {
+            for f in &at.forced {
+                eprintln!("xenpci: warning: forced: {f}");
+            }
+            print_report(&at.report, false, a.opts.dry_run, "attached")
+        }
+        None => {
+            outln!(
+                "# then: attach {} to {} (checked once it is hidden)",
+                p.vf,
+                a.domain
+            );
+            outln!("# dry run: nothing was changed");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
 fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
     let runner = SystemRunner;
     match cmd {
@@ -344,11 +394,14 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
                 site: &site,
                 host: &host,
             };
-            let spec =
-                match hotplug::compose_spec(&a.spec, a.vslot.as_deref(), a.options.as_deref()) {
-                    Ok(s) => s,
-                    Err(e) => return Ok(super::report_op_error(&e.into(), a.opts.json)),
-                };
+            if let Some(pf) = a.vf_of {
+                return run_attach_vf_of(&xl, &a, pf);
+            }
+            let spec = a.spec.as_deref().unwrap_or_default();
+            let spec = match hotplug::compose_spec(spec, a.vslot.as_deref(), a.options.as_deref()) {
+                Ok(s) => s,
+                Err(e) => return Ok(super::report_op_error(&e.into(), a.opts.json)),
+            };
             let r = match give::attach(&xl, &a.domain, &spec, a.opts.dry_run, a.force) {
                 Ok(r) => r,
                 Err(e) => return Ok(super::report_op_error(&e, a.opts.json)),

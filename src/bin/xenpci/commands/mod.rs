@@ -14,6 +14,7 @@ pub mod kvm;
 pub mod list;
 pub mod pool;
 pub mod spec;
+pub mod sriov;
 pub mod unassign;
 pub mod verify;
 pub mod xapi_pci;
