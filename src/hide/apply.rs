@@ -164,6 +164,28 @@ pub fn unhide(
     Ok(out)
 }
 
+/// Executes `plan` (journaled) and, when every step is done, asks `confirm` whether the host
+/// now reads as the change says (Some: why not).
+fn run(ctx: Ctx<'_>, plan: &Plan, confirm: impl FnOnce() -> Option<String>) -> RunResult {
+    match plan.execute_journaled(ctx.runner, ctx.root) {
+        Ok(report) => {
+            let unconfirmed = confirm();
+            RunResult {
+                ok: unconfirmed.is_none(),
+                done: report.done,
+                failure: None,
+                unconfirmed,
+            }
+        }
+        Err(f) => RunResult {
+            ok: false,
+            done: Vec::new(),
+            failure: Some(f),
+            unconfirmed: None,
+        },
+    }
+}
+
 /// Applies an already-guarded change.
 pub fn apply(ctx: Ctx<'_>, change: Change, opts: Options) -> Result<Outcome, HideError> {
     if Toolstack::of(ctx.root) == Toolstack::Kvm {
@@ -224,23 +246,7 @@ pub fn apply(ctx: Ctx<'_>, change: Change, opts: Options) -> Result<Outcome, Hid
     let result = if opts.dry_run {
         None
     } else {
-        Some(match plan.execute_journaled(ctx.runner, ctx.root) {
-            Ok(report) => {
-                let unconfirmed = confirm(ctx, method, &change);
-                RunResult {
-                    ok: unconfirmed.is_none(),
-                    done: report.done,
-                    failure: None,
-                    unconfirmed,
-                }
-            }
-            Err(f) => RunResult {
-                ok: false,
-                done: Vec::new(),
-                failure: Some(f),
-                unconfirmed: None,
-            },
-        })
+        Some(run(ctx, &plan, || confirm(ctx, method, &change)))
     };
     Ok(Outcome {
         dry_run: opts.dry_run,
@@ -308,25 +314,11 @@ fn apply_kvm(ctx: Ctx<'_>, change: Change, opts: Options) -> Result<Outcome, Hid
     let result = if opts.dry_run {
         None
     } else {
-        Some(match plan.execute_journaled(ctx.runner, ctx.root) {
-            Ok(report) => {
-                let unconfirmed = persistent
-                    .then(|| super::vfio_persist::confirm(ctx, &change))
-                    .flatten();
-                RunResult {
-                    ok: unconfirmed.is_none(),
-                    done: report.done,
-                    failure: None,
-                    unconfirmed,
-                }
-            }
-            Err(f) => RunResult {
-                ok: false,
-                done: Vec::new(),
-                failure: Some(f),
-                unconfirmed: None,
-            },
-        })
+        Some(run(ctx, &plan, || {
+            persistent
+                .then(|| super::vfio_persist::confirm(ctx, &change))
+                .flatten()
+        }))
     };
     Ok(Outcome {
         dry_run: opts.dry_run,

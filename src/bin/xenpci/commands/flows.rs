@@ -260,6 +260,27 @@ pub struct EvacuateArgs {
     pub opts: FlowOpts,
 }
 
+impl EvacuateArgs {
+    /// The evacuation these arguments ask for (`evacuate`, and `maintenance` for the guests
+    /// that can move).
+    fn evacuation<'a>(
+        &self,
+        site: &Site,
+        dir: &'a std::path::Path,
+    ) -> anyhow::Result<evacuate::Evacuation<'a>> {
+        Ok(evacuate::Evacuation {
+            from: site.canonical(&self.host),
+            to: site.canonical(&self.to),
+            jobs: self.jobs,
+            toolstack: self.state.toolstack()?,
+            mapping: self.state.mapping()?,
+            state_dir: dir,
+            config_dir: self.config_dir.clone(),
+            terminal: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        })
+    }
+}
+
 /// `xenpci attach DOM SPEC` (or xm/xl's `DOM BDF [VSLOT] [-o OPTS]`).
 #[derive(Args, Debug)]
 pub struct AttachArgs {
@@ -733,16 +754,7 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
             let site = a.opts.site(g, &runner)?;
             let dir = a.state.dir(g)?;
             let m = xenpci::ops::maintenance::Maintenance {
-                ev: evacuate::Evacuation {
-                    from: site.canonical(&a.host),
-                    to: site.canonical(&a.to),
-                    jobs: a.jobs,
-                    toolstack: a.state.toolstack()?,
-                    mapping: a.state.mapping()?,
-                    state_dir: &dir,
-                    config_dir: a.config_dir.clone(),
-                    terminal: std::io::IsTerminal::is_terminal(&std::io::stderr()),
-                },
+                ev: a.evacuation(&site, &dir)?,
                 dry_run: a.opts.dry_run,
             };
             let out: std::sync::Mutex<Box<dyn std::io::Write + Send>> =
@@ -784,16 +796,7 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
         FlowCmd::Evacuate(a) => {
             let site = a.opts.site(g, &runner)?;
             let dir = a.state.dir(g)?;
-            let ev = evacuate::Evacuation {
-                from: site.canonical(&a.host),
-                to: site.canonical(&a.to),
-                jobs: a.jobs,
-                toolstack: a.state.toolstack()?,
-                mapping: a.state.mapping()?,
-                state_dir: &dir,
-                config_dir: a.config_dir.clone(),
-                terminal: std::io::IsTerminal::is_terminal(&std::io::stderr()),
-            };
+            let ev = a.evacuation(&site, &dir)?;
             if a.opts.dry_run {
                 for vm in evacuate::guests(&site, &a.host, ev.toolstack)? {
                     let req = Request {
