@@ -186,6 +186,33 @@ fn run(ctx: Ctx<'_>, plan: &Plan, confirm: impl FnOnce() -> Option<String>) -> R
     }
 }
 
+/// What every hide/unhide does first, Xen or KVM: refuses a missing root (creating nothing in
+/// it), takes the hide lock (planning reads the current lists, so it happens under the lock,
+/// like the execution; none for a dry run), and rolls back a run killed between two boot files
+/// (a dry run only warns of it).
+fn begin(
+    ctx: Ctx<'_>,
+    dry_run: bool,
+    warnings: &mut Vec<String>,
+) -> Result<Option<fsutil::FileLock>, HideError> {
+    ctx.root.check()?;
+    if dry_run {
+        if ctx.root.path(crate::plan_journal::PATH).exists() {
+            warnings.push(format!(
+                "an interrupted run left {}; the next run (or `xenpci resume`) rolls it back first",
+                crate::plan_journal::PATH
+            ));
+        }
+        return Ok(None);
+    }
+    let lock =
+        fsutil::lock(&super::lock_path(ctx.root)).map_err(|e| HideError::Refused(e.to_string()))?;
+    if let Some(said) = crate::plan_journal::recover(ctx.root)? {
+        warnings.push(said);
+    }
+    Ok(Some(lock))
+}
+
 /// Applies an already-guarded change.
 pub fn apply(ctx: Ctx<'_>, change: Change, opts: Options) -> Result<Outcome, HideError> {
     if Toolstack::of(ctx.root) == Toolstack::Kvm {
@@ -193,28 +220,7 @@ pub fn apply(ctx: Ctx<'_>, change: Change, opts: Options) -> Result<Outcome, Hid
     }
     let both = !opts.persistent && !opts.now;
     let mut warnings = Vec::new();
-    // A missing root is an error, and nothing (not even the lock's directory) is created in it.
-    ctx.root.check()?;
-    // Planning reads the current lists, so it happens under the lock, like the execution.
-    let _lock = if opts.dry_run {
-        None
-    } else {
-        Some(
-            fsutil::lock(&super::lock_path(ctx.root))
-                .map_err(|e| HideError::Refused(e.to_string()))?,
-        )
-    };
-    // A run killed between two files (grub.cfg, /etc/default/grub) is rolled back first.
-    if opts.dry_run {
-        if ctx.root.path(crate::plan_journal::PATH).exists() {
-            warnings.push(format!(
-                "an interrupted run left {}; the next run (or `xenpci resume`) rolls it back first",
-                crate::plan_journal::PATH
-            ));
-        }
-    } else if let Some(said) = crate::plan_journal::recover(ctx.root)? {
-        warnings.push(said);
-    }
+    let _lock = begin(ctx, opts.dry_run, &mut warnings)?;
     let (method, method_why) = if opts.persistent || both {
         match opts.method {
             Some(m) => (Some(m), None),
@@ -276,25 +282,7 @@ fn apply_kvm(ctx: Ctx<'_>, change: Change, opts: Options) -> Result<Outcome, Hid
     }
     let both = !opts.persistent && !opts.now;
     let mut warnings = Vec::new();
-    ctx.root.check()?;
-    let _lock = if opts.dry_run {
-        None
-    } else {
-        Some(
-            fsutil::lock(&super::lock_path(ctx.root))
-                .map_err(|e| HideError::Refused(e.to_string()))?,
-        )
-    };
-    if opts.dry_run {
-        if ctx.root.path(crate::plan_journal::PATH).exists() {
-            warnings.push(format!(
-                "an interrupted run left {}; the next run (or `xenpci resume`) rolls it back first",
-                crate::plan_journal::PATH
-            ));
-        }
-    } else if let Some(said) = crate::plan_journal::recover(ctx.root)? {
-        warnings.push(said);
-    }
+    let _lock = begin(ctx, opts.dry_run, &mut warnings)?;
     let persistent = opts.persistent || both;
     let now = opts.now || both;
     let verb = match change {
