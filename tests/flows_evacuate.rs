@@ -294,3 +294,50 @@ fn on_xapi_maintenance_shuts_the_pinned_vm_down_and_resume_starts_it_on_the_host
         r.stdout
     );
 }
+
+#[test]
+fn resume_asks_the_policy_again_before_starting_a_pinned_guest() {
+    let (s, dir) = pinned_lab();
+    let r = s.xenpci(&[
+        "maintenance",
+        "h1",
+        "--to",
+        "h2",
+        "--config-dir",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    // While pvvm was stopped, somebody gave its NIC to another guest on h1.
+    let other = s.write(
+        "other.cfg",
+        "name = \"other\"\ntype = \"pv\"\nmemory = 512\npci = [ \"0000:04:00.0\" ]\n",
+    );
+    s.xl("h1", &["create", other.to_str().unwrap()]).ok();
+    assert_eq!(
+        s.devices_of("h1", "other"),
+        Some(vec!["0000:04:00.0".to_string()])
+    );
+    let r = s.xenpci(&["resume"]);
+    assert_eq!(r.code, Some(1), "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("pvvm: not started: refusing to give 0000:04:00.0 to pvvm")
+            && r.stdout.contains("domain other"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(s.devices_of("h1", "pvvm"), None, "pvvm stays stopped");
+    assert_eq!(
+        s.devices_of("h1", "other"),
+        Some(vec!["0000:04:00.0".to_string()]),
+        "the other guest keeps the NIC"
+    );
+    // Once the NIC is free again, resume starts pvvm with it.
+    s.xl("h1", &["destroy", "other"]).ok();
+    let r = s.xenpci(&["resume"]);
+    assert_eq!(r.code, Some(0), "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        s.devices_of("h1", "pvvm"),
+        Some(vec!["0000:04:00.0".to_string()])
+    );
+}

@@ -314,6 +314,35 @@ pub fn reattach(
     Ok((plan, forced))
 }
 
+/// `resume` after a maintenance, before it starts a pinned guest again: the policy for
+/// [`Action::Give`] of the guest's recorded devices to it, from the facts of now, like an
+/// attach (while the host was down another guest may have taken a device, or dom0 may need it).
+/// `xapi` adds the VM of that name-label as the target, so its own `other-config:pci` is not
+/// "another guest". Ok carries the facts that could not be checked.
+pub fn check_restart(
+    site: &crate::flows::transport::Site,
+    host: &str,
+    vm: &str,
+    devices: &[Bdf],
+    xapi: bool,
+) -> Result<Vec<String>, policy::Refused> {
+    let xl = Xl { site, host };
+    let (inv, in_use) = attach_facts(&xl);
+    let mut target = vec![Holder::Domain {
+        name: vm.to_string(),
+        domid: 0,
+    }];
+    if xapi {
+        target.push(Holder::Vm {
+            uuid: String::new(),
+            name: vm.to_string(),
+        });
+    }
+    let v = decide_give(host_facts(&inv), &in_use, devices, &target, false)
+        .into_result("give", &format!(" to {vm}"))?;
+    Ok(v.notes)
+}
+
 /// The guest of an xl.cfg (the file, and the domain its `name` names) and who uses what, with
 /// the file's own devices as the guest's. Err when xl cannot read the file.
 fn xlcfg_facts(

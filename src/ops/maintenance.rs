@@ -292,7 +292,8 @@ pub struct Resumed {
 }
 
 /// After the host is back: verifies the device identities, then starts each stopped pinned
-/// guest whose devices all verified; the record is `done` once every one is started.
+/// guest whose devices all verified and that the policy lets have them again (asked on this
+/// host only); the record is `done` once every one is started.
 pub fn resume(site: &Site, state_dir: &Path, rec: Record) -> Result<Resumed, FlowError> {
     let mut record = rec;
     let host = record.host.clone();
@@ -336,6 +337,19 @@ pub fn resume(site: &Site, state_dir: &Path, rec: Record) -> Result<Resumed, Flo
             continue;
         }
         let vm = p.vm.clone();
+        // The policy again, from the facts of now: a device that dom0 needs or another guest
+        // took while the host was down keeps the guest stopped.
+        if site.is_local(&host) {
+            match super::give::check_restart(site, &host, &vm, &p.devices, ts == Toolstack::Xapi) {
+                Ok(unchecked) => notes.extend(unchecked),
+                Err(refused) => {
+                    record.pinned[i].state = PinnedState::Held;
+                    record.pinned[i].note =
+                        format!("not started: {refused} (free the device, then `xenpci resume`)");
+                    continue;
+                }
+            }
+        }
         let started = match ts {
             Toolstack::Xl => {
                 let cfg = p.config.clone().unwrap_or_default();
