@@ -8,6 +8,12 @@ mod functions;
 mod protocol;
 mod xml;
 
+/// On musl (the shipped static builds) dlmalloc instead of musl's malloc: half the time of
+/// `list --json` on 1000 functions went to musl's allocator (issue 18).
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOC: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
