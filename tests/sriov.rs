@@ -457,3 +457,29 @@ fn restore_applies_the_recorded_count_then_the_recorded_vf_hide() {
         "the VF went to pciback: {after}"
     );
 }
+
+/// `hidden` lists a VF hidden at every boot by xenpci's udev rule, by its PF and index, with the
+/// VF it names now (text and --json).
+#[test]
+fn hidden_lists_the_vf_hides_by_pf_and_index() {
+    let h = util::generated(nic(3, "igb"), "debian");
+    let r = h.run(&["hide", "01:10.4", "--persistent", "--method", "grub"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = h.run(&["hidden", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let v = &j["vf_hides"][0];
+    assert_eq!(
+        (v["pf"].as_str(), v["index"].as_u64(), v["vf"].as_str()),
+        (Some("0000:01:00.0"), Some(2), Some("0000:01:10.4")),
+        "{j}"
+    );
+    assert_eq!(v["hidden_now"], false);
+    let t = h.run(&["hidden"]);
+    assert!(
+        t.stdout
+            .contains("virtfn2 of 0000:01:00.0 (0000:01:10.4)  now: not hidden"),
+        "{}",
+        t.stdout
+    );
+}

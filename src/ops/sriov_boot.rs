@@ -213,6 +213,31 @@ pub fn restore(
     Ok(RestoreReport { dry_run, items })
 }
 
+/// The VF hides recorded by xenpci's udev rules, with the VF each names now and whether it is
+/// on pciback (`hidden` lists them).
+pub fn recorded_hides(root: &HostRoot) -> Vec<crate::hide::methods::state::VfHide> {
+    let inv = Inventory::scan(root);
+    rule_files(root)
+        .iter()
+        .filter_map(|name| {
+            let (pf, index) = hide_rule_vf(name)?;
+            let vf = inv
+                .get(pf)
+                .and_then(|f| f.sriov.as_ref())
+                .and_then(|s| s.vfs.get(index as usize).copied());
+            Some(crate::hide::methods::state::VfHide {
+                pf,
+                index,
+                vf,
+                hidden_now: vf
+                    .and_then(|v| inv.get(v))
+                    .is_some_and(|f| f.driver_state() == DriverState::Pciback),
+                rule: format!("{RULES_DIR}/{name}"),
+            })
+        })
+        .collect()
+}
+
 fn ctx_of<'a>(root: &'a HostRoot, runner: &'a dyn Runner) -> Ctx<'a> {
     Ctx { root, runner }
 }
