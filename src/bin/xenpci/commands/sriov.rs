@@ -33,6 +33,7 @@ pub enum SriovCmd {
     Set(SetArgs),
     /// Apply the recorded VF counts and VF hides again (xenpci's udev rules), for boot on hosts
     /// where udev does not (scripts/systemd/xenpci-sriov.service runs it before the guests).
+    #[command(after_help = super::examples::SRIOV_RESTORE)]
     Restore(RestoreArgs),
 }
 
