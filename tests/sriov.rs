@@ -397,3 +397,89 @@ fn on_a_kvm_host_a_vf_on_vfio_pci_is_hidden() {
     let r = h.run(&["hide", "01:10.0", "--persistent", "--dry-run"]);
     assert!(!r.stdout.contains("71-xenpci-hide-"), "{}", r.stdout);
 }
+
+/// `sriov restore` (the shipped xenpci-sriov.service's command): after a reboot without udev, the
+/// recorded count comes back through `sriov set`'s write, and the recorded VF hide once the VF
+/// exists again; what is already right is left alone, and a VF that is not there fails the run.
+#[test]
+fn restore_applies_the_recorded_count_then_the_recorded_vf_hide() {
+    let h = Host::new(&nic(0, "igb"));
+    h.pciback().driver_dir("igbvf");
+    let pf = "0000:01:00.0";
+    let pf_bdf: xenpci::pci::Bdf = pf.parse().unwrap();
+    h.write(RULE, &xenpci::ops::sriov::rule_text(pf_bdf, 2));
+    let hide_rule = "etc/udev/rules.d/71-xenpci-hide-0000:01:00.0-virtfn1.rules";
+    h.write(hide_rule, "# recorded by hide 01:10.2\n");
+    // the count first; the VF of the hide does not exist until the kernel made it
+    let r = h.run(&["sriov", "restore", "--json"]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert_eq!(numvfs(&h), "2");
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let got: Vec<(&str, &str)> = j["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["what"].as_str().unwrap(), i["result"].as_str().unwrap()))
+        .collect();
+    assert_eq!(got, [("count", "applied"), ("hide", "failed")], "{j}");
+    assert!(j["items"][1]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("no virtfn1"));
+    kernel_made(&h, 2);
+    h.pciback().driver_dir("igbvf");
+    let d = h.run(&["sriov", "restore", "--dry-run", "--json"]);
+    assert_eq!(d.code, 0, "{}", d.stdout);
+    assert!(d.stdout.contains("would-apply"), "{}", d.stdout);
+    let slot = "sys/bus/pci/drivers/pciback/new_slot";
+    let before = std::fs::read_to_string(h.path(slot)).unwrap_or_default();
+    assert!(
+        !before.contains("01:10.2"),
+        "a dry run writes nothing: {before}"
+    );
+    let r = h.run(&["sriov", "restore"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("already: 0000:01:00.0 VF count 2:"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("applied: 0000:01:00.0 virtfn1 (0000:01:10.2) hidden"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(numvfs(&h), "2\n", "a count already right is not rewritten");
+    let after = std::fs::read_to_string(h.path(slot)).unwrap_or_default();
+    assert!(
+        after.contains("0000:01:10.2"),
+        "the VF went to pciback: {after}"
+    );
+}
+
+/// `hidden` lists a VF hidden at every boot by xenpci's udev rule, by its PF and index, with the
+/// VF it names now (text and --json).
+#[test]
+fn hidden_lists_the_vf_hides_by_pf_and_index() {
+    let h = util::generated(nic(3, "igb"), "debian");
+    let r = h.run(&["hide", "01:10.4", "--persistent", "--method", "grub"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = h.run(&["hidden", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let v = &j["vf_hides"][0];
+    assert_eq!(
+        (v["pf"].as_str(), v["index"].as_u64(), v["vf"].as_str()),
+        (Some("0000:01:00.0"), Some(2), Some("0000:01:10.4")),
+        "{j}"
+    );
+    assert_eq!(v["hidden_now"], false);
+    let t = h.run(&["hidden"]);
+    assert!(
+        t.stdout
+            .contains("virtfn2 of 0000:01:00.0 (0000:01:10.4)  now: not hidden"),
+        "{}",
+        t.stdout
+    );
+}

@@ -244,5 +244,6 @@ pub fn hidden(ctx: Ctx<'_>) -> Result<Hidden, HideError> {
             .collect::<Vec<_>>()
             .join(","),
         devices,
+        vf_hides: Vec::new(),
     })
 }

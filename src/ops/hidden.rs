@@ -31,5 +31,7 @@ pub fn hidden(ctx: Ctx<'_>, method: Option<Method>) -> Result<(Hidden, Vec<Strin
             }
         },
     };
-    Ok((state::hidden(ctx, method)?, warnings))
+    let mut h = state::hidden(ctx, method)?;
+    h.vf_hides = super::sriov_boot::recorded_hides(ctx.root);
+    Ok((h, warnings))
 }

@@ -12,6 +12,7 @@
 //! * [`kvm_handoff`]: libvirt's hostdev XML, qemu.conf's vfio ACL, OpenNebula's filter.
 //! * [`list`]: which functions `list` selects (`-d`, `-s`).
 //! * [`sriov`]: SR-IOV PFs and their VFs — `sriov [PF]`, `sriov set PF N`.
+//! * [`sriov_boot`]: `sriov restore` — the recorded VF counts and VF hides, applied again at boot.
 //! * [`vf_hide`]: a VF's hide for every boot (a udev rule by PF and index, not the boot line).
 //! * [`record`]: what hide/assign/apply record in the identity state.
 //! * [`maintenance`]: a host emptied for maintenance, its pinned guests started again by `resume`.
@@ -27,6 +28,7 @@ pub mod list;
 pub mod maintenance;
 pub mod record;
 pub mod sriov;
+pub mod sriov_boot;
 pub mod verify;
 pub mod vf_hide;
 

@@ -57,7 +57,7 @@ base_root() {
 ########## domU (tiny PV guest) ##########
 ROOT=$LAB/domU-root
 base_root
-copy_mod xen-pcifront e1000 e1000e mptsas
+copy_mod xen-pcifront e1000 e1000e mptsas nvme
 copy_bin /usr/bin/lspci
 mkdir -p "$ROOT/usr/share/misc"; cp /usr/share/misc/pci.ids "$ROOT/usr/share/misc/" 2>/dev/null || true
 cp "$HERE/domU-init.sh" "$ROOT/init"; chmod +x "$ROOT/init"
@@ -67,7 +67,7 @@ cp "$HERE/domU-init.sh" "$ROOT/init"; chmod +x "$ROOT/init"
 ROOT=$LAB/dom0-root
 base_root
 # virtio first: dom0-init.sh restores the persisted /etc/modprobe.d from /dev/vda before pciback loads
-copy_mod virtio_pci virtio_blk xen-evtchn xen-privcmd xen-gntdev xen-gntalloc xenfs xen-pciback e1000 e1000e mptsas
+copy_mod virtio_pci virtio_blk xen-evtchn xen-privcmd xen-gntdev xen-gntalloc xenfs xen-pciback e1000 e1000e mptsas nvme
 # real kmod (modprobe reads /etc/modprobe.d, e.g. "options xen-pciback hide=(...)")
 copy_bin /usr/bin/kmod
 for b in modprobe depmod lsmod modinfo; do ln -sf /usr/bin/kmod "$ROOT/sbin/$b"; done
@@ -94,6 +94,8 @@ cp "$LAB/vmlinuz" "$LAB/domU.cpio.gz" "$ROOT/guest/"
 cp "$HERE/dom0-init.sh" "$ROOT/init"; chmod +x "$ROOT/init"
 mkdir -p "$ROOT/e2e"
 for f in "$HERE/checks-lib.sh" ${DOM0_SCRIPTS:-"$HERE/dom0-checks.sh"}; do cp "$f" "$ROOT/e2e/"; done
+# the shipped systemd units: the sriov-reboot boot runs xenpci-sriov.service's ExecStart as systemd would
+cp "$HERE/../../scripts/systemd/"*.service "$ROOT/e2e/"
 for b in ${EXTRA_BINS:-}; do
   copy_bin "$b"; mkdir -p "$ROOT/usr/local/bin"; mv "$ROOT$b" "$ROOT/usr/local/bin/"
 done

@@ -53,8 +53,9 @@ if [ -n "$SCRIPT" ]; then
   /bin/bash "/e2e/$SCRIPT" 2>&1
   if [ -n "$PERSIST" ]; then
     # /etc/modprobe.d (the persistent hide) and /var/lib/xenpci (the identities xenpci recorded)
-    mkdir -p /var/lib/xenpci
-    (cd / && tar -cf "$PERSIST" etc/modprobe.d var/lib/xenpci) && echo "E2E: saved /etc/modprobe.d and /var/lib/xenpci to $PERSIST"
+    # and /etc/udev/rules.d (xenpci's SR-IOV count and VF hide rules)
+    mkdir -p /var/lib/xenpci /etc/udev/rules.d
+    (cd / && tar -cf "$PERSIST" etc/modprobe.d var/lib/xenpci etc/udev/rules.d) && echo "E2E: saved /etc/modprobe.d, /var/lib/xenpci and /etc/udev/rules.d to $PERSIST"
   fi
   echo "E2E: BOOT-DONE uptime=$(cut -d' ' -f1 /proc/uptime)"
   sync; poweroff -f

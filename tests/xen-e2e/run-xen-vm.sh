@@ -8,6 +8,7 @@
 #   MEM (MiB, 2048)  SMP (2)  XENARGS / XENEXTRA (Xen command line)  DOM0ARGS (dom0 command line)
 #   PERSIST_IMG=file         raw disk image attached as virtio-blk (dom0's /dev/vda)
 #   TAG                      log name
+#   EXTRA_DEVS="-device ..." more QEMU devices (words; the sriov boots' SR-IOV NVMe)
 set -uo pipefail
 LAB=${LAB:-/tmp/xenpci-e2e}
 ACCEL=${ACCEL:-tcg}; IOMMU=${IOMMU:-intel}; MODE=${MODE:-test}; TIMEOUT=${TIMEOUT:-900}
@@ -33,7 +34,7 @@ CMD=(qemu-system-x86_64 "${ACC[@]}" "${MACH[@]}" -m "$MEM" -smp "$SMP"
   -display none -monitor none -serial stdio -no-reboot -nic none
   -device "mptsas1068,id=sas0${SAS_ADDR:+,addr=$SAS_ADDR}" -device "e1000,id=nic1${NIC_ADDR:+,addr=$NIC_ADDR}"
   -device pcie-root-port,id=rp1,chassis=1,slot=1 -device e1000e,bus=rp1,id=nic2
-  "${DISK[@]}"
+  "${DISK[@]}" ${EXTRA_DEVS:-}
   -kernel "$LAB/xen" -append "$XENARGS"
   -initrd "$LAB/vmlinuz $DOM0ARGS,$LAB/dom0.cpio.gz")
 echo "+ ${CMD[*]}" >&2

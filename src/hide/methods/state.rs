@@ -30,6 +30,22 @@ pub struct DeviceState {
     pub status: String,
 }
 
+/// An SR-IOV VF hidden at every boot by xenpci's udev rule (`hide VF`), named by its PF and
+/// index: the boot line cannot name a VF, so these are not in `configured`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VfHide {
+    /// The physical function.
+    pub pf: Bdf,
+    /// N of the PF's `virtfnN`.
+    pub index: u32,
+    /// The VF's BDF now (None: the PF has no such VF now, e.g. its count is 0).
+    pub vf: Option<Bdf>,
+    /// Bound to pciback now.
+    pub hidden_now: bool,
+    /// The rule file (host path).
+    pub rule: String,
+}
+
 /// The whole report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Hidden {
@@ -41,6 +57,10 @@ pub struct Hidden {
     pub configured: String,
     /// One entry per device, in address order.
     pub devices: Vec<DeviceState>,
+    /// The VFs hidden at every boot by xenpci's udev rules (Xen hosts; filled by
+    /// `ops::hidden`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub vf_hides: Vec<VfHide>,
 }
 
 /// Builds the report; without a method only the current state is known.
@@ -97,5 +117,6 @@ pub fn hidden(ctx: Ctx<'_>, method: Option<Method>) -> Result<Hidden, HideError>
             .map_or_else(|| "unknown".to_string(), |c| c.source.clone()),
         configured: configured.to_string(),
         devices,
+        vf_hides: Vec::new(),
     })
 }

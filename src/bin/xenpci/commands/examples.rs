@@ -180,6 +180,10 @@ pub const SRIOV_SET: &str = "Examples:
   xenpci sriov set 01:00.0 4 --dry-run        # the sysfs writes (through 0 when a count is set)
   xenpci sriov set 01:00.0 4 --persistent     # 4 VFs now and at every boot (a udev rule)
   xenpci sriov set 01:00.0 0 --persistent     # remove the VFs and the rule";
+pub const SRIOV_RESTORE: &str = "Examples:
+  xenpci sriov restore --dry-run    # what the recorded VF counts and VF hides would change
+  xenpci sriov restore              # apply them (xenpci-sriov.service does this at boot)
+  xenpci sriov restore --json       # each rule and what was done, as JSON";
 pub const LIBVIRT_XML: &str = "Examples:
   xenpci libvirt-xml 03:00.0                       # the <hostdev> element (KVM host, on vfio-pci)
   xenpci libvirt-xml 01:00.0 01:00.1 --attach vm1  # hot-add both to libvirt domain vm1

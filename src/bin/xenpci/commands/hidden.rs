@@ -90,5 +90,19 @@ pub fn run(a: HiddenArgs, g: &Globals) -> anyhow::Result<ExitCode> {
             outln!("    {}: {}; {fix}", d.bdf, state.describe());
         }
     }
+    for v in &h.vf_hides {
+        outln!(
+            "virtfn{} of {} ({})  now: {:<10} every boot: hidden (udev rule {})",
+            v.index,
+            v.pf,
+            v.vf.map_or_else(|| "not there now".to_string(), |b| b.to_string()),
+            if v.hidden_now {
+                "pciback"
+            } else {
+                "not hidden"
+            },
+            v.rule
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

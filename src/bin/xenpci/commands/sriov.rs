@@ -31,6 +31,21 @@ pub enum SriovCmd {
     /// Set a physical function's VF count (live; --persistent: also at every boot).
     #[command(after_help = super::examples::SRIOV_SET)]
     Set(SetArgs),
+    /// Apply the recorded VF counts and VF hides again (xenpci's udev rules), for boot on hosts
+    /// where udev does not (scripts/systemd/xenpci-sriov.service runs it before the guests).
+    #[command(after_help = super::examples::SRIOV_RESTORE)]
+    Restore(RestoreArgs),
+}
+
+/// Arguments of `xenpci sriov restore`.
+#[derive(Args, Debug)]
+pub struct RestoreArgs {
+    /// Print what would be applied and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// JSON output.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `xenpci sriov set`.
@@ -60,6 +75,7 @@ pub struct SetArgs {
 pub fn run(a: SriovArgs, g: &Globals) -> anyhow::Result<ExitCode> {
     match a.cmd {
         Some(SriovCmd::Set(s)) => run_set(s, g),
+        Some(SriovCmd::Restore(r)) => run_restore(r, g),
         None => run_show(a.pf, a.json, g),
     }
 }
@@ -187,4 +203,32 @@ fn run_set(a: SetArgs, g: &Globals) -> anyhow::Result<ExitCode> {
         report!("note: {n}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn run_restore(a: RestoreArgs, g: &Globals) -> anyhow::Result<ExitCode> {
+    let root = g.host_root()?;
+    let r = match xenpci::ops::sriov_boot::restore(&root, &SystemRunner, a.dry_run) {
+        Ok(r) => r,
+        Err(e) => return Ok(super::report_op_error(&e, a.json)),
+    };
+    if a.json {
+        outln!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        if r.items.is_empty() {
+            outln!("nothing recorded: no xenpci VF count or VF hide rule");
+        }
+        for i in &r.items {
+            let what = match (i.what, i.vf) {
+                ("count", _) => format!("{} VF count {}", i.pf, i.value),
+                (_, Some(vf)) => format!("{} virtfn{} ({vf}) hidden", i.pf, i.value),
+                _ => format!("{} virtfn{} hidden", i.pf, i.value),
+            };
+            outln!("{}: {what}: {}", i.result, i.detail);
+        }
+    }
+    Ok(if r.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
