@@ -833,3 +833,92 @@ fn assigned_on_a_pool_member_does_not_check_another_hosts_vm_here() {
         .code(1)
         .stdout(predicate::str::contains("NOT HIDDEN from dom0"));
 }
+
+/// `assign --vf-of PF --vm VM` (issue 15): takes the PF's first VF no VM holds that is already
+/// on pciback — not the one another VM's other-config:pci names — says which, and writes it as
+/// `assign` would (the VM's other keys kept); when only an unhidden VF is left, a dry run shows
+/// its hide (a udev rule by PF and index) then the assign, and changes nothing; a VF is no PF.
+#[test]
+fn assign_vf_of_takes_a_free_hidden_vf_and_says_which() {
+    use xenpci::host::fixture::{Fixture, Func};
+    let w = seed000();
+    let mut s = w.state();
+    s["vms"].as_array_mut().unwrap().push(json!({
+        "uuid": NAS, "name-label": "nas", "power-state": "halted",
+        "other-config": {"pci": "0/0000:01:10.0", "mac_seed": "m2"}}));
+    std::fs::write(w.path("state.json"), s.to_string()).unwrap();
+    Fixture::new()
+        .with(Func::root_port("00:01.0", 0x8086, 0x3c02, 1).acs())
+        .with(
+            Func::endpoint("01:00.0", 0x8086, 0x10c9, 0x020000)
+                .under("00:01.0")
+                .flr()
+                .acs()
+                .sriov(8, 3, 0x10ca)
+                .driver("igb"),
+        )
+        .vfs("01:00.0", &["01:10.0"], Some("pciback"))
+        .vfs("01:00.0", &["01:10.2"], Some("igbvf"))
+        .vfs("01:00.0", &["01:10.4"], Some("pciback"))
+        .write(&w.path("root"))
+        .unwrap();
+    std::fs::create_dir_all(w.path("root/etc")).unwrap();
+    std::fs::write(
+        w.path("root/etc/xensource-inventory"),
+        "PRODUCT_BRAND='XCP-ng'\n",
+    )
+    .unwrap();
+    let before = other_config(&w, OSD);
+    w.xenpci(&["assign", "--vf-of", "01:00.0", "--vm", "ceph-osd-1"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "using 0000:01:10.4 (virtfn2 of 0000:01:00.0, already hidden)",
+        ));
+    let after = other_config(&w, OSD);
+    assert!(
+        after.contains(&("pci".to_string(), "0/0000:01:10.4".to_string())),
+        "{after:?}"
+    );
+    assert_eq!(without_pci(&after), before, "other keys kept");
+    assert_eq!(
+        other_config(&w, NAS),
+        vec![
+            ("mac_seed".to_string(), "m2".to_string()),
+            ("pci".to_string(), "0/0000:01:10.0".to_string())
+        ]
+    );
+    // Only 01:10.2 is left, still on igbvf: a dry run shows its hide, then the assign.
+    let vms = w.state()["vms"].clone();
+    let out = w
+        .xenpci(&["assign", "--vf-of", "01:00.0", "--vm", "nas", "--dry-run"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "using 0000:01:10.2 (virtfn1 of 0000:01:00.0, hidden first, now and at every boot)",
+        ))
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8_lossy(&out);
+    assert!(
+        out.contains("71-xenpci-hide-0000:01:00.0-virtfn1.rules"),
+        "{out}"
+    );
+    assert!(
+        out.contains("# then: assign 0000:01:10.2 to VM nas"),
+        "{out}"
+    );
+    assert_eq!(w.state()["vms"], vms, "the dry run changed no VM");
+    assert!(!w
+        .path("root/etc/udev/rules.d/71-xenpci-hide-0000:01:00.0-virtfn1.rules")
+        .exists());
+    // a VF is not a PF; --vf-of with BDFs is a usage error
+    w.xenpci(&["assign", "--vf-of", "01:10.2", "--vm", "nas"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("it is a VF of 0000:01:00.0"));
+    w.xenpci(&["assign", "01:10.2", "--vf-of", "01:00.0", "--vm", "nas"])
+        .assert()
+        .code(2);
+}

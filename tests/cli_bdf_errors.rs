@@ -12,7 +12,8 @@ const CASES: &[(&[&str], &str)] = &[
     (&["hide", "{}"], "<BDF>..."),
     (&["hide", "--json", "05:00.0", "{}"], "<BDF>..."),
     (&["unhide", "{}"], "<BDF>..."),
-    (&["assign", "{}", "--vm", "v"], "<BDF>..."),
+    (&["assign", "{}", "--vm", "v"], "[BDF]..."), // optional: or --vf-of
+    (&["assign", "--vf-of", "{}", "--vm", "v"], "--vf-of <PF>"),
     (
         &["assign", "05:00.0", "--vm", "v", "--order", "{}"],
         "--order <BDF,...>",

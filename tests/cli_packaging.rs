@@ -268,7 +268,7 @@ fn a_typo_prints_the_usage_with_optional_flags_optional() {
         ),
         (
             &["assign", "05:00.0", "--vm", "x", "--restart", "--restrat"][..],
-            "Usage: xenpci assign [OPTIONS] --vm <NAME|UUID> <BDF>...",
+            "Usage: xenpci assign [OPTIONS] --vm <NAME|UUID> [BDF]...", // or --vf-of PF
         ),
         (
             &["xlcfg", "show", "--json", "--jsn", "f.cfg"][..],

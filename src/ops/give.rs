@@ -217,6 +217,66 @@ pub fn attach_vf_of(
     })
 }
 
+/// What `assign --vf-of PF --vm VM` did: the VF picked, its hide (when it was not hidden yet)
+/// and the edit of the VM's `other-config:pci` (None in a dry run of a VF still to hide: the
+/// edit is checked once it is hidden).
+#[derive(Debug, Serialize)]
+pub struct VfAssign {
+    /// The VF given.
+    pub picked: super::sriov::PickedVf,
+    /// The hide done first: now and at every boot (a udev rule by PF and index), since an XAPI
+    /// VM may start after the next boot, when the VF exists only once the PF driver made it.
+    pub hide: Option<Outcome>,
+    /// The edit.
+    pub assign: Option<EditReport>,
+}
+
+/// `assign --vf-of PF --vm VM` (XAPI): picks a VF no guest holds, running or assigned
+/// ([`super::sriov::pick_vf`]), hides it now and at boot when it is not hidden (as `hide`),
+/// then assigns it as [`assign`] does with `req` (whose `add` is replaced by the VF), with the
+/// same policy.
+pub fn assign_vf_of(
+    xe: &Xe,
+    root: &HostRoot,
+    runner: &dyn Runner,
+    pf: Bdf,
+    req: &EditRequest,
+    progress: &mut dyn FnMut(&str),
+) -> Result<VfAssign, OpError> {
+    let picked = super::sriov::pick_vf(root, runner, pf)?;
+    let mut hidden = None;
+    if !picked.hidden {
+        let opts = Options {
+            dry_run: req.dry_run,
+            force: req.force,
+            ..Options::default()
+        };
+        let mut out = hide(Ctx { root, runner }, &[picked.vf], opts)?;
+        if let Some(f) = out.result.as_mut().and_then(|r| r.failure.take()) {
+            return Err(OpError::Plan(f));
+        }
+        if let Some(c) = out.result.as_ref().and_then(|r| r.unconfirmed.clone()) {
+            return Err(OpError::Hide(crate::hide::HideError::Refused(c)));
+        }
+        hidden = Some(out);
+        if req.dry_run {
+            return Ok(VfAssign {
+                picked,
+                hide: hidden,
+                assign: None,
+            });
+        }
+    }
+    let mut req = req.clone();
+    req.add = vec![picked.vf];
+    let report = assign(xe, root, runner, &req, progress)?;
+    Ok(VfAssign {
+        picked,
+        hide: hidden,
+        assign: Some(report),
+    })
+}
+
 /// No facts about dom0's devices (an attach on another host): the policy then decides from who
 /// uses what alone, and says what it did not check.
 static NO_HOST_FACTS: BTreeMap<Bdf, DeviceFacts> = BTreeMap::new();

@@ -21,8 +21,17 @@ use super::Globals;
 #[derive(Args, Debug)]
 pub struct AssignArgs {
     /// PCI functions to assign (`05:00.0` or `0000:05:00.0`; several, or comma-separated).
-    #[arg(required = true, value_delimiter = ',', value_name = "BDF")]
+    #[arg(
+        required_unless_present = "vf_of",
+        conflicts_with = "vf_of",
+        value_delimiter = ',',
+        value_name = "BDF"
+    )]
     pub bdfs: Vec<Bdf>,
+    /// Assign a free SR-IOV virtual function of this PF instead (one no VM holds, running or
+    /// assigned; hidden first, now and at every boot, when it is not), and say which.
+    #[arg(long, value_name = "PF")]
+    pub vf_of: Option<Bdf>,
     /// The VM, by name-label or uuid.
     #[arg(long, value_name = "NAME|UUID", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub vm: String,
@@ -68,7 +77,63 @@ pub fn run(a: AssignArgs, g: &Globals) -> anyhow::Result<ExitCode> {
         state_dir: a.state_dir,
         ..EditRequest::default()
     };
-    run_edit(&req, a.json, g)
+    match a.vf_of {
+        Some(pf) => run_vf_of(pf, &req, a.json, g),
+        None => run_edit(&req, a.json, g),
+    }
+}
+
+/// `assign --vf-of PF`: the VF picked, its hide, then the edit's report.
+fn run_vf_of(pf: Bdf, req: &EditRequest, json: bool, g: &Globals) -> anyhow::Result<ExitCode> {
+    let runner = SystemRunner;
+    let xe = Xe::new(&runner);
+    let root = g.host_root()?;
+    let mut req = req.clone();
+    if req.state_dir.is_none() {
+        req.state_dir = Some(xenpci::journal::default_state_dir(&root));
+    }
+    let r = match xenpci::ops::give::assign_vf_of(&xe, &root, &runner, pf, &req, &mut |line| {
+        eprintln!("xenpci: {line}")
+    }) {
+        Ok(r) => r,
+        Err(e) => return Ok(super::report_op_error(&e, json)),
+    };
+    let p = &r.picked;
+    eprintln!(
+        "xenpci: using {} (virtfn{} of {}{})",
+        p.vf,
+        p.index,
+        p.pf,
+        if p.hidden {
+            ", already hidden"
+        } else {
+            ", hidden first, now and at every boot"
+        }
+    );
+    if json {
+        report!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let (Some(h), true) = (&r.hide, req.dry_run) {
+        out!("{}", h.plan);
+    }
+    match &r.assign {
+        Some(report) => {
+            for f in &report.forced {
+                eprintln!("xenpci: warning: forced: {f}");
+            }
+            print_report(report);
+        }
+        None => {
+            outln!(
+                "# then: assign {} to VM {} (checked once it is hidden)",
+                p.vf,
+                req.vm
+            );
+            outln!("# dry run: nothing was changed");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Runs an edit and prints its report (shared with `unassign`).

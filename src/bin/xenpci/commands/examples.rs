@@ -90,8 +90,8 @@ pub const ADOPT: &str = "Examples:
 
 pub const ASSIGN: &str = "Examples:
   xenpci assign 05:00.0 --vm ceph-osd-1 --restart --dry-run   # the exact xe commands
-  xenpci assign 05:00.0 --vm ceph-osd-1 --restart             # write, restart the VM, verify
-  xenpci assign 05:00.0,06:00.0 --vm nas --order 06:00.0      # two devices, 06:00.0 plugged first";
+  xenpci assign 05:00.0,06:00.0 --vm nas --order 06:00.0      # two devices, 06:00.0 plugged first
+  xenpci assign --vf-of 01:00.0 --vm router                   # a free SR-IOV VF of that PF";
 
 pub const UNASSIGN: &str = "Examples:
   xenpci unassign 05:00.0 --vm ceph-osd-1             # take one device back
