@@ -48,18 +48,19 @@ pub struct Config {
     /// `XENPCI_SHUTDOWN_SECS`: how long `xl shutdown -w` may take.
     pub shutdown: Duration,
     /// The KVM hosts' tools by override variable (`XENPCI_VIRSH`, `XENPCI_UPDATE_GRUB`,
-    /// `XENPCI_GRUB2_MKCONFIG`, `XENPCI_UPDATE_INITRAMFS`, `XENPCI_DRACUT`, `XENPCI_MODPROBE`).
+    /// `XENPCI_GRUB2_MKCONFIG`, `XENPCI_UPDATE_INITRAMFS`, `XENPCI_DRACUT`, `XENPCI_MODPROBE`, `XENPCI_IP`).
     pub kvm_tools: std::collections::BTreeMap<&'static str, PathBuf>,
 }
 
 /// The override variables of [`Config::kvm_tools`].
-pub const KVM_TOOL_VARS: [&str; 6] = [
+pub const KVM_TOOL_VARS: [&str; 7] = [
     "XENPCI_VIRSH",
     "XENPCI_UPDATE_GRUB",
     "XENPCI_GRUB2_MKCONFIG",
     "XENPCI_UPDATE_INITRAMFS",
     "XENPCI_DRACUT",
     "XENPCI_MODPROBE",
+    "XENPCI_IP",
 ];
 
 impl Default for Config {

@@ -483,3 +483,128 @@ fn hidden_lists_the_vf_hides_by_pf_and_index() {
         t.stdout
     );
 }
+
+/// `xenpci ARGS` with the doubles (the iproute2 `ip` among them), as one [`util::Run`].
+fn doubled(h: &Host, args: &[&str]) -> util::Run {
+    let out = h.std_xenpci(args).output().unwrap();
+    util::Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// `sriov vf PF N --mac --vlan`: one `ip link set DEV vf N mac M vlan V` through the PF's net
+/// device (argv, the iproute2 double), `--persistent` a udev rule on that net device that
+/// `sriov restore` applies again; bad input (no setting, a bad MAC, an index without a VF, a
+/// PF that is no NIC or has no net device) names the input and runs nothing.
+#[test]
+fn vf_mac_and_vlan_go_through_the_pfs_net_device_and_persist() {
+    let h = Host::new(&nic(2, "igb"));
+    h.write(
+        "sys/bus/pci/devices/0000:01:00.0/net/enp1s0f0/ifindex",
+        "3\n",
+    );
+    let rule = "etc/udev/rules.d/72-xenpci-vf-0000:01:00.0-virtfn1.rules";
+    let r = doubled(
+        &h,
+        &[
+            "sriov",
+            "vf",
+            "01:00.0",
+            "1",
+            "--mac",
+            "52:54:00:12:34:56",
+            "--vlan",
+            "100",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains("link set enp1s0f0 vf 1 mac 52:54:00:12:34:56 vlan 100"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        h.calls().is_empty(),
+        "a dry run runs nothing: {:?}",
+        h.calls()
+    );
+    let r = doubled(
+        &h,
+        &[
+            "sriov",
+            "vf",
+            "01:00.0",
+            "1",
+            "--mac",
+            "52:54:00:12:34:56",
+            "--vlan",
+            "100",
+            "--persistent",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        h.calls(),
+        ["ip link set enp1s0f0 vf 1 mac 52:54:00:12:34:56 vlan 100"]
+    );
+    let text = h.read(rule);
+    assert!(
+        text.contains(
+            r#"ACTION=="add", SUBSYSTEM=="net", KERNELS=="0000:01:00.0", RUN+="/sbin/ip link set $name vf 1 mac 52:54:00:12:34:56 vlan 100""#
+        ),
+        "{text}"
+    );
+    // at boot: restore sets it again
+    let r = doubled(&h, &["sriov", "restore", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let item = j["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["what"] == "vf-settings")
+        .unwrap_or_else(|| panic!("{j}"));
+    assert_eq!(item["result"], "applied", "{j}");
+    assert_eq!(item["vf"], "0000:01:10.2", "{j}");
+    assert_eq!(h.calls().len(), 2, "{:?}", h.calls());
+    // bad input: exit 2, nothing run
+    for (args, says) in [
+        (
+            &["sriov", "vf", "01:00.0", "1"][..],
+            "--mac MAC and/or --vlan ID",
+        ),
+        (
+            &["sriov", "vf", "01:00.0", "1", "--mac", "01:00:5e:00:00:01"][..],
+            "multicast",
+        ),
+        (
+            &["sriov", "vf", "01:00.0", "1", "--vlan", "4096"][..],
+            "4096",
+        ),
+        (
+            &["sriov", "vf", "01:00.0", "5", "--vlan", "7"][..],
+            "0 to 1 (0000:01:00.0 has 2 VFs)",
+        ),
+        (
+            &["sriov", "vf", "01:00.1", "0", "--vlan", "7"][..],
+            "0 to 0 (0000:01:00.1 has 0 VFs)",
+        ),
+    ] {
+        let r = doubled(&h, args);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains(says), "{args:?}: {}", r.stderr);
+    }
+    std::fs::remove_dir_all(h.path("sys/bus/pci/devices/0000:01:00.0/net")).unwrap();
+    let r = doubled(&h, &["sriov", "vf", "01:00.0", "0", "--vlan", "7"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("gave it a net device in dom0"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(h.calls().len(), 2, "{:?}", h.calls());
+}

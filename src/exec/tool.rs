@@ -32,10 +32,12 @@ pub enum Tool {
     Dracut,
     /// `modprobe` (KVM hosts: loading vfio-pci before a live bind).
     Modprobe,
+    /// iproute2's `ip` (an SR-IOV NIC's VF MAC and VLAN: `ip link set PF vf N ...`).
+    Ip,
 }
 
 /// Every tool, for the confinement check.
-const ALL: [Tool; 9] = [
+const ALL: [Tool; 10] = [
     Tool::Xe,
     Tool::Xl,
     Tool::XenCmdline,
@@ -45,6 +47,7 @@ const ALL: [Tool; 9] = [
     Tool::UpdateInitramfs,
     Tool::Dracut,
     Tool::Modprobe,
+    Tool::Ip,
 ];
 
 /// The program is neither overridden nor found.
@@ -87,6 +90,7 @@ impl Tool {
             Tool::UpdateInitramfs => "update-initramfs",
             Tool::Dracut => "dracut",
             Tool::Modprobe => "modprobe",
+            Tool::Ip => "ip",
         }
     }
 
@@ -102,6 +106,7 @@ impl Tool {
             Tool::UpdateInitramfs => "XENPCI_UPDATE_INITRAMFS",
             Tool::Dracut => "XENPCI_DRACUT",
             Tool::Modprobe => "XENPCI_MODPROBE",
+            Tool::Ip => "XENPCI_IP",
         }
     }
 
@@ -114,6 +119,7 @@ impl Tool {
             Tool::UpdateInitramfs => &["/usr/sbin/update-initramfs"],
             Tool::Dracut => &["/usr/bin/dracut", "/usr/sbin/dracut"],
             Tool::Modprobe => &["/sbin/modprobe", "/usr/sbin/modprobe"],
+            Tool::Ip => &["/sbin/ip", "/usr/sbin/ip", "/bin/ip"],
             Tool::Xl | Tool::Virsh => &[],
         }
     }

@@ -29,6 +29,7 @@ pub mod maintenance;
 pub mod record;
 pub mod sriov;
 pub mod sriov_boot;
+pub mod sriov_vf;
 pub mod verify;
 pub mod vf_hide;
 

@@ -28,7 +28,7 @@ pub struct Restored {
     pub file: PathBuf,
     /// The physical function.
     pub pf: Bdf,
-    /// `count`: the VF count; `hide`: a VF's hide.
+    /// `count`: the VF count; `hide`: a VF's hide; `vf-settings`: a NIC VF's MAC/VLAN.
     pub what: &'static str,
     /// The VF count recorded (`count`) or the VF index (`hide`).
     pub value: u32,
@@ -74,6 +74,13 @@ fn hide_rule_vf(name: &str) -> Option<(Bdf, u32)> {
     Some((pf.parse().ok()?, n.parse().ok()?))
 }
 
+/// A VF settings rule's file name: `72-xenpci-vf-PF-virtfnN.rules`.
+fn vf_rule(name: &str) -> Option<(Bdf, u32)> {
+    let rest = name.strip_prefix("72-xenpci-vf-")?.strip_suffix(".rules")?;
+    let (pf, n) = rest.rsplit_once("-virtfn")?;
+    Some((pf.parse().ok()?, n.parse().ok()?))
+}
+
 /// The count in a count rule's text (`ATTR{sriov_numvfs}="N"`).
 fn recorded_count(text: &str) -> Option<u32> {
     let at = text.find("ATTR{sriov_numvfs}=\"")? + "ATTR{sriov_numvfs}=\"".len();
@@ -88,7 +95,11 @@ fn rule_files(root: &HostRoot) -> Vec<String> {
     let mut names: Vec<String> = rd
         .flatten()
         .filter_map(|e| e.file_name().into_string().ok())
-        .filter(|n| n.starts_with("70-xenpci-sriov-") || n.starts_with("71-xenpci-hide-"))
+        .filter(|n| {
+            n.starts_with("70-xenpci-sriov-")
+                || n.starts_with("71-xenpci-hide-")
+                || n.starts_with("72-xenpci-vf-")
+        })
         .collect();
     names.sort();
     names
@@ -204,6 +215,46 @@ pub fn restore(
             file,
             pf,
             what: "hide",
+            value: index,
+            vf,
+            result,
+            detail,
+        });
+    }
+    // A NIC VF's MAC/VLAN (`sriov vf --persistent`), once its VF exists again.
+    for name in &names {
+        let Some((pf, index)) = vf_rule(name) else {
+            continue;
+        };
+        let file = PathBuf::from(RULES_DIR).join(name);
+        let text = fsutil::read_text(&root.path(&file)).ok().flatten();
+        let (result, detail, vf) = match text.as_deref().and_then(super::sriov_vf::recorded) {
+            Some((i, settings)) if i == index => {
+                match super::sriov_vf::configure(root, runner, pf, index, settings, false, dry_run)
+                {
+                    Ok(o) if dry_run => (
+                        "would-apply",
+                        format!("{} sets virtfn{index}", o.netdev),
+                        Some(o.vf),
+                    ),
+                    Ok(o) => (
+                        "applied",
+                        format!("{} set virtfn{index}", o.netdev),
+                        Some(o.vf),
+                    ),
+                    Err(e) => ("failed", e.to_string(), None),
+                }
+            }
+            _ => (
+                "failed",
+                format!("no `# xenpci: {index} [mac M] [vlan V]` line in the rule"),
+                None,
+            ),
+        };
+        items.push(Restored {
+            file,
+            pf,
+            what: "vf-settings",
             value: index,
             vf,
             result,

@@ -252,6 +252,7 @@ impl Host {
                 tests_dir().join("doubles/xen-cmdline"),
             )
             .env("XENPCI_XL", tests_dir().join("doubles/xl"))
+            .env("XENPCI_IP", tests_dir().join("doubles/ip"))
             .env("XENPCI_XE", self.dir.path().join("no-xe"))
             .env("XENPCI_DOUBLE_LOG", &self.log)
             .env_remove("XENPCI_FAIL_WRITE")

@@ -184,6 +184,9 @@ pub const SRIOV_RESTORE: &str = "Examples:
   xenpci sriov restore --dry-run    # what the recorded VF counts and VF hides would change
   xenpci sriov restore              # apply them (xenpci-sriov.service does this at boot)
   xenpci sriov restore --json       # each rule and what was done, as JSON";
+pub const SRIOV_VF: &str = "Examples:
+  xenpci sriov vf 01:00.0 0 --mac 52:54:00:12:34:56 --dry-run   # the ip command
+  xenpci sriov vf 01:00.0 0 --mac 52:54:00:12:34:56 --vlan 100 --persistent";
 pub const LIBVIRT_XML: &str = "Examples:
   xenpci libvirt-xml 03:00.0                       # the <hostdev> element (KVM host, on vfio-pci)
   xenpci libvirt-xml 01:00.0 01:00.1 --attach vm1  # hot-add both to libvirt domain vm1

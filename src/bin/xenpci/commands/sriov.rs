@@ -35,6 +35,36 @@ pub enum SriovCmd {
     /// where udev does not (scripts/systemd/xenpci-sriov.service runs it before the guests).
     #[command(after_help = super::examples::SRIOV_RESTORE)]
     Restore(RestoreArgs),
+    /// Set a NIC VF's MAC address and/or VLAN through its PF (`ip link set`; --persistent: also
+    /// at every boot, a udev rule).
+    #[command(after_help = super::examples::SRIOV_VF)]
+    Vf(VfArgs),
+}
+
+/// Arguments of `xenpci sriov vf`.
+#[derive(Args, Debug)]
+pub struct VfArgs {
+    /// The physical function (a NIC with a net device in dom0).
+    #[arg(value_name = "PF")]
+    pub pf: Bdf,
+    /// N of the PF's virtfnN (as `xenpci sriov PF` lists them).
+    #[arg(value_name = "N")]
+    pub index: u32,
+    /// The VF's MAC address (unicast, e.g. 52:54:00:12:34:56).
+    #[arg(long, value_name = "MAC")]
+    pub mac: Option<xenpci::ops::sriov_vf::Mac>,
+    /// The VF's VLAN ID (0 to 4095; 0: none).
+    #[arg(long, value_name = "ID", value_parser = clap::value_parser!(u16).range(0..=4095))]
+    pub vlan: Option<u16>,
+    /// Also at every boot: a udev rule run when the PF's net device appears.
+    #[arg(long)]
+    pub persistent: bool,
+    /// Print the plan (the ip command and the rule's diff) and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// JSON output.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `xenpci sriov restore`.
@@ -76,6 +106,7 @@ pub fn run(a: SriovArgs, g: &Globals) -> anyhow::Result<ExitCode> {
     match a.cmd {
         Some(SriovCmd::Set(s)) => run_set(s, g),
         Some(SriovCmd::Restore(r)) => run_restore(r, g),
+        Some(SriovCmd::Vf(v)) => run_vf(v, g),
         None => run_show(a.pf, a.json, g),
     }
 }
@@ -145,6 +176,42 @@ fn run_show(pf: Option<Bdf>, json: bool, g: &Globals) -> anyhow::Result<ExitCode
                 p.pf,
                 p.numvfs
             );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_vf(a: VfArgs, g: &Globals) -> anyhow::Result<ExitCode> {
+    let root = g.host_root()?;
+    let settings = xenpci::ops::sriov_vf::VfSettings {
+        mac: a.mac,
+        vlan: a.vlan,
+    };
+    let out = match xenpci::ops::sriov_vf::configure(
+        &root,
+        &SystemRunner,
+        a.pf,
+        a.index,
+        settings,
+        a.persistent,
+        a.dry_run,
+    ) {
+        Ok(o) => o,
+        Err(e) => return Ok(super::report_op_error(&e, a.json)),
+    };
+    if a.json {
+        outln!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if out.dry_run {
+        out!("{}", out.plan);
+        outln!("# dry run: nothing was changed");
+        return Ok(ExitCode::SUCCESS);
+    }
+    for d in out.report.as_ref().map_or(&[][..], |r| r.done.as_slice()) {
+        match &d.backup {
+            Some(b) => report!("done: {} (backup: {})", d.action, b.display()),
+            None => report!("done: {}", d.action),
         }
     }
     Ok(ExitCode::SUCCESS)
