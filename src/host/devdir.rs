@@ -270,14 +270,34 @@ impl<'r> DeviceDir<'r> {
         sysfs::read_link(self.root, &p)
     }
 
-    /// [`sysfs::link_name`] of `name` in this directory.
+    /// [`sysfs::link_name`] of `name` in this directory. A link whose target ends in a plain
+    /// name is answered from the link text alone (the lexical resolution inside the root that
+    /// [`DeviceDir::read_link`] does cannot change a last component that is not `.` or `..`).
     pub fn link_name(&self, name: &str) -> Result<String, SysfsError> {
+        if self.kind(name) == Kind::Link {
+            if let Some(t) = self.fd.as_ref().and_then(|fd| read_link_at(fd, name)) {
+                let text = t.as_os_str().as_encoded_bytes();
+                let last = text.rsplit(|b| *b == b'/').next().unwrap_or_default();
+                if !last.is_empty() && last != b"." && last != b".." {
+                    return Ok(String::from_utf8_lossy(last).into_owned());
+                }
+            }
+        }
         let t = self.read_link(name)?;
         sysfs::target_name(self.root, &self.path.join(name), t)
     }
 
+    /// True when the listing says `name` is not in the directory (false when not listed): a
+    /// probe for an optional attribute then costs neither a system call nor an error message.
+    pub fn absent(&self, name: &str) -> bool {
+        self.kind(name) == Kind::Absent
+    }
+
     /// [`sysfs::driver_in`] of this directory.
     pub fn driver(&self) -> Result<Option<String>, SysfsError> {
+        if self.absent("driver") {
+            return Ok(None);
+        }
         match self.link_name("driver") {
             Ok(d) => Ok(Some(d)),
             Err(SysfsError::Missing { .. }) => Ok(None),

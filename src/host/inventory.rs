@@ -591,29 +591,30 @@ fn read_function(scan: &mut Scan, name: &str, bdf: Bdf) -> Option<PciFunction> {
         warn(&mut w, e);
         None
     });
-    let iommu_group = match groups.then(|| dd.link_name("iommu_group")) {
-        None => None,
-        Some(r) => match r {
-            Ok(g) => match g.parse() {
-                Ok(n) => Some(n),
-                Err(_) => {
-                    w.push(format!(
-                        "{}/iommu_group: points to {g:?}, not a group number",
-                        host_dir.display()
-                    ));
+    let iommu_group =
+        match (groups && !dd.absent("iommu_group")).then(|| dd.link_name("iommu_group")) {
+            None => None,
+            Some(r) => match r {
+                Ok(g) => match g.parse() {
+                    Ok(n) => Some(n),
+                    Err(_) => {
+                        w.push(format!(
+                            "{}/iommu_group: points to {g:?}, not a group number",
+                            host_dir.display()
+                        ));
+                        None
+                    }
+                },
+                Err(SysfsError::Missing { .. }) => None,
+                Err(e) => {
+                    warn(&mut w, e);
                     None
                 }
             },
-            Err(SysfsError::Missing { .. }) => None,
-            Err(e) => {
-                warn(&mut w, e);
-                None
-            }
-        },
-    };
+        };
 
     let may_sriov = c.is_none_or(|c| c.sriov.is_some() || c.len <= 256);
-    let sriov = if may_sriov {
+    let sriov = if may_sriov && !dd.absent("sriov_totalvfs") {
         read_sriov(&dd, &mut w)
     } else {
         None
@@ -627,9 +628,13 @@ fn read_function(scan: &mut Scan, name: &str, bdf: Bdf) -> Option<PciFunction> {
             None
         }
     };
-    let reset = match dd.read_text("reset_method") {
-        Ok(t) => t.split_whitespace().map(str::to_string).collect(),
-        Err(_) => Vec::new(),
+    let reset = if dd.absent("reset_method") {
+        Vec::new()
+    } else {
+        match dd.read_text("reset_method") {
+            Ok(t) => t.split_whitespace().map(str::to_string).collect(),
+            Err(_) => Vec::new(),
+        }
     };
     let boot_vga = class >> 16 == 0x03 && dd.read_text("boot_vga").is_ok_and(|t| t == "1");
     *spare = Some(dd);
