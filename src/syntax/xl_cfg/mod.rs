@@ -45,6 +45,28 @@ mod tests {
         parse(src).unwrap_or_else(|e| panic!("{src:?}: {}", e.report("test.cfg")))
     }
 
+    /// A long file's lookups go through the name index: each must be the setting a scan from
+    /// the end finds (the last assignment of a name wins, `+=` included), absent names none.
+    #[test]
+    fn lookups_in_a_long_file_are_the_last_setting_of_the_name() {
+        let mut src = String::from("a = 1\nl = \"x\"\n");
+        for i in 0..400 {
+            src.push_str(&format!("k{i} = {i}\n"));
+        }
+        src.push_str("a = 2\nl += \"y\"\nk7 = \"seven\"\n");
+        let c = ok(&src);
+        assert!(c.settings.len() > 256);
+        for s in &c.settings {
+            let scan = c.settings.iter().rev().find(|t| t.name == s.name);
+            assert_eq!(c.find(&s.name), scan, "{}", s.name);
+        }
+        assert_eq!(c.get_long("a"), Lookup::Found(2));
+        assert_eq!(c.get_string("l"), Lookup::Found("xy".into()));
+        assert_eq!(c.get_string("k7"), Lookup::Found("seven".into()));
+        assert_eq!(c.get_long("k399"), Lookup::Found(399));
+        assert!(c.find("nope").is_none() && c.find("k400").is_none());
+    }
+
     #[test]
     fn token_rules() {
         assert_eq!(ident("pci.0 = 1"), Ok((" = 1", "pci.0")));

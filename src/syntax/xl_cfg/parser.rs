@@ -549,9 +549,7 @@ fn parse_from(src: &str, lexemes: impl Iterator<Item = Lexeme>) -> Result<Config
             likely_python: cx.likely_python,
         });
     }
-    Ok(Config {
-        settings: cx.settings,
-    })
+    Ok(Config::new(cx.settings))
 }
 
 fn run_automaton<'a, I: Iterator<Item = Lexeme>>(cx: &mut Ctx<'a, I>) -> bool {

@@ -2,6 +2,10 @@
 //! its `xlu_cfg_get_*` readers, and C's `strtol` as xl applies it ([`strtol0`]). Moved out of
 //! `xl_cfg.rs` unchanged (issue 12).
 
+use std::hash::{Hash, Hasher};
+
+use rustc_hash::{FxHashMap, FxHasher};
+
 use std::fmt;
 
 // ---------------------------------------------------------------------------------------------
@@ -40,11 +44,33 @@ pub struct Setting {
 }
 
 /// The settings of an accepted file, read the way `xlu_cfg_get_*` read them.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct Config {
     /// Every assignment in file order (the last one of a name wins).
     pub settings: Vec<Setting>,
+    /// Hash of a name → index of the last setting whose name has that hash, built at the first
+    /// lookup in a long file (a lookup per key was a scan of every setting: `xlcfg show` of a
+    /// 50 MB file does a few dozen). Built for `settings` as long as it was then; a different
+    /// length means it is not used.
+    index: std::sync::OnceLock<(usize, FxHashMap<u64, usize>)>,
 }
+
+impl PartialEq for Config {
+    fn eq(&self, other: &Config) -> bool {
+        self.settings == other.settings
+    }
+}
+
+impl Eq for Config {}
+
+fn name_hash(name: &str) -> u64 {
+    let mut h = FxHasher::default();
+    name.hash(&mut h);
+    h.finish()
+}
+
+/// Below this many settings a lookup scans them (an index would cost more than it saves).
+const INDEX_FROM: usize = 256;
 
 /// Result of reading one key: the value, or why not, with the warning xl prints (without the
 /// `<source>:` prefix).
@@ -62,7 +88,34 @@ pub enum Lookup<T> {
 impl Config {
     /// The winning setting of `name`.
     pub fn find(&self, name: &str) -> Option<&Setting> {
+        if self.settings.len() >= INDEX_FROM {
+            let (len, index) = self.index.get_or_init(|| {
+                let mut m = FxHashMap::default();
+                m.reserve(self.settings.len());
+                for (i, s) in self.settings.iter().enumerate() {
+                    m.insert(name_hash(&s.name), i);
+                }
+                (self.settings.len(), m)
+            });
+            if *len == self.settings.len() {
+                // The entry is the last setting of any name with this hash: when it is `name`'s,
+                // no later setting is `name`'s; when it is another name's (a collision), scan.
+                match index.get(&name_hash(name)).map(|&i| &self.settings[i]) {
+                    None => return None,
+                    Some(s) if s.name == name => return Some(s),
+                    Some(_) => {}
+                }
+            }
+        }
         self.settings.iter().rev().find(|s| s.name == name)
+    }
+
+    /// A configuration of these settings.
+    pub fn new(settings: Vec<Setting>) -> Config {
+        Config {
+            settings,
+            index: std::sync::OnceLock::new(),
+        }
     }
 
     /// `xlu_cfg_get_string`.
