@@ -522,6 +522,24 @@ pub struct PickedVf {
     pub hidden: bool,
 }
 
+impl PickedVf {
+    /// What the commands say on stderr: `using 0000:01:10.2 (virtfn1 of 0000:01:00.0, already
+    /// hidden)`, with `hidden_first` in place of "already hidden" when it was not.
+    pub fn using(&self, hidden_first: &str) -> String {
+        format!(
+            "using {} (virtfn{} of {}, {})",
+            self.vf,
+            self.index,
+            self.pf,
+            if self.hidden {
+                "already hidden"
+            } else {
+                hidden_first
+            }
+        )
+    }
+}
+
 /// The VF of `pf` to give a guest: the first hidden one no guest holds, else the first free one
 /// (hidden first by the caller). None free is bad input naming what each VF is.
 pub fn pick_vf(root: &HostRoot, runner: &dyn Runner, pf: Bdf) -> Result<PickedVf, OpError> {

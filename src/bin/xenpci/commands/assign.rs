@@ -83,15 +83,21 @@ pub fn run(a: AssignArgs, g: &Globals) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// `req` with its journal directory defaulted to ROOT/var/lib/xenpci.
+fn with_state_dir(req: &EditRequest, root: &xenpci::host::HostRoot) -> EditRequest {
+    let mut req = req.clone();
+    if req.state_dir.is_none() {
+        req.state_dir = Some(xenpci::journal::default_state_dir(root));
+    }
+    req
+}
+
 /// `assign --vf-of PF`: the VF picked, its hide, then the edit's report.
 fn run_vf_of(pf: Bdf, req: &EditRequest, json: bool, g: &Globals) -> anyhow::Result<ExitCode> {
     let runner = SystemRunner;
     let xe = Xe::new(&runner);
     let root = g.host_root()?;
-    let mut req = req.clone();
-    if req.state_dir.is_none() {
-        req.state_dir = Some(xenpci::journal::default_state_dir(&root));
-    }
+    let req = with_state_dir(req, &root);
     let r = match xenpci::ops::give::assign_vf_of(&xe, &root, &runner, pf, &req, &mut |line| {
         eprintln!("xenpci: {line}")
     }) {
@@ -99,17 +105,7 @@ fn run_vf_of(pf: Bdf, req: &EditRequest, json: bool, g: &Globals) -> anyhow::Res
         Err(e) => return Ok(super::report_op_error(&e, json)),
     };
     let p = &r.picked;
-    eprintln!(
-        "xenpci: using {} (virtfn{} of {}{})",
-        p.vf,
-        p.index,
-        p.pf,
-        if p.hidden {
-            ", already hidden"
-        } else {
-            ", hidden first, now and at every boot"
-        }
-    );
+    eprintln!("xenpci: {}", p.using("hidden first, now and at every boot"));
     if json {
         report!("{}", serde_json::to_string_pretty(&r)?);
         return Ok(ExitCode::SUCCESS);
@@ -141,10 +137,7 @@ pub fn run_edit(req: &EditRequest, json: bool, g: &Globals) -> anyhow::Result<Ex
     let runner = SystemRunner;
     let xe = Xe::new(&runner);
     let root = g.host_root()?;
-    let mut req = req.clone();
-    if req.state_dir.is_none() {
-        req.state_dir = Some(xenpci::journal::default_state_dir(&root));
-    }
+    let req = with_state_dir(req, &root);
     let report = match xenpci::ops::give::assign(&xe, &root, &runner, &req, &mut |line| {
         eprintln!("xenpci: {line}")
     }) {

@@ -366,17 +366,7 @@ fn run_attach_vf_of(xl: &Xl, a: &AttachArgs, pf: Bdf) -> anyhow::Result<ExitCode
         Err(e) => return Ok(super::report_op_error(&e, a.opts.json)),
     };
     let p = &r.picked;
-    eprintln!(
-        "xenpci: using {} (virtfn{} of {}{})",
-        p.vf,
-        p.index,
-        p.pf,
-        if p.hidden {
-            ", already hidden"
-        } else {
-            ", hidden first"
-        }
-    );
+    eprintln!("xenpci: {}", p.using("hidden first"));
     if a.opts.json {
         report!("{}", serde_json::to_string_pretty(&r)?);
         return Ok(ExitCode::SUCCESS);
