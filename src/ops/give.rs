@@ -185,29 +185,19 @@ pub fn attach_vf_of(
         runner: xl.site.runner,
     };
     let picked = super::sriov::pick_vf(ctx.root, ctx.runner, pf)?;
-    let mut hidden = None;
-    if !picked.hidden {
-        let opts = Options {
-            now: true,
-            dry_run,
-            force,
-            ..Options::default()
-        };
-        let mut out = hide(ctx, &[picked.vf], opts)?;
-        if let Some(f) = out.result.as_mut().and_then(|r| r.failure.take()) {
-            return Err(OpError::Plan(f));
-        }
-        if let Some(c) = out.result.as_ref().and_then(|r| r.unconfirmed.clone()) {
-            return Err(OpError::Hide(crate::hide::HideError::Refused(c)));
-        }
-        hidden = Some(out);
-        if dry_run {
-            return Ok(VfAttach {
-                picked,
-                hide: hidden,
-                attach: None,
-            });
-        }
+    let opts = Options {
+        now: true,
+        dry_run,
+        force,
+        ..Options::default()
+    };
+    let hidden = hide_picked(ctx, &picked, opts)?;
+    if dry_run && hidden.is_some() {
+        return Ok(VfAttach {
+            picked,
+            hide: hidden,
+            attach: None,
+        });
     }
     let attach = attach(xl, dom, &picked.vf.to_string(), dry_run, force)?;
     Ok(VfAttach {
@@ -215,6 +205,26 @@ pub fn attach_vf_of(
         hide: hidden,
         attach: Some(attach),
     })
+}
+
+/// The hide of a picked VF that is not hidden yet (None when it is): `hide` with `opts`, a
+/// failed step or an unconfirmed result an error (the give must not go on).
+fn hide_picked(
+    ctx: Ctx<'_>,
+    picked: &super::sriov::PickedVf,
+    opts: Options,
+) -> Result<Option<Outcome>, OpError> {
+    if picked.hidden {
+        return Ok(None);
+    }
+    let mut out = hide(ctx, &[picked.vf], opts)?;
+    if let Some(f) = out.result.as_mut().and_then(|r| r.failure.take()) {
+        return Err(OpError::Plan(f));
+    }
+    if let Some(c) = out.result.as_ref().and_then(|r| r.unconfirmed.clone()) {
+        return Err(OpError::Hide(crate::hide::HideError::Refused(c)));
+    }
+    Ok(Some(out))
 }
 
 /// What `assign --vf-of PF --vm VM` did: the VF picked, its hide (when it was not hidden yet)
@@ -244,28 +254,18 @@ pub fn assign_vf_of(
     progress: &mut dyn FnMut(&str),
 ) -> Result<VfAssign, OpError> {
     let picked = super::sriov::pick_vf(root, runner, pf)?;
-    let mut hidden = None;
-    if !picked.hidden {
-        let opts = Options {
-            dry_run: req.dry_run,
-            force: req.force,
-            ..Options::default()
-        };
-        let mut out = hide(Ctx { root, runner }, &[picked.vf], opts)?;
-        if let Some(f) = out.result.as_mut().and_then(|r| r.failure.take()) {
-            return Err(OpError::Plan(f));
-        }
-        if let Some(c) = out.result.as_ref().and_then(|r| r.unconfirmed.clone()) {
-            return Err(OpError::Hide(crate::hide::HideError::Refused(c)));
-        }
-        hidden = Some(out);
-        if req.dry_run {
-            return Ok(VfAssign {
-                picked,
-                hide: hidden,
-                assign: None,
-            });
-        }
+    let opts = Options {
+        dry_run: req.dry_run,
+        force: req.force,
+        ..Options::default()
+    };
+    let hidden = hide_picked(Ctx { root, runner }, &picked, opts)?;
+    if req.dry_run && hidden.is_some() {
+        return Ok(VfAssign {
+            picked,
+            hide: hidden,
+            assign: None,
+        });
     }
     let mut req = req.clone();
     req.add = vec![picked.vf];
