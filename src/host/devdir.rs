@@ -310,10 +310,14 @@ fn name_at<'a>(names: &'a str, e: &(u32, u16, Kind)) -> &'a str {
     &names[e.0 as usize..e.0 as usize + e.1 as usize]
 }
 
-/// Opens `dir` (inside `root`) as the path-based readers resolve it: its parent resolved inside
-/// the root and the last component opened without following a symlink; when that component is
-/// a symlink, the whole path resolved inside the root and opened as resolved.
+/// Opens `dir` (inside `root`) as the path-based readers resolve it: by the kernel inside the
+/// root when it can ([`HostRoot::open_dir_in`]), else its parent resolved inside the root and
+/// the last component opened without following a symlink; when that component is a symlink,
+/// the whole path resolved inside the root and opened as resolved.
 fn open_dir(root: &HostRoot, dir: &Path) -> rustix::io::Result<OwnedFd> {
+    if let Some(fd) = root.open_dir_in(dir) {
+        return Ok(fd);
+    }
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
     if let (Some(parent), Some(last)) = (dir.parent(), dir.file_name()) {
         let first = root.confine(parent).join(last);
