@@ -54,13 +54,18 @@ pub struct DeviceDir<'r> {
     /// The open directory, None when it could not be opened or listed (then every read takes
     /// the path-based way).
     fd: Option<OwnedFd>,
-    /// The listing: all names, one after another, and (start, length, kind) per entry, sorted
-    /// by name.
+    /// The listing: all names, one after another, and (start, length, kind) per entry, in
+    /// the order listed, or sorted by name when there are more than [`SCANNED`] (then looked
+    /// up by binary search, else by a scan: sorting a function's ~15 names cost more than all
+    /// its lookups).
     names: String,
     entries: Vec<(u32, u16, Kind)>,
     /// Why the directory could not be listed at all.
     error: Option<io::Error>,
 }
+
+/// The most entries looked up by a linear scan instead of sorted and searched.
+const SCANNED: usize = 32;
 
 /// Where the listing reads `getdents` into (a name is at most 255 bytes, so every entry fits).
 const LISTING_BUFFER: usize = 8 << 10;
@@ -105,7 +110,7 @@ impl<'r> DeviceDir<'r> {
                 for e in rd.flatten() {
                     d.push(e.file_name().as_encoded_bytes(), Kind::Other);
                 }
-                d.sort();
+                d.sort_if_long();
             }
             Err(e) => d.error = Some(e),
         }
@@ -141,13 +146,16 @@ impl<'r> DeviceDir<'r> {
             };
             self.push(name, kind);
         }
-        self.sort();
+        self.sort_if_long();
         Ok(())
     }
 
     fn push(&mut self, name: &[u8], kind: Kind) {
         let start = self.names.len();
-        self.names.push_str(&String::from_utf8_lossy(name));
+        match std::str::from_utf8(name) {
+            Ok(n) => self.names.push_str(n),
+            Err(_) => self.names.push_str(&String::from_utf8_lossy(name)),
+        }
         // A name is at most 255 bytes; a listing of more than 4 GiB of names is cut short.
         if let (Ok(start), Ok(len)) = (
             u32::try_from(start),
@@ -157,21 +165,38 @@ impl<'r> DeviceDir<'r> {
         }
     }
 
-    fn sort(&mut self) {
-        let names = &self.names;
-        self.entries
-            .sort_unstable_by(|a, b| name_at(names, a).cmp(name_at(names, b)));
+    fn sort_if_long(&mut self) {
+        if self.entries.len() > SCANNED {
+            let names = &self.names;
+            self.entries
+                .sort_unstable_by(|a, b| name_at(names, a).cmp(name_at(names, b)));
+        }
     }
 
     /// The listed names with their kinds, sorted (empty when not listed).
     pub fn entries(&self) -> impl Iterator<Item = (&str, Kind)> + '_ {
-        self.entries.iter().map(|e| (name_at(&self.names, e), e.2))
+        let mut all: Vec<(&str, Kind)> = self
+            .entries
+            .iter()
+            .map(|e| (name_at(&self.names, e), e.2))
+            .collect();
+        if self.entries.len() <= SCANNED {
+            all.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        }
+        all.into_iter()
     }
 
     /// What the listing says `name` is (Other when the directory was not listed).
     pub fn kind(&self, name: &str) -> Kind {
         if self.fd.is_none() {
             return Kind::Other;
+        }
+        if self.entries.len() <= SCANNED {
+            let hit = self
+                .entries
+                .iter()
+                .find(|e| e.1 as usize == name.len() && name_at(&self.names, e) == name);
+            return hit.map_or(Kind::Absent, |e| e.2);
         }
         match self
             .entries
@@ -330,15 +355,19 @@ fn open_dir(root: &HostRoot, dir: &Path) -> rustix::io::Result<OwnedFd> {
 }
 
 /// All of a small regular file, at most [`bounded_read::KERNEL_LIMIT`] bytes (None: an error,
-/// or more than that).
+/// or more than that). A read that fills less than it was given is the end: a regular file
+/// (the listing said so) reads short only there, and a sysfs attribute is produced whole at the
+/// first read, so a 9-byte `class` costs one `read`, not a second one that returns 0.
 fn read_small(fd: &OwnedFd) -> Option<Vec<u8>> {
     let mut out: Vec<u8> = Vec::with_capacity(64);
     loop {
         if out.len() == out.capacity() {
             out.reserve(out.capacity());
         }
+        let room = out.capacity() - out.len();
         // `spare_capacity` grows the length by what `read` wrote.
-        if rustix::io::read(fd, rustix::buffer::spare_capacity(&mut out)).ok()? == 0 {
+        let n = rustix::io::read(fd, rustix::buffer::spare_capacity(&mut out)).ok()?;
+        if n < room {
             return Some(out);
         }
         if out.len() as u64 > bounded_read::KERNEL_LIMIT {

@@ -452,7 +452,14 @@ impl Inventory {
     /// critical, and nothing critical in its isolation group.
     pub fn assignable(&self, bdf: Bdf) -> bool {
         self.get(bdf).is_some_and(|f| {
-            !f.is_bridge() && f.critical.is_empty() && self.critical_in_group(bdf).is_empty()
+            !f.is_bridge()
+                && f.critical.is_empty()
+                // critical_in_group(bdf).is_empty(), without building the list per function
+                && !f
+                    .isolation_group
+                    .iter()
+                    .filter(|b| **b != bdf)
+                    .any(|b| self.get(*b).is_some_and(|g| !g.critical.is_empty()))
         })
     }
 

@@ -1,9 +1,11 @@
 //! Reading sysfs attributes (hex ids, numbers, symlinks) with errors that name the host path and
 //! what was found, so a bad file becomes one warning for one device, never a panic.
 
+use std::ffi::OsString;
 use std::io;
+use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::FileExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use super::HostRoot;
 use crate::bounded_read;
@@ -101,24 +103,30 @@ pub(crate) fn config_from(
     b: &mut Vec<u8>,
     err: impl Fn(io::Error) -> SysfsError,
 ) -> Result<(), SysfsError> {
+    // One read covers the header and the first extended capability's header at 0x100: a
+    // 256-byte config (no extended space) then costs one `pread`, and a 4096-byte one whose
+    // 0x100 header ends the chain one too. A read that fills less than it was given is the end
+    // of the file (a regular file or a sysfs attribute reads short only there).
+    const FIRST: usize = 0x100 + 0x20;
     b.clear();
-    b.resize(256, 0);
-    let mut got = 0;
-    while got < 256 {
-        let n = f.read_at(&mut b[got..], got as u64).map_err(&err)?;
-        if n == 0 {
-            break;
-        }
-        got += n;
-    }
-    b.truncate(got);
+    b.resize(FIRST, 0);
+    let got = f.read_at(&mut b[..], 0).map_err(&err)?;
+    let mut first = [0u8; 0x20];
+    let first_n = got.saturating_sub(0x100);
+    first[..first_n].copy_from_slice(&b[0x100..got.max(0x100)]);
+    b.truncate(got.min(256));
     if got < 256 {
         return Ok(());
     }
     let mut pos = 0x100usize;
-    for _ in 0..48 {
-        let mut chunk = [0u8; 0x20];
-        let n = f.read_at(&mut chunk, pos as u64).map_err(&err)?;
+    for i in 0..48 {
+        let (chunk, n) = if i == 0 {
+            (first, first_n)
+        } else {
+            let mut chunk = [0u8; 0x20];
+            let n = f.read_at(&mut chunk, pos as u64).map_err(&err)?;
+            (chunk, n)
+        };
         if n < 4 {
             break;
         }
@@ -189,12 +197,24 @@ pub fn read_link(root: &HostRoot, p: &Path) -> Result<PathBuf, SysfsError> {
 
 /// What [`read_link`] returns for the link `p` whose content is `t`.
 pub(crate) fn link_target(root: &HostRoot, p: &Path, t: PathBuf) -> PathBuf {
-    let base = if t.is_absolute() {
-        root.path(&t)
-    } else {
-        p.parent().unwrap_or(Path::new("")).join(t)
-    };
-    normalize(&base)
+    if t.is_absolute() {
+        return normalize(&root.path(&t));
+    }
+    // The link's directory and its relative text joined as bytes and normalized once: the same
+    // answer as `normalize(&parent.join(t))` without a `PathBuf` push per component.
+    let parent = p
+        .parent()
+        .unwrap_or(Path::new(""))
+        .as_os_str()
+        .as_encoded_bytes();
+    let t = t.as_os_str().as_encoded_bytes();
+    let mut joined = Vec::with_capacity(parent.len() + 1 + t.len());
+    joined.extend_from_slice(parent);
+    if !parent.is_empty() {
+        joined.push(b'/');
+    }
+    joined.extend_from_slice(t);
+    PathBuf::from(OsString::from_vec(normalize_bytes(&joined)))
 }
 
 /// The last component of a symlink's target (`driver` → `ahci`).
@@ -231,14 +251,34 @@ pub fn driver_of(root: &HostRoot, bdf: Bdf) -> Result<Option<String>, SysfsError
 
 /// Removes `.` and `..` components lexically.
 pub fn normalize(p: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in p.components() {
+    PathBuf::from(OsString::from_vec(normalize_bytes(
+        p.as_os_str().as_encoded_bytes(),
+    )))
+}
+
+/// [`normalize`] on the bytes of a Unix path: empty and `.` components dropped, `..` taking
+/// the last kept component away (never the leading `/`, nothing when none is left), a trailing
+/// `/` dropped, as `Path::components` and `PathBuf::pop` do it.
+fn normalize_bytes(p: &[u8]) -> Vec<u8> {
+    let absolute = p.first() == Some(&b'/');
+    let mut out = Vec::with_capacity(p.len());
+    if absolute {
+        out.push(b'/');
+    }
+    let base = out.len();
+    for c in p.split(|b| *b == b'/') {
         match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
+            b"" | b"." => {}
+            b".." => match out[base..].iter().rposition(|b| *b == b'/') {
+                Some(i) => out.truncate(base + i),
+                None => out.truncate(base),
+            },
+            c => {
+                if out.len() > base {
+                    out.push(b'/');
+                }
+                out.extend_from_slice(c);
             }
-            other => out.push(other.as_os_str()),
         }
     }
     out
@@ -247,6 +287,54 @@ pub fn normalize(p: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+    use std::path::Component;
+
+    /// The component-wise normalization [`normalize`] must agree with.
+    fn normalize_by_components(p: &Path) -> PathBuf {
+        let mut out = PathBuf::new();
+        for c in p.components() {
+            match c {
+                Component::CurDir => {}
+                Component::ParentDir => {
+                    out.pop();
+                }
+                other => out.push(other.as_os_str()),
+            }
+        }
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn normalize_agrees_with_path_components(
+            abs in any::<bool>(),
+            parts in proptest::collection::vec(
+                prop_oneof![Just(""), Just("."), Just(".."), Just("sys"), Just("0000:00:01.0"), Just("a b")],
+                0..12,
+            ),
+            trailing in any::<bool>(),
+        ) {
+            let mut s = if abs { "/".to_string() } else { String::new() };
+            s.push_str(&parts.join("/"));
+            if trailing { s.push('/'); }
+            let p = Path::new(&s);
+            prop_assert_eq!(normalize(p), normalize_by_components(p), "{:?}", s);
+        }
+
+        #[test]
+        fn link_targets_are_the_joined_path_normalized(
+            parent in proptest::collection::vec(prop_oneof![Just("sys"), Just(".."), Just("."), Just("devices")], 0..6),
+            text in proptest::collection::vec(prop_oneof![Just(".."), Just("."), Just("pci0000:00"), Just("")], 0..8),
+        ) {
+            let root = HostRoot::new("/tmp/r");
+            let p = PathBuf::from(format!("/tmp/r/{}/link", parent.join("/")));
+            let t = PathBuf::from(text.join("/"));
+            prop_assume!(!t.is_absolute());
+            let want = normalize_by_components(&p.parent().unwrap().join(&t));
+            prop_assert_eq!(link_target(&root, &p, t), want);
+        }
+    }
 
     #[test]
     fn hex_attributes_are_strict() {
