@@ -1,15 +1,17 @@
-//! [`DeviceDir`]: a sysfs directory (one PCI function's, or `/sys/bus/pci/devices`) opened and
-//! listed once, its attributes and links then read relative to it (`openat`, `readlinkat`)
-//! instead of resolving the whole path inside the [`HostRoot`] for every file: on a 1000-function
-//! host that is ~13 system calls per function instead of ~40, and no probe for an attribute the
-//! listing shows is absent.
+//! [`DeviceDir`]: a sysfs directory (one PCI function's, or `/sys/bus/pci/devices`) opened once,
+//! its attributes and links then read relative to it (`openat`, `readlinkat`) instead of
+//! resolving the whole path inside the [`HostRoot`] for every file: on a 1000-function host
+//! that is ~12 system calls per function instead of ~40. `/sys/bus/pci/devices` is listed too
+//! (its names are the functions, and no probe for an entry the listing shows is absent); a
+//! function's directory is not (a `fstatat` per attribute read costs less than listing it).
 //!
 //! The answers, warnings included, are those of the path-based readers in [`super::sysfs`],
 //! which stay the reference:
 //! * the directory is resolved inside the root by [`HostRoot`] exactly as they resolve it, then
 //!   opened (its last component with `O_NOFOLLOW` when it can be, else as resolved);
-//! * an attribute is read through the directory only when the listing says it is a regular
-//!   file (a link only when it says it is a symlink), opened with `O_NOFOLLOW | O_NONBLOCK`, and
+//! * an attribute is read through the directory only when the listing (or `fstatat`, not
+//!   following a link) says it is a regular file (a link only when it says it is a symlink;
+//!   without a listing, whatever `readlinkat` reads), opened with `O_NOFOLLOW | O_NONBLOCK`, and
 //!   never more than [`bounded_read::KERNEL_LIMIT`] bytes: the type is known before the open, a
 //!   FIFO swapped in afterwards cannot block, and a symlink swapped in is refused by the open;
 //! * anything else (a symlinked attribute, a FIFO, a device, a type the listing does not give,
@@ -23,7 +25,7 @@ use std::mem::MaybeUninit;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{FileType, Mode, OFlags, RawDir};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawDir};
 use rustix::io::Errno;
 
 use super::sysfs::{self, SysfsError};
@@ -54,6 +56,9 @@ pub struct DeviceDir<'r> {
     /// The open directory, None when it could not be opened or listed (then every read takes
     /// the path-based way).
     fd: Option<OwnedFd>,
+    /// The directory was listed (else every entry's kind is asked of the kernel when needed:
+    /// a function's directory, where listing costs more than the few entries it is asked for).
+    listed: bool,
     /// The listing: all names, one after another, and (start, length, kind) per entry, in
     /// the order listed, or sorted by name when there are more than [`SCANNED`] (then looked
     /// up by binary search, else by a scan: sorting a function's ~15 names cost more than all
@@ -75,29 +80,59 @@ impl<'r> DeviceDir<'r> {
     /// directory that cannot be opened is listed and read the path-based way, and
     /// [`DeviceDir::listing_error`] says why it could not be listed at all.
     pub fn open(root: &'r HostRoot, dir: &Path) -> DeviceDir<'r> {
+        DeviceDir::empty(root).reopen(dir)
+    }
+
+    /// [`DeviceDir::open`] without the listing: each entry's kind is asked of the kernel
+    /// (`fstatat` without following a link) when an attribute is read, a link is read
+    /// directly (`readlinkat`), and [`DeviceDir::absent`] never knows. For a directory read
+    /// for a handful of its entries: on ext4 listing a small directory builds a hash tree of
+    /// all its names, dearer than the few lookups. The answers are the same.
+    pub fn open_unlisted(root: &'r HostRoot, dir: &Path) -> DeviceDir<'r> {
+        DeviceDir::empty(root).reopen_unlisted(dir)
+    }
+
+    fn empty(root: &'r HostRoot) -> DeviceDir<'r> {
         DeviceDir {
             root,
             path: PathBuf::new(),
             fd: None,
+            listed: false,
             names: String::new(),
             entries: Vec::new(),
             error: None,
         }
-        .reopen(dir)
     }
 
     /// [`DeviceDir::open`] of `dir` in the same root, reusing this one's memory (one function
     /// after another: fresh buffers per function cost an mmap and munmap each with musl).
-    pub fn reopen(mut self, dir: &Path) -> DeviceDir<'r> {
+    pub fn reopen(self, dir: &Path) -> DeviceDir<'r> {
+        self.reset(dir, true)
+    }
+
+    /// [`DeviceDir::open_unlisted`] of `dir`, reusing this one's memory.
+    pub fn reopen_unlisted(self, dir: &Path) -> DeviceDir<'r> {
+        self.reset(dir, false)
+    }
+
+    fn reset(mut self, dir: &Path, list: bool) -> DeviceDir<'r> {
         self.path.clear();
         self.path.push(dir);
         self.fd = None;
+        self.listed = false;
         self.names.clear();
         self.entries.clear();
         self.error = None;
         let (root, mut d) = (self.root, self);
-        if let Ok(fd) = open_dir(root, dir) {
+        let opened = open_dir(root, dir);
+        if !list {
+            // Not opened: every read takes the path-based way, which says why.
+            d.fd = opened.ok();
+            return d;
+        }
+        if let Ok(fd) = opened {
             if d.list(&fd).is_ok() {
+                d.listed = true;
                 d.fd = Some(fd);
                 return d;
             }
@@ -138,13 +173,7 @@ impl<'r> DeviceDir<'r> {
             if name == b"." || name == b".." {
                 continue;
             }
-            let kind = match e.file_type() {
-                FileType::RegularFile => Kind::File,
-                FileType::Symlink => Kind::Link,
-                FileType::Directory => Kind::Dir,
-                _ => Kind::Other,
-            };
-            self.push(name, kind);
+            self.push(name, kind_of(e.file_type()));
         }
         self.sort_if_long();
         Ok(())
@@ -186,10 +215,18 @@ impl<'r> DeviceDir<'r> {
         all.into_iter()
     }
 
-    /// What the listing says `name` is (Other when the directory was not listed).
+    /// What the listing says `name` is (Other when the directory could not be opened); without
+    /// a listing, what `fstatat` says.
     pub fn kind(&self, name: &str) -> Kind {
-        if self.fd.is_none() {
+        let Some(fd) = self.fd.as_ref() else {
             return Kind::Other;
+        };
+        if !self.listed {
+            return match rustix::fs::statat(fd, name, AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(st) => kind_of(FileType::from_raw_mode(st.st_mode)),
+                Err(Errno::NOENT) => Kind::Absent,
+                Err(_) => Kind::Other,
+            };
         }
         if self.entries.len() <= SCANNED {
             let hit = self
@@ -280,42 +317,65 @@ impl<'r> DeviceDir<'r> {
         Ok(b)
     }
 
+    /// The text of the link `name` read through the directory: listed, only when the listing
+    /// says it is a link; unlisted, by `readlinkat` alone (not there: absent; not a link or any
+    /// other error: the path-based reader answers).
+    fn link_at(&self, name: &str) -> LinkAt {
+        let Some(fd) = self.fd.as_ref() else {
+            return LinkAt::ByPath;
+        };
+        if self.listed {
+            match self.kind(name) {
+                Kind::Absent => return LinkAt::Absent,
+                Kind::Link => {}
+                _ => return LinkAt::ByPath,
+            }
+        }
+        match rustix::fs::readlinkat(fd, name, Vec::new()) {
+            Ok(t) => {
+                use std::os::unix::ffi::OsStringExt;
+                LinkAt::Text(PathBuf::from(std::ffi::OsString::from_vec(t.into_bytes())))
+            }
+            Err(Errno::NOENT) if !self.listed => LinkAt::Absent,
+            Err(_) => LinkAt::ByPath,
+        }
+    }
+
     /// [`sysfs::read_link`] of `name` in this directory.
     pub fn read_link(&self, name: &str) -> Result<PathBuf, SysfsError> {
         let p = self.path.join(name);
-        match self.kind(name) {
-            Kind::Absent => return Err(self.missing(&p)),
-            Kind::Link => {
-                if let Some(t) = self.fd.as_ref().and_then(|fd| read_link_at(fd, name)) {
-                    return Ok(sysfs::link_target(self.root, &p, t));
-                }
-            }
-            _ => {}
+        match self.link_at(name) {
+            LinkAt::Absent => Err(self.missing(&p)),
+            LinkAt::Text(t) => Ok(sysfs::link_target(self.root, &p, t)),
+            LinkAt::ByPath => sysfs::read_link(self.root, &p),
         }
-        sysfs::read_link(self.root, &p)
     }
 
     /// [`sysfs::link_name`] of `name` in this directory. A link whose target ends in a plain
     /// name is answered from the link text alone (the lexical resolution inside the root that
     /// [`DeviceDir::read_link`] does cannot change a last component that is not `.` or `..`).
     pub fn link_name(&self, name: &str) -> Result<String, SysfsError> {
-        if self.kind(name) == Kind::Link {
-            if let Some(t) = self.fd.as_ref().and_then(|fd| read_link_at(fd, name)) {
+        let p = self.path.join(name);
+        let target = match self.link_at(name) {
+            LinkAt::Absent => return Err(self.missing(&p)),
+            LinkAt::Text(t) => {
                 let text = t.as_os_str().as_encoded_bytes();
                 let last = text.rsplit(|b| *b == b'/').next().unwrap_or_default();
                 if !last.is_empty() && last != b"." && last != b".." {
                     return Ok(String::from_utf8_lossy(last).into_owned());
                 }
+                sysfs::link_target(self.root, &p, t)
             }
-        }
-        let t = self.read_link(name)?;
-        sysfs::target_name(self.root, &self.path.join(name), t)
+            LinkAt::ByPath => sysfs::read_link(self.root, &p)?,
+        };
+        sysfs::target_name(self.root, &p, target)
     }
 
-    /// True when the listing says `name` is not in the directory (false when not listed): a
-    /// probe for an optional attribute then costs neither a system call nor an error message.
+    /// True when the listing says `name` is not in the directory (false when not listed, or
+    /// listed without a listing): a probe for an optional attribute then costs neither a
+    /// system call nor an error message.
     pub fn absent(&self, name: &str) -> bool {
-        self.kind(name) == Kind::Absent
+        self.listed && self.kind(name) == Kind::Absent
     }
 
     /// [`sysfs::driver_in`] of this directory.
@@ -376,11 +436,23 @@ fn read_small(fd: &OwnedFd) -> Option<Vec<u8>> {
     }
 }
 
-/// The content of the symlink `name` in `fd` (None: an error).
-fn read_link_at(fd: &OwnedFd, name: &str) -> Option<PathBuf> {
-    let t = rustix::fs::readlinkat(fd, name, Vec::new()).ok()?;
-    use std::os::unix::ffi::OsStringExt;
-    Some(PathBuf::from(std::ffi::OsString::from_vec(t.into_bytes())))
+/// What [`DeviceDir::link_at`] found.
+enum LinkAt {
+    /// The link's text.
+    Text(PathBuf),
+    /// Nothing of that name.
+    Absent,
+    /// Ask the path-based reader (not a link, not read through the directory, an error).
+    ByPath,
+}
+
+fn kind_of(t: FileType) -> Kind {
+    match t {
+        FileType::RegularFile => Kind::File,
+        FileType::Symlink => Kind::Link,
+        FileType::Directory => Kind::Dir,
+        _ => Kind::Other,
+    }
 }
 
 #[cfg(test)]
@@ -441,7 +513,11 @@ mod tests {
     /// Every reader answers through the open directory exactly as the path-based reader does,
     /// message included, for every kind of entry (the secret outside the root is never read).
     fn same_as_by_path(root: &HostRoot, dir: &Path) {
-        let dd = DeviceDir::open(root, dir);
+        same_as_by_path_in(root, dir, DeviceDir::open(root, dir));
+        same_as_by_path_in(root, dir, DeviceDir::open_unlisted(root, dir));
+    }
+
+    fn same_as_by_path_in(root: &HostRoot, dir: &Path, dd: DeviceDir) {
         for name in NAMES {
             let p = dir.join(name);
             let text = dd.read_text(name);
@@ -493,6 +569,12 @@ mod tests {
         assert_eq!(dd.kind("driver"), Kind::Link);
         assert_eq!(dd.kind("fifo"), Kind::Other);
         assert_eq!(dd.kind("absent"), Kind::Absent);
+        let unlisted = DeviceDir::open_unlisted(&root, &dev);
+        assert!(unlisted.fd.is_some() && unlisted.entries().next().is_none());
+        for name in NAMES {
+            assert_eq!(unlisted.kind(name), dd.kind(name), "{name}");
+        }
+        assert!(!unlisted.absent("absent"), "without a listing nothing is known absent");
         same_as_by_path(&root, &dev);
         assert_eq!(dd.read_text("class").unwrap(), "0x010700");
         assert_eq!(dd.read_hex("rerooted", 4).unwrap(), 0x0abc);

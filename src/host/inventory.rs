@@ -15,6 +15,7 @@
 //! A bad tree (missing files, dangling links, garbage in attributes) produces a warning for the
 //! function concerned, in [`PciFunction::warnings`]; the rest of the inventory is unaffected.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
@@ -28,7 +29,7 @@ use super::isolation::{self, Node};
 use super::names;
 use super::sysfs::SysfsError;
 use super::HostRoot;
-use crate::pci::Bdf;
+use crate::pci::{Bdf, HexId};
 
 /// SR-IOV state of a physical function.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -113,32 +114,32 @@ impl PciFunction {
         DriverState::of(self.driver.as_deref())
     }
 
-    /// Vendor name from the PCI ID database.
-    pub fn vendor_name(&self) -> String {
+    /// Vendor name from the PCI ID database (`Vendor xxxx` when it has none).
+    pub fn vendor_name(&self) -> Cow<'static, str> {
         names::vendor_name(self.vendor_id)
     }
 
-    /// Device name from the PCI ID database.
-    pub fn device_name(&self) -> String {
+    /// Device name from the PCI ID database (`Device xxxx` when it has none).
+    pub fn device_name(&self) -> Cow<'static, str> {
         names::device_name(self.vendor_id, self.device_id)
     }
 
     /// Class name (subclass name when known).
-    pub fn class_name(&self) -> String {
+    pub fn class_name(&self) -> Cow<'static, str> {
         names::class_name(self.class)
     }
 
     /// The list/JSON record (field names are an interface).
     pub fn record(&self, inv: &Inventory) -> ListRecord {
-        let hex4 = |v: u16| format!("{v:04x}");
+        let hex4 = |v: u16| HexId::new(u32::from(v), 4);
         ListRecord {
             bdf: self.bdf,
             vendor_id: hex4(self.vendor_id),
             device_id: hex4(self.device_id),
-            class: format!("{:06x}", self.class),
+            class: HexId::new(self.class, 6),
             subsystem_vendor_id: hex4(self.subsystem_vendor_id),
             subsystem_device_id: hex4(self.subsystem_device_id),
-            revision: format!("{:02x}", self.revision),
+            revision: HexId::new(u32::from(self.revision), 2),
             vendor_name: self.vendor_name(),
             device_name: self.device_name(),
             class_name: self.class_name(),
@@ -160,23 +161,23 @@ pub struct ListRecord {
     /// `0000:05:00.0`.
     pub bdf: Bdf,
     /// 4 lowercase hex digits.
-    pub vendor_id: String,
+    pub vendor_id: HexId,
     /// 4 lowercase hex digits.
-    pub device_id: String,
+    pub device_id: HexId,
     /// 6 hex digits.
-    pub class: String,
+    pub class: HexId,
     /// 4 lowercase hex digits.
-    pub subsystem_vendor_id: String,
+    pub subsystem_vendor_id: HexId,
     /// 4 lowercase hex digits.
-    pub subsystem_device_id: String,
+    pub subsystem_device_id: HexId,
     /// 2 hex digits.
-    pub revision: String,
+    pub revision: HexId,
     /// From the PCI ID database.
-    pub vendor_name: String,
+    pub vendor_name: Cow<'static, str>,
     /// From the PCI ID database.
-    pub device_name: String,
+    pub device_name: Cow<'static, str>,
     /// From the PCI ID database.
-    pub class_name: String,
+    pub class_name: Cow<'static, str>,
     /// Bound driver.
     pub driver: Option<String>,
     /// Kernel IOMMU group.
@@ -223,11 +224,17 @@ impl Fields {
     pub const ALL: Fields = Fields { numa_node: true };
 }
 
-/// What reading one function needs from the scan.
+/// The fewest functions read by more than one thread.
+const PARALLEL_FROM: usize = 64;
+
+/// The most threads reading functions (past that the kernel's path lookups are the limit).
+const MAX_THREADS: usize = 4;
+
+/// What reading one function needs from the scan (one per thread).
 struct Scan<'a> {
     root: &'a HostRoot,
     /// The `sys/bus/pci/devices` listing.
-    devices: DeviceDir<'a>,
+    devices: &'a DeviceDir<'a>,
     /// The kernel has IOMMU groups.
     groups: bool,
     fields: Fields,
@@ -257,32 +264,63 @@ impl Inventory {
             ));
             return inv;
         }
-        let names: Vec<String> = listing.entries().map(|(n, _)| n.to_string()).collect();
         // Only ask each function for its IOMMU group when the kernel has groups at all.
         let groups = std::fs::read_dir(root.path("/sys/kernel/iommu_groups"))
             .is_ok_and(|mut rd| rd.next().is_some());
-        let mut scan = Scan {
-            root,
-            devices: listing,
-            groups,
-            fields,
-            global: std::mem::take(&mut inv.warnings),
-            scratch: Vec::with_capacity(4096),
-            spare: None,
+        let names: Vec<&str> = listing.entries().map(|(n, _)| n).collect();
+        // Reading a function is system calls on its own directory, so functions are read in
+        // parallel, a contiguous share of the listing per thread (results joined in listing
+        // order: the same functions and warnings as one thread reading them all). Small hosts
+        // are read on this thread: starting one costs more than reading a few dozen functions.
+        let threads = if names.len() >= PARALLEL_FROM {
+            std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS))
+        } else {
+            1
         };
-        for name in names {
-            match name.parse::<Bdf>() {
-                Ok(b) => {
-                    if let Some(f) = read_function(&mut scan, &name, b) {
-                        inv.functions.push(f);
+        let share = names.len().div_ceil(threads.max(1)).max(1);
+        let read_share = |share: &[&str]| {
+            let mut scan = Scan {
+                root,
+                devices: &listing,
+                groups,
+                fields,
+                global: Vec::new(),
+                scratch: Vec::with_capacity(4096),
+                spare: None,
+            };
+            let mut functions = Vec::with_capacity(share.len());
+            for name in share {
+                match name.parse::<Bdf>() {
+                    Ok(b) => {
+                        if let Some(f) = read_function(&mut scan, name, b) {
+                            functions.push(f);
+                        }
                     }
+                    Err(e) => scan.global.push(format!(
+                        "/sys/bus/pci/devices/{name}: not a PCI address, skipped ({e})"
+                    )),
                 }
-                Err(e) => scan.global.push(format!(
-                    "/sys/bus/pci/devices/{name}: not a PCI address, skipped ({e})"
-                )),
             }
+            (functions, scan.global)
+        };
+        let mut shares = names.chunks(share);
+        let first = shares.next().unwrap_or_default();
+        let results: Vec<(Vec<PciFunction>, Vec<String>)> = std::thread::scope(|s| {
+            let others: Vec<_> = shares.map(|c| s.spawn(move || read_share(c))).collect();
+            let mut all = vec![read_share(first)];
+            for h in others {
+                match h.join() {
+                    Ok(r) => all.push(r),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+            all
+        });
+        inv.functions.reserve(names.len());
+        for (functions, global) in results {
+            inv.functions.extend(functions);
+            inv.warnings.extend(global);
         }
-        inv.warnings = scan.global;
         inv.functions.sort_by_key(|f| f.bdf);
         inv.reindex();
         inv.finish(root);
@@ -502,8 +540,8 @@ fn read_function(scan: &mut Scan, name: &str, bdf: Bdf) -> Option<PciFunction> {
         Err(_) => link.to_path_buf(),
     };
     let dd = match spare.take() {
-        Some(d) => d.reopen(&dir),
-        None => DeviceDir::open(root, &dir),
+        Some(d) => d.reopen_unlisted(&dir),
+        None => DeviceDir::open_unlisted(root, &dir),
     };
     let host_dir = root.host_path(&dir);
     let chain: Vec<Bdf> = host_dir

@@ -7,6 +7,8 @@ mod table {
     include!(concat!(env!("OUT_DIR"), "/pci_names.rs"));
 }
 
+use std::borrow::Cow;
+
 use table::{DB, PARTS};
 
 /// One part of the table: fixed-width records.
@@ -81,17 +83,19 @@ fn device(vendor_id: u16, device: u16) -> Option<&'static [u8]> {
 }
 
 /// The vendor's name, or `Vendor xxxx`.
-pub fn vendor_name(vendor_id: u16) -> String {
-    vendor(vendor_id)
-        .map(|r| name_at(r, 2).to_string())
-        .unwrap_or_else(|| format!("Vendor {vendor_id:04x}"))
+pub fn vendor_name(vendor_id: u16) -> Cow<'static, str> {
+    match vendor(vendor_id) {
+        Some(r) => Cow::Borrowed(name_at(r, 2)),
+        None => Cow::Owned(format!("Vendor {vendor_id:04x}")),
+    }
 }
 
 /// The device's name, or `Device xxxx`.
-pub fn device_name(vendor: u16, device_id: u16) -> String {
-    device(vendor, device_id)
-        .map(|r| name_at(r, 2).to_string())
-        .unwrap_or_else(|| format!("Device {device_id:04x}"))
+pub fn device_name(vendor: u16, device_id: u16) -> Cow<'static, str> {
+    match device(vendor, device_id) {
+        Some(r) => Cow::Borrowed(name_at(r, 2)),
+        None => Cow::Owned(format!("Device {device_id:04x}")),
+    }
 }
 
 /// The subsystem's name when the database has one (the first entry, as pci.ids lists them).
@@ -105,14 +109,14 @@ pub fn subsystem_name(vendor: u16, device_id: u16, sv: u16, sd: u16) -> Option<&
 }
 
 /// The class name as lspci prints it: the subclass name, else the class name, else `Class xxxx`.
-pub fn class_name(class: u32) -> String {
+pub fn class_name(class: u32) -> Cow<'static, str> {
     let (c, s) = ((class >> 16) as u8, (class >> 8) as u8);
     let Some(k) = CLASSES.find(0, CLASSES.count, &[c]) else {
-        return format!("Class {:04x}", class >> 8);
+        return Cow::Owned(format!("Class {:04x}", class >> 8));
     };
     match SUBCLASSES.find(u32_at(k, 8), u32_at(k, 12), &[s]) {
-        Some(sc) => name_at(sc, 2).to_string(),
-        None => name_at(k, 2).to_string(),
+        Some(sc) => Cow::Borrowed(name_at(sc, 2)),
+        None => Cow::Borrowed(name_at(k, 2)),
     }
 }
 

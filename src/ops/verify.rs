@@ -93,7 +93,7 @@ pub struct VerifyReport {
 fn occupant(inv: &Inventory, bdf: Bdf) -> Option<Occupant> {
     inv.get(bdf).map(|f| Occupant {
         ids: format!("{:04x}:{:04x}", f.vendor_id, f.device_id),
-        name: f.device_name(),
+        name: f.device_name().into_owned(),
         driver: f.driver.clone(),
         critical: f.critical.clone(),
     })

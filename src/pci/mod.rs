@@ -5,5 +5,7 @@
 //! use. Users also type the short `BB:DD.F`; [`Bdf::from_str`](std::str::FromStr) takes both.
 
 mod bdf;
+mod hex_id;
 
 pub use bdf::{Bdf, BdfError};
+pub use hex_id::{HexId, HexIdError};
