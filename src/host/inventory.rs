@@ -254,6 +254,11 @@ impl Inventory {
 
     /// [`Inventory::scan`] reading only the optional `fields` asked for.
     pub fn scan_fields(root: &HostRoot, fields: Fields) -> Inventory {
+        Inventory::scan_on(root, fields, None)
+    }
+
+    /// [`Inventory::scan_fields`] on `threads` threads (None: as many as pay off).
+    fn scan_on(root: &HostRoot, fields: Fields, threads: Option<usize>) -> Inventory {
         let mut inv = Inventory::default();
         let devices = root.path("/sys/bus/pci/devices");
         let listing = DeviceDir::open(root, &devices);
@@ -272,7 +277,9 @@ impl Inventory {
         // parallel, a contiguous share of the listing per thread (results joined in listing
         // order: the same functions and warnings as one thread reading them all). Small hosts
         // are read on this thread: starting one costs more than reading a few dozen functions.
-        let threads = if names.len() >= PARALLEL_FROM {
+        let threads = if let Some(n) = threads {
+            n
+        } else if names.len() >= PARALLEL_FROM {
             std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS))
         } else {
             1
@@ -835,6 +842,35 @@ mod tests {
         );
         assert!(inv.get(b("07:00.0")).is_none());
         assert!(!inv.kernel_groups);
+    }
+
+    #[test]
+    fn threads_read_what_one_thread_reads() {
+        let d = tempfile::tempdir().unwrap();
+        // A device-list entry that is not an address, and one whose directory is gone: their
+        // warnings keep their place whichever thread meets them.
+        let fx = fixture::big(300);
+        fx.write(d.path()).unwrap();
+        let devices = d.path().join("sys/bus/pci/devices");
+        std::os::unix::fs::symlink("nowhere", devices.join("0000:7f:00.0")).unwrap();
+        std::fs::create_dir(devices.join("junk")).unwrap();
+        let root = HostRoot::new(d.path());
+        let text = |inv: &Inventory| {
+            let records: Vec<ListRecord> = inv.functions().iter().map(|f| f.record(inv)).collect();
+            (
+                serde_json::to_string(&records).unwrap(),
+                inv.warning_lines(true),
+                format!("{:?}", inv.functions()),
+            )
+        };
+        let one = text(&Inventory::scan_on(&root, Fields::ALL, Some(1)));
+        assert_eq!(one.0.matches("\"bdf\"").count(), 300);
+        assert!(one.1.iter().any(|w| w.contains("junk")), "{:?}", one.1);
+        assert!(one.1.iter().any(|w| w.contains("7f:00.0")), "{:?}", one.1);
+        for n in [2, 3, 7] {
+            assert_eq!(text(&Inventory::scan_on(&root, Fields::ALL, Some(n))), one, "{n} threads");
+        }
+        assert_eq!(text(&Inventory::scan_fields(&root, Fields::ALL)), one);
     }
 
     #[test]
