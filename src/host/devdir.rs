@@ -20,6 +20,7 @@
 //!
 //! `rustix` gives these `*at` calls and `getdents` without `unsafe` (the crate forbids it).
 
+use std::borrow::Cow;
 use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::OwnedFd;
@@ -260,31 +261,60 @@ impl<'r> DeviceDir<'r> {
 
     /// [`sysfs::read_text`] of `name` in this directory.
     pub fn read_text(&self, name: &str) -> Result<String, SysfsError> {
+        self.with_text(name, str::to_string)
+    }
+
+    /// `f` of [`DeviceDir::read_text`]'s text, without building a string for it when the
+    /// attribute is read through the directory and short (every sysfs number is).
+    fn with_text<R>(&self, name: &str, f: impl FnOnce(&str) -> R) -> Result<R, SysfsError> {
         match self.kind(name) {
             Kind::Absent => return Err(self.missing(&self.path.join(name))),
             Kind::File => {
-                if let Some(b) = self.open_file(name).and_then(|f| read_small(&f)) {
-                    return Ok(String::from_utf8_lossy(&b).trim().to_string());
+                if let Some(fd) = self.open_file(name) {
+                    let mut buf = [0u8; SHORT_TEXT];
+                    match rustix::io::read(&fd, &mut buf) {
+                        // Short of the buffer: the whole file (see `read_small`).
+                        Ok(n) if n < SHORT_TEXT => {
+                            return Ok(f(String::from_utf8_lossy(&buf[..n]).trim()))
+                        }
+                        Ok(_) => {
+                            if let Some(b) = read_small(&fd, &buf) {
+                                return Ok(f(String::from_utf8_lossy(&b).trim()));
+                            }
+                        }
+                        Err(_) => {}
+                    }
                 }
             }
             _ => {}
         }
-        sysfs::read_text(self.root, &self.path.join(name))
+        sysfs::read_text(self.root, &self.path.join(name)).map(|t| f(&t))
+    }
+
+    /// The text of `name` (as [`DeviceDir::read_text`]), None when it is absent or cannot be
+    /// read: for an optional attribute whose error would be dropped, so none is built.
+    pub fn read_optional_text(&self, name: &str) -> Option<String> {
+        if self.fd.is_some() && self.kind(name) == Kind::Absent {
+            return None;
+        }
+        self.read_text(name).ok()
     }
 
     /// [`sysfs::read_hex`] of `name` in this directory.
     pub fn read_hex(&self, name: &str, digits: usize) -> Result<u32, SysfsError> {
-        let t = self.read_text(name)?;
-        sysfs::parse_hex(&t, digits).ok_or_else(|| {
-            sysfs::garbage_hex(&sysfs::shown(self.root, &self.path.join(name)), digits, &t)
-        })
+        self.with_text(name, |t| {
+            sysfs::parse_hex(t, digits).ok_or_else(|| {
+                sysfs::garbage_hex(&sysfs::shown(self.root, &self.path.join(name)), digits, t)
+            })
+        })?
     }
 
     /// [`sysfs::read_int`] of `name` in this directory.
     pub fn read_int(&self, name: &str) -> Result<i64, SysfsError> {
-        let t = self.read_text(name)?;
-        t.parse()
-            .map_err(|_| sysfs::garbage_int(&sysfs::shown(self.root, &self.path.join(name)), &t))
+        self.with_text(name, |t| {
+            t.parse()
+                .map_err(|_| sysfs::garbage_int(&sysfs::shown(self.root, &self.path.join(name)), t))
+        })?
     }
 
     /// [`sysfs::read_config`] of `name` in this directory, into `b` (its memory reused: a
@@ -317,10 +347,10 @@ impl<'r> DeviceDir<'r> {
         Ok(b)
     }
 
-    /// The text of the link `name` read through the directory: listed, only when the listing
-    /// says it is a link; unlisted, by `readlinkat` alone (not there: absent; not a link or any
-    /// other error: the path-based reader answers).
-    fn link_at(&self, name: &str) -> LinkAt {
+    /// The text of the link `name` read through the directory (into `buf` when it fits):
+    /// listed, only when the listing says it is a link; unlisted, by `readlinkat` alone (not
+    /// there: absent; not a link or any other error: the path-based reader answers).
+    fn link_at<'b>(&self, name: &str, buf: &'b mut [u8; LINK_BUFFER]) -> LinkAt<'b> {
         let Some(fd) = self.fd.as_ref() else {
             return LinkAt::ByPath;
         };
@@ -331,11 +361,13 @@ impl<'r> DeviceDir<'r> {
                 _ => return LinkAt::ByPath,
             }
         }
-        match rustix::fs::readlinkat(fd, name, Vec::new()) {
-            Ok(t) => {
-                use std::os::unix::ffi::OsStringExt;
-                LinkAt::Text(PathBuf::from(std::ffi::OsString::from_vec(t.into_bytes())))
-            }
+        match rustix::fs::readlinkat_raw(fd, name, &mut *buf) {
+            // Shorter than the buffer: all of it (else perhaps cut, so read it again whole).
+            Ok(n) if n < LINK_BUFFER => LinkAt::Text(Cow::Borrowed(&buf[..n])),
+            Ok(_) => match rustix::fs::readlinkat(fd, name, Vec::new()) {
+                Ok(t) => LinkAt::Text(Cow::Owned(t.into_bytes())),
+                Err(_) => LinkAt::ByPath,
+            },
             Err(Errno::NOENT) if !self.listed => LinkAt::Absent,
             Err(_) => LinkAt::ByPath,
         }
@@ -344,9 +376,10 @@ impl<'r> DeviceDir<'r> {
     /// [`sysfs::read_link`] of `name` in this directory.
     pub fn read_link(&self, name: &str) -> Result<PathBuf, SysfsError> {
         let p = self.path.join(name);
-        match self.link_at(name) {
+        let mut buf = [0u8; LINK_BUFFER];
+        match self.link_at(name, &mut buf) {
             LinkAt::Absent => Err(self.missing(&p)),
-            LinkAt::Text(t) => Ok(sysfs::link_target(self.root, &p, t)),
+            LinkAt::Text(t) => Ok(sysfs::link_target(self.root, &p, path_of(t))),
             LinkAt::ByPath => sysfs::read_link(self.root, &p),
         }
     }
@@ -355,20 +388,19 @@ impl<'r> DeviceDir<'r> {
     /// name is answered from the link text alone (the lexical resolution inside the root that
     /// [`DeviceDir::read_link`] does cannot change a last component that is not `.` or `..`).
     pub fn link_name(&self, name: &str) -> Result<String, SysfsError> {
-        let p = self.path.join(name);
-        let target = match self.link_at(name) {
-            LinkAt::Absent => return Err(self.missing(&p)),
+        let mut buf = [0u8; LINK_BUFFER];
+        let target = match self.link_at(name, &mut buf) {
+            LinkAt::Absent => return Err(self.missing(&self.path.join(name))),
             LinkAt::Text(t) => {
-                let text = t.as_os_str().as_encoded_bytes();
-                let last = text.rsplit(|b| *b == b'/').next().unwrap_or_default();
+                let last = t.rsplit(|b| *b == b'/').next().unwrap_or_default();
                 if !last.is_empty() && last != b"." && last != b".." {
                     return Ok(String::from_utf8_lossy(last).into_owned());
                 }
-                sysfs::link_target(self.root, &p, t)
+                sysfs::link_target(self.root, &self.path.join(name), path_of(t))
             }
-            LinkAt::ByPath => sysfs::read_link(self.root, &p)?,
+            LinkAt::ByPath => sysfs::read_link(self.root, &self.path.join(name))?,
         };
-        sysfs::target_name(self.root, &p, target)
+        sysfs::target_name(self.root, &self.path.join(name), target)
     }
 
     /// True when the listing says `name` is not in the directory (false when not listed, or
@@ -414,12 +446,13 @@ fn open_dir(root: &HostRoot, dir: &Path) -> rustix::io::Result<OwnedFd> {
     rustix::fs::open(root.confine(dir), flags, Mode::empty())
 }
 
-/// All of a small regular file, at most [`bounded_read::KERNEL_LIMIT`] bytes (None: an error,
-/// or more than that). A read that fills less than it was given is the end: a regular file
+/// All of a small regular file whose first bytes, `first`, were read already, at most
+/// [`bounded_read::KERNEL_LIMIT`] bytes (None: an error, or more than that). A read that fills less than it was given is the end: a regular file
 /// (the listing said so) reads short only there, and a sysfs attribute is produced whole at the
 /// first read, so a 9-byte `class` costs one `read`, not a second one that returns 0.
-fn read_small(fd: &OwnedFd) -> Option<Vec<u8>> {
-    let mut out: Vec<u8> = Vec::with_capacity(64);
+fn read_small(fd: &OwnedFd, first: &[u8]) -> Option<Vec<u8>> {
+    let mut out: Vec<u8> = Vec::with_capacity(first.len() * 2);
+    out.extend_from_slice(first);
     loop {
         if out.len() == out.capacity() {
             out.reserve(out.capacity());
@@ -435,15 +468,26 @@ fn read_small(fd: &OwnedFd) -> Option<Vec<u8>> {
         }
     }
 }
+/// The longest attribute [`DeviceDir::with_text`] reads without allocating.
+const SHORT_TEXT: usize = 128;
+
+/// The longest link text [`DeviceDir::link_at`] reads without allocating (sysfs links are
+/// under 100 bytes).
+const LINK_BUFFER: usize = 512;
 
 /// What [`DeviceDir::link_at`] found.
-enum LinkAt {
+enum LinkAt<'b> {
     /// The link's text.
-    Text(PathBuf),
+    Text(Cow<'b, [u8]>),
     /// Nothing of that name.
     Absent,
     /// Ask the path-based reader (not a link, not read through the directory, an error).
     ByPath,
+}
+
+fn path_of(t: Cow<'_, [u8]>) -> PathBuf {
+    use std::os::unix::ffi::OsStringExt;
+    PathBuf::from(std::ffi::OsString::from_vec(t.into_owned()))
 }
 
 fn kind_of(t: FileType) -> Kind {
@@ -574,7 +618,10 @@ mod tests {
         for name in NAMES {
             assert_eq!(unlisted.kind(name), dd.kind(name), "{name}");
         }
-        assert!(!unlisted.absent("absent"), "without a listing nothing is known absent");
+        assert!(
+            !unlisted.absent("absent"),
+            "without a listing nothing is known absent"
+        );
         same_as_by_path(&root, &dev);
         assert_eq!(dd.read_text("class").unwrap(), "0x010700");
         assert_eq!(dd.read_hex("rerooted", 4).unwrap(), 0x0abc);

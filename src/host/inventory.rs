@@ -399,12 +399,14 @@ impl Inventory {
             }
         }
         self.kernel_groups = !kernel.is_empty();
+        for members in kernel.values_mut() {
+            members.sort();
+        }
         for f in &mut self.functions {
             f.computed_group = computed.get(&f.bdf).cloned().unwrap_or_else(|| vec![f.bdf]);
             f.isolation_group = match f.iommu_group {
                 Some(g) => {
-                    let mut k = kernel[&g].clone();
-                    k.sort();
+                    let k = kernel[&g].clone();
                     if k != f.computed_group {
                         f.warnings.push(format!(
                             "kernel IOMMU group {g} is [{}] but config space suggests [{}]; using the kernel's",
@@ -522,10 +524,13 @@ impl Inventory {
 }
 
 fn join(v: &[Bdf]) -> String {
-    v.iter()
-        .map(|b| b.to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
+    use std::fmt::Write;
+    let mut out = String::with_capacity(v.len() * 14);
+    for (i, b) in v.iter().enumerate() {
+        let sep = if i == 0 { "" } else { ", " };
+        let _ = write!(out, "{sep}{b}");
+    }
+    out
 }
 
 /// Reads the function `name` of the `sys/bus/pci/devices` listing `devices`.
@@ -541,29 +546,28 @@ fn read_function(scan: &mut Scan, name: &str, bdf: Bdf) -> Option<PciFunction> {
     } = scan;
     let (root, groups) = (*root, *groups);
     let mut w = Vec::new();
-    let link = &devices.path().join(name);
+    let link = || devices.path().join(name);
     let dir = match devices.read_link(name) {
         Ok(d) => d,
-        Err(_) => link.to_path_buf(),
+        Err(_) => link(),
     };
     let dd = match spare.take() {
         Some(d) => d.reopen_unlisted(&dir),
         None => DeviceDir::open_unlisted(root, &dir),
     };
     let host_dir = root.host_path(&dir);
-    let chain: Vec<Bdf> = host_dir
+    // The addresses along the path, then without this function's own, nearest bridge first.
+    let mut upstream: Vec<Bdf> = host_dir
         .components()
         .filter_map(|c| {
             let s = c.as_os_str().to_str()?;
             (s.len() == 12).then(|| s.parse::<Bdf>().ok()).flatten()
         })
         .collect();
-    let upstream: Vec<Bdf> = chain
-        .iter()
-        .rev()
-        .skip_while(|b| **b == bdf)
-        .copied()
-        .collect();
+    while upstream.last() == Some(&bdf) {
+        upstream.pop();
+    }
+    upstream.reverse();
     let config = match dd.read_config_into("config", scratch) {
         Ok(()) => {
             let b = &scratch[..];
@@ -587,7 +591,7 @@ fn read_function(scan: &mut Scan, name: &str, bdf: Bdf) -> Option<PciFunction> {
     if config.is_none() && !dir.is_dir() {
         global.push(format!(
             "{bdf}: skipped: {} points to {}, which does not exist",
-            root.host_path(link).display(),
+            root.host_path(&link()).display(),
             root.host_path(&dir).display()
         ));
         return None;
@@ -680,15 +684,12 @@ fn read_function(scan: &mut Scan, name: &str, bdf: Bdf) -> Option<PciFunction> {
             None
         }
     };
-    let reset = if dd.absent("reset_method") {
-        Vec::new()
-    } else {
-        match dd.read_text("reset_method") {
-            Ok(t) => t.split_whitespace().map(str::to_string).collect(),
-            Err(_) => Vec::new(),
-        }
+    let reset = match dd.read_optional_text("reset_method") {
+        Some(t) => t.split_whitespace().map(str::to_string).collect(),
+        None => Vec::new(),
     };
-    let boot_vga = class >> 16 == 0x03 && dd.read_text("boot_vga").is_ok_and(|t| t == "1");
+    let boot_vga =
+        class >> 16 == 0x03 && dd.read_optional_text("boot_vga").is_some_and(|t| t == "1");
     *spare = Some(dd);
     Some(PciFunction {
         bdf,
@@ -868,7 +869,11 @@ mod tests {
         assert!(one.1.iter().any(|w| w.contains("junk")), "{:?}", one.1);
         assert!(one.1.iter().any(|w| w.contains("7f:00.0")), "{:?}", one.1);
         for n in [2, 3, 7] {
-            assert_eq!(text(&Inventory::scan_on(&root, Fields::ALL, Some(n))), one, "{n} threads");
+            assert_eq!(
+                text(&Inventory::scan_on(&root, Fields::ALL, Some(n))),
+                one,
+                "{n} threads"
+            );
         }
         assert_eq!(text(&Inventory::scan_fields(&root, Fields::ALL)), one);
     }

@@ -100,9 +100,20 @@ mod tests {
 
     #[test]
     fn it_prints_as_format_pads() {
-        for (v, d) in [(0x1000, 4), (0x10700, 6), (1, 2), (0, 4), (0x12345, 4), (u32::MAX, 2)] {
+        for (v, d) in [
+            (0x1000, 4),
+            (0x10700, 6),
+            (1, 2),
+            (0, 4),
+            (0x12345, 4),
+            (u32::MAX, 2),
+        ] {
             let id = HexId::new(v, d);
-            assert_eq!(id.to_string(), format!("{v:0w$x}", w = d as usize), "{v:x}/{d}");
+            assert_eq!(
+                id.to_string(),
+                format!("{v:0w$x}", w = d as usize),
+                "{v:x}/{d}"
+            );
             assert_eq!(serde_json::to_string(&id).unwrap(), format!("\"{id}\""));
         }
     }
