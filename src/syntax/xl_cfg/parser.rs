@@ -2,12 +2,11 @@
 //! error recovery and messages ([`ParseError`]), and libxlutil's semantic actions. Moved out of
 //! `xl_cfg.rs` unchanged (issue 12).
 
-use std::borrow::Cow;
-
+use compact_str::CompactString;
 use rustc_hash::FxHashMap;
 
 use super::lexer::{dequote, LexKind, Lexeme, Lexer};
-use super::value::{Config, Op, Setting, Value};
+use super::value::{name_hash, Config, Op, Setting, Value};
 use super::PYTHON_WARNING;
 
 // ---------------------------------------------------------------------------------------------
@@ -102,15 +101,17 @@ impl Tok {
     }
 }
 
-#[derive(Debug, Clone)]
+/// A token as the parser sees it (yylex's return, yylloc and yytext). A STRING's value is not
+/// here: it is decoded when the token is read ([`Ctx::dequoted`]) and taken when it is shifted.
+#[derive(Debug, Clone, Copy)]
 struct Token<'a> {
     tok: Tok,
+    /// The end of the input (the text is the scanner's pending text).
+    eof: bool,
     /// bison location `first_line`.
     line: usize,
     /// yytext
     text: &'a str,
-    /// dequoted value (STRING) or text (IDENT, NUMBER)
-    value: Cow<'a, str>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,7 +173,7 @@ const ERROR_STATE: u8 = 6;
 const STMTS_STATE: u8 = 2;
 
 /// The action of a state that never looks at the lookahead (bison's default reduction).
-fn default_only(state: u8) -> Option<u8> {
+const fn default_only_of(state: u8) -> Option<u8> {
     Some(match state {
         0 => 3,
         4 => 10,
@@ -193,14 +194,23 @@ fn default_only(state: u8) -> Option<u8> {
     })
 }
 
-fn action(state: u8, t: Tok) -> Act {
+const fn action_of(state: u8, t: Tok) -> Act {
     use Tok::*;
-    let value_start = |t: Tok| match t {
-        Str => Some(14),
-        Number => Some(15),
-        Open => Some(16),
-        _ => None,
-    };
+    const fn value_start(t: Tok) -> Option<u8> {
+        match t {
+            Str => Some(14),
+            Number => Some(15),
+            Open => Some(16),
+            _ => None,
+        }
+    }
+    /// A shift to `value_start(t)`, or `otherwise`.
+    const fn shift_value(t: Tok, otherwise: Act) -> Act {
+        match value_start(t) {
+            Some(s) => Act::Shift(s),
+            None => otherwise,
+        }
+    }
     match state {
         1 => match t {
             End => Act::Accept,
@@ -227,10 +237,10 @@ fn action(state: u8, t: Tok) -> Act {
             Semi => Act::Shift(5),
             _ => Act::Reduce(2),
         },
-        12 | 13 => value_start(t).map_or(Act::Error, Act::Shift),
+        12 | 13 => shift_value(t, Act::Error),
         17 => match t {
             Newline => Act::Shift(24),
-            _ => value_start(t).map_or(Act::Reduce(16), Act::Shift),
+            _ => shift_value(t, Act::Reduce(16)),
         },
         20 => match t {
             Close => Act::Shift(29),
@@ -246,7 +256,7 @@ fn action(state: u8, t: Tok) -> Act {
         },
         26 => match t {
             Newline => Act::Shift(24),
-            _ => value_start(t).map_or(Act::Reduce(18), Act::Shift),
+            _ => shift_value(t, Act::Reduce(18)),
         },
         28 => match t {
             Newline => Act::Shift(24),
@@ -256,7 +266,7 @@ fn action(state: u8, t: Tok) -> Act {
     }
 }
 
-fn goto(state: u8, nt: Nt) -> u8 {
+const fn goto_of(state: u8, nt: Nt) -> u8 {
     match (state, nt) {
         (0, Nt::File) => 1,
         (0, Nt::Stmts) => 2,
@@ -280,6 +290,86 @@ fn goto(state: u8, nt: Nt) -> u8 {
     }
 }
 
+/// The automaton's states (0 to 30).
+const STATES: usize = 31;
+/// Every terminal, in [`Tok`]'s order.
+const TOKS: [Tok; 11] = [
+    Tok::End,
+    Tok::Ident,
+    Tok::Str,
+    Tok::Number,
+    Tok::Newline,
+    Tok::AddAssign,
+    Tok::Assign,
+    Tok::Semi,
+    Tok::Open,
+    Tok::Close,
+    Tok::Comma,
+];
+/// Every nonterminal, in [`Nt`]'s order.
+const NTS: [Nt; 10] = [
+    Nt::File,
+    Nt::Stmts,
+    Nt::Stmt,
+    Nt::Assignment,
+    Nt::Endstmt,
+    Nt::Value,
+    Nt::Atom,
+    Nt::Valuelist,
+    Nt::Values,
+    Nt::Nlok,
+];
+
+/// The three functions above as tables, filled at compile time: the parser's inner loop reads
+/// them instead of running a match chain per token (a fifth of a big file's parse time).
+struct Tables {
+    default_only: [Option<u8>; STATES],
+    action: [[Act; TOKS.len()]; STATES],
+    goto: [[u8; NTS.len()]; STATES],
+}
+
+static TABLES: Tables = {
+    let mut t = Tables {
+        default_only: [None; STATES],
+        action: [[Act::Error; TOKS.len()]; STATES],
+        goto: [[1; NTS.len()]; STATES],
+    };
+    let mut s = 0;
+    while s < STATES {
+        t.default_only[s] = default_only_of(s as u8);
+        let mut k = 0;
+        while k < TOKS.len() {
+            t.action[s][k] = action_of(s as u8, TOKS[k]);
+            k += 1;
+        }
+        let mut n = 0;
+        while n < NTS.len() {
+            t.goto[s][n] = goto_of(s as u8, NTS[n]);
+            n += 1;
+        }
+        s += 1;
+    }
+    t
+};
+
+/// [`default_only_of`] from the table.
+#[inline]
+fn default_only(state: u8) -> Option<u8> {
+    TABLES.default_only[state as usize]
+}
+
+/// [`action_of`] from the table.
+#[inline]
+fn action(state: u8, t: Tok) -> Act {
+    TABLES.action[state as usize][t as usize]
+}
+
+/// [`goto_of`] from the table.
+#[inline]
+fn goto(state: u8, nt: Nt) -> u8 {
+    TABLES.goto[state as usize][nt as usize]
+}
+
 /// The tokens bison lists after "expecting" in a state that detects errors.
 fn expected(state: u8) -> &'static [Tok] {
     use Tok::*;
@@ -301,13 +391,22 @@ enum Sem<'a> {
     /// An IDENT, borrowed from the source.
     Name(&'a str),
     Val(Value, usize),
+    /// A `[`: its line, and where its items start in [`Ctx::items`].
+    Open {
+        line: usize,
+        start: usize,
+    },
 }
 
 struct Ctx<'a, I> {
     src: &'a str,
     lexemes: I,
-    /// The last lexeme read.
-    last_lexeme: Option<Lexeme>,
+    /// The span of a lexical error at the input's last byte (flex's pending `yymore` text, shown
+    /// as the `near' text of an error at the end). Being the last byte, it is the last lexeme.
+    silent_tail: Option<(usize, usize)>,
+    /// The decoded value of the last STRING token read, when it held an escape (None: the text
+    /// between the quotes is the value).
+    dequoted: Option<String>,
     err: bool,
     lexerr_line: i64,
     likely_python: bool,
@@ -318,12 +417,15 @@ struct Ctx<'a, I> {
     /// yylloc.first_line of the last token returned (kept at EOF).
     last_loc: usize,
     settings: Vec<Setting>,
-    /// The name of each setting, borrowed from the source.
-    names: Vec<&'a str>,
-    /// Index in `settings` of the last setting of each name among the first `indexed` ones
-    /// (libxlutil's `find` walks its whole list: quadratic for many `+=` of distinct keys).
-    /// Built only as far as a `+=` needs it: a file without one never hashes a key.
-    last: FxHashMap<&'a str, usize>,
+    /// The items of the lists being read, an inner list's after its outer list's: a list is
+    /// allocated once, at its `]`, with exactly its items (growing each list as it was read
+    /// left most of them a third empty).
+    items: Vec<Value>,
+    /// Hash of a name → index in `settings` of the last setting among the first `indexed` ones
+    /// whose name has that hash (libxlutil's `find` walks its whole list: quadratic for many
+    /// `+=` of distinct keys). Built only as far as a `+=` needs it: a file without one never
+    /// hashes a key.
+    last: FxHashMap<u64, usize>,
     indexed: usize,
 }
 
@@ -364,9 +466,8 @@ impl<'a, I: Iterator<Item = Lexeme>> Ctx<'a, I> {
     }
 
     /// yylex: the next token for the parser (reporting lexical errors on the way).
-    fn next_token(&mut self) -> (Token<'a>, bool) {
+    fn next_token(&mut self) -> Token<'a> {
         while let Some(lx) = self.lexemes.next() {
-            self.last_lexeme = Some(lx);
             let text: &'a str = &self.src[lx.start..lx.end];
             let tok = match lx.kind {
                 LexKind::Blank => continue,
@@ -378,6 +479,7 @@ impl<'a, I: Iterator<Item = Lexeme>> Ctx<'a, I> {
                     self.likely_python |= python;
                     if silent {
                         // Pending yymore text: shown as the `near' text of an error at EOF.
+                        self.silent_tail = Some((lx.start, lx.end));
                         self.cur_text = text;
                         continue;
                     }
@@ -387,14 +489,13 @@ impl<'a, I: Iterator<Item = Lexeme>> Ctx<'a, I> {
                     if !newline {
                         continue;
                     }
-                    let t = Token {
+                    self.last_loc = lx.line_after;
+                    return Token {
                         tok: Tok::Newline,
+                        eof: false,
                         line: lx.line_after,
                         text,
-                        value: Cow::Borrowed(""),
                     };
-                    self.last_loc = t.line;
-                    return (t, false);
                 }
                 LexKind::Ident => Tok::Ident,
                 LexKind::Number => Tok::Number,
@@ -414,53 +515,48 @@ impl<'a, I: Iterator<Item = Lexeme>> Ctx<'a, I> {
             } else {
                 lx.line_after
             };
-            let mut value = Cow::Borrowed(text);
             if tok == Tok::Str {
-                let body = &text[1..text.len() - 1];
-                if self.err {
-                    value = Cow::Borrowed("");
-                } else if !body.contains('\\') {
-                    value = Cow::Borrowed(body);
-                } else {
+                // After an error no value is kept, so none is decoded.
+                self.dequoted = None;
+                if !self.err && text.as_bytes().contains(&b'\\') {
                     match dequote(text) {
-                        Ok(v) => value = Cow::Owned(v),
+                        Ok(v) => self.dequoted = Some(v),
                         Err(msg) => {
                             self.lexical_error(msg);
                             self.err = true;
-                            value = Cow::Borrowed("");
                         }
                     }
                 }
             }
             self.last_loc = line;
-            return (
-                Token {
-                    tok,
-                    line,
-                    text,
-                    value,
-                },
-                false,
-            );
+            return Token {
+                tok,
+                eof: false,
+                line,
+                text,
+            };
         }
-        let t = Token {
+        let text = self.silent_tail.map_or("", |(a, b)| &self.src[a..b]);
+        Token {
             tok: Tok::End,
+            eof: true,
             line: self.last_loc,
-            text: self.cur_text_at_eof(),
-            value: Cow::Borrowed(""),
-        };
-        (t, true)
+            text,
+        }
     }
 
-    fn cur_text_at_eof(&self) -> &'a str {
-        match &self.last_lexeme {
-            Some(Lexeme {
-                kind: LexKind::LexError { silent: true, .. },
-                start,
-                end,
-                ..
-            }) => &self.src[*start..*end],
-            _ => "",
+    /// The value a shifted STRING or NUMBER token holds (nothing once an error was seen: no
+    /// value is stored after one).
+    fn atom(&mut self, t: &Token<'a>) -> CompactString {
+        if self.err {
+            CompactString::default()
+        } else if t.tok == Tok::Number {
+            CompactString::new(t.text)
+        } else {
+            match self.dequoted.take() {
+                Some(v) => CompactString::from(v),
+                None => CompactString::new(&t.text[1..t.text.len() - 1]),
+            }
         }
     }
 
@@ -470,11 +566,17 @@ impl<'a, I: Iterator<Item = Lexeme>> Ctx<'a, I> {
         }
         let mut value = value;
         if op == Op::Add {
-            for (i, n) in self.names.iter().enumerate().skip(self.indexed) {
-                self.last.insert(n, i);
+            for (i, s) in self.settings.iter().enumerate().skip(self.indexed) {
+                self.last.insert(name_hash(&s.name), i);
             }
-            self.indexed = self.names.len();
-            if let Some(&i) = self.last.get(name) {
+            self.indexed = self.settings.len();
+            let hit = match self.last.get(&name_hash(name)) {
+                Some(&i) if self.settings[i].name == name => Some(i),
+                // Another name with the same hash: look the long way.
+                Some(_) => self.settings.iter().rposition(|s| s.name == name),
+                None => None,
+            };
+            if let Some(i) = hit {
                 // The earlier setting is superseded: its value moves into the new one (copying
                 // it, as libxlutil does, costs time and memory quadratic in the `+=` chain).
                 match (&mut self.settings[i].value, &mut value) {
@@ -496,9 +598,8 @@ impl<'a, I: Iterator<Item = Lexeme>> Ctx<'a, I> {
                 }
             }
         }
-        self.names.push(name);
         self.settings.push(Setting {
-            name: name.to_string(),
+            name: CompactString::new(name),
             value,
             op,
             line,
@@ -521,7 +622,8 @@ fn parse_from(src: &str, lexemes: impl Iterator<Item = Lexeme>) -> Result<Config
     let mut cx = Ctx {
         src,
         lexemes,
-        last_lexeme: None,
+        silent_tail: None,
+        dequoted: None,
         err: false,
         lexerr_line: -1,
         likely_python: false,
@@ -530,7 +632,7 @@ fn parse_from(src: &str, lexemes: impl Iterator<Item = Lexeme>) -> Result<Config
         cur_line: 1,
         last_loc: 1,
         settings: Vec::new(),
-        names: Vec::new(),
+        items: Vec::new(),
         last: FxHashMap::default(),
         indexed: 0,
     };
@@ -552,55 +654,62 @@ fn parse_from(src: &str, lexemes: impl Iterator<Item = Lexeme>) -> Result<Config
     Ok(Config::new(cx.settings))
 }
 
+/// One entry of the parser stack: a state and the semantic value of the symbol shifted or
+/// reduced into it (bison keeps them in two parallel stacks).
+type Frame<'a> = (u8, Sem<'a>);
+
 fn run_automaton<'a, I: Iterator<Item = Lexeme>>(cx: &mut Ctx<'a, I>) -> bool {
-    let mut states: Vec<u8> = vec![0];
-    let mut sems: Vec<Sem<'a>> = vec![Sem::None];
-    let mut la: Option<(Token, bool)> = None;
+    let mut stack: Vec<Frame<'a>> = Vec::with_capacity(64);
+    stack.push((0, Sem::None));
+    let mut la: Option<Token<'a>> = None;
     let mut errstatus = 0u8;
     loop {
-        let state = *states.last().unwrap_or(&0);
+        let state = stack.last().map_or(0, |f| f.0);
         let act = match default_only(state) {
             Some(r) => Act::Reduce(r),
             None => {
-                if la.is_none() {
-                    la = Some(cx.next_token());
-                }
-                let tok = la.as_ref().map_or(Tok::End, |(t, _)| t.tok);
-                action(state, tok)
+                let t = *la.get_or_insert_with(|| cx.next_token());
+                action(state, t.tok)
             }
         };
         match act {
             Act::Accept => return true,
             Act::Shift(s) => {
-                let (t, _) = la.take().unwrap_or_else(|| cx.next_token());
-                let sem = match t.tok {
-                    Tok::Ident => Sem::Name(t.text),
-                    Tok::Str | Tok::Number => Sem::Val(Value::Str(t.value.into_owned()), t.line),
-                    Tok::Open => Sem::Val(Value::Str(String::new()), t.line),
-                    _ => Sem::None,
-                };
-                states.push(s);
-                sems.push(sem);
+                let t = la.take().unwrap_or_else(|| cx.next_token());
+                // One push per kind of value (not one push of a value chosen by a match): the
+                // frame is then written in place rather than assembled on the stack and copied,
+                // which stalled each push on a store-forwarding miss.
+                match t.tok {
+                    Tok::Ident => stack.push((s, Sem::Name(t.text))),
+                    Tok::Str | Tok::Number => {
+                        let v = cx.atom(&t);
+                        stack.push((s, Sem::Val(Value::Str(v), t.line)))
+                    }
+                    Tok::Open => {
+                        let start = cx.items.len();
+                        stack.push((
+                            s,
+                            Sem::Open {
+                                line: t.line,
+                                start,
+                            },
+                        ))
+                    }
+                    _ => stack.push((s, Sem::None)),
+                }
                 errstatus = errstatus.saturating_sub(1);
-                if states.len() >= MAX_STACK {
+                if stack.len() >= MAX_STACK {
                     return exhausted(cx, &la);
                 }
             }
             Act::Reduce(r) => {
-                let (lhs, n) = RULES[r as usize];
-                let base = sems.len() - n;
-                let sem = reduce(cx, r, &mut sems[base..]);
-                sems.truncate(base);
-                states.truncate(states.len() - n);
-                let top = *states.last().unwrap_or(&0);
-                states.push(goto(top, lhs));
-                sems.push(sem);
-                if states.len() >= MAX_STACK {
+                reduce(cx, r, &mut stack);
+                if stack.len() >= MAX_STACK {
                     return exhausted(cx, &la);
                 }
             }
             Act::Error => {
-                let (t, eof) = la.clone().unwrap_or_else(|| cx.next_token());
+                let t = la.unwrap_or_else(|| cx.next_token());
                 if errstatus == 0 {
                     let mut msg = format!("syntax error, unexpected {}", t.tok.name());
                     let exp = expected(state);
@@ -609,7 +718,7 @@ fn run_automaton<'a, I: Iterator<Item = Lexeme>>(cx: &mut Ctx<'a, I>) -> bool {
                         msg.push_str(", expecting ");
                         msg.push_str(&names.join(" or "));
                     }
-                    cx.yyerror(t.line, t.text, eof, &msg);
+                    cx.yyerror(t.line, t.text, t.eof, &msg);
                 }
                 if errstatus == 3 {
                     if t.tok == Tok::End {
@@ -619,17 +728,15 @@ fn run_automaton<'a, I: Iterator<Item = Lexeme>>(cx: &mut Ctx<'a, I>) -> bool {
                 }
                 errstatus = 3;
                 loop {
-                    match states.last() {
-                        Some(&STMTS_STATE) => break,
-                        Some(_) if states.len() > 1 => {
-                            states.pop();
-                            sems.pop();
+                    match stack.last() {
+                        Some(&(STMTS_STATE, _)) => break,
+                        Some(_) if stack.len() > 1 => {
+                            stack.pop();
                         }
                         _ => return false,
                     }
                 }
-                states.push(ERROR_STATE);
-                sems.push(Sem::None);
+                stack.push((ERROR_STATE, Sem::None));
             }
         }
     }
@@ -637,9 +744,9 @@ fn run_automaton<'a, I: Iterator<Item = Lexeme>>(cx: &mut Ctx<'a, I>) -> bool {
 
 /// bison's `yyexhaustedlab`: the stack is full. The message goes through yyerror like any
 /// other (the lookahead's location, the scanner's current text), and the parse fails.
-fn exhausted<I: Iterator<Item = Lexeme>>(cx: &mut Ctx<I>, la: &Option<(Token, bool)>) -> bool {
+fn exhausted<I: Iterator<Item = Lexeme>>(cx: &mut Ctx<I>, la: &Option<Token>) -> bool {
     match la {
-        Some((t, true)) => cx.yyerror(t.line, t.text, true, "memory exhausted"),
+        Some(t) if t.eof => cx.yyerror(t.line, t.text, true, "memory exhausted"),
         _ => {
             let (line, text) = (cx.last_loc, cx.cur_text);
             cx.yyerror(line, text, false, "memory exhausted");
@@ -648,51 +755,119 @@ fn exhausted<I: Iterator<Item = Lexeme>>(cx: &mut Ctx<I>, la: &Option<(Token, bo
     false
 }
 
-/// The semantic action of `rule` over its right-hand side (taken out of the value stack).
+/// Pops frames until `len` are left. The frames a rule drops hold at most a few items each (the
+/// symbols without a value, or values already taken), so popping them one by one is cheaper than
+/// `truncate`'s out-of-line slice drop (7% of a big file's parse).
+#[inline]
+fn drop_to(stack: &mut Vec<Frame>, len: usize) {
+    while stack.len() > len {
+        stack.pop();
+    }
+}
+
+/// The value of the top frame, popped.
+#[inline]
+fn pop<'a>(stack: &mut Vec<Frame<'a>>) -> Sem<'a> {
+    stack.pop().map_or(Sem::None, |f| f.1)
+}
+
+/// Reduces by `rule`: its right-hand side leaves the top of `stack`, its semantic action runs,
+/// and the left-hand side goes on in the state `goto` gives.
 fn reduce<'a, I: Iterator<Item = Lexeme>>(
     cx: &mut Ctx<'a, I>,
     rule: u8,
-    rhs: &mut [Sem<'a>],
-) -> Sem<'a> {
-    let mut take = |i: usize| rhs.get_mut(i).map_or(Sem::None, std::mem::take);
-    match rule {
+    stack: &mut Vec<Frame<'a>>,
+) {
+    let (lhs, n) = RULES[rule as usize];
+    let base = stack.len() - n;
+    let sem = match rule {
+        // `$$ = $1` of a one-symbol right-hand side (value: atom, atom: STRING / NUMBER,
+        // valuelist: values), and `valuelist: values ',' nlok`: the value stays where it is.
+        // (A valuelist's items are in `cx.items`; `valuelist: %empty` (16) has none.)
+        12 | 14 | 15 | 17 | 18 => {
+            drop_to(stack, base + 1);
+            let below = stack[base - 1].0;
+            stack[base].0 = goto(below, lhs);
+            return;
+        }
+        // assignment: IDENT '=' value | IDENT "+=" value
         8 | 9 => {
-            let op = if rule == 8 { Op::Assign } else { Op::Add };
-            if let (Sem::Name(name), Sem::Val(v, line)) = (take(0), take(2)) {
+            let value = pop(stack);
+            pop(stack);
+            if let (Sem::Name(name), Sem::Val(v, line)) = (pop(stack), value) {
+                let op = if rule == 8 { Op::Assign } else { Op::Add };
                 cx.set_store(name, op, v, line);
             }
-            Sem::None
+            let top = stack.last().map_or(0, |f| f.0);
+            stack.push((goto(top, lhs), Sem::None));
+            return;
         }
-        12 | 14 | 15 | 17 | 18 => take(0),
+        // value: '[' nlok valuelist ']': the list of the items read since the '[' (its
+        // location).
         13 => {
-            // '[' nlok valuelist ']': the location is the '['.
-            let line = match take(0) {
-                Sem::Val(_, l) => l,
-                _ => 0,
-            };
-            match take(2) {
-                Sem::Val(v, _) => Sem::Val(v, line),
-                _ => Sem::Val(Value::List(Vec::new()), line),
+            drop_to(stack, base + 1);
+            match pop(stack) {
+                Sem::Open { line, start } => {
+                    let start = start.min(cx.items.len());
+                    Sem::Val(Value::List(cx.items.drain(start..).collect()), line)
+                }
+                _ => Sem::Val(Value::List(Vec::new()), 0),
             }
         }
-        16 => Sem::Val(Value::List(Vec::new()), 0),
-        19 => match take(0) {
-            Sem::Val(v, l) => {
-                // Room for a few items at once: growing from one item frees a buffer per
-                // list, which the allocator pays for on a big file.
-                let mut items = Vec::with_capacity(4);
-                items.push(v);
-                Sem::Val(Value::List(items), l)
+        // values: value nlok | values ',' nlok value nlok: the value joins the items.
+        19 | 20 => {
+            pop(stack);
+            if let Sem::Val(v, _) = pop(stack) {
+                cx.items.push(v);
             }
-            _ => Sem::None,
-        },
-        20 => match (take(0), take(3)) {
-            (Sem::Val(Value::List(mut l), line), Sem::Val(v, _)) => {
-                l.push(v);
-                Sem::Val(Value::List(l), line)
+            drop_to(stack, base);
+            let top = stack.last().map_or(0, |f| f.0);
+            stack.push((goto(top, lhs), Sem::None));
+            return;
+        }
+        _ => {
+            // No value (and the push of a constant writes it in place; see the shift).
+            drop_to(stack, base);
+            let top = stack.last().map_or(0, |f| f.0);
+            stack.push((goto(top, lhs), Sem::None));
+            return;
+        }
+    };
+    let top = stack.last().map_or(0, |f| f.0);
+    stack.push((goto(top, lhs), sem));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The tables are indexed by a token's and a nonterminal's discriminant, and every state they
+    /// lead to is a row of theirs (so indexing by a state the automaton reached cannot fail).
+    #[test]
+    fn tables_are_closed_over_their_states() {
+        for (i, t) in TOKS.iter().enumerate() {
+            assert_eq!(*t as usize, i, "{t:?}");
+        }
+        for (i, n) in NTS.iter().enumerate() {
+            assert_eq!(*n as usize, i, "{n:?}");
+        }
+        let in_range = |s: u8| (s as usize) < STATES;
+        assert!(in_range(ERROR_STATE) && in_range(STMTS_STATE));
+        for s in 0..STATES {
+            for a in TABLES.action[s] {
+                if let Act::Shift(to) = a {
+                    assert!(in_range(to), "state {s} shifts to {to}");
+                }
+                if let Act::Reduce(r) = a {
+                    assert!((r as usize) < RULES.len(), "state {s} reduces by {r}");
+                }
             }
-            (list, _) => list,
-        },
-        _ => Sem::None,
+            for to in TABLES.goto[s] {
+                assert!(in_range(to), "state {s} goes to {to}");
+            }
+            if let Some(r) = TABLES.default_only[s] {
+                assert!((1..RULES.len()).contains(&(r as usize)), "state {s}: {r}");
+            }
+        }
     }
 }

@@ -4,6 +4,8 @@
 
 use std::hash::{Hash, Hasher};
 
+use compact_str::CompactString;
+
 use rustc_hash::{FxHashMap, FxHasher};
 
 use std::fmt;
@@ -15,8 +17,9 @@ use std::fmt;
 /// A value as libxlutil stores it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Value {
-    /// A string or a number (numbers are kept as text).
-    Str(String),
+    /// A string or a number (numbers are kept as text). Up to 24 bytes are kept inline, without
+    /// a heap block: most values of a config are short.
+    Str(CompactString),
     /// A list (items may be nested lists).
     List(Vec<Value>),
 }
@@ -33,8 +36,8 @@ pub enum Op {
 /// One stored assignment (after `+=` concatenation).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Setting {
-    /// Key.
-    pub name: String,
+    /// Key (kept inline up to 24 bytes, as [`Value::Str`]).
+    pub name: CompactString,
     /// Value (for `+=`: already concatenated with the previous one).
     pub value: Value,
     /// The operator used.
@@ -63,7 +66,7 @@ impl PartialEq for Config {
 
 impl Eq for Config {}
 
-fn name_hash(name: &str) -> u64 {
+pub(super) fn name_hash(name: &str) -> u64 {
     let mut h = FxHasher::default();
     name.hash(&mut h);
     h.finish()
@@ -125,7 +128,7 @@ impl Config {
             Some(Setting {
                 value: Value::Str(s),
                 ..
-            }) => Lookup::Found(s.clone()),
+            }) => Lookup::Found(s.to_string()),
             Some(s) => Lookup::Invalid(format!(
                 "{}: warning: parameter `{name}' is a list but should be a single value",
                 s.line
@@ -145,7 +148,7 @@ impl Config {
                 items
                     .iter()
                     .map(|v| match v {
-                        Value::Str(s) => Some(s.clone()),
+                        Value::Str(s) => Some(s.to_string()),
                         Value::List(_) => None,
                     })
                     .collect(),
@@ -256,7 +259,7 @@ pub fn strtol0(s: &str) -> Strtol {
 impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Value::Str(s) => write!(f, "{s:?}"),
+            Value::Str(s) => write!(f, "{:?}", s.as_str()),
             Value::List(items) => {
                 write!(f, "[")?;
                 for (i, v) in items.iter().enumerate() {
