@@ -1,6 +1,6 @@
 //! The xl.cfg parser: the bison LALR(1) automaton of `libxlu_cfg_y.y` written out by hand, its
 //! error recovery and messages ([`ParseError`]), and libxlutil's semantic actions. Moved out of
-//! `xl_cfg.rs` unchanged (issue 12).
+//! `xl_cfg.rs` (issue 12); its stacks and tables reworked for speed (issue 18), its answers unchanged.
 
 use compact_str::CompactString;
 use rustc_hash::FxHashMap;
@@ -654,17 +654,36 @@ fn parse_from(src: &str, lexemes: impl Iterator<Item = Lexeme>) -> Result<Config
     Ok(Config::new(cx.settings))
 }
 
-/// One entry of the parser stack: a state and the semantic value of the symbol shifted or
-/// reduced into it (bison keeps them in two parallel stacks).
-type Frame<'a> = (u8, Sem<'a>);
+/// Whether the symbol that leads into `state` carries a semantic value (IDENT, STRING, NUMBER,
+/// `[`, value, atom): only those have an entry on the value stack, so a punctuation mark, a
+/// newline or a statement costs a one-byte push (bison pushes a value for every symbol). Each
+/// state is entered by one symbol only (checked against the tables by a test).
+const fn carries_value(state: u8) -> bool {
+    matches!(state, 3 | 14 | 15 | 16 | 18 | 19 | 22 | 27 | 30)
+}
+
+/// The two stacks of the automaton: its states, and the values of the symbols that carry one.
+struct Stacks<'a> {
+    states: Vec<u8>,
+    sems: Vec<Sem<'a>>,
+}
+
+impl<'a> Stacks<'a> {
+    fn pop_sem(&mut self) -> Sem<'a> {
+        self.sems.pop().unwrap_or_default()
+    }
+}
 
 fn run_automaton<'a, I: Iterator<Item = Lexeme>>(cx: &mut Ctx<'a, I>) -> bool {
-    let mut stack: Vec<Frame<'a>> = Vec::with_capacity(64);
-    stack.push((0, Sem::None));
+    let mut st = Stacks {
+        states: Vec::with_capacity(64),
+        sems: Vec::with_capacity(64),
+    };
+    st.states.push(0);
     let mut la: Option<Token<'a>> = None;
     let mut errstatus = 0u8;
     loop {
-        let state = stack.last().map_or(0, |f| f.0);
+        let state = st.states.last().copied().unwrap_or(0);
         let act = match default_only(state) {
             Some(r) => Act::Reduce(r),
             None => {
@@ -676,35 +695,30 @@ fn run_automaton<'a, I: Iterator<Item = Lexeme>>(cx: &mut Ctx<'a, I>) -> bool {
             Act::Accept => return true,
             Act::Shift(s) => {
                 let t = la.take().unwrap_or_else(|| cx.next_token());
-                // One push per kind of value (not one push of a value chosen by a match): the
-                // frame is then written in place rather than assembled on the stack and copied,
-                // which stalled each push on a store-forwarding miss.
+                st.states.push(s);
                 match t.tok {
-                    Tok::Ident => stack.push((s, Sem::Name(t.text))),
+                    Tok::Ident => st.sems.push(Sem::Name(t.text)),
                     Tok::Str | Tok::Number => {
                         let v = cx.atom(&t);
-                        stack.push((s, Sem::Val(Value::Str(v), t.line)))
+                        st.sems.push(Sem::Val(Value::Str(v), t.line))
                     }
                     Tok::Open => {
                         let start = cx.items.len();
-                        stack.push((
-                            s,
-                            Sem::Open {
-                                line: t.line,
-                                start,
-                            },
-                        ))
+                        st.sems.push(Sem::Open {
+                            line: t.line,
+                            start,
+                        })
                     }
-                    _ => stack.push((s, Sem::None)),
+                    _ => {}
                 }
                 errstatus = errstatus.saturating_sub(1);
-                if stack.len() >= MAX_STACK {
+                if st.states.len() >= MAX_STACK {
                     return exhausted(cx, &la);
                 }
             }
             Act::Reduce(r) => {
-                reduce(cx, r, &mut stack);
-                if stack.len() >= MAX_STACK {
+                reduce(cx, r, &mut st);
+                if st.states.len() >= MAX_STACK {
                     return exhausted(cx, &la);
                 }
             }
@@ -728,15 +742,18 @@ fn run_automaton<'a, I: Iterator<Item = Lexeme>>(cx: &mut Ctx<'a, I>) -> bool {
                 }
                 errstatus = 3;
                 loop {
-                    match stack.last() {
-                        Some(&(STMTS_STATE, _)) => break,
-                        Some(_) if stack.len() > 1 => {
-                            stack.pop();
+                    match st.states.last() {
+                        Some(&STMTS_STATE) => break,
+                        Some(&s) if st.states.len() > 1 => {
+                            st.states.pop();
+                            if carries_value(s) {
+                                st.sems.pop();
+                            }
                         }
                         _ => return false,
                     }
                 }
-                stack.push((ERROR_STATE, Sem::None));
+                st.states.push(ERROR_STATE);
             }
         }
     }
@@ -755,86 +772,45 @@ fn exhausted<I: Iterator<Item = Lexeme>>(cx: &mut Ctx<I>, la: &Option<Token>) ->
     false
 }
 
-/// Pops frames until `len` are left. The frames a rule drops hold at most a few items each (the
-/// symbols without a value, or values already taken), so popping them one by one is cheaper than
-/// `truncate`'s out-of-line slice drop (7% of a big file's parse).
-#[inline]
-fn drop_to(stack: &mut Vec<Frame>, len: usize) {
-    while stack.len() > len {
-        stack.pop();
-    }
-}
-
-/// The value of the top frame, popped.
-#[inline]
-fn pop<'a>(stack: &mut Vec<Frame<'a>>) -> Sem<'a> {
-    stack.pop().map_or(Sem::None, |f| f.1)
-}
-
-/// Reduces by `rule`: its right-hand side leaves the top of `stack`, its semantic action runs,
-/// and the left-hand side goes on in the state `goto` gives.
-fn reduce<'a, I: Iterator<Item = Lexeme>>(
-    cx: &mut Ctx<'a, I>,
-    rule: u8,
-    stack: &mut Vec<Frame<'a>>,
-) {
+/// Reduces by `rule`: its right-hand side leaves the state stack (and its values the value
+/// stack), its semantic action runs, and the left-hand side goes on in the state `goto` gives.
+fn reduce<'a, I: Iterator<Item = Lexeme>>(cx: &mut Ctx<'a, I>, rule: u8, st: &mut Stacks<'a>) {
     let (lhs, n) = RULES[rule as usize];
-    let base = stack.len() - n;
-    let sem = match rule {
-        // `$$ = $1` of a one-symbol right-hand side (value: atom, atom: STRING / NUMBER,
-        // valuelist: values), and `valuelist: values ',' nlok`: the value stays where it is.
-        // (A valuelist's items are in `cx.items`; `valuelist: %empty` (16) has none.)
-        12 | 14 | 15 | 17 | 18 => {
-            drop_to(stack, base + 1);
-            let below = stack[base - 1].0;
-            stack[base].0 = goto(below, lhs);
-            return;
-        }
+    match rule {
         // assignment: IDENT '=' value | IDENT "+=" value
         8 | 9 => {
-            let value = pop(stack);
-            pop(stack);
-            if let (Sem::Name(name), Sem::Val(v, line)) = (pop(stack), value) {
+            let value = st.pop_sem();
+            if let (Sem::Name(name), Sem::Val(v, line)) = (st.pop_sem(), value) {
                 let op = if rule == 8 { Op::Assign } else { Op::Add };
                 cx.set_store(name, op, v, line);
             }
-            let top = stack.last().map_or(0, |f| f.0);
-            stack.push((goto(top, lhs), Sem::None));
-            return;
         }
         // value: '[' nlok valuelist ']': the list of the items read since the '[' (its
         // location).
         13 => {
-            drop_to(stack, base + 1);
-            match pop(stack) {
+            let list = match st.pop_sem() {
                 Sem::Open { line, start } => {
                     let start = start.min(cx.items.len());
                     Sem::Val(Value::List(cx.items.drain(start..).collect()), line)
                 }
                 _ => Sem::Val(Value::List(Vec::new()), 0),
-            }
+            };
+            st.sems.push(list);
         }
         // values: value nlok | values ',' nlok value nlok: the value joins the items.
         19 | 20 => {
-            pop(stack);
-            if let Sem::Val(v, _) = pop(stack) {
+            if let Sem::Val(v, _) = st.pop_sem() {
                 cx.items.push(v);
             }
-            drop_to(stack, base);
-            let top = stack.last().map_or(0, |f| f.0);
-            stack.push((goto(top, lhs), Sem::None));
-            return;
         }
-        _ => {
-            // No value (and the push of a constant writes it in place; see the shift).
-            drop_to(stack, base);
-            let top = stack.last().map_or(0, |f| f.0);
-            stack.push((goto(top, lhs), Sem::None));
-            return;
-        }
-    };
-    let top = stack.last().map_or(0, |f| f.0);
-    stack.push((goto(top, lhs), sem));
+        // `$$ = $1` (value: atom, atom: STRING / NUMBER) leaves the value where it is; the
+        // other rules have no value (a valuelist's items are in `cx.items`).
+        _ => {}
+    }
+    let base = st.states.len().saturating_sub(n);
+    st.states.truncate(base);
+    let top = st.states.last().copied().unwrap_or(0);
+    st.states.push(goto(top, lhs));
 }
 
 #[cfg(test)]
@@ -869,5 +845,41 @@ mod tests {
                 assert!((1..RULES.len()).contains(&(r as usize)), "state {s}: {r}");
             }
         }
+    }
+
+    /// [`carries_value`] holds for exactly the states entered by a symbol with a value: the
+    /// shifts on IDENT, STRING, NUMBER and `[`, and the gotos on value and atom (the table's
+    /// filler for impossible gotos, state 1, is entered by `file` only).
+    #[test]
+    fn the_states_with_a_value_are_those_entered_by_one() {
+        let valued_tok = |t: Tok| matches!(t, Tok::Ident | Tok::Str | Tok::Number | Tok::Open);
+        let valued_nt = |n: Nt| matches!(n, Nt::Value | Nt::Atom);
+        let mut entered = 0;
+        for s in 0..STATES {
+            for (k, a) in TABLES.action[s].iter().enumerate() {
+                if let Act::Shift(to) = *a {
+                    assert_eq!(
+                        carries_value(to),
+                        valued_tok(TOKS[k]),
+                        "{s} -{:?}-> {to}",
+                        TOKS[k]
+                    );
+                    entered += 1;
+                }
+            }
+            for (k, &to) in TABLES.goto[s].iter().enumerate() {
+                if to != 1 {
+                    assert_eq!(
+                        carries_value(to),
+                        valued_nt(NTS[k]),
+                        "{s} -{:?}-> {to}",
+                        NTS[k]
+                    );
+                    entered += 1;
+                }
+            }
+        }
+        assert!(!carries_value(1) && !carries_value(ERROR_STATE));
+        assert!(entered > 20, "{entered}");
     }
 }
