@@ -14,6 +14,7 @@ use assert_cmd::Command;
 use predicates::prelude::*;
 use serde_json::{json, Value};
 use xenpci::xenstore::{Store, XsStore};
+use xenpci_testkit::cli::Cli;
 
 const HOST: &str = "8f7e0c2a-0000-4000-8000-000000000001";
 const DOM0: &str = "5b1f2d3c-0000-4000-8000-000000000002";
@@ -55,7 +56,7 @@ impl World {
     }
 
     fn xenpci(&self, args: &[&str]) -> Command {
-        let mut c = Command::cargo_bin("xenpci").unwrap();
+        let mut c = Command::from_std(Cli::xenpci().into_command());
         self.env(&mut c);
         c.args(args);
         c
@@ -335,7 +336,7 @@ fn concurrent_assigns_of_different_devices_all_land() {
     let children: Vec<_> = bdfs
         .iter()
         .map(|b| {
-            let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_xenpci"));
+            let mut c = Cli::xenpci().into_command();
             c.env("XENPCI_XE", xenpci_testkit::bins::xe())
                 .env("XE_MOCK_STATE", w.path("state.json"))
                 .env("XENPCI_ROOT", w.path("root"))
@@ -643,7 +644,8 @@ fn concurrent_assigns_of_one_device_to_two_vms_never_duplicate() {
     let children: Vec<_> = ["ceph-osd-1", "nas"]
         .iter()
         .map(|vm| {
-            std::process::Command::new(env!("CARGO_BIN_EXE_xenpci"))
+            Cli::xenpci()
+                .into_command()
                 .env("XENPCI_XE", xenpci_testkit::bins::xe())
                 .env("XE_MOCK_STATE", w.path("state.json"))
                 .env("XENPCI_ROOT", w.path("root"))

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 use predicates::prelude::*;
 use serde_json::{json, Value};
+use xenpci_testkit::cli::Cli;
 
 const HOST: &str = "8f7e0c2a-0000-4000-8000-000000000001";
 const OSD: &str = "0a3e6c1e-0000-4000-8000-000000000003";
@@ -35,7 +36,7 @@ impl Seed {
     }
 
     fn xenpci(&self, args: &[&str]) -> Command {
-        let mut c = Command::cargo_bin("xenpci").unwrap();
+        let mut c = Command::from_std(Cli::xenpci().into_command());
         c.env("XENPCI_ROOT", self.root())
             .env("XENPCI_XE", xenpci_testkit::bins::xe())
             .env("XE_MOCK_STATE", self.state_path())
@@ -54,8 +55,7 @@ fn seed() -> Seed {
     let dir = tempfile::tempdir().unwrap();
     let s = Seed { dir };
     let root = s.root();
-    Command::cargo_bin("xenpci")
-        .unwrap()
+    Command::from_std(Cli::xenpci().into_command())
         .args(["demo", "--write"])
         .arg(&root)
         .args(["--shape", "x9drw"])

@@ -4,7 +4,8 @@
 //! exit 2. The help of every subcommand is walked, so a new BDF argument without a case here
 //! fails the test.
 
-use assert_cmd::Command;
+use xenpci_testkit::cli::Cli;
+use xenpci_testkit::harness::Run;
 
 /// (subcommand path and arguments with `{}` where the bad BDF goes, clap's name for the argument).
 const CASES: &[(&[&str], &str)] = &[
@@ -39,15 +40,9 @@ const BAD: &[(&str, &str)] = &[
     ("1:2:3:4.0", "expected one or two ':' before the '.'"),
 ];
 
-fn xenpci(args: &[String]) -> std::process::Output {
+fn xenpci(args: &[String]) -> Run {
     let root = tempfile::tempdir().unwrap();
-    Command::cargo_bin("xenpci")
-        .unwrap()
-        .arg("--root")
-        .arg(root.path())
-        .args(args)
-        .output()
-        .unwrap()
+    Cli::xenpci().root(root.path()).args(args).run()
 }
 
 fn with(args: &[&str], bad: &str) -> Vec<String> {
@@ -60,7 +55,7 @@ fn every_bad_bdf_is_the_same_usage_error() {
         for (bad, why) in BAD {
             let argv = with(args, bad);
             let out = xenpci(&argv);
-            let stderr = String::from_utf8_lossy(&out.stderr);
+            let stderr = &out.stderr;
             let want = format!(
                 "error: invalid value '{bad}' for '{name}': invalid PCI address \"{bad}\": {why} \
                  (expected [SSSS:]BB:DD.F in hex, e.g. 0000:05:00.0)\n"
@@ -69,10 +64,10 @@ fn every_bad_bdf_is_the_same_usage_error() {
                 stderr.starts_with(&want),
                 "{argv:?}:\n{stderr}\nwant:\n{want}"
             );
-            assert_eq!(out.status.code(), Some(2), "{argv:?}: {stderr}");
+            assert_eq!(out.code, 2, "{argv:?}: {stderr}");
             if argv.iter().any(|a| a == "--json") {
                 // one JSON document with the same message (a_bad_bdf_with_json_gives_a_json_document)
-                let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+                let v: serde_json::Value = serde_json::from_str(&out.stdout)
                     .unwrap_or_else(|e| panic!("{argv:?}: stdout is not JSON: {e}"));
                 assert_eq!(
                     v["error"].as_str(),
@@ -89,14 +84,14 @@ fn every_bad_bdf_is_the_same_usage_error() {
 #[test]
 fn a_bad_spec_for_attach_is_the_same_usage_error() {
     let out = xenpci(&with(&["attach", "dom", "{}"], "zz:00.0"));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = &out.stderr;
     assert!(
         stderr.starts_with(
             "error: invalid value 'zz:00.0' for '[SPEC]': invalid PCI_SPEC_STRING \"zz:00.0\""
         ),
         "{stderr}"
     );
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.code, 2);
     assert!(out.stdout.is_empty());
 }
 
@@ -104,7 +99,7 @@ fn a_bad_spec_for_attach_is_the_same_usage_error() {
 fn all_helps(path: Vec<String>, out: &mut Vec<(Vec<String>, String)>) {
     let mut argv = path.clone();
     argv.push("--help".into());
-    let help = String::from_utf8(xenpci(&argv).stdout).unwrap();
+    let help = xenpci(&argv).stdout;
     let subs: Vec<String> = help
         .lines()
         .skip_while(|l| *l != "Commands:")
@@ -153,13 +148,9 @@ fn every_bdf_argument_has_a_case() {
 /// With --json a usage error still leaves one JSON document on stdout (exit 2, message on stderr).
 #[test]
 fn a_bad_bdf_with_json_gives_a_json_document() {
-    let out = assert_cmd::Command::cargo_bin("xenpci")
-        .unwrap()
-        .args(["check", "--json", "zz:00.0"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    let out = Cli::xenpci().args(["check", "--json", "zz:00.0"]).run();
+    assert_eq!(out.code, 2);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("one JSON document");
     assert_eq!(v["refused"], false);
     assert_eq!(v["kind"], "bad-input");
     let e = v["error"].as_str().unwrap();
@@ -168,5 +159,5 @@ fn a_bad_bdf_with_json_gives_a_json_document() {
         e.starts_with("invalid value 'zz:00.0' for '[BDF]...'"),
         "{e}"
     );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("zz:00.0"));
+    assert!(out.stderr.contains("zz:00.0"));
 }

@@ -6,6 +6,7 @@
 use assert_cmd::Command;
 use predicates::prelude::*;
 use regex::Regex;
+use xenpci_testkit::cli::Cli;
 
 /// Every subcommand a user can type (clap's own `help` aside).
 const EXPECTED: &[&str] = &[
@@ -44,8 +45,7 @@ const EXPECTED: &[&str] = &[
 ];
 
 fn stdout_of(args: &[&str]) -> String {
-    let out = Command::cargo_bin("xenpci")
-        .unwrap()
+    let out = Command::from_std(Cli::xenpci().into_command())
         .args(args)
         .assert()
         .success();
@@ -155,8 +155,7 @@ fn completions_cover_every_subcommand() {
             );
         }
     }
-    Command::cargo_bin("xenpci")
-        .unwrap()
+    Command::from_std(Cli::xenpci().into_command())
         .args(["completions", "tcsh"])
         .assert()
         .code(2)
@@ -180,7 +179,8 @@ fn every_subcommand_help_has_examples() {
         }
     }
     fn xenpci_help(path: &[String]) -> String {
-        let o = std::process::Command::new(env!("CARGO_BIN_EXE_xenpci"))
+        let o = Cli::xenpci()
+            .into_command()
             .args(path)
             .arg("--help")
             .output()
@@ -220,7 +220,8 @@ fn every_subcommand_help_has_examples() {
         for l in lines.iter().filter(|l| !l.starts_with("  xenpci spec ")) {
             let cmd = l.split(" #").next().unwrap().split(" > ").next().unwrap();
             let words = shell_words(cmd.trim());
-            let o = std::process::Command::new(env!("CARGO_BIN_EXE_xenpci"))
+            let o = Cli::xenpci()
+                .into_command()
                 .args(&words[1..])
                 .arg("--help")
                 .output()
@@ -242,7 +243,8 @@ fn every_subcommand_help_has_examples() {
             path.join(" ")
         );
     }
-    let man = std::process::Command::new(env!("CARGO_BIN_EXE_xenpci"))
+    let man = Cli::xenpci()
+        .into_command()
         .args(["manpage", "--dir"])
         .arg(std::env::temp_dir().join(format!("xenpci-man-{}", std::process::id())))
         .output()
@@ -275,10 +277,7 @@ fn a_typo_prints_the_usage_with_optional_flags_optional() {
             "Usage: xenpci xlcfg show [OPTIONS] <FILE>",
         ),
     ] {
-        let o = std::process::Command::new(env!("CARGO_BIN_EXE_xenpci"))
-            .args(args)
-            .output()
-            .unwrap();
+        let o = Cli::xenpci().into_command().args(args).output().unwrap();
         assert_eq!(o.status.code(), Some(2), "{args:?}");
         let err = String::from_utf8_lossy(&o.stderr);
         let line = err

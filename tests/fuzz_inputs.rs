@@ -14,8 +14,9 @@ mod xml;
 #[allow(dead_code)]
 mod protocol;
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
+use xenpci_testkit::cli::Cli;
 
 /// xorshift64*, so a failing case is reproducible from the seed and the iteration.
 struct Gen(u64);
@@ -266,7 +267,8 @@ fn random_command_lines_never_panic() {
             })
             .collect();
         n += 1;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_xenpci"))
+        let mut child = Cli::xenpci()
+            .into_command()
             .args(&argv)
             .current_dir(dir.path())
             .env("XENPCI_ROOT", &root)

@@ -10,6 +10,7 @@ use std::process::{Command, Stdio};
 use assert_cmd::Command as Cmd;
 use xenpci::syntax::hide_list::{self, HideError};
 use xenpci::syntax::xapi_pci;
+use xenpci_testkit::cli::Cli;
 
 fn grammar(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -237,7 +238,7 @@ fn xapi_reader_agrees_with_real_ocaml_scanf() {
 }
 
 fn xenpci() -> Cmd {
-    Cmd::cargo_bin("xenpci").unwrap()
+    Cmd::from_std(Cli::xenpci().into_command())
 }
 
 #[test]

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use util::{record, xenpci_at, Host};
+use xenpci_testkit::cli::Cli;
 
 const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/demo/x9drw");
 
@@ -181,7 +182,7 @@ fn xenpci_demo_tells_the_whole_story_on_stdout() {
     let (vars, dir) = exports(&s);
     let last = s.rfind("$ xenpci hidden\n").unwrap() + "$ xenpci hidden\n".len();
     let shown = &s[last..s[last..].find("\n\n").map_or(s.len(), |e| last + e + 1)];
-    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_xenpci"));
+    let mut c = Cli::xenpci().into_command();
     c.arg("hidden").envs(vars.iter().map(|(k, v)| (k, v)));
     let again = c.output().unwrap();
     assert_eq!(String::from_utf8_lossy(&again.stdout), shown);
@@ -220,14 +221,16 @@ fn xenpci_demo_alone_says_what_it_skips() {
 #[test]
 fn demo_write_refuses_a_non_empty_directory_and_unknown_shapes() {
     let h = Host::shape("legacy-bridge");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_xenpci"))
+    let out = Cli::xenpci()
+        .into_command()
         .args(["demo", "--write"])
         .arg(h.root())
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not empty"));
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_xenpci"))
+    let out = Cli::xenpci()
+        .into_command()
         .args(["demo", "--shape", "nope"])
         .output()
         .unwrap();

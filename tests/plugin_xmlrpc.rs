@@ -6,6 +6,7 @@
 use std::process::Command;
 
 use serde_json::Value;
+use xenpci_testkit::cli::Cli;
 
 fn plugin() -> &'static str {
     env!("CARGO_BIN_EXE_xenpci-plugin")
@@ -173,7 +174,8 @@ fn list_returns_the_same_array_as_the_cli() {
     let v = call(&["list"], &[("XENPCI_ROOT", &root)]);
     assert_eq!(v["status"], "Success", "{v}");
     let plugin: Value = serde_json::from_str(v["value"].as_str().unwrap()).unwrap();
-    let cli = Command::new(env!("CARGO_BIN_EXE_xenpci"))
+    let cli = Cli::xenpci()
+        .into_command()
         .args(["--root", &root, "list", "--json"])
         .output()
         .unwrap();
@@ -198,7 +200,8 @@ fn list_returns_the_same_array_as_the_cli() {
         &[("XENPCI_ROOT", &root)],
     );
     let sel: Value = serde_json::from_str(v["value"].as_str().unwrap()).unwrap();
-    let cli = Command::new(env!("CARGO_BIN_EXE_xenpci"))
+    let cli = Cli::xenpci()
+        .into_command()
         .args([
             "--root", &root, "list", "--json", "-s", "02:", "-d", "8086:",
         ])
@@ -298,7 +301,8 @@ fn hide_then_hidden_then_unhide_through_the_plugin() {
     // A copy of the demo host whose pciback is a module configured through modprobe.d.
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("host");
-    let ok = Command::new(env!("CARGO_BIN_EXE_xenpci"))
+    let ok = Cli::xenpci()
+        .into_command()
         .args(["demo", "--write"])
         .arg(&root)
         .status()
@@ -567,7 +571,8 @@ fn a_missing_host_root_is_a_failure_not_an_empty_host() {
 fn sriov_through_the_plugin_is_the_clis_report_and_set() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("host");
-    let ok = Command::new(env!("CARGO_BIN_EXE_xenpci"))
+    let ok = Cli::xenpci()
+        .into_command()
         .args(["demo", "--shape", "sriov-nic", "--write"])
         .arg(&root)
         .status()
@@ -578,7 +583,8 @@ fn sriov_through_the_plugin_is_the_clis_report_and_set() {
     let v = call(&["sriov"], &env);
     assert_eq!(v["status"], "Success", "{v}");
     let plugin: Value = serde_json::from_str(v["value"].as_str().unwrap()).unwrap();
-    let cli = Command::new(env!("CARGO_BIN_EXE_xenpci"))
+    let cli = Cli::xenpci()
+        .into_command()
         .args(["--root", r, "sriov", "--json"])
         .output()
         .unwrap();

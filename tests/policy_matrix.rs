@@ -30,6 +30,7 @@ use std::process::Command;
 use serde_json::{json, Value};
 use util::{generated, Host};
 use xenpci::host::fixture::{self, Func};
+use xenpci_testkit::cli::Cli;
 
 const HOST: &str = "8f7e0c2a-0000-4000-8000-000000000001";
 const DOM0: &str = "2d3b9b8e-0000-4000-8000-000000000002";
@@ -170,7 +171,7 @@ impl World {
     }
 
     fn xenpci(&self, args: &[&str]) -> (i32, Value, String) {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_xenpci"));
+        let mut c = Cli::xenpci().into_command();
         c.args(args).arg("--json");
         for (k, v) in self.env() {
             c.env(k, v);
@@ -585,7 +586,8 @@ fn xlcfg_show_flags_what_the_policy_refuses() {
         doc["refusals"][0]["reasons"],
         refused["refusals"][0]["reasons"]
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_xenpci"))
+    let out = Cli::xenpci()
+        .into_command()
         .args(["xlcfg", "show", &cfg])
         .envs(w.env())
         .output()

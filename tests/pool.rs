@@ -3,9 +3,10 @@
 //! argv and environment xapi gives it → each host's own fixture root.
 
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::{json, Value};
+use xenpci_testkit::cli::Cli;
+use xenpci_testkit::harness::Run;
 
 const H1: &str = "11111111-1111-4111-8111-111111111111";
 const H2: &str = "22222222-2222-4222-8222-222222222222";
@@ -16,12 +17,11 @@ const VM: &str = "33333333-3333-4333-8333-333333333333";
 fn pool(dir: &Path) {
     let x9 = concat!(env!("CARGO_MANIFEST_DIR"), "/demo/x9drw");
     let gpu = dir.join("gpu-host");
-    let ok = Command::new(env!("CARGO_BIN_EXE_xenpci"))
+    let made = Cli::xenpci()
         .args(["demo", "--shape", "gpu-pair", "--write"])
         .arg(&gpu)
-        .status()
-        .unwrap();
-    assert!(ok.success());
+        .run();
+    assert_eq!(made.code, 0, "{}", made.stderr);
     let plugins = dir.join("plugins");
     std::fs::create_dir_all(&plugins).unwrap();
     std::fs::copy(env!("CARGO_BIN_EXE_xenpci-plugin"), plugins.join("xenpci")).unwrap();
@@ -36,27 +36,24 @@ fn pool(dir: &Path) {
     std::fs::write(dir.join("state.json"), state.to_string()).unwrap();
 }
 
-fn xenpci(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_xenpci"))
+fn xenpci(dir: &Path, args: &[&str]) -> Run {
+    Cli::xenpci()
         .args(args)
         .env("XENPCI_XE", xenpci_testkit::bins::xe())
         .env("XE_MOCK_STATE", dir.join("state.json"))
         .env("XE_MOCK_LOG", dir.join("xe.log"))
-        .env_remove("XENPCI_ROOT")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+        .run()
 }
 
 #[test]
 fn pool_list_merges_every_hosts_plugin_answer_with_the_vms() {
     let dir = tempfile::tempdir().unwrap();
     pool(dir.path());
-    let (code, out, err) = xenpci(dir.path(), &["pool", "list", "--json"]);
+    let Run {
+        code,
+        stdout: out,
+        stderr: err,
+    } = xenpci(dir.path(), &["pool", "list", "--json"]);
     assert_eq!(code, 0, "{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
     let devs = v["devices"].as_array().unwrap();
@@ -95,7 +92,9 @@ fn pool_list_merges_every_hosts_plugin_answer_with_the_vms() {
     assert_eq!(log.matches("host-call-plugin").count(), 2, "{log}");
     assert!(log.contains(&format!("host-uuid={H2}")), "{log}");
     // human table
-    let (code, out, _) = xenpci(dir.path(), &["pool", "list"]);
+    let Run {
+        code, stdout: out, ..
+    } = xenpci(dir.path(), &["pool", "list"]);
     assert_eq!(code, 0);
     assert!(
         out.lines().any(|l| l.starts_with("xcp1")
@@ -114,12 +113,16 @@ fn pool_list_merges_every_hosts_plugin_answer_with_the_vms() {
 fn pool_check_runs_the_preflight_on_every_host() {
     let dir = tempfile::tempdir().unwrap();
     pool(dir.path());
-    let (code, out, err) = xenpci(dir.path(), &["pool", "check", "00:1f.2", "--json"]);
+    let Run {
+        code,
+        stdout: out,
+        stderr: err,
+    } = xenpci(dir.path(), &["pool", "check", "00:1f.2", "--json"]);
     assert_eq!(code, 1, "00:1f.2 holds dom0's root on xcp1: {out}{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v[0]["host"]["name_label"], "xcp1");
     assert_eq!(v[0]["value"]["devices"][0]["passable"], false);
-    let (_, out, _) = xenpci(dir.path(), &["pool", "check", "00:1f.2"]);
+    let Run { stdout: out, .. } = xenpci(dir.path(), &["pool", "check", "00:1f.2"]);
     assert!(
         out.lines()
             .any(|l| l.starts_with("xcp1") && l.contains("NO") && l.contains("holds /")),
@@ -131,15 +134,14 @@ fn pool_check_runs_the_preflight_on_every_host() {
 fn a_host_that_does_not_answer_in_time_is_reported_not_hung_on() {
     let dir = tempfile::tempdir().unwrap();
     pool(dir.path());
-    let out = Command::new(env!("CARGO_BIN_EXE_xenpci"))
+    let out = Cli::xenpci()
         .args(["pool", "list", "--timeout", "1"])
         .env("XENPCI_XE", xenpci_testkit::bins::xe())
         .env("XE_MOCK_STATE", dir.path().join("state.json"))
         .env("XE_MOCK_LATENCY_MS", "host-call-plugin=4000")
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+        .run();
+    let err = &out.stderr;
+    assert_eq!(out.code, 1, "{err}");
     assert!(
         err.contains("host xcp1") && err.contains("did not finish within 1.0 s"),
         "{err}"
@@ -160,7 +162,9 @@ fn pool_map_pairs_the_same_card_across_hosts_and_the_flows_accept_it() {
         "plugin-env": {"XENPCI_ROOT": concat!(env!("CARGO_MANIFEST_DIR"), "/demo/x9drw")}}));
     std::fs::write(dir.path().join("state.json"), st.to_string()).unwrap();
     let out = dir.path().join("map.json");
-    let (code, _, err) = xenpci(dir.path(), &["pool", "map", "-o", out.to_str().unwrap()]);
+    let Run {
+        code, stderr: err, ..
+    } = xenpci(dir.path(), &["pool", "map", "-o", out.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     let text = std::fs::read_to_string(&out).unwrap();
     let m: Value = serde_json::from_str(&text).unwrap();

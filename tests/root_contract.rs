@@ -12,6 +12,7 @@ use std::process::Command;
 
 use util::{generated, Host};
 use xenpci::host::fixture;
+use xenpci_testkit::cli::Cli;
 
 /// A directory of spies named like the host tools; each appends `NAME ARGS` and its
 /// XENPCI_ROOT to `log`.
@@ -49,22 +50,13 @@ fn spy_path(bin: &Path) -> String {
 
 /// `xenpci --root ROOT ARGS` with the spies first on PATH and no stand-in configured.
 fn xenpci(h: &Host, bin: &Path, args: &[&str]) -> (i32, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_xenpci"))
-        .arg("--root")
-        .arg(h.root())
+    let o = Cli::xenpci()
+        .root(h.root())
         .args(args)
         .env("PATH", spy_path(bin))
         .env("XENPCI_NO_XENSTORE", "1")
-        .env_remove("XENPCI_ROOT")
-        .env_remove("XENPCI_XL")
-        .env_remove("XENPCI_XE")
-        .env_remove("XENPCI_XEN_CMDLINE")
-        .output()
-        .unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
+        .run();
+    (o.code, o.stderr)
 }
 
 fn spied(log: &Path) -> String {
@@ -150,9 +142,8 @@ fn a_configured_stand_in_runs_and_gets_the_root() {
     let h = seed_host();
     let log = h.dir.path().join("spy.log");
     let bin = spies(h.dir.path(), &log);
-    let o = Command::new(env!("CARGO_BIN_EXE_xenpci"))
-        .arg("--root")
-        .arg(h.root())
+    let o = Cli::xenpci()
+        .root(h.root())
         .args([
             "hide",
             "05:00.0",
@@ -162,10 +153,8 @@ fn a_configured_stand_in_runs_and_gets_the_root() {
             "xen-cmdline",
         ])
         .env("XENPCI_XEN_CMDLINE", bin.join("xen-cmdline"))
-        .env_remove("XENPCI_ROOT")
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        .run();
+    assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(
         spied(&log),
         format!(
@@ -182,17 +171,9 @@ fn the_demo_runs_no_host_tool() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("spy.log");
     let bin = spies(dir.path(), &log);
-    let o = Command::new(env!("CARGO_BIN_EXE_xenpci"))
-        .arg("demo")
-        .env("PATH", spy_path(&bin))
-        .env_remove("XENPCI_ROOT")
-        .env_remove("XENPCI_XL")
-        .env_remove("XENPCI_XE")
-        .env_remove("XENPCI_XEN_CMDLINE")
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let out = String::from_utf8_lossy(&o.stdout);
+    let o = Cli::xenpci().arg("demo").env("PATH", spy_path(&bin)).run();
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let out = &o.stdout;
     assert_eq!(spied(&log), "", "{out}");
     // without --keep the demo removes its host root at the end
     let root = out

@@ -1,20 +1,12 @@
 //! `xenpci spec parse|fmt` end to end: JSON field names (an interface), one line per input,
 //! exit status 0 only when every input is accepted, canonical output of `fmt`.
 
-use assert_cmd::Command;
 use serde_json::Value;
+use xenpci_testkit::cli::Cli;
+use xenpci_testkit::harness::Run;
 
-fn xenpci(args: &[&str]) -> (i32, String, String) {
-    let out = Command::cargo_bin("xenpci")
-        .unwrap()
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+fn xenpci(args: &[&str]) -> Run {
+    Cli::xenpci().args(args).run()
 }
 
 fn json_lines(stdout: &str) -> Vec<Value> {
@@ -26,7 +18,9 @@ fn json_lines(stdout: &str) -> Vec<Value> {
 
 #[test]
 fn parse_json_accepted_has_exactly_the_interface_fields() {
-    let (code, out, _) = xenpci(&[
+    let Run {
+        code, stdout: out, ..
+    } = xenpci(&[
         "spec",
         "parse",
         "--json",
@@ -63,7 +57,9 @@ fn parse_json_accepted_has_exactly_the_interface_fields() {
 
 #[test]
 fn parse_json_rejected_and_exit_status() {
-    let (code, out, _) = xenpci(&[
+    let Run {
+        code, stdout: out, ..
+    } = xenpci(&[
         "spec",
         "parse",
         "--json",
@@ -90,7 +86,9 @@ fn parse_json_rejected_and_exit_status() {
 
 #[test]
 fn parse_human_is_one_line_each() {
-    let (code, out, _) = xenpci(&["spec", "parse", "01:00.*@3", "02:00.0,seize=1"]);
+    let Run {
+        code, stdout: out, ..
+    } = xenpci(&["spec", "parse", "01:00.*@3", "02:00.0,seize=1"]);
     assert_eq!(code, 0);
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 2);
@@ -100,10 +98,16 @@ fn parse_human_is_one_line_each() {
 
 #[test]
 fn fmt_prints_the_canonical_form_and_fails_on_bad_input() {
-    let (code, out, _) = xenpci(&["spec", "fmt", "5:0.0@1f,permissive=1", "name=gpu,vslot=10"]);
+    let Run {
+        code, stdout: out, ..
+    } = xenpci(&["spec", "fmt", "5:0.0@1f,permissive=1", "name=gpu,vslot=10"]);
     assert_eq!(code, 0);
     assert_eq!(out, "0000:05:00.0@0x1f,permissive=1\nname=gpu,vslot=0x10\n");
-    let (code, out, err) = xenpci(&["spec", "fmt", "01:00.0@20"]);
+    let Run {
+        code,
+        stdout: out,
+        stderr: err,
+    } = xenpci(&["spec", "fmt", "01:00.0@20"]);
     assert_eq!(code, 1);
     assert!(out.is_empty());
     assert!(
@@ -114,7 +118,9 @@ fn fmt_prints_the_canonical_form_and_fails_on_bad_input() {
 
 #[test]
 fn bdf_only_and_rdm_modes() {
-    let (code, out, _) = xenpci(&[
+    let Run {
+        code, stdout: out, ..
+    } = xenpci(&[
         "spec",
         "parse",
         "--bdf-only",
@@ -125,7 +131,9 @@ fn bdf_only_and_rdm_modes() {
     let v = &json_lines(&out)[0];
     assert_eq!(v["bdf"], "0000:01:00.0");
     assert!(v["warnings"][0].as_str().unwrap().contains("ignores"));
-    let (code, out, _) = xenpci(&[
+    let Run {
+        code, stdout: out, ..
+    } = xenpci(&[
         "spec",
         "parse",
         "--rdm",

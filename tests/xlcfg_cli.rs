@@ -5,13 +5,14 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 use predicates::prelude::*;
+use xenpci_testkit::cli::Cli;
 
 /// xenpci on an empty host root (no devices, no tools): the files alone decide, whatever the
 /// machine running the tests has.
 fn xenpci() -> Command {
     static EMPTY: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
     let root = EMPTY.get_or_init(|| tempfile::tempdir().unwrap());
-    let mut c = Command::cargo_bin("xenpci").unwrap();
+    let mut c = Command::from_std(Cli::xenpci().into_command());
     c.env_remove("XENPCI_FAIL_WRITE")
         .env("XENPCI_ROOT", root.path())
         .env_remove("XENPCI_XL")

@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use xenpci_testkit::cli::Cli;
 
 /// One scenario's files.
 pub struct Scenario {
@@ -201,7 +202,7 @@ impl Scenario {
 
     /// `xenpci ARGS…` with extra env.
     pub fn xenpci_env(&self, env: &[(&str, &str)], args: &[&str]) -> Run {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_xenpci"));
+        let mut c = Cli::xenpci().into_command();
         self.base(&mut c);
         c.args(args);
         for (k, v) in env {
@@ -221,7 +222,7 @@ impl Scenario {
 
     /// `xenpci ARGS…` with extra env, started in the background with piped output.
     pub fn spawn_xenpci(&self, env: &[(&str, &str)], args: &[&str]) -> std::process::Child {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_xenpci"));
+        let mut c = Cli::xenpci().into_command();
         self.base(&mut c);
         c.args(args)
             .envs(env.iter().copied())

@@ -242,9 +242,8 @@ impl Host {
 
     /// The same as a std Command with piped output (for concurrent runs).
     pub fn std_xenpci(&self, args: &[&str]) -> std::process::Command {
-        let mut c = std::process::Command::new(crate::bins::xenpci());
-        c.args(args)
-            .stdout(std::process::Stdio::piped())
+        let mut c = crate::cli::Cli::xenpci().args(args).into_command();
+        c.stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .env("XENPCI_ROOT", self.root())
             .env(
@@ -254,11 +253,7 @@ impl Host {
             .env("XENPCI_XL", tests_dir().join("doubles/xl"))
             .env("XENPCI_IP", tests_dir().join("doubles/ip"))
             .env("XENPCI_XE", self.dir.path().join("no-xe"))
-            .env("XENPCI_DOUBLE_LOG", &self.log)
-            .env_remove("XENPCI_FAIL_WRITE")
-            .env_remove("XENPCI_DOUBLE_FAIL")
-            .env_remove("XENPCI_DOUBLE_SLEEP")
-            .env_remove("XENPCI_DOUBLE_SLEEP_SET");
+            .env("XENPCI_DOUBLE_LOG", &self.log);
         c
     }
 
@@ -327,19 +322,7 @@ pub fn changed_lines(old: &str, new: &str) -> Vec<(String, String)> {
 
 /// Runs `xenpci --root ROOT ARGS...` with a clean environment for the seams.
 pub fn xenpci_at(root: &Path, args: &[&str]) -> Run {
-    let out = std::process::Command::new(crate::bins::xenpci())
-        .arg("--root")
-        .arg(root)
-        .args(args)
-        .env_remove("XENPCI_ROOT")
-        .env_remove("XENPCI_XL")
-        .output()
-        .expect("run xenpci");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    crate::cli::Cli::xenpci().root(root).args(args).run()
 }
 
 /// The record of `bdf` in a `list --json` array.

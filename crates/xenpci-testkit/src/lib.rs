@@ -3,11 +3,14 @@
 //!
 //! * [`harness`]: throw-away host roots (generated fixture hosts, copies of `tests/fixtures`
 //!   and `demo/`), small sysfs edits, and `xenpci` run against them;
+//! * [`cli`]: the one launcher of `xenpci` / `xenpci-plugin` runs (no inherited seam, one
+//!   result type, [`harness::Run`]);
 //! * [`bins`]: where the binaries of this build are, and the mock `xe` / `xl` (crates/mock-xe,
 //!   crates/mock-xl), built once per test process with the cargo that runs the tests;
 //! * [`modgraph`]: the import graph of `src/` and its cycles (the no-cycle check in CI).
 #![forbid(unsafe_code)]
 
 pub mod bins;
+pub mod cli;
 pub mod harness;
 pub mod modgraph;
