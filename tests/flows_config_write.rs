@@ -88,7 +88,7 @@ fn a_replaced_target_config_is_backed_up_and_a_rollback_restores_its_bytes() {
     let args = pv_guest(&s);
     s.write("pvvm@h2.cfg", STALE);
     let r = run(&s, &[("XL_MOCK_FAIL", &fail_next(&s, "create"))], &args);
-    assert_eq!(r.code, Some(1), "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("rolled back"), "{}", r.stdout);
     assert_eq!(read(&s, "pvvm@h2.cfg"), STALE, "exact original bytes");
     assert_eq!(
@@ -116,11 +116,11 @@ fn a_config_changed_between_read_and_write_fails_the_step_and_the_flow_rolls_bac
     let args = pv_guest(&s);
     // planned (the target read as absent), then killed before the write
     let r = run(&s, &[("XENPCI_CRASH_BEFORE_STEP", "1")], &args);
-    assert_eq!(r.code, Some(137), "{}", r.stderr);
+    assert_eq!(r.code, 137, "{}", r.stderr);
     let theirs = "# written by the admin meanwhile\nname = \"pvvm\"\n";
     s.write("pvvm@h2.cfg", theirs);
     let r = s.xenpci(&["resume"]);
-    assert_eq!(r.code, Some(1), "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("rolled back"), "{}", r.stdout);
     assert!(
         r.stdout.contains("because step 1") && r.stdout.contains("changed since it was read"),
@@ -148,11 +148,11 @@ fn a_rollback_does_not_undo_over_an_edit_made_after_the_write() {
     let s = Scenario::lab();
     let args = pv_guest(&s);
     let r = run(&s, &[("XENPCI_CRASH_AFTER_STEP", "1")], &args);
-    assert_eq!(r.code, Some(137), "{}", r.stderr);
+    assert_eq!(r.code, 137, "{}", r.stderr);
     let edited = read(&s, "pvvm@h2.cfg") + "vcpus = 4\n";
     s.write("pvvm@h2.cfg", &edited);
     let r = s.xenpci(&["resume", "--rollback"]);
-    assert_eq!(r.code, Some(1), "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     assert!(
         r.stdout.contains("Stuck") && r.stdout.contains("changed since it was read"),
         "{}",
@@ -236,7 +236,7 @@ fn detach_all_saves_through_the_checked_write_and_a_rollback_restores_the_old_sa
             + 2
     );
     let r = run(&s, &[("XL_MOCK_FAIL", &fail)], &args);
-    assert_eq!(r.code, Some(1), "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(read(&s, "saved.json"), "{\"old\": true}\n");
     assert_eq!(s.devices_of("h1", "hvmvm").map(|d| d.len()), Some(2));
     run(&s, &[], &args).ok();

@@ -12,13 +12,7 @@ fn evacuate_moves_every_guest_and_reports_each() {
     s.xl("h1", &["pci-attach", "hvmvm", "0000:03:00.0@5"]).ok();
     s.xl("h1", &["pci-attach", "pvvm", "0000:04:00.0"]).ok(); // PV with a device, no xl.cfg given
     let r = s.xenpci(&["evacuate", "h1", "--to", "h2", "-j", "2"]);
-    assert_eq!(
-        r.code,
-        Some(1),
-        "one VM cannot move: {}\n{}",
-        r.stdout,
-        r.stderr
-    );
+    assert_eq!(r.code, 1, "one VM cannot move: {}\n{}", r.stdout, r.stderr);
     let table = &r.stdout;
     assert!(table.starts_with("VM "), "{table}");
     let row = |vm: &str| {
@@ -66,7 +60,7 @@ fn a_failing_migration_is_rolled_back_and_listed() {
         &[("XL_MOCK_FAIL", "migrate:2")],
         &["evacuate", "h1", "--to", "h2", "-j", "1"],
     );
-    assert_eq!(r.code, Some(1));
+    assert_eq!(r.code, 1);
     let line = r.stdout.lines().find(|l| l.starts_with("hvmvm ")).unwrap();
     assert!(
         line.contains("rolled-back") && line.contains("injected failure of migrate"),
@@ -159,7 +153,7 @@ fn maintenance_stops_the_pinned_guest_moves_the_rest_and_resume_starts_it_again(
     );
     // For real: pvvm is shut down (journaled), the other three move.
     let r = s.xenpci(&args);
-    assert_eq!(r.code, Some(0), "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(
         r.stdout.contains("moved 3, rolled back 0, failed 0"),
         "{}",
@@ -178,10 +172,10 @@ fn maintenance_stops_the_pinned_guest_moves_the_rest_and_resume_starts_it_again(
     assert_eq!(rec["pinned"][0]["state"], "stopped");
     // A second maintenance waits for the resume.
     let again = s.xenpci(&args);
-    assert_eq!(again.code, Some(1));
+    assert_eq!(again.code, 1);
     assert!(again.stderr.contains("`xenpci resume`"), "{}", again.stderr);
     let st = s.xenpci(&["status"]);
-    assert_eq!(st.code, Some(1));
+    assert_eq!(st.code, 1);
     assert!(
         st.stdout
             .contains("maintenance of h1  host-down  pinned VMs stopped: pvvm"),
@@ -190,7 +184,7 @@ fn maintenance_stops_the_pinned_guest_moves_the_rest_and_resume_starts_it_again(
     );
     // The host is back: resume verifies, then starts pvvm with its NIC.
     let r = s.xenpci(&["resume"]);
-    assert_eq!(r.code, Some(0), "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(
         r.stdout
             .contains("maintenance of h1: pvvm: started with its devices")
@@ -202,14 +196,14 @@ fn maintenance_stops_the_pinned_guest_moves_the_rest_and_resume_starts_it_again(
         s.devices_of("h1", "pvvm"),
         Some(vec!["0000:04:00.0".to_string()])
     );
-    assert_eq!(s.xenpci(&["status"]).code, Some(0));
+    assert_eq!(s.xenpci(&["status"]).code, 0);
 }
 
 #[test]
 fn maintenance_without_the_pinned_guests_config_changes_nothing() {
     let (s, _) = pinned_lab();
     let r = s.xenpci(&["maintenance", "h1", "--to", "h2"]);
-    assert_eq!(r.code, Some(1));
+    assert_eq!(r.code, 1);
     assert!(
         r.stderr.contains("give --config-dir DIR (DIR/pvvm.cfg)"),
         "{}",
@@ -236,7 +230,7 @@ fn resume_keeps_a_pinned_guest_stopped_when_its_device_did_not_verify() {
         "--config-dir",
         dir.to_str().unwrap(),
     ]);
-    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert_eq!(r.code, 0, "{}", r.stderr);
     // While h1 was down its cards moved: the identity state says 0000:04:00.0 was another device.
     let state = serde_json::json!({"schema": 1, "devices": [{
         "bdf": "0000:04:00.0",
@@ -248,7 +242,7 @@ fn resume_keeps_a_pinned_guest_stopped_when_its_device_did_not_verify() {
     std::fs::create_dir_all(p.parent().unwrap()).unwrap();
     std::fs::write(&p, state.to_string()).unwrap();
     let r = s.xenpci(&["resume"]);
-    assert_eq!(r.code, Some(1), "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     assert!(
         r.stdout
             .contains("pvvm: not started: 0000:04:00.0 is not the recorded device any more"),
@@ -259,7 +253,7 @@ fn resume_keeps_a_pinned_guest_stopped_when_its_device_did_not_verify() {
     // Once the records are right again, resume starts it.
     std::fs::remove_file(&p).unwrap();
     let r = s.xenpci(&["resume"]);
-    assert_eq!(r.code, Some(0), "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(
         s.devices_of("h1", "pvvm"),
         Some(vec!["0000:04:00.0".to_string()])
@@ -272,7 +266,7 @@ fn on_xapi_maintenance_shuts_the_pinned_vm_down_and_resume_starts_it_on_the_host
     s.xapi();
     s.write("map.json", r#"{"devices": {}}"#);
     let r = s.xenpci(&["maintenance", "h1", "--to", "h2", "--toolstack", "xapi"]);
-    assert_eq!(r.code, Some(0), "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(
         r.stdout.contains("pinned to h1 by 0000:03:00.0"),
         "{}",
@@ -285,7 +279,7 @@ fn on_xapi_maintenance_shuts_the_pinned_vm_down_and_resume_starts_it_on_the_host
         "its device entry is kept"
     );
     let r = s.xenpci(&["resume", "--toolstack", "xapi"]);
-    assert_eq!(r.code, Some(0), "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(s.xe_get("power-state"), "running");
     assert_eq!(s.xe_get("resident-on").len(), 36, "started on a host");
     assert!(
@@ -306,7 +300,7 @@ fn resume_asks_the_policy_again_before_starting_a_pinned_guest() {
         "--config-dir",
         dir.to_str().unwrap(),
     ]);
-    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert_eq!(r.code, 0, "{}", r.stderr);
     // While pvvm was stopped, somebody gave its NIC to another guest on h1.
     let other = s.write(
         "other.cfg",
@@ -318,7 +312,7 @@ fn resume_asks_the_policy_again_before_starting_a_pinned_guest() {
         Some(vec!["0000:04:00.0".to_string()])
     );
     let r = s.xenpci(&["resume"]);
-    assert_eq!(r.code, Some(1), "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     assert!(
         r.stdout
             .contains("pvvm: not started: refusing to give 0000:04:00.0 to pvvm")
@@ -335,7 +329,7 @@ fn resume_asks_the_policy_again_before_starting_a_pinned_guest() {
     // Once the NIC is free again, resume starts pvvm with it.
     s.xl("h1", &["destroy", "other"]).ok();
     let r = s.xenpci(&["resume"]);
-    assert_eq!(r.code, Some(0), "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(
         s.devices_of("h1", "pvvm"),
         Some(vec!["0000:04:00.0".to_string()])

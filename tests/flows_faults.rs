@@ -92,7 +92,7 @@ fn where_is(s: &Scenario, flow: Flow) -> Result<bool, String> {
             };
             let lines = |h: &str| {
                 let r = s.xl(h, &["pci-list", vm]);
-                (r.code == Some(0)).then(|| {
+                (r.code == 0).then(|| {
                     let mut l: Vec<String> = r.stdout.lines().skip(1).map(str::to_string).collect();
                     l.sort();
                     l
@@ -148,7 +148,7 @@ fn each_failing_command_rolls_back_by_itself() {
                 let stale = "# stale target config\n";
                 s.write("pvvm@h2.cfg", stale);
                 let r = run(&s, &[("XENPCI_FAIL_WRITE", "backup")], &args);
-                assert_eq!(r.code, Some(1), "{}\n{}", r.stdout, r.stderr);
+                assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
                 assert!(
                     r.stdout.contains(&format!("because step {}", i + 1))
                         && r.stdout.contains("backup failed"),
@@ -175,7 +175,7 @@ fn each_failing_command_rolls_back_by_itself() {
             let r = run(&s, &[(var, &format!("{cmd}:{nth}"))], &args);
             assert_eq!(
                 r.code,
-                Some(1),
+                1,
                 "{flow:?} step {}: {}\n{}",
                 i + 1,
                 r.stdout,
@@ -214,9 +214,9 @@ fn killed_after_any_step_resume_finishes_the_move() {
         for n in 1..=steps(flow).len() {
             let (s, args) = setup(flow);
             let r = run(&s, &[("XENPCI_CRASH_AFTER_STEP", &n.to_string())], &args);
-            assert_eq!(r.code, Some(137), "{flow:?} {n}: {}", r.stderr);
+            assert_eq!(r.code, 137, "{flow:?} {n}: {}", r.stderr);
             let st = s.xenpci(&["status"]);
-            assert_eq!(st.code, Some(1), "an interrupted flow: status exits 1");
+            assert_eq!(st.code, 1, "an interrupted flow: status exits 1");
             assert!(
                 st.stdout.contains("interrupted (run `xenpci resume`")
                     && !st.stdout.contains("Running")
@@ -249,9 +249,9 @@ fn killed_before_any_step_resume_rollback_restores_the_start() {
         for n in 1..=steps(flow).len() {
             let (s, args) = setup(flow);
             let r = run(&s, &[("XENPCI_CRASH_BEFORE_STEP", &n.to_string())], &args);
-            assert_eq!(r.code, Some(137), "{flow:?} {n}: {}", r.stderr);
+            assert_eq!(r.code, 137, "{flow:?} {n}: {}", r.stderr);
             let r = s.xenpci(&["resume", "--rollback"]);
-            assert_eq!(r.code, Some(1), "a rolled-back flow exits 1: {}", r.stdout);
+            assert_eq!(r.code, 1, "a rolled-back flow exits 1: {}", r.stdout);
             assert!(r.stdout.contains("rolled back"), "{}", r.stdout);
             assert_eq!(
                 where_is(&s, flow),
@@ -290,15 +290,11 @@ fn a_failing_undo_leaves_the_flow_stuck_and_says_where_everything_is() {
         call_count(&s, "xl", "migrate") + 2
     );
     let r = run(&s, &[("XL_MOCK_FAIL", &fail)], &args);
-    assert_eq!(r.code, Some(1), "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("Stuck"), "{}", r.stdout);
     assert!(r.stdout.contains("undo of step 3"), "{}", r.stdout);
     let st = s.xenpci(&["status"]);
-    assert_eq!(
-        st.code,
-        Some(1),
-        "a stuck flow needs resume: status exits 1"
-    );
+    assert_eq!(st.code, 1, "a stuck flow needs resume: status exits 1");
     assert!(st.stdout.contains("Stuck"), "{}", st.stdout);
     // once the cause is gone, resume --rollback finishes the rollback
     let r = s.xenpci(&["resume", "--rollback"]);
@@ -400,14 +396,7 @@ fn assign_each_failing_step_rolls_back_by_itself() {
         let r = s.xenpci_env(&[("XE_MOCK_FAIL", &format!("{cmd}:{nth}"))], &ASSIGN);
         // a failed xe write or shutdown is a failed tool (2); a failed start, a failed step (1)
         let code = if i + 1 == 4 { 1 } else { 2 };
-        assert_eq!(
-            r.code,
-            Some(code),
-            "step {}: {}\n{}",
-            i + 1,
-            r.stdout,
-            r.stderr
-        );
+        assert_eq!(r.code, code, "step {}: {}\n{}", i + 1, r.stdout, r.stderr);
         let (x, y, power) = vms(&s);
         assert_eq!((&x, &y), (&before.0, &before.1), "step {} failing", i + 1);
         // a failed shutdown leaves it running; a failed start, halted
@@ -439,9 +428,9 @@ fn assign_killed_at_every_step_is_resumed_or_rolled_back() {
             for rollback in [false, true] {
                 let s = assign_setup();
                 let r = s.xenpci_env(&[(hook, &n.to_string())], &ASSIGN);
-                assert_eq!(r.code, Some(137), "{hook}={n}: {}", r.stderr);
+                assert_eq!(r.code, 137, "{hook}={n}: {}", r.stderr);
                 let st = s.xenpci(&["status"]);
-                assert_eq!(st.code, Some(1), "{hook}={n}: {}", st.stdout);
+                assert_eq!(st.code, 1, "{hook}={n}: {}", st.stdout);
                 assert!(
                     st.stdout.contains("assign other-config:pci of VM yvm")
                         && st.stdout.contains("interrupted"),
@@ -461,11 +450,9 @@ fn assign_killed_at_every_step_is_resumed_or_rolled_back() {
                 // as for a flow: finished 0, rolled back 1
                 let code = if rollback { 1 } else { 0 };
                 assert_eq!(
-                    r.code,
-                    Some(code),
+                    r.code, code,
                     "{hook}={n} {args:?}: {}\n{}",
-                    r.stdout,
-                    r.stderr
+                    r.stdout, r.stderr
                 );
                 let (x, y, power) = vms(&s);
                 let end = if rollback {
@@ -485,7 +472,7 @@ fn assign_killed_at_every_step_is_resumed_or_rolled_back() {
                     assert_eq!((x, y, power), after, "{hook}={n} resumed");
                 }
                 // settled: nothing left to resume
-                assert_eq!(s.xenpci(&["status"]).code, Some(0), "{hook}={n}");
+                assert_eq!(s.xenpci(&["status"]).code, 0, "{hook}={n}");
                 eprintln!(
                     "matrix assign killed {} step {n}, then {}: {}",
                     if hook.contains("BEFORE") {

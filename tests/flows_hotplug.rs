@@ -50,7 +50,7 @@ fn refusals_happen_before_xl_is_called() {
         let r = s.xenpci(&["attach", dom, spec]);
         // An unknown domain is bad input (exit 2), as an unknown VM is for assign.
         let want = if dom == "ghost" { 2 } else { 1 };
-        assert_eq!(r.code, Some(want), "{dom} {spec}: {}", r.stderr);
+        assert_eq!(r.code, want, "{dom} {spec}: {}", r.stderr);
         assert!(r.stderr.contains(needle), "{needle:?} not in {}", r.stderr);
     }
     assert_eq!(attach_calls(&s), 0);
@@ -67,7 +67,7 @@ fn a_device_on_another_guest_is_not_attached_twice() {
     let s = Scenario::lab();
     s.xenpci(&["attach", "pvvm", "0000:03:00.0"]).ok();
     let r = s.xenpci(&["attach", "hvmvm", "0000:03:00.0@4"]);
-    assert_eq!(r.code, Some(1));
+    assert_eq!(r.code, 1);
     assert!(
         r.stderr
             .contains("refusing to attach 0000:03:00.0 to domain hvmvm: in use: attached to running domain pvvm (domid 1)"),
@@ -84,7 +84,7 @@ fn xl_failure_is_reported_with_its_stderr() {
         &[("XL_MOCK_FAIL", "pci-attach:1")],
         &["attach", "pvvm", "0000:03:00.0"],
     );
-    assert_eq!(r.code, Some(2));
+    assert_eq!(r.code, 2);
     assert!(
         r.stderr.contains("injected failure of pci-attach"),
         "{}",
@@ -106,7 +106,7 @@ fn detach_of_a_device_that_is_not_attached_has_nothing_to_do() {
     // "Nothing to do" is exit 0 everywhere (it was a refusal, exit 1).
     let s = Scenario::lab();
     let r = s.xenpci(&["detach", "pvvm", "0000:03:00.0"]);
-    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
         r.stdout
             .contains("nothing to do: 0000:03:00.0 is not attached to pvvm"),
@@ -148,7 +148,7 @@ fn a_lying_exit_status_is_caught_by_verification() {
         &[("XL_MOCK_FAIL", "pci-attach:1=0")],
         &["attach", "pvvm", "0000:03:00.0"],
     );
-    assert_eq!(r.code, Some(2), "{}", r.stdout);
+    assert_eq!(r.code, 2, "{}", r.stdout);
     assert!(
         r.stderr
             .contains("not verified: xl pci-list pvvm does not list 0000:03:00.0 after the attach"),
@@ -161,7 +161,7 @@ fn a_lying_exit_status_is_caught_by_verification() {
 fn json_refusals_and_xl_failures_are_one_document_on_stdout() {
     let s = Scenario::lab();
     let r = s.xenpci(&["attach", "plain", "0000:03:00.0", "--json"]);
-    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("without passthrough=\"enabled\""));
     let v: serde_json::Value = serde_json::from_str(&r.stdout).expect(&r.stdout);
     assert_eq!(v["refused"], true);
@@ -171,7 +171,7 @@ fn json_refusals_and_xl_failures_are_one_document_on_stdout() {
         .contains("without passthrough=\"enabled\""));
     // Nothing to do (not attached): the report, exit 0.
     let r = s.xenpci(&["detach", "pvvm", "0000:03:00.0", "--json"]);
-    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert_eq!(r.code, 0, "{}", r.stderr);
     let v: serde_json::Value = serde_json::from_str(&r.stdout).expect(&r.stdout);
     assert_eq!(v["nothing_to_do"], true, "{v}");
     // xl's own failure is an error, not a refusal.
@@ -207,10 +207,10 @@ fn attach_takes_the_xm_form_with_a_slot_and_dash_o() {
     );
     // Two slots, or options xl would refuse, are bad input (exit 2) before xl is asked.
     let r = s.xenpci(&["attach", "pvvm", "0000:04:00.0@3", "4"]);
-    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("one guest slot"), "{}", r.stderr);
     let r = s.xenpci(&["attach", "pvvm", "0000:04:00.0", "-o", "bogus"]);
-    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert_eq!(r.code, 2, "{}", r.stderr);
     assert_eq!(attach_calls(&s), 1);
 }
 
@@ -254,12 +254,12 @@ fn attach_vf_of_takes_a_hidden_vf_and_says_which() {
     );
     // a PF that is not one, and a spec together with --vf-of
     let r = s.xenpci(&["attach", "pvvm", "--vf-of", "01:10.0"]);
-    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(
         r.stderr.contains("it is a VF of 0000:01:00.0"),
         "{}",
         r.stderr
     );
     let r = s.xenpci(&["attach", "pvvm", "01:10.0", "--vf-of", "01:00.0"]);
-    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert_eq!(r.code, 2, "{}", r.stderr);
 }

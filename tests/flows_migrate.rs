@@ -139,7 +139,7 @@ fn identity_mismatch_on_the_target_is_refused_before_acting() {
     )
     .unwrap();
     let r = s.xenpci(&["migrate", "hvmvm", "--to", "h2"]);
-    assert_eq!(r.code, Some(1), "a mismatch is a refusal (docs/mapping.md)");
+    assert_eq!(r.code, 1, "a mismatch is a refusal (docs/mapping.md)");
     assert!(r.stderr.contains("identity mismatch for \"ceph-hba\" at 0000:81:00.0 on h2: found 1000:0072, the mapping says 1000:0097"), "{}", r.stderr);
     assert_eq!(s.attachments().len(), 2);
     assert!(!s.xl_log().contains("pci-detach"));
@@ -151,7 +151,7 @@ fn unmapped_device_is_refused() {
     s.write("map.json", r#"{"devices": {}}"#);
     s.xl("h1", &["pci-attach", "hvmvm", "0000:03:00.0@5"]).ok();
     let r = s.xenpci(&["migrate", "hvmvm", "--to", "h2"]);
-    assert_eq!(r.code, Some(1), "refused (docs/mapping.md)");
+    assert_eq!(r.code, 1, "refused (docs/mapping.md)");
     assert!(
         r.stderr
             .contains("0000:03:00.0 on h1 is not in the mapping file"),
@@ -257,7 +257,7 @@ fn pv_live_move_refused_without_shadow_paging() {
     st["hosts"]["h1"]["shadow"] = false.into();
     std::fs::write(s.path("xl.json"), st.to_string()).unwrap();
     let r = s.xenpci(&["migrate", "plain", "--to", "h2"]);
-    assert_ne!(r.code, Some(0), "{}", r.stdout);
+    assert_ne!(r.code, 0, "{}", r.stdout);
     assert!(
         r.stderr.contains("refusing to move plain live from h1"),
         "{}",
@@ -297,7 +297,7 @@ fn pv_live_move_refused_without_shadow_paging() {
         "--config",
         cfg.to_str().unwrap(),
     ]);
-    assert_eq!(r.code, Some(0), "{} {}", r.stdout, r.stderr);
+    assert_eq!(r.code, 0, "{} {}", r.stdout, r.stderr);
     assert_eq!(s.devices_of("h2", "plain"), Some(vec![]));
 }
 
@@ -327,7 +327,7 @@ fn detach_all_on_an_xapi_host_points_at_the_cold_migrate() {
     std::fs::write(etc.join("xensource-inventory"), "INSTALLATION_UUID='h1'\n").unwrap();
     let save = s.path("saved.json");
     let r = s.xenpci(&["detach-all", "ceph-osd-1", "--save", save.to_str().unwrap()]);
-    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(
         r.stderr.contains("this host runs XAPI")
             && r.stderr
@@ -374,7 +374,7 @@ fn an_unreachable_target_is_a_transport_failure_not_a_mismatch() {
         &[("XENPCI_TRANSPORT", &transport)],
         &["migrate", "hvmvm", "--to", "h2"],
     );
-    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(
         r.stderr.contains("cannot reach host h2")
             && r.stderr.contains("No route to host")

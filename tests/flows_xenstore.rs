@@ -89,7 +89,7 @@ fn a_lying_exit_status_is_caught_in_xenstore() {
         &[("XL_MOCK_FAIL", "pci-attach:1=0")],
         &["attach", "hvmvm", "0000:04:00.0@7"],
     );
-    assert_eq!(r.code, Some(2), "{}", r.stdout);
+    assert_eq!(r.code, 2, "{}", r.stdout);
     assert!(
         r.stderr.contains("xl reported success but XenStore says"),
         "{}",

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::{json, Value};
+use xenpci_testkit::harness::Run;
 
 const H: &str = "8f7e0c2a-0000-4000-8000-000000000001";
 const D: &str = "5b1f2d3c-0000-4000-8000-000000000002";
@@ -52,35 +53,6 @@ fn fixture() -> Value {
              "is-a-template": true}
         ]
     })
-}
-
-/// What one `xe` call produced.
-#[derive(Debug)]
-struct Run {
-    stdout: String,
-    stderr: String,
-    code: i32,
-}
-
-impl Run {
-    #[track_caller]
-    fn is(&self, stdout: &str, stderr: &str, code: i32) {
-        assert_eq!(
-            (self.stdout.as_str(), self.stderr.as_str(), self.code),
-            (stdout, stderr, code),
-            "\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.stdout,
-            self.stderr
-        );
-    }
-    #[track_caller]
-    fn ok(&self, stdout: &str) {
-        self.is(stdout, "", 0);
-    }
-    #[track_caller]
-    fn fails(&self, stderr: &str) {
-        self.is("", stderr, 1);
-    }
 }
 
 /// A temp dir with `state.json`, `plugins/`, `log`.
@@ -137,11 +109,7 @@ impl Scenario {
     }
     fn xe_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let o = self.command(args, env).output().expect("run mock xe");
-        Run {
-            stdout: String::from_utf8(o.stdout).unwrap(),
-            stderr: String::from_utf8(o.stderr).unwrap(),
-            code: o.status.code().unwrap_or(-1),
-        }
+        Run::from(o)
     }
     /// Runs `xe` with a command line split on single spaces.
     fn xe(&self, line: &str) -> Run {
@@ -190,48 +158,48 @@ fn c01_vm_list_all_non_templates_with_dom0() {
         vm_rec(E, "dup", "halted"),
     ]
     .concat();
-    Scenario::fixture().xe("vm-list").ok(&want);
+    Scenario::fixture().xe("vm-list").prints(&want);
 }
 
 #[test]
 fn c02_to_c06_vm_list_minimal_and_filters() {
     let s = Scenario::fixture();
     s.xe("vm-list --minimal")
-        .ok(&format!("{A},{D},{B},{C},{E}\n"));
+        .prints(&format!("{A},{D},{B},{C},{E}\n"));
     s.xe("vm-list name-label=pt-vm --minimal")
-        .ok(&format!("{A}\n"));
-    s.xe("vm-list name-label=nope").ok("");
-    s.xe("vm-list name-label=nope --minimal").ok("\n");
+        .prints(&format!("{A}\n"));
+    s.xe("vm-list name-label=nope").prints("");
+    s.xe("vm-list name-label=nope --minimal").prints("\n");
     s.xe("vm-list name-label=dup params=uuid --minimal")
-        .ok(&format!("{C},{E}\n"));
+        .prints(&format!("{C},{E}\n"));
     s.xe("vm-list power-state=running --minimal")
-        .ok(&format!("{D},{B}\n"));
+        .prints(&format!("{D},{B}\n"));
     s.xe(&format!(
         "vm-list resident-on={H} is-control-domain=false --minimal"
     ))
-    .ok(&format!("{B}\n"));
-    s.xe("vm-list is-a-template=true --minimal").ok("\n");
+    .prints(&format!("{B}\n"));
+    s.xe("vm-list is-a-template=true --minimal").prints("\n");
 }
 
 #[test]
 fn c07_params_print_in_record_order() {
     Scenario::fixture()
         .xe(&format!("vm-list uuid={A} params=power-state,name-label"))
-        .ok("name-label ( RW)     : pt-vm\n    power-state ( RO): halted\n\n\n");
+        .prints("name-label ( RW)     : pt-vm\n    power-state ( RO): halted\n\n\n");
 }
 
 #[test]
 fn c08_map_filter() {
     Scenario::fixture()
         .xe("vm-list other-config:pci=0/0000:06:00.0 --minimal")
-        .ok(&format!("{A}\n"));
+        .prints(&format!("{A}\n"));
 }
 
 #[test]
 fn c09_unknown_filter_field() {
     Scenario::fixture()
         .xe("vm-list bogus=1")
-        .fails("Error: Unknown field 'bogus'\n");
+        .fails_with("Error: Unknown field 'bogus'\n");
 }
 
 // ---- items 10–18, 64: vm-param-get ----
@@ -242,11 +210,11 @@ fn c10_to_c12_param_get() {
     s.xe(&format!(
         "vm-param-get uuid={A} param-name=other-config param-key=pci"
     ))
-    .ok("0/0000:06:00.0\n");
+    .prints("0/0000:06:00.0\n");
     s.xe(&format!("vm-param-get uuid={A} param-name=other-config"))
-        .ok("mac_seed: m1; pci: 0/0000:06:00.0\n");
+        .prints("mac_seed: m1; pci: 0/0000:06:00.0\n");
     s.xe(&format!("vm-param-get uuid={A} param-name=power-state"))
-        .ok("halted\n");
+        .prints("halted\n");
 }
 
 #[test]
@@ -255,15 +223,15 @@ fn c13_to_c17_param_get_errors() {
     s.xe(&format!(
         "vm-param-get uuid={B} param-name=other-config param-key=pci"
     ))
-    .fails("Error: Key pci not found in map\n");
+    .fails_with("Error: Key pci not found in map\n");
     s.xe("vm-param-get uuid=deadbeef param-name=other-config param-key=pci")
-        .fails(&format!("{UUID_DOC}\ntype: VM\nuuid: deadbeef\n"));
+        .fails_with(&format!("{UUID_DOC}\ntype: VM\nuuid: deadbeef\n"));
     s.xe(&format!("vm-param-get uuid={A}"))
-        .fails("Required parameter not found: param-name\nFor usage run: 'xe help'\n");
+        .fails_with("Required parameter not found: param-name\nFor usage run: 'xe help'\n");
     s.xe("vm-param-get param-name=other-config")
-        .fails("Required parameter not found: uuid\nFor usage run: 'xe help'\n");
+        .fails_with("Required parameter not found: uuid\nFor usage run: 'xe help'\n");
     s.xe(&format!("vm-param-get uuid={A} param-name=other_config"))
-        .fails("Error code: Missing parameter\nError parameters: other_config\n");
+        .fails_with("Error code: Missing parameter\nError parameters: other_config\n");
 }
 
 #[test]
@@ -272,19 +240,19 @@ fn c18_to_c20_param_set_and_minimal_escaping() {
     s.xe(&format!(
         "vm-param-set uuid={A} other-config:pci=0/0000:06:00.0,1/0000:07:00.0"
     ))
-    .ok("");
+    .prints("");
     s.xe(&format!(
         "vm-param-get uuid={A} param-name=other-config param-key=pci --minimal"
     ))
-    .ok("0/0000:06:00.0\\,1/0000:07:00.0\n");
+    .prints("0/0000:06:00.0\\,1/0000:07:00.0\n");
     s.xe(&format!(
         "vm-param-get uuid={A} param-name=other-config param-key=pci"
     ))
-    .ok("0/0000:06:00.0,1/0000:07:00.0\n");
+    .prints("0/0000:06:00.0,1/0000:07:00.0\n");
     s.xe(&format!(
         "vm-param-set uuid={A} other-config:pci=0/0000:06:00.0,1/0000:07:00.0 --minimal"
     ))
-    .ok("\n");
+    .prints("\n");
     // No validation on write: a value xapi will misread is stored as given.
     s.xe_env(
         &[
@@ -294,7 +262,7 @@ fn c18_to_c20_param_set_and_minimal_escaping() {
         ],
         &[],
     )
-    .ok("");
+    .prints("");
     assert_eq!(
         s.vm(A)["other-config"]["pci"],
         "0/0000:06:00.0, 0/0000:07:00.0"
@@ -306,13 +274,13 @@ fn c18_to_c20_param_set_and_minimal_escaping() {
 fn c21_to_c23_param_set_errors() {
     let s = Scenario::fixture();
     s.xe(&format!("vm-param-set uuid={A} other_config:pci=x"))
-        .fails("Error: Unknown field 'other_config:pci'\n");
+        .fails_with("Error: Unknown field 'other_config:pci'\n");
     s.xe("vm-param-set uuid=deadbeef other-config:pci=0/0000:06:00.0")
-        .fails(&format!("{UUID_DOC}\ntype: VM\nuuid: deadbeef\n"));
+        .fails_with(&format!("{UUID_DOC}\ntype: VM\nuuid: deadbeef\n"));
     s.xe("vm-param-set other-config:pci=0/0000:06:00.0")
-        .fails("Required parameter not found: uuid\nFor usage run: 'xe help'\n");
+        .fails_with("Required parameter not found: uuid\nFor usage run: 'xe help'\n");
     s.xe(&format!("vm-param-set uuid={A} power-state=running"))
-        .fails("Error: Field 'power-state' is read-only.\n");
+        .fails_with("Error: Field 'power-state' is read-only.\n");
     assert_eq!(s.vm(A)["power-state"], "halted");
 }
 
@@ -322,31 +290,31 @@ fn c24_param_add_duplicate_key() {
     s.xe(&format!(
         "vm-param-add uuid={A} param-name=other-config pci=x"
     ))
-    .fails(&format!(
+    .fails_with(&format!(
         "You tried to add a key-value pair to a map, but that key is already there.\ntype: VM\n\
          param_name: other_config\nuuid: {A} (pt-vm)\nkey: pci\n"
     ));
     s.xe(&format!(
         "vm-param-add uuid={A} param-name=other-config k2=v2"
     ))
-    .ok("");
+    .prints("");
     s.xe(&format!(
         "vm-param-get uuid={A} param-name=other-config param-key=k2"
     ))
-    .ok("v2\n");
+    .prints("v2\n");
 }
 
 #[test]
 fn c25_to_c28_param_remove_and_clear() {
     let s = Scenario::fixture();
     let rm = format!("vm-param-remove uuid={A} param-name=other-config param-key=pci");
-    s.xe(&rm).ok("");
-    s.xe(&rm).fails("Error: Key pci is not in map\n");
+    s.xe(&rm).prints("");
+    s.xe(&rm).fails_with("Error: Key pci is not in map\n");
     s.xe(&format!("vm-param-remove uuid={A} param-name=other-config"))
-        .fails("Required parameter not found: param-key\nFor usage run: 'xe help'\n");
+        .fails_with("Required parameter not found: param-key\nFor usage run: 'xe help'\n");
     assert_eq!(s.vm(A)["other-config"], json!({"mac_seed": "m1"}));
     s.xe(&format!("vm-param-clear uuid={A} param-name=other-config"))
-        .ok("");
+        .prints("");
     assert_eq!(s.vm(A)["other-config"], json!({}));
 }
 
@@ -356,7 +324,7 @@ fn c64_typo_in_optional_param_is_ignored() {
         .xe(&format!(
             "vm-param-get uuid={A} param-name=other-config param_key=pci"
         ))
-        .ok("mac_seed: m1; pci: 0/0000:06:00.0\n");
+        .prints("mac_seed: m1; pci: 0/0000:06:00.0\n");
 }
 
 // ---- items 29–37: power operations ----
@@ -364,48 +332,48 @@ fn c64_typo_in_optional_param_is_ignored() {
 #[test]
 fn c29_vm_start_runs_the_vm() {
     let s = Scenario::fixture();
-    s.xe(&format!("vm-start uuid={A}")).ok("");
+    s.xe(&format!("vm-start uuid={A}")).prints("");
     s.xe(&format!("vm-param-get uuid={A} param-name=power-state"))
-        .ok("running\n");
+        .prints("running\n");
     s.xe(&format!("vm-param-get uuid={A} param-name=resident-on"))
-        .ok(&format!("{H}\n"));
+        .prints(&format!("{H}\n"));
     s.xe(&format!("vm-param-get uuid={A} param-name=dom-id"))
-        .ok("2\n");
+        .prints("2\n");
 }
 
 #[test]
 fn c30_to_c34_bad_power_states() {
     let s = Scenario::fixture();
-    s.xe(&format!("vm-start uuid={B}")).fails(&power_err(
+    s.xe(&format!("vm-start uuid={B}")).fails_with(&power_err(
         &format!("{B} (web)"),
         "halted",
         "running",
     ));
     let a = format!("{A} (pt-vm)");
     s.xe(&format!("vm-shutdown uuid={A}"))
-        .fails(&power_err(&a, "running", "halted"));
+        .fails_with(&power_err(&a, "running", "halted"));
     s.xe(&format!("vm-shutdown uuid={A} --force"))
-        .fails(&power_err(&a, "paused, suspended, running", "halted"));
+        .fails_with(&power_err(&a, "paused, suspended, running", "halted"));
     s.xe(&format!("vm-reboot uuid={A}"))
-        .fails(&power_err(&a, "running", "halted"));
+        .fails_with(&power_err(&a, "running", "halted"));
     s.xe(&format!("vm-reboot uuid={A} --force"))
-        .fails(&power_err(&a, "paused, running", "halted"));
+        .fails_with(&power_err(&a, "paused, running", "halted"));
 }
 
 #[test]
 fn c35_to_c37_selectors() {
     let s = Scenario::fixture();
     s.xe("vm-shutdown uuid=deadbeef")
-        .fails("Error: No matching VMs found\n");
-    s.xe("vm-shutdown name-label=dup").fails(
+        .fails_with("Error: No matching VMs found\n");
+    s.xe("vm-shutdown name-label=dup").fails_with(
         "Error: Multiple matches VMs found. --multiple required to complete the operation\n",
     );
-    s.xe(&format!("vm-start uuid={A}")).ok("");
-    s.xe("vm-shutdown vm=pt-vm").ok("");
+    s.xe(&format!("vm-start uuid={A}")).prints("");
+    s.xe("vm-shutdown vm=pt-vm").prints("");
     assert_eq!(s.vm(A)["power-state"], "halted");
     // dom0 is never selected for shutdown.
     s.xe(&format!("vm-shutdown uuid={D}"))
-        .fails("Error: No matching VMs found\n");
+        .fails_with("Error: No matching VMs found\n");
 }
 
 // ---- items 38–40: vm-migrate ----
@@ -418,15 +386,15 @@ fn c38_migrate_refused_with_pci_attached() {
             .unwrap()
             .push(json!({"uuid": H2, "name-label": "xcp2"}));
     });
-    s.xe(&format!("vm-start uuid={A} on=xcp1")).ok("");
+    s.xe(&format!("vm-start uuid={A} on=xcp1")).prints("");
     s.xe(&format!("vm-migrate uuid={A} host=xcp2"))
-        .fails(&format!(
+        .fails_with(&format!(
         "This operation could not be performed, because the VM has one or more PCI devices passed \
          through.\nvm: {A} (pt-vm)\n"
     ));
     assert_eq!(s.vm(A)["resident-on"], H);
     // A VM without devices migrates.
-    s.xe(&format!("vm-migrate uuid={B} host={H2}")).ok("");
+    s.xe(&format!("vm-migrate uuid={B} host={H2}")).prints("");
     assert_eq!(s.vm(B)["resident-on"], H2);
 }
 
@@ -434,11 +402,11 @@ fn c38_migrate_refused_with_pci_attached() {
 fn c39_c40_migrate_errors() {
     let s = Scenario::fixture();
     s.xe(&format!("vm-migrate uuid={A}"))
-        .fails("Error: No destination host specified\n");
+        .fails_with("Error: No destination host specified\n");
     s.xe(&format!("vm-migrate uuid={A} host=nohost"))
-        .fails("Error: Host nohost not found\n");
+        .fails_with("Error: Host nohost not found\n");
     s.xe(&format!("vm-migrate uuid={A} host=xcp1"))
-        .fails(&power_err(&format!("{A} (pt-vm)"), "running", "halted"));
+        .fails_with(&power_err(&format!("{A} (pt-vm)"), "running", "halted"));
 }
 
 // ---- items 41–48: hosts and plugins ----
@@ -446,10 +414,10 @@ fn c39_c40_migrate_errors() {
 #[test]
 fn c41_c42_host_list() {
     let s = Scenario::fixture();
-    s.xe("host-list").ok(&format!(
+    s.xe("host-list").prints(&format!(
         "uuid ( RO)                : {H}\n          name-label ( RW): xcp1\n    name-description ( RW): Default install\n\n\n"
     ));
-    s.xe("host-list --minimal").ok(&format!("{H}\n"));
+    s.xe("host-list --minimal").prints(&format!("{H}\n"));
 }
 
 /// The core `echo` plugin of XCP-ng 8.3 with XenAPIPlugin's dispatch inlined.
@@ -483,34 +451,34 @@ fn c43_to_c48_host_call_plugin() {
     s.xe(&format!(
         "host-call-plugin host-uuid={H} plugin=echo fn=main args:foo=bar"
     ))
-    .ok("args were: {'foo': 'bar'}\n");
+    .prints("args were: {'foo': 'bar'}\n");
     s.xe(&format!(
         "host-call-plugin host-uuid={H} plugin=nope fn=main"
     ))
-    .fails("The requested plug-in could not be found.\nname: nope\n");
+    .fails_with("The requested plug-in could not be found.\nname: nope\n");
     s.xe(&format!(
         "host-call-plugin host-uuid={H} plugin=echo fn=nope"
     ))
-    .fails("Error code: UNKNOWN_XENAPI_PLUGIN_FUNCTION\nError parameters: nope\n");
+    .fails_with("Error code: UNKNOWN_XENAPI_PLUGIN_FUNCTION\nError parameters: nope\n");
     s.xe("host-call-plugin host-uuid=deadbeef plugin=echo fn=main")
-        .fails(&format!("{UUID_DOC}\ntype: host\nuuid: deadbeef\n"));
+        .fails_with(&format!("{UUID_DOC}\ntype: host\nuuid: deadbeef\n"));
     s.xe(&format!("host-call-plugin host-uuid={H} plugin=echo"))
-        .fails("Required parameter not found: fn\nFor usage run: 'xe help'\n");
+        .fails_with("Required parameter not found: fn\nFor usage run: 'xe help'\n");
     s.xe(&format!(
         "host-call-plugin host-uuid={H} plugin=echo fn=boom"
     ))
-    .fails(&format!(
+    .fails_with(&format!(
         "{PLUGIN_DOC}\nstatus: boom\nstdout: ValueError\nstderr: bad\n"
     ));
     s.xe(&format!(
         "host-call-plugin host-uuid={H} plugin=echo fn=fail"
     ))
-    .fails("Error code: MY_CODE\nError parameters: a, b\n");
+    .fails_with("Error code: MY_CODE\nError parameters: a, b\n");
     // The plugin name is a file name, never a path.
     s.xe(&format!(
         "host-call-plugin host-uuid={H} plugin=../plugins/echo fn=main"
     ))
-    .fails("The requested plug-in could not be found.\nname: ../plugins/echo\n");
+    .fails_with("The requested plug-in could not be found.\nname: ../plugins/echo\n");
 }
 
 #[test]
@@ -537,7 +505,7 @@ fn plugin_gets_one_xmlrpc_argument_and_only_path() {
         ],
         &[("SECRET_IN_TEST_ENV", "1")],
     )
-    .ok("a,b\n");
+    .prints("a,b\n");
     let seen = std::fs::read_to_string(&record).unwrap();
     let lines: Vec<&str> = seen.lines().collect();
     assert_eq!(lines[0], "1", "exactly one argument");
@@ -564,7 +532,7 @@ fn plugin_gets_one_xmlrpc_argument_and_only_path() {
     s.xe(&format!(
         "host-call-plugin host-uuid={H} plugin=spy fn=list --minimal"
     ))
-    .ok("a\\,b\n");
+    .prints("a\\,b\n");
 }
 
 #[test]
@@ -572,7 +540,7 @@ fn plugin_failures_map_to_xapi_errors() {
     let s = Scenario::fixture();
     s.plugin("exit1", "#!/bin/sh\necho out; echo err >&2; exit 1\n");
     s.xe(&format!("host-call-plugin host-uuid={H} plugin=exit1 fn=f"))
-        .fails(&format!(
+        .fails_with(&format!(
             "{PLUGIN_DOC}\nstatus: non-zero exit\nstdout: out\n\nstderr: err\n\n"
         ));
     s.plugin("garbage", "#!/bin/sh\necho 'starting up'\n");
@@ -589,7 +557,7 @@ fn plugin_failures_map_to_xapi_errors() {
     );
     s.plugin("fault", "#!/bin/sh\necho '<methodResponse><fault><value><struct><member><name>faultCode</name><value><int>7</int></value></member><member><name>faultString</name><value>no</value></member></struct></value></fault></methodResponse>'\n");
     s.xe(&format!("host-call-plugin host-uuid={H} plugin=fault fn=f"))
-        .fails(&format!(
+        .fails_with(&format!(
             "{PLUGIN_DOC}\nstatus: fault\nstdout: 7\nstderr: no\n"
         ));
     s.plugin("slow", "#!/bin/sh\nexec sleep 30\n");
@@ -602,7 +570,7 @@ fn plugin_failures_map_to_xapi_errors() {
         ],
         &[("XE_MOCK_PLUGIN_TIMEOUT_MS", "200")],
     )
-    .fails(&format!(
+    .fails_with(&format!(
         "{PLUGIN_DOC}\nstatus: signal: SIGKILL\nstdout: \nstderr: \n"
     ));
 }
@@ -612,13 +580,13 @@ fn plugin_failures_map_to_xapi_errors() {
 #[test]
 fn c49_c51_pci_list() {
     let s = Scenario::fixture();
-    s.xe("pci-list").ok(&format!(
+    s.xe("pci-list").prints(&format!(
         "uuid ( RO)           : {P}\n    vendor-name ( RO): Intel Corporation\n    device-name ( RO): I210 Gigabit \
          Network Connection\n         pci-id ( RO): 0000:06:00.0\n\n\n"
     ));
     s.xe("pci-list pci-id=0000:06:00.0 --minimal")
-        .ok(&format!("{P}\n"));
-    s.xe(&format!("pci-param-list uuid={P}")).ok(&format!(
+        .prints(&format!("{P}\n"));
+    s.xe(&format!("pci-param-list uuid={P}")).prints(&format!(
         "uuid ( RO)               : {P}\n        vendor-name ( RO): Intel Corporation\n        device-name ( RO): \
          I210 Gigabit Network Connection\n        driver-name ( RO): igb\n          host-uuid ( RO): {H}\n    \
          host-name-label ( RO): xcp1\n             pci-id ( RO): 0000:06:00.0\n       dependencies (SRO): \n       \
@@ -630,30 +598,30 @@ fn c49_c51_pci_list() {
 fn c50_c59_no_pci_api_on_8_2() {
     let s = Scenario::with(|v| v["xcp-ng-version"] = json!("8.2"));
     s.xe("pci-list")
-        .fails("Unknown command: pci-list\nFor usage run: 'xe help'\n");
+        .fails_with("Unknown command: pci-list\nFor usage run: 'xe help'\n");
     s.xe(&format!("pci-get-dom0-access-status uuid={P}"))
-        .fails("Unknown command: pci-get-dom0-access-status\nFor usage run: 'xe help'\n");
+        .fails_with("Unknown command: pci-get-dom0-access-status\nFor usage run: 'xe help'\n");
 }
 
 #[test]
 fn c52_to_c57_dom0_access() {
     let s = Scenario::fixture();
     let status = format!("pci-get-dom0-access-status uuid={P}");
-    s.xe(&status).ok("enabled\n");
+    s.xe(&status).prints("enabled\n");
     s.xe(&format!("pci-disable-dom0-access uuid={P}"))
-        .ok("disable_on_reboot\n");
+        .prints("disable_on_reboot\n");
     assert_eq!(s.state()["hosts"][0]["hide-configured"], "(0000:06:00.0)");
     // Host reboot: the booted command line now has the configured value.
     let mut st = s.state();
     st["hosts"][0]["hide-booted"] = json!("(0000:06:00.0)");
     s.set_state(&st);
-    s.xe(&status).ok("disabled\n");
+    s.xe(&status).prints("disabled\n");
     s.xe(&format!("pci-enable-dom0-access uuid={P}"))
-        .ok("enable_on_reboot\n");
+        .prints("enable_on_reboot\n");
     assert_eq!(s.state()["hosts"][0]["hide-configured"], Value::Null);
-    s.xe(&format!("{status} --minimal")).ok("\n");
+    s.xe(&format!("{status} --minimal")).prints("\n");
     s.xe("pci-disable-dom0-access uuid=deadbeef")
-        .fails(&format!("{UUID_DOC}\ntype: PCI\nuuid: deadbeef\n"));
+        .fails_with(&format!("{UUID_DOC}\ntype: PCI\nuuid: deadbeef\n"));
 }
 
 #[test]
@@ -662,7 +630,7 @@ fn disable_prepends_to_the_reversed_list() {
         v["hosts"][0]["hide-configured"] = json!("(0000:01:00.0)(0000:02:00.0)")
     });
     s.xe(&format!("pci-disable-dom0-access uuid={P}"))
-        .ok("disable_on_reboot\n");
+        .prints("disable_on_reboot\n");
     assert_eq!(
         s.state()["hosts"][0]["hide-configured"],
         "(0000:06:00.0)(0000:02:00.0)(0000:01:00.0)"
@@ -672,7 +640,7 @@ fn disable_prepends_to_the_reversed_list() {
 #[test]
 fn c58_short_form_hide_entry_breaks_the_pci_api() {
     let s = Scenario::with(|v| v["hosts"][0]["hide-configured"] = json!("(06:00.0)"));
-    s.xe(&format!("pci-get-dom0-access-status uuid={P}")).fails(&format!(
+    s.xe(&format!("pci-get-dom0-access-status uuid={P}")).fails_with(&format!(
         "{INTERNAL_DOC}\nmessage: Stdlib.Scanf.Scan_failure(\"scanf: bad input at char number 6: looking for ':', found '.'\")\n"
     ));
 }
@@ -683,11 +651,11 @@ fn c58_short_form_hide_entry_breaks_the_pci_api() {
 fn c60_to_c63_syntax_and_usage() {
     let s = Scenario::fixture();
     s.xe("vm-foo")
-        .fails("Unknown command: vm-foo\nFor usage run: 'xe help'\n");
+        .fails_with("Unknown command: vm-foo\nFor usage run: 'xe help'\n");
     s.xe(&format!("uuid={A}"))
-        .fails("Syntax error: \nFor usage run: 'xe help'\n");
+        .fails_with("Syntax error: \nFor usage run: 'xe help'\n");
     s.xe("vm-list -x")
-        .fails("Syntax error: \nFor usage run: 'xe help'\n");
+        .fails_with("Syntax error: \nFor usage run: 'xe help'\n");
     let r = s.xe("");
     assert_eq!((r.stdout.as_str(), r.code), ("", 0));
     assert!(
@@ -711,7 +679,7 @@ fn version_says_it_is_the_mock() {
     );
     Scenario::fixture()
         .xe("-version")
-        .ok("ThinCLI protocol: 0.2\n");
+        .prints("ThinCLI protocol: 0.2\n");
 }
 
 // ---- xenopsd behaviour of vm-start (xapi-xe.md §1.2–1.4) ----
@@ -733,8 +701,8 @@ fn start_takes_devices_from_dom0_drivers_and_records_the_harm() {
     s.xe(&format!(
         "vm-param-set uuid={A} other-config:pci=0/0000:06:00.0,1/0000:00:1f.2,2/0000:07:00.0"
     ))
-    .ok("");
-    s.xe(&format!("vm-start uuid={A}")).ok("");
+    .prints("");
+    s.xe(&format!("vm-start uuid={A}")).prints("");
     let st = s.state();
     assert_eq!(
         st["hosts"][0]["taken_from_dom0"],
@@ -771,16 +739,16 @@ fn start_reads_other_config_pci_like_xapi() {
         ],
         &[],
     )
-    .ok("");
-    s.xe(&format!("vm-start uuid={A}")).ok("");
+    .prints("");
+    s.xe(&format!("vm-start uuid={A}")).prints("");
     assert_eq!(s.vm(A)["attached-pcis"], json!(["0000:06:00.0"]));
-    s.xe(&format!("vm-shutdown uuid={A}")).ok("");
+    s.xe(&format!("vm-shutdown uuid={A}")).prints("");
     assert_eq!(s.vm(A)["attached-pcis"], json!([]));
     s.xe(&format!(
         "vm-param-set uuid={A} other-config:pci=0/0000:06:00.0,0/0000:07:00.0"
     ))
-    .ok("");
-    s.xe(&format!("vm-start uuid={A}")).ok("");
+    .prints("");
+    s.xe(&format!("vm-start uuid={A}")).prints("");
     assert_eq!(
         s.vm(A)["attached-pcis"],
         json!(["0000:07:00.0", "0000:06:00.0"])
@@ -790,7 +758,7 @@ fn start_reads_other_config_pci_like_xapi() {
 #[test]
 fn start_fails_without_pciback_and_leaves_the_vm_halted() {
     let s = Scenario::with(|v| v["hosts"][0]["pciback-loaded"] = json!(false));
-    s.xe(&format!("vm-start uuid={A}")).fails(&format!(
+    s.xe(&format!("vm-start uuid={A}")).fails_with(&format!(
         "{INTERNAL_DOC}\nmessage: pciback has not loaded\n"
     ));
     assert_eq!(s.vm(A)["power-state"], "halted");
@@ -803,8 +771,8 @@ fn start_fails_without_pciback_and_leaves_the_vm_halted() {
     s.xe(&format!(
         "vm-param-remove uuid={A} param-name=other-config param-key=pci"
     ))
-    .ok("");
-    s.xe(&format!("vm-start uuid={A}")).ok("");
+    .prints("");
+    s.xe(&format!("vm-start uuid={A}")).prints("");
 }
 
 #[test]
@@ -813,8 +781,8 @@ fn start_refuses_a_device_in_use_and_a_missing_device() {
     s.xe(&format!(
         "vm-param-set uuid={C} other-config:pci=0/0000:06:00.0"
     ))
-    .ok("");
-    s.xe(&format!("vm-start uuid={A}")).ok("");
+    .prints("");
+    s.xe(&format!("vm-start uuid={A}")).prints("");
     let r = s.xe(&format!("vm-start uuid={C}"));
     assert_eq!(r.code, 1);
     assert!(
@@ -828,7 +796,7 @@ fn start_refuses_a_device_in_use_and_a_missing_device() {
     s.xe(&format!(
         "vm-param-set uuid={E} other-config:pci=0/0000:0a:00.0"
     ))
-    .ok("");
+    .prints("");
     let r = s.xe(&format!("vm-start uuid={E}"));
     assert_eq!(r.code, 1);
     assert!(
@@ -843,17 +811,17 @@ fn start_refuses_a_device_in_use_and_a_missing_device() {
 #[test]
 fn reboot_picks_up_a_changed_pci_list() {
     let s = harm_fixture();
-    s.xe(&format!("vm-start uuid={A}")).ok("");
+    s.xe(&format!("vm-start uuid={A}")).prints("");
     s.xe(&format!(
         "vm-param-set uuid={A} other-config:pci=0/0000:07:00.0"
     ))
-    .ok("");
+    .prints("");
     assert_eq!(
         s.vm(A)["attached-pcis"],
         json!(["0000:06:00.0"]),
         "never hot-plugged"
     );
-    s.xe(&format!("vm-reboot uuid={A}")).ok("");
+    s.xe(&format!("vm-reboot uuid={A}")).prints("");
     assert_eq!(s.vm(A)["attached-pcis"], json!(["0000:07:00.0"]));
 }
 
@@ -866,17 +834,19 @@ fn injected_fault_fails_the_nth_call_only() {
         "XE_MOCK_FAIL",
         "vm-start:2=VM_BAD_POWER_STATE,x,halted,running",
     )];
-    s.xe_env(&["vm-start", &format!("uuid={A}")], &env).ok("");
-    s.xe_env(&["vm-shutdown", &format!("uuid={A}")], &env)
-        .ok("");
     s.xe_env(&["vm-start", &format!("uuid={A}")], &env)
-        .fails(&power_err("x", "halted", "running"));
+        .prints("");
+    s.xe_env(&["vm-shutdown", &format!("uuid={A}")], &env)
+        .prints("");
+    s.xe_env(&["vm-start", &format!("uuid={A}")], &env)
+        .fails_with(&power_err("x", "halted", "running"));
     assert_eq!(
         s.vm(A)["power-state"],
         "halted",
         "a failed call changes nothing"
     );
-    s.xe_env(&["vm-start", &format!("uuid={A}")], &env).ok("");
+    s.xe_env(&["vm-start", &format!("uuid={A}")], &env)
+        .prints("");
     let r = s.xe_env(&["vm-list"], &[("XE_MOCK_FAIL", "vm-list")]);
     assert_eq!(r.code, 2, "a malformed hook is the mock's error: {r:?}");
     assert!(r.stderr.contains("XE_MOCK_FAIL"), "{}", r.stderr);
@@ -893,12 +863,12 @@ fn call_log_is_shell_quoted() {
         ],
         &[],
     )
-    .ok("");
+    .prints("");
     s.xe_env(
         &["vm-list", "--minimal"],
         &[("XE_MOCK_LATENCY_MS", "vm-list=20,5")],
     )
-    .ok(&format!("{A},{D},{B},{C},{E}\n"));
+    .prints(&format!("{A},{D},{B},{C},{E}\n"));
     let log = std::fs::read_to_string(s.path("log")).unwrap();
     assert_eq!(log, format!("xe vm-param-set uuid={A} 'other-config:pci=0/0000:06:00.0, 0/0000:07:00.0'\nxe vm-list --minimal\n"));
 }
@@ -943,10 +913,10 @@ fn broken_state_is_the_mocks_error_not_xes() {
 fn seed_000_flow_hide_reboot_assign_start() {
     let s = harm_fixture();
     s.xe(&format!("pci-disable-dom0-access uuid={P}"))
-        .ok("disable_on_reboot\n");
-    s.xe(&format!("mock-host-reboot host-uuid={H}")).ok("");
+        .prints("disable_on_reboot\n");
+    s.xe(&format!("mock-host-reboot host-uuid={H}")).prints("");
     s.xe(&format!("pci-get-dom0-access-status uuid={P}"))
-        .ok("disabled\n");
+        .prints("disabled\n");
     assert_eq!(s.state()["hosts"][0]["devices"][0]["driver"], "pciback");
     assert_eq!(
         s.vm(B)["power-state"],
@@ -957,8 +927,8 @@ fn seed_000_flow_hide_reboot_assign_start() {
     s.xe(&format!(
         "vm-param-set other-config:pci=0/0000:06:00.0 uuid={A}"
     ))
-    .ok("");
-    s.xe(&format!("vm-start uuid={A}")).ok("");
+    .prints("");
+    s.xe(&format!("vm-start uuid={A}")).prints("");
     assert_eq!(
         s.state()["hosts"][0]["taken_from_dom0"],
         json!([]),
@@ -966,11 +936,11 @@ fn seed_000_flow_hide_reboot_assign_start() {
     );
     // Unhide and reboot again: dom0's driver (learnt or configured) gets the device back.
     s.xe(&format!("pci-enable-dom0-access uuid={P}"))
-        .ok("enable_on_reboot\n");
-    s.xe(&format!("mock-host-reboot host-uuid={H}")).ok("");
+        .prints("enable_on_reboot\n");
+    s.xe(&format!("mock-host-reboot host-uuid={H}")).prints("");
     assert_eq!(s.state()["hosts"][0]["devices"][0]["driver"], "igb");
     s.xe(&format!("pci-get-dom0-access-status uuid={P}"))
-        .ok("enabled\n");
+        .prints("enabled\n");
 }
 
 #[test]
@@ -979,14 +949,14 @@ fn malformed_hide_value_leaves_pciback_unloaded_after_reboot() {
         v["hosts"][0]["hide-configured"] = json!("(0000:06.00.0)");
         v["hosts"][0]["devices"][0]["dom0-driver"] = json!("igb");
     });
-    s.xe(&format!("mock-host-reboot host-uuid={H}")).ok("");
+    s.xe(&format!("mock-host-reboot host-uuid={H}")).prints("");
     assert_eq!(s.state()["hosts"][0]["pciback-loaded"], false);
     assert_eq!(s.state()["hosts"][0]["devices"][0]["driver"], "igb");
-    s.xe(&format!("vm-start uuid={A}")).fails(&format!(
+    s.xe(&format!("vm-start uuid={A}")).fails_with(&format!(
         "{INTERNAL_DOC}\nmessage: pciback has not loaded\n"
     ));
     s.xe(&format!("mock-host-reboot host-uuid={C}"))
-        .fails(&format!("{UUID_DOC}\ntype: host\nuuid: {C}\n"));
+        .fails_with(&format!("{UUID_DOC}\ntype: host\nuuid: {C}\n"));
 }
 
 #[test]
@@ -997,10 +967,10 @@ fn no_iommu_fails_a_start_with_passthrough() {
         v["vms"][3]["other-config"] = json!({"pci": ""});
     });
     let no_iommu = format!("{INTERNAL_DOC}\nmessage: xenopsd internal error: Invalid_argument(\"IOMMU unavailable\")\n");
-    s.xe(&format!("vm-start uuid={A}")).fails(&no_iommu);
+    s.xe(&format!("vm-start uuid={A}")).fails_with(&no_iommu);
     // PV: the mere presence of the key (even empty) turns passthrough on.
-    s.xe(&format!("vm-start uuid={C}")).fails(&no_iommu);
-    s.xe(&format!("vm-start uuid={E}")).ok("");
+    s.xe(&format!("vm-start uuid={C}")).fails_with(&no_iommu);
+    s.xe(&format!("vm-start uuid={E}")).prints("");
 }
 
 #[test]
@@ -1025,21 +995,21 @@ fn param_forms_and_map_order() {
     s.xe(&format!(
         "vm-param-set uuid={B} other-config-pci=0/0000:06:00.0"
     ))
-    .ok("");
+    .prints("");
     s.xe(&format!("vm-param-set uuid={A} other-config:zz=1"))
-        .ok("");
+        .prints("");
     s.xe(&format!("vm-param-get uuid={A} param-name=other-config"))
-        .ok("zz: 1; mac_seed: m1; pci: 0/0000:06:00.0\n");
+        .prints("zz: 1; mac_seed: m1; pci: 0/0000:06:00.0\n");
     s.xe(&format!(
         "vm-param-get uuid={B} param-name=other-config param-key=pci"
     ))
-    .ok("0/0000:06:00.0\n");
+    .prints("0/0000:06:00.0\n");
     s.xe(&format!(
         "host-param-get uuid={H} param-name=software-version param-key=product_version"
     ))
-    .ok("8.3.0\n");
+    .prints("8.3.0\n");
     s.xe(&format!("vm-list uuid={A} params=other-config"))
-        .ok("other-config (MRW)    : zz: 1; mac_seed: m1; pci: 0/0000:06:00.0\n\n\n");
+        .prints("other-config (MRW)    : zz: 1; mac_seed: m1; pci: 0/0000:06:00.0\n\n\n");
 }
 
 #[test]
@@ -1058,7 +1028,7 @@ fn plugin_args_from_a_file() {
         ],
         &[],
     )
-    .ok("args were: {'k': 'from file'}\n");
+    .prints("args were: {'k': 'from file'}\n");
 }
 
 #[test]
@@ -1076,7 +1046,7 @@ fn plugin_may_call_back_into_xe() {
          </member><member><name>Value</name><value>%s</value></member></struct></value></param></params></methodResponse>' \"$v\"\n",
     );
     s.xe(&format!("host-call-plugin host-uuid={H} plugin=back fn=f"))
-        .ok(&format!("{B}\n"));
+        .prints(&format!("{B}\n"));
 }
 
 #[test]

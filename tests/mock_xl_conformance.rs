@@ -5,15 +5,11 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+use xenpci_testkit::harness::Run;
+
 /// A mock-xl state in a temp dir, and calls against it.
 struct Scenario {
     dir: tempfile::TempDir,
-}
-
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
 }
 
 impl Scenario {
@@ -58,11 +54,7 @@ impl Scenario {
             c.env(k, v);
         }
         let o = c.output().unwrap();
-        Run {
-            code: o.status.code(),
-            stdout: String::from_utf8_lossy(&o.stdout).into(),
-            stderr: String::from_utf8_lossy(&o.stderr).into(),
-        }
+        Run::from(o)
     }
 
     fn xl(&self, args: &[&str]) -> Run {
@@ -78,7 +70,7 @@ impl Scenario {
 fn assignable_list_lines_end_in_a_space_without_n() {
     let s = Scenario::lab();
     let r = s.xl(&["pci-assignable-list"]);
-    assert_eq!(r.code, Some(0));
+    assert_eq!(r.code, 0);
     assert!(r.stdout.starts_with("0000:00:03.0 \n"), "{:?}", r.stdout);
     s.xl(&["pci-assignable-add", "-n", "hba", "00:02.0"]);
     let r = s.xl(&["pci-assignable-list", "-n"]);
@@ -88,7 +80,7 @@ fn assignable_list_lines_end_in_a_space_without_n() {
 #[test]
 fn attach_list_detach_round_trip_with_recorded_formats() {
     let s = Scenario::lab();
-    assert_eq!(s.xl(&["pci-attach", "domU", "0000:00:03.0"]).code, Some(0));
+    assert_eq!(s.xl(&["pci-attach", "domU", "0000:00:03.0"]).code, 0);
     let r = s.xl(&["pci-list", "domU"]);
     assert_eq!(r.stdout, "Vdev Device\n00.0 0000:00:03.0\n");
     // attached devices leave pci-assignable-list
@@ -96,15 +88,15 @@ fn attach_list_detach_round_trip_with_recorded_formats() {
         .xl(&["pci-assignable-list"])
         .stdout
         .contains("0000:00:03.0"));
-    assert_eq!(s.xl(&["pci-detach", "domU", "0000:00:03.0"]).code, Some(0));
+    assert_eq!(s.xl(&["pci-detach", "domU", "0000:00:03.0"]).code, 0);
     let r = s.xl(&["pci-list", "domU"]);
     assert_eq!(
         (r.code, r.stdout.as_str()),
-        (Some(0), ""),
+        (0, ""),
         "nothing at all when empty"
     );
     let r = s.xl(&["pci-detach", "domU", "0000:00:03.0"]);
-    assert_eq!(r.code, Some(1));
+    assert_eq!(r.code, 1);
     assert!(r
         .stderr
         .contains("Domain 1:PCI device not attached to this domain"));
@@ -113,7 +105,7 @@ fn attach_list_detach_round_trip_with_recorded_formats() {
 #[test]
 fn vslot_shows_in_pci_list() {
     let s = Scenario::lab();
-    assert_eq!(s.xl(&["pci-attach", "win", "01:00.0@4"]).code, Some(0));
+    assert_eq!(s.xl(&["pci-attach", "win", "01:00.0@4"]).code, 0);
     assert_eq!(
         s.xl(&["pci-list", "win"]).stdout,
         "Vdev Device\n04.0 0000:01:00.0\n"
@@ -124,7 +116,7 @@ fn vslot_shows_in_pci_list() {
 fn not_assignable_is_not_zero_padded() {
     let s = Scenario::lab();
     let r = s.xl(&["pci-attach", "domU", "0000:00:1f.3"]);
-    assert_eq!(r.code, Some(1));
+    assert_eq!(r.code, 1);
     assert!(
         r.stderr
             .contains("Domain 1:PCI device 0:0:1f.3 is not assignable"),
@@ -137,17 +129,17 @@ fn not_assignable_is_not_zero_padded() {
 fn malformed_spec_and_unknown_domain() {
     let s = Scenario::lab();
     let r = s.xl(&["pci-attach", "domU", "bogus"]);
-    assert_eq!(r.code, Some(2));
+    assert_eq!(r.code, 2);
     assert!(r
         .stderr
         .contains("pci-attach: malformed PCI_SPEC_STRING \"bogus\""));
     let r = s.xl(&["pci-attach", "ghost", "00:03.0"]);
     assert_eq!(
         (r.code, r.stderr.as_str()),
-        (Some(1), "ghost is an invalid domain identifier (rc=-6)\n")
+        (1, "ghost is an invalid domain identifier (rc=-6)\n")
     );
     let r = s.xl(&["pci-attach", "domU"]);
-    assert_eq!(r.code, Some(2));
+    assert_eq!(r.code, 2);
     assert!(r
         .stderr
         .starts_with("'xl pci-attach' requires at least 2 arguments.\n\n"));
@@ -165,11 +157,11 @@ fn malformed_spec_and_unknown_domain() {
 fn multifunction_needs_a_vslot() {
     let s = Scenario::lab();
     let r = s.xl(&["pci-attach", "win", "06:00.*"]);
-    assert_eq!(r.code, Some(1));
+    assert_eq!(r.code, 1);
     assert!(r
         .stderr
         .contains("Must specify a v-slot for multi-function devices"));
-    assert_eq!(s.xl(&["pci-attach", "win", "06:00.*@5"]).code, Some(0));
+    assert_eq!(s.xl(&["pci-attach", "win", "06:00.*@5"]).code, 0);
     assert_eq!(s.xl(&["pci-list", "win"]).stdout.lines().count(), 3);
 }
 
@@ -177,7 +169,7 @@ fn multifunction_needs_a_vslot() {
 fn domains_without_passthrough_refuse_attach() {
     let s = Scenario::lab();
     let r = s.xl(&["pci-attach", "plainpv", "00:03.0"]);
-    assert_eq!(r.code, Some(1));
+    assert_eq!(r.code, 1);
     assert!(r.stderr.contains("xc_assign_device failed"));
     let r = s.xl(&["pci-attach", "plainhvm", "00:03.0"]);
     assert!(r
@@ -189,12 +181,12 @@ fn domains_without_passthrough_refuse_attach() {
 fn assignable_add_and_remove_messages() {
     let s = Scenario::lab();
     let r = s.xl(&["pci-assignable-add", "0000:00:1e.0"]);
-    assert_eq!(r.code, Some(1));
+    assert_eq!(r.code, 1);
     assert!(r
         .stderr
         .contains("Couldn't lstat /sys/bus/pci/devices/0000:00:1e.0: No such file or directory"));
     let r = s.xl(&["pci-assignable-add", "0000:00:03.0"]);
-    assert_eq!(r.code, Some(0));
+    assert_eq!(r.code, 0);
     assert!(r
         .stderr
         .contains("0000:00:03.0 already assigned to pciback"));
@@ -224,7 +216,7 @@ fn create_applies_passthrough_rules() {
         "name=\"g\"\ntype=\"pvh\"\npci=[\"00:03.0\"]\n",
     );
     let r = s.xl(&["create", &pvh]);
-    assert_eq!(r.code, Some(6));
+    assert_eq!(r.code, 6);
     assert!(r
         .stderr
         .contains("passthrough not yet supported for x86 PVH guests"));
@@ -239,7 +231,7 @@ fn create_applies_passthrough_rules() {
         .contains("IOMMU required for device passthrough but not supported together with PoD"));
     let bad = write_cfg(&s, "bad.cfg", "name=\"g\"\npassthrough=\"maybe\"\n");
     let r = s.xl(&["create", &bad]);
-    assert_eq!(r.code, Some(1));
+    assert_eq!(r.code, 1);
     assert!(r
         .stderr
         .contains("ERROR: unknown passthrough option 'maybe'"));
@@ -254,10 +246,10 @@ fn create_applies_passthrough_rules() {
         .contains("passthrough disabled but devices are specified"));
     let na = write_cfg(&s, "na.cfg", "name=\"g\"\npci=[\"00:02.0\"]\n");
     let r = s.xl(&["create", &na]);
-    assert_eq!(r.code, Some(3));
+    assert_eq!(r.code, 3);
     assert!(r.stderr.contains("unable to add pci devices"));
     assert!(
-        s.xl(&["list", "g"]).code == Some(1),
+        s.xl(&["list", "g"]).code == 1,
         "a failed create leaves no domain"
     );
     let ok = write_cfg(
@@ -266,7 +258,7 @@ fn create_applies_passthrough_rules() {
         "name=\"g\"\nmemory=256\npci=[\"00:03.0@2\"]\n",
     );
     let r = s.xl(&["create", &ok]);
-    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.starts_with("Parsing config from "));
     assert_eq!(
         s.xl(&["pci-list", "g"]).stdout,
@@ -283,7 +275,7 @@ fn migrate_pv_with_a_device_fails_to_enable_logdirty() {
     let s = Scenario::lab();
     s.xl(&["pci-attach", "domU", "00:03.0"]);
     let r = s.xl(&["migrate", "domU", "h2"]);
-    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(
         r.stderr.contains("Failed to enable logdirty: 22,22,0"),
         "{}",
@@ -307,7 +299,7 @@ fn migrate_of_a_broken_guest_fails_to_resume() {
     st["hosts"]["h1"]["domains"][0]["broken"] = true.into();
     std::fs::write(s.path("state.json"), st.to_string()).unwrap();
     let r = s.xl(&["migrate", "domU", "h2"]);
-    assert_eq!(r.code, Some(1));
+    assert_eq!(r.code, 1);
     assert!(
         r.stderr
             .contains("xc_domain_resume failed: Invalid argument"),
@@ -324,9 +316,9 @@ fn migrate_pv_that_had_a_device_moves() {
     s.xl(&["pci-attach", "domU", "00:03.0"]);
     s.xl(&["pci-detach", "domU", "00:03.0"]);
     let r = s.xl(&["migrate", "-s", "", "domU", "xl migrate-receive"]);
-    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.contains("Migration successful."));
-    assert_eq!(s.xl(&["list", "domU"]).code, Some(0));
+    assert_eq!(s.xl(&["list", "domU"]).code, 0);
 }
 
 #[test]
@@ -334,7 +326,7 @@ fn migrate_hvm_with_a_device_is_refused_by_log_dirty() {
     let s = Scenario::lab();
     s.xl(&["pci-attach", "win", "00:03.0"]);
     let r = s.xl(&["migrate", "win", "h2"]);
-    assert_eq!(r.code, Some(1));
+    assert_eq!(r.code, 1);
     assert!(r.stderr.contains("Failed to enable logdirty"));
     assert!(r
         .stderr
@@ -346,9 +338,9 @@ fn migrate_hvm_with_a_device_is_refused_by_log_dirty() {
 fn migrate_moves_the_domain_with_a_new_domid() {
     let s = Scenario::lab();
     let r = s.xl(&["migrate", "win", "h2"]);
-    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.contains("Migration successful."));
-    assert_eq!(s.xl(&["list", "win"]).code, Some(1));
+    assert_eq!(s.xl(&["list", "win"]).code, 1);
     let r = s.xl_env(&[("XL_MOCK_HOST", "h2")], &["domid", "win"]);
     assert_eq!(r.stdout, "7\n");
 }
@@ -368,7 +360,7 @@ fn info_list_and_hooks() {
         &[("XL_MOCK_FAIL", "pci-attach:1")],
         &["pci-attach", "domU", "00:03.0"],
     );
-    assert_eq!(r.code, Some(1));
+    assert_eq!(r.code, 1);
     assert!(
         s.xl(&["pci-list", "domU"]).stdout.is_empty(),
         "an injected failure changes nothing"
@@ -377,7 +369,7 @@ fn info_list_and_hooks() {
         &[("XL_MOCK_FAIL", "pci-attach:1")],
         &["pci-attach", "domU", "00:03.0"],
     );
-    assert_eq!(r.code, Some(0), "only call 1 fails");
+    assert_eq!(r.code, 0, "only call 1 fails");
     let log = std::fs::read_to_string(s.path("xl.log")).unwrap();
     assert!(log.contains("[h1] xl pci-attach domU 00:03.0\n"));
     let r = s.xl(&["-N", "pci-attach", "domU", "00:03.0"]);
@@ -421,7 +413,7 @@ fn without_shadow_paging_a_pv_guest_cannot_migrate() {
         "virt_caps              : pv hvm hvm_directio pv_directio hap iommu_hap_pt_share gnttab-v1 gnttab-v2\n"
     ), "{}", r.stdout);
     let r = s.xl(&["migrate", "-s", "", "plainpv", "xl migrate-receive"]);
-    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(
         r.stderr
             .contains("xc: error: Failed to enable logdirty: 95,22,0"),
@@ -434,5 +426,5 @@ fn without_shadow_paging_a_pv_guest_cannot_migrate() {
         "{}",
         r.stderr
     );
-    assert_eq!(s.xl(&["domid", "plainpv"]).code, Some(0));
+    assert_eq!(s.xl(&["domid", "plainpv"]).code, 0);
 }

@@ -13,25 +13,8 @@ pub struct Scenario {
     pub extra_env: Vec<(String, String)>,
 }
 
-/// A finished run.
-pub struct Run {
-    pub code: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Run {
-    pub fn ok(&self) -> &Run {
-        assert_eq!(
-            self.code,
-            Some(0),
-            "stdout:\n{}\nstderr:\n{}",
-            self.stdout,
-            self.stderr
-        );
-        self
-    }
-}
+/// A finished run: the test kit's one result type.
+pub use xenpci_testkit::harness::Run;
 
 /// A sysfs PCI function in a fake root.
 pub fn sysfs_device(root: &Path, bdf: &str, vendor: &str, device: &str, subsys: (&str, &str)) {
@@ -135,11 +118,7 @@ impl Scenario {
         let mut c = Command::new(xenpci_testkit::bins::xe());
         self.base(&mut c);
         let o = c.args(args).output().unwrap();
-        Run {
-            code: o.status.code(),
-            stdout: String::from_utf8_lossy(&o.stdout).into(),
-            stderr: String::from_utf8_lossy(&o.stderr).into(),
-        }
+        Run::from(o)
     }
 
     pub fn with_state(state: serde_json::Value) -> Scenario {
@@ -213,11 +192,7 @@ impl Scenario {
             }
         }
         let o = c.output().unwrap();
-        Run {
-            code: o.status.code(),
-            stdout: String::from_utf8_lossy(&o.stdout).into(),
-            stderr: String::from_utf8_lossy(&o.stderr).into(),
-        }
+        Run::from(o)
     }
 
     /// `xenpci ARGS…` with extra env, started in the background with piped output.
@@ -243,17 +218,13 @@ impl Scenario {
             .env_remove("XL_MOCK_LOG")
             .args(args);
         let o = c.output().unwrap();
-        Run {
-            code: o.status.code(),
-            stdout: String::from_utf8_lossy(&o.stdout).into(),
-            stderr: String::from_utf8_lossy(&o.stderr).into(),
-        }
+        Run::from(o)
     }
 
     /// `xl pci-list DOM` on `host` as BDFs, `None` when the domain is not there.
     pub fn devices_of(&self, host: &str, dom: &str) -> Option<Vec<String>> {
         let r = self.xl(host, &["pci-list", dom]);
-        (r.code == Some(0)).then(|| {
+        (r.code == 0).then(|| {
             r.stdout
                 .lines()
                 .skip(1)

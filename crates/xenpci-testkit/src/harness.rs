@@ -27,7 +27,8 @@ pub struct Host {
     root: PathBuf,
 }
 
-/// What one `xenpci` run gave.
+/// What one run of a binary gave: its exit code (-1 when a signal ended it), stdout and stderr
+/// (lossy UTF-8).
 #[derive(Debug)]
 pub struct Run {
     pub code: i32,
@@ -36,6 +37,40 @@ pub struct Run {
 }
 
 impl Run {
+    /// Asserts the run exited 0 (showing both outputs when it did not).
+    pub fn ok(&self) -> &Run {
+        assert_eq!(
+            self.code, 0,
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// Asserts exactly this stdout, stderr and exit code.
+    #[track_caller]
+    pub fn is(&self, stdout: &str, stderr: &str, code: i32) {
+        assert_eq!(
+            (self.stdout.as_str(), self.stderr.as_str(), self.code),
+            (stdout, stderr, code),
+            "\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.stdout,
+            self.stderr
+        );
+    }
+
+    /// Asserts exit 0 with exactly this stdout and nothing on stderr.
+    #[track_caller]
+    pub fn prints(&self, stdout: &str) {
+        self.is(stdout, "", 0);
+    }
+
+    /// Asserts exit 1 with exactly this stderr and nothing on stdout.
+    #[track_caller]
+    pub fn fails_with(&self, stderr: &str) {
+        self.is("", stderr, 1);
+    }
+
     /// stdout parsed as JSON.
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
