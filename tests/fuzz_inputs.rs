@@ -17,24 +17,7 @@ mod protocol;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 use xenpci_testkit::cli::Cli;
-
-/// xorshift64*, so a failing case is reproducible from the seed and the iteration.
-struct Gen(u64);
-
-impl Gen {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
-        xs[self.below(xs.len())]
-    }
-}
+use xenpci_testkit::rng::Rng;
 
 fn budget() -> Duration {
     let secs = std::env::var("XENPCI_FUZZ_SECS")
@@ -88,7 +71,7 @@ const XML_BITS: &[&str] = &[
     "<a>",
 ];
 
-fn mutate(g: &mut Gen, base: &str) -> String {
+fn mutate(g: &mut Rng, base: &str) -> String {
     let mut s: Vec<char> = base.chars().collect();
     for _ in 0..=g.below(8) {
         let at = g.below(s.len() + 1);
@@ -129,7 +112,7 @@ fn well_formed_chars(reply: &str) -> bool {
 #[test]
 fn the_plugin_xml_reader_and_replies_survive_mutated_calls() {
     let seed = 0x5EED_0FC0_FFEE;
-    let mut g = Gen(seed);
+    let mut g = Rng::new(seed);
     let t = Instant::now();
     let mut n = 0;
     while t.elapsed() < budget() {
@@ -249,7 +232,7 @@ fn random_command_lines_never_panic() {
     std::fs::write(dir.path().join("vm.cfg"), "pci = [ '05:00.0' ]\n").unwrap();
     let err_path = dir.path().join("stderr");
     let seed = 0xA26_5EED;
-    let mut g = Gen(seed);
+    let mut g = Rng::new(seed);
     let t = Instant::now();
     let mut n = 0;
     while t.elapsed() < budget() {

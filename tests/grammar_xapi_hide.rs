@@ -11,6 +11,7 @@ use assert_cmd::Command as Cmd;
 use xenpci::syntax::hide_list::{self, HideError};
 use xenpci::syntax::xapi_pci;
 use xenpci_testkit::cli::Cli;
+use xenpci_testkit::rng::Rng;
 
 fn grammar(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -111,16 +112,23 @@ fn hide_vectors() {
     }
 }
 
-/// A small deterministic generator of near-valid other-config:pci values.
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self, n: usize) -> usize {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((self.0 >> 33) as usize) % n
+/// A deterministic generator of near-valid other-config:pci values (the test kit's [`Rng`]).
+struct Gen(Rng);
+
+impl std::ops::Deref for Gen {
+    type Target = Rng;
+    fn deref(&self) -> &Rng {
+        &self.0
     }
+}
+
+impl std::ops::DerefMut for Gen {
+    fn deref_mut(&mut self) -> &mut Rng {
+        &mut self.0
+    }
+}
+
+impl Gen {
     fn piece(&mut self) -> String {
         const TOKENS: &[&str] = &[
             "0",
@@ -155,24 +163,24 @@ impl Lcg {
         ];
         let canonical = format!(
             "{}/{:04x}:{:02x}:{:02x}.{}",
-            self.next(4),
-            self.next(3),
-            self.next(256),
-            self.next(40),
-            self.next(16)
+            self.below(4),
+            self.below(3),
+            self.below(256),
+            self.below(40),
+            self.below(16)
         );
         let mut s = canonical;
         // Mutate: insert, replace or delete a few tokens/characters.
-        for _ in 0..self.next(3) {
-            let at = self.next(s.len() + 1);
+        for _ in 0..self.below(3) {
+            let at = self.below(s.len() + 1);
             let at = (0..=at).rev().find(|i| s.is_char_boundary(*i)).unwrap_or(0);
-            match self.next(3) {
-                0 => s.insert_str(at, TOKENS[self.next(TOKENS.len())]),
+            match self.below(3) {
+                0 => s.insert_str(at, TOKENS[self.below(TOKENS.len())]),
                 1 if at < s.len() => {
                     s.remove(at);
                 }
                 _ => {
-                    let t = TOKENS[self.next(TOKENS.len())];
+                    let t = TOKENS[self.below(TOKENS.len())];
                     let end = s[at..].chars().next().map_or(at, |c| at + c.len_utf8());
                     s.replace_range(at..end, t);
                 }
@@ -181,7 +189,7 @@ impl Lcg {
         s
     }
     fn value(&mut self) -> String {
-        let n = 1 + self.next(4);
+        let n = 1 + self.below(4);
         (0..n).map(|_| self.piece()).collect::<Vec<_>>().join(",")
     }
 }
@@ -201,7 +209,7 @@ fn xapi_reader_agrees_with_real_ocaml_scanf() {
         .into_iter()
         .map(|r| r[0].clone())
         .collect();
-    let mut g = Lcg(0x5eed);
+    let mut g = Gen(Rng::new(0x5eed));
     inputs.extend((0..20000).map(|_| g.value()));
     inputs.retain(|s| !s.contains('\n'));
     let mut child = Command::new("ocaml")

@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use render::KEYS;
+use xenpci_testkit::rng::Rng;
 
 /// The shim, built once per test binary (tests run in parallel: a second `cc -o` over a running
 /// shim fails with ETXTBSY).
@@ -70,26 +71,10 @@ fn run_real(docs: &[String]) -> Vec<String> {
     blocks
 }
 
-/// A small deterministic generator (xorshift64*), so a failure is reproducible by its index.
-struct Gen(u64);
+/// The test kit's generator ([`Rng`]) with this test's pieces.
+struct Gen(Rng);
 
 impl Gen {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
-        xs[self.below(xs.len())]
-    }
-    fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
-
     fn string(&mut self) -> String {
         const PIECES: &[&str] = &[
             "01:00.0",
@@ -258,6 +243,19 @@ impl Gen {
     }
 }
 
+impl std::ops::Deref for Gen {
+    type Target = Rng;
+    fn deref(&self) -> &Rng {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Gen {
+    fn deref_mut(&mut self) -> &mut Rng {
+        &mut self.0
+    }
+}
+
 fn fixtures_and_vectors() -> Vec<String> {
     let mut docs = Vec::new();
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/xlcfg");
@@ -292,7 +290,7 @@ fn rust_parser_agrees_with_libxlutil() {
         .unwrap_or(4000);
     let mut docs = fixtures_and_vectors();
     let handwritten = docs.len();
-    let mut g = Gen(0x9E37_79B9_7F4A_7C15);
+    let mut g = Gen(Rng::new(0x9E37_79B9_7F4A_7C15));
     docs.extend((0..n).map(|_| g.doc()));
     let real = run_real(&docs);
     let mut disagreements = Vec::new();

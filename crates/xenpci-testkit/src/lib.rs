@@ -7,6 +7,7 @@
 //!   result type, [`harness::Run`]);
 //! * [`bins`]: where the binaries of this build are, and the mock `xe` / `xl` (crates/mock-xe,
 //!   crates/mock-xl), built once per test process with the cargo that runs the tests;
+//! * [`rng`]: the one random generator of the generated-input tests;
 //! * [`modgraph`]: the import graph of `src/` and its cycles (the no-cycle check in CI).
 #![forbid(unsafe_code)]
 
@@ -14,3 +15,4 @@ pub mod bins;
 pub mod cli;
 pub mod harness;
 pub mod modgraph;
+pub mod rng;
