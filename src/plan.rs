@@ -281,6 +281,20 @@ impl Plan {
         self.notes.extend(other.notes);
     }
 
+    /// [`Plan::execute_journaled`] unless this is a dry run (then nothing runs and there is no
+    /// report): the one way an operation that shows its plan with `--dry-run` carries it out.
+    pub fn run_unless_dry(
+        &self,
+        dry_run: bool,
+        runner: &dyn Runner,
+        root: &HostRoot,
+    ) -> Result<Option<Report>, Box<Failure>> {
+        if dry_run {
+            return Ok(None);
+        }
+        self.execute_journaled(runner, root).map(Some)
+    }
+
     /// [`Plan::execute`], with the file changes journaled ([`crate::plan_journal`]) when the plan
     /// changes two files or more, so a run killed between them is rolled back by the next one.
     /// The journal is removed when the plan is done or fully undone. The caller holds the lock

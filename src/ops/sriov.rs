@@ -489,14 +489,9 @@ pub fn set(
     let (plan, from, verdict) = plan_set(root, runner, pf, n, opts)?;
     let mut notes = verdict.notes.clone();
     notes.extend(verdict.forced_notes());
-    let report = if opts.dry_run {
-        None
-    } else {
-        Some(
-            plan.execute_journaled(runner, root)
-                .map_err(OpError::Plan)?,
-        )
-    };
+    let report = plan
+        .run_unless_dry(opts.dry_run, runner, root)
+        .map_err(OpError::Plan)?;
     Ok(SetOutcome {
         pf,
         from,

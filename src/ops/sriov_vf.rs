@@ -239,14 +239,9 @@ pub fn configure(
             "udev sets them again when the PF's net device appears at every boot",
         );
     }
-    let report = if dry_run {
-        None
-    } else {
-        Some(
-            plan.execute_journaled(runner, root)
-                .map_err(OpError::Plan)?,
-        )
-    };
+    let report = plan
+        .run_unless_dry(dry_run, runner, root)
+        .map_err(OpError::Plan)?;
     Ok(VfOutcome {
         pf,
         index,
