@@ -335,3 +335,47 @@ fn resume_asks_the_policy_again_before_starting_a_pinned_guest() {
         Some(vec!["0000:04:00.0".to_string()])
     );
 }
+
+/// The shutdowns of the pinned guests are one change on the engine: when the second one fails,
+/// the first guest is started again from its xl.cfg with its device, nothing moves, the
+/// maintenance record is gone (nothing to resume) and the error says what was undone.
+#[test]
+fn a_failed_pinned_shutdown_starts_the_guests_stopped_before_it_again() {
+    let (s, dir) = pinned_lab();
+    // hvmvm also gets a device h2 has no counterpart for: two pinned guests.
+    s.xl("h1", &["pci-assignable-add", "0000:05:00.0"]).ok();
+    s.xl("h1", &["pci-attach", "hvmvm", "0000:05:00.0@6"]).ok();
+    std::fs::write(
+        dir.join("hvmvm.cfg"),
+        "name = \"hvmvm\"\ntype = \"hvm\"\nmemory = 1024\npci = [ \"0000:03:00.0@5\", \"0000:05:00.0@6\" ]\n",
+    )
+    .unwrap();
+    let before = |vm: &str| s.devices_of("h1", vm);
+    let (pv, hvm) = (before("pvvm"), before("hvmvm"));
+    assert!(pv.is_some() && hvm.is_some());
+    let cfg = dir.to_str().unwrap();
+    let r = s.xenpci_env(
+        &[("XL_MOCK_FAIL", "shutdown:2")],
+        &["maintenance", "h1", "--to", "h2", "--config-dir", cfg],
+    );
+    assert_ne!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("maintenance of h1: step 2 (")
+            && r.stderr.contains("failed")
+            && r.stderr.contains("undone: step 1"),
+        "{}",
+        r.stderr
+    );
+    // Both guests run on h1 with the devices they had; nothing went to h2.
+    let mut pv_now = before("pvvm").expect("pvvm runs on h1 again");
+    let mut hvm_now = before("hvmvm").expect("hvmvm runs on h1 again");
+    let (mut pv, mut hvm) = (pv.unwrap(), hvm.unwrap());
+    for v in [&mut pv_now, &mut hvm_now, &mut pv, &mut hvm] {
+        v.sort();
+    }
+    assert_eq!((pv_now, hvm_now), (pv, hvm));
+    assert_eq!(s.devices_of("h2", "hvmvm"), None);
+    assert!(!s.path("state/maintenance/h1.json").exists());
+    // Nothing is left for resume or status.
+    assert_eq!(s.xenpci(&["status"]).code, 0);
+}

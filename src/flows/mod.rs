@@ -88,6 +88,32 @@ pub enum FlowError {
         /// What was found.
         detail: String,
     },
+    /// A change stopped at a step; the steps done before it were undone, last first (`stuck`:
+    /// the undos that failed, to be checked by hand).
+    #[error("{failure}; {}", rolled_back_text(undone, stuck))]
+    RolledBack {
+        /// `step N (what) failed: why`.
+        failure: String,
+        /// `step N: what` for every step undone.
+        undone: Vec<String>,
+        /// The undos that failed or had no inverse.
+        stuck: Vec<String>,
+    },
+}
+
+fn rolled_back_text(undone: &[String], stuck: &[String]) -> String {
+    let mut s = if undone.is_empty() {
+        "nothing was done, nothing to undo".to_string()
+    } else {
+        format!("undone: {}", undone.join(", "))
+    };
+    if !stuck.is_empty() {
+        s.push_str(&format!(
+            "; NOT undone (check by hand): {}",
+            stuck.join(", ")
+        ));
+    }
+    s
 }
 
 impl From<crate::fsutil::WriteError> for FlowError {

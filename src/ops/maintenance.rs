@@ -1,7 +1,10 @@
 //! `xenpci maintenance HOST --to HOST2`: empties a host for maintenance when some guests cannot
 //! leave it. A *pinned* guest holds a device that exists only on HOST (no counterpart on HOST2 in
 //! the mapping file, or no mapping at all); it is shut down cleanly and recorded; every other
-//! guest moves with the migrate flow, as `evacuate` moves them. The record
+//! guest moves with the migrate flow, as `evacuate` moves them. The shutdowns are one change on
+//! the change engine ([`crate::engine`], the flows' own shutdown steps), journaled in the record:
+//! when one fails, the guests already stopped are started again and the maintenance is called
+//! off before anything moves. The record
 //! (`STATE/maintenance/HOST.json`, atomic) lets `xenpci resume`, run on HOST after it is back,
 //! verify the device identities first (`xenpci verify`: a function that moved while the host was
 //! down is not handed to the guest) and start the pinned guests again with their devices.
@@ -12,11 +15,16 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
+use crate::engine::{
+    self, executor, Journal, JournalError, MemJournal, Status, StepState, UndoPolicy,
+};
 use crate::flows::evacuate::{self, Evacuation, VmResult};
 use crate::flows::migrate::Toolstack;
+use crate::flows::steps::Action;
 use crate::flows::transport::Site;
 use crate::flows::xl::Xl;
 use crate::flows::FlowError;
+use crate::fsutil::WriteError;
 use crate::pci::Bdf;
 
 /// What became of a pinned guest.
@@ -133,17 +141,21 @@ pub fn pending(state_dir: &Path) -> Result<Vec<Record>, FlowError> {
     Ok(out)
 }
 
-fn write(state_dir: &Path, r: &Record) -> Result<(), FlowError> {
+/// Writes the record (atomically), its directory made first.
+fn save(state_dir: &Path, r: &Record) -> Result<(), WriteError> {
     let path = record_path(state_dir, &r.host);
-    let io = |e: std::io::Error| FlowError::BadInput {
-        what: "state directory".into(),
-        input: path.display().to_string(),
-        expected: format!("a writable directory ({e})"),
-    };
-    std::fs::create_dir_all(path.parent().unwrap_or(state_dir)).map_err(io)?;
+    let dir = path.parent().unwrap_or(state_dir);
+    std::fs::create_dir_all(dir).map_err(|source| WriteError::Io {
+        what: "create the directory of",
+        path: path.clone(),
+        source,
+    })?;
     let text = serde_json::to_string_pretty(r).unwrap_or_default() + "\n";
-    crate::fsutil::atomic_write(&path, text.as_bytes(), false).map_err(|e| bad_record(&path, e))?;
-    Ok(())
+    crate::fsutil::atomic_write(&path, text.as_bytes(), false).map(|_| ())
+}
+
+fn write(state_dir: &Path, r: &Record) -> Result<(), FlowError> {
+    save(state_dir, r).map_err(|e| bad_record(&record_path(state_dir, &r.host), e))
 }
 
 /// The passthrough devices of `vm` on `host`.
@@ -167,6 +179,52 @@ fn devices_of(site: &Site, host: &str, vm: &str, ts: Toolstack) -> Result<Vec<Bd
             })
             .unwrap_or_default())
         }
+    }
+}
+
+/// The maintenance record as the engine's journal of the shutdowns: a pinned guest's state
+/// follows its step (done: stopped; undone: running again), the record written (atomically) at
+/// each change, so a crash leaves one `xenpci resume` finishes from.
+struct RecordJournal<'a> {
+    mem: MemJournal,
+    record: &'a mut Record,
+    state_dir: &'a Path,
+}
+
+impl Journal for RecordJournal<'_> {
+    fn status(&self) -> Status {
+        self.mem.status()
+    }
+
+    fn state(&self, i: usize) -> StepState {
+        self.mem.state(i)
+    }
+
+    fn set_state(
+        &mut self,
+        i: usize,
+        state: StepState,
+        error: Option<String>,
+    ) -> Result<(), JournalError> {
+        self.mem.set_state(i, state, error)?;
+        let pinned = match state {
+            StepState::Done => PinnedState::Stopped,
+            StepState::Undone => PinnedState::Running,
+            _ => return Ok(()),
+        };
+        if let Some(p) = self.record.pinned.get_mut(i) {
+            p.state = pinned;
+        }
+        save(self.state_dir, self.record).map_err(|source| JournalError::Write {
+            path: record_path(self.state_dir, &self.record.host)
+                .display()
+                .to_string(),
+            source,
+        })
+    }
+
+    fn set_status(&mut self, status: Status) -> Result<(), JournalError> {
+        self.mem.set_status(status)
     }
 }
 
@@ -253,24 +311,65 @@ pub fn start(
         });
     }
     write(ev.state_dir, &record)?;
-    for i in 0..record.pinned.len() {
-        let vm = record.pinned[i].vm.clone();
-        if let Ok(mut o) = out.lock() {
-            let _ = writeln!(
-                o,
-                "{vm}: pinned to {host} (its devices exist only there): shutting down"
-            );
-        }
-        match ts {
-            Toolstack::Xl => Xl { site, host: &host }.run(&["shutdown", "-w", &vm])?,
+    // The shutdowns are one change on the engine (the flows' own shutdown steps), journaled in
+    // the record itself: a failed shutdown starts the guests stopped before it again, and the
+    // maintenance is called off with nothing moved.
+    let mut steps = Vec::new();
+    for p in &record.pinned {
+        steps.push(match ts {
+            Toolstack::Xl => Action::XlShutdown {
+                host: host.clone(),
+                dom: p.vm.clone(),
+                config: PathBuf::from(p.config.clone().unwrap_or_default()),
+                force_stop: false,
+            },
             Toolstack::Xapi => {
                 let xe = crate::xapi::Xe::new(site.runner);
-                let uuid = xe.vm_lookup(&vm).map_err(|e| FlowError::Xe(Box::new(e)))?;
-                xe.shutdown(&uuid).map_err(|e| FlowError::Xe(Box::new(e)))?;
+                let vm = xe
+                    .vm_lookup(&p.vm)
+                    .map_err(|e| FlowError::Xe(Box::new(e)))?;
+                Action::XeShutdown {
+                    vm,
+                    host: host.clone(),
+                }
             }
+        });
+    }
+    let names: Vec<String> = record.pinned.iter().map(|p| p.vm.clone()).collect();
+    let said = |n: usize, _: usize, _: &str| {
+        if let (Some(vm), Ok(mut o)) = (names.get(n.wrapping_sub(1)), out.lock()) {
+            let _ = writeln!(
+                o,
+                "{vm}: pinned to {host} (its devices exist only there): shut down"
+            );
         }
-        record.pinned[i].state = PinnedState::Stopped;
-        write(ev.state_dir, &record)?;
+    };
+    let opts = engine::Options {
+        policy: UndoPolicy::ContinuePastFailure,
+        progress: &said,
+    };
+    let mut journal = RecordJournal {
+        mem: MemJournal::new(steps.len()),
+        record: &mut record,
+        state_dir: ev.state_dir,
+    };
+    let outcome =
+        executor::execute(&steps, site, &mut journal, &opts).map_err(|e| FlowError::BadInput {
+            what: "maintenance record".into(),
+            input: record_path(ev.state_dir, &host).display().to_string(),
+            expected: format!("a writable record ({e})"),
+        })?;
+    if let Some(failure) = outcome.failure.as_ref() {
+        let (undone, stuck) = (outcome.undone(), outcome.stuck());
+        if stuck.is_empty() {
+            // Every guest runs as before: nothing to resume.
+            let _ = std::fs::remove_file(record_path(ev.state_dir, &host));
+        }
+        return Err(FlowError::RolledBack {
+            failure: format!("maintenance of {host}: {}", failure.text),
+            undone,
+            stuck,
+        });
     }
     let moved = evacuate::evacuate_vms(site, ev, movable, out);
     Ok(Report {
