@@ -1,6 +1,8 @@
 //! The xl.cfg parser: the bison LALR(1) automaton of `libxlu_cfg_y.y` written out by hand, its
 //! error recovery and messages ([`ParseError`]), and libxlutil's semantic actions. Moved out of
-//! `xl_cfg.rs` (issue 12); its stacks and tables reworked for speed (issue 18), its answers unchanged.
+//! `xl_cfg.rs` (issue 12); its tables and stacks reworked for speed (issue 18: the tables are
+//! filled at compile time from the match functions, a value is kept only for a symbol that
+//! carries one), its answers unchanged (tests/xlcfg_differential.rs against libxlutil).
 
 use compact_str::CompactString;
 use rustc_hash::FxHashMap;
