@@ -3,9 +3,7 @@
 //! changed since the plan read it, untouched lines kept byte for byte, the dry run showing the
 //! diff; a rollback puts back the exact original bytes, and never over someone else's edit.
 
-mod flows_support;
-
-use flows_support::{Run, Scenario};
+use xenpci_testkit::lab::{Run, Scenario};
 
 /// A guest config with layout xl accepts but a re-printer would not keep.
 const CFG: &str = "# the ceph OSD guest\r\nname=\"pvvm\"   # tabs and spaces below\n\ttype = 'pv'\nmemory = 1024 ;\n\npci = [ \"0000:03:00.0,permissive=1\" ]  # HBA\nextra = \"console=hvc0\"\n";

@@ -2,9 +2,7 @@
 //! the right mode, failures and rollbacks are reported per VM in the summary table, and nothing
 //! is left half-done.
 
-mod flows_support;
-
-use flows_support::Scenario;
+use xenpci_testkit::lab::Scenario;
 
 #[test]
 fn evacuate_moves_every_guest_and_reports_each() {

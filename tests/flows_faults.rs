@@ -8,9 +8,7 @@
 //! target's mapped one), no device is attached twice, and other-config:pci is intact.
 //! Each case prints one line of the fault matrix (`cargo test --test flows_faults -- --nocapture`).
 
-mod flows_support;
-
-use flows_support::{Run, Scenario};
+use xenpci_testkit::lab::{Run, Scenario};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Flow {

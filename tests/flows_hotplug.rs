@@ -1,12 +1,11 @@
 //! `xenpci attach` / `detach` / `attached` against the mock xl: what xl would refuse is refused
 //! before xl is called, and results are verified (xl pci-list, or XenStore with a real oxenstored).
 
-mod flows_support;
 #[allow(dead_code)]
 #[path = "xenstored/harness.rs"]
 mod xenstored;
 
-use flows_support::Scenario;
+use xenpci_testkit::lab::Scenario;
 
 fn attach_calls(s: &Scenario) -> usize {
     s.xl_log()

@@ -3,9 +3,7 @@
 //! front, FINDINGS §D), a live move without devices, the XAPI cold move, dry run, identity
 //! refusal, detach-all/reattach.
 
-mod flows_support;
-
-use flows_support::Scenario;
+use xenpci_testkit::lab::Scenario;
 
 fn hvm_with_two_devices() -> Scenario {
     let s = Scenario::lab();

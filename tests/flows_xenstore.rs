@@ -4,12 +4,11 @@
 //! was Debian's Xen lacking shadow paging). Real Xen erases the pcifront from XenStore with the
 //! last device, so `xenpci migrate` notes the history from its own record of the attach.
 
-mod flows_support;
 #[allow(dead_code)]
 #[path = "xenstored/harness.rs"]
 mod xenstored;
 
-use flows_support::Scenario;
+use xenpci_testkit::lab::Scenario;
 
 /// The tests share one xenstored and the mock mirrors whole hosts: one at a time.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());

@@ -72,11 +72,9 @@ fn a_signal_during_hide_rolls_back_and_still_prints_the_json_document() {
     }
 }
 
-mod flows_support;
-
 #[test]
 fn a_signal_during_migrate_rolls_back_and_still_prints_the_json_document() {
-    let s = flows_support::Scenario::lab();
+    let s = xenpci_testkit::lab::Scenario::lab();
     s.xl(
         "h1",
         &["pci-attach", "hvmvm", "0000:03:00.0@5,permissive=1"],
@@ -123,7 +121,7 @@ fn a_signal_during_migrate_rolls_back_and_still_prints_the_json_document() {
 /// edit before this VM's value is written, and the other VM's value is put back exactly.
 #[test]
 fn a_signal_during_assign_steal_rolls_back_the_steal() {
-    let s = flows_support::Scenario::lab();
+    let s = xenpci_testkit::lab::Scenario::lab();
     let xvm = "44444444-4444-4444-4444-444444444444";
     let st = serde_json::json!({
         "hosts": [{"uuid": "11111111-1111-1111-1111-111111111111", "name-label": "h1",

@@ -1,11 +1,11 @@
-//! Shared scenario for the flow tests: a two-host mock-xl state (h1 = this host, h2 = the target,
+//! The flow tests' scenario (moved here from tests/flows_support, issue 12: the harnesses live in
+//! the kit): a two-host mock-xl state (h1 = this host, h2 = the target,
 //! reached through the template transport `env XL_MOCK_HOST={host} {cmd}`), a mock-xe state, fake
 //! sysfs roots per host for identity checks, a state dir, and `xenpci` runs against all of it.
-#![allow(dead_code)]
 
+use crate::cli::Cli;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use xenpci_testkit::cli::Cli;
 
 /// One scenario's files.
 pub struct Scenario {
@@ -14,7 +14,7 @@ pub struct Scenario {
 }
 
 /// A finished run: the test kit's one result type.
-pub use xenpci_testkit::harness::Run;
+pub use crate::harness::Run;
 
 /// A sysfs PCI function in a fake root.
 pub fn sysfs_device(root: &Path, bdf: &str, vendor: &str, device: &str, subsys: (&str, &str)) {
@@ -92,7 +92,7 @@ impl Scenario {
             "vms": [{"uuid": "33333333-3333-3333-3333-333333333333", "name-label": "xvm", "power-state": "halted",
                      "hvm": true, "other-config": {"pci": "0/0000:03:00.0"}, "domid": -1, "attached-pcis": []}]});
         std::fs::write(self.path("xe.json"), st.to_string()).unwrap();
-        let mut c = Command::new(xenpci_testkit::bins::xe());
+        let mut c = Command::new(crate::bins::xe());
         self.base(&mut c);
         let o = c.args(["vm-start", "vm=xvm", "on=h1"]).output().unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -100,7 +100,7 @@ impl Scenario {
 
     /// `xe vm-param-get` of xvm.
     pub fn xe_get(&self, param: &str) -> String {
-        let mut c = Command::new(xenpci_testkit::bins::xe());
+        let mut c = Command::new(crate::bins::xe());
         self.base(&mut c);
         let o = c
             .args([
@@ -115,7 +115,7 @@ impl Scenario {
 
     /// The mock xe with this scenario's state.
     pub fn xe(&self, args: &[&str]) -> Run {
-        let mut c = Command::new(xenpci_testkit::bins::xe());
+        let mut c = Command::new(crate::bins::xe());
         self.base(&mut c);
         let o = c.args(args).output().unwrap();
         Run::from(o)
@@ -154,8 +154,8 @@ impl Scenario {
     }
 
     fn base(&self, cmd: &mut Command) {
-        cmd.env("XENPCI_XL", xenpci_testkit::bins::xl())
-            .env("XENPCI_XE", xenpci_testkit::bins::xe())
+        cmd.env("XENPCI_XL", crate::bins::xl())
+            .env("XENPCI_XE", crate::bins::xe())
             .env("XL_MOCK_STATE", self.path("xl.json"))
             .env("XL_MOCK_LOG", self.path("xl.log"))
             .env("XE_MOCK_STATE", self.path("xe.json"))
@@ -212,7 +212,7 @@ impl Scenario {
 
     /// The mock xl on `host`.
     pub fn xl(&self, host: &str, args: &[&str]) -> Run {
-        let mut c = Command::new(xenpci_testkit::bins::xl());
+        let mut c = Command::new(crate::bins::xl());
         self.base(&mut c);
         c.env("XL_MOCK_HOST", host)
             .env_remove("XL_MOCK_LOG")
