@@ -115,19 +115,6 @@ fn hide_vectors() {
 /// A deterministic generator of near-valid other-config:pci values (the test kit's [`Rng`]).
 struct Gen(Rng);
 
-impl std::ops::Deref for Gen {
-    type Target = Rng;
-    fn deref(&self) -> &Rng {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Gen {
-    fn deref_mut(&mut self) -> &mut Rng {
-        &mut self.0
-    }
-}
-
 impl Gen {
     fn piece(&mut self) -> String {
         const TOKENS: &[&str] = &[
@@ -163,24 +150,24 @@ impl Gen {
         ];
         let canonical = format!(
             "{}/{:04x}:{:02x}:{:02x}.{}",
-            self.below(4),
-            self.below(3),
-            self.below(256),
-            self.below(40),
-            self.below(16)
+            self.0.below(4),
+            self.0.below(3),
+            self.0.below(256),
+            self.0.below(40),
+            self.0.below(16)
         );
         let mut s = canonical;
         // Mutate: insert, replace or delete a few tokens/characters.
-        for _ in 0..self.below(3) {
-            let at = self.below(s.len() + 1);
+        for _ in 0..self.0.below(3) {
+            let at = self.0.below(s.len() + 1);
             let at = (0..=at).rev().find(|i| s.is_char_boundary(*i)).unwrap_or(0);
-            match self.below(3) {
-                0 => s.insert_str(at, TOKENS[self.below(TOKENS.len())]),
+            match self.0.below(3) {
+                0 => s.insert_str(at, TOKENS[self.0.below(TOKENS.len())]),
                 1 if at < s.len() => {
                     s.remove(at);
                 }
                 _ => {
-                    let t = TOKENS[self.below(TOKENS.len())];
+                    let t = TOKENS[self.0.below(TOKENS.len())];
                     let end = s[at..].chars().next().map_or(at, |c| at + c.len_utf8());
                     s.replace_range(at..end, t);
                 }
@@ -189,7 +176,7 @@ impl Gen {
         s
     }
     fn value(&mut self) -> String {
-        let n = 1 + self.below(4);
+        let n = 1 + self.0.below(4);
         (0..n).map(|_| self.piece()).collect::<Vec<_>>().join(",")
     }
 }

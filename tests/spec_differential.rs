@@ -85,30 +85,17 @@ fn run_shim(exe: &Path, cases: &[(Ctx, String, Defaults)]) -> Vec<String> {
     lines
 }
 
-/// The test kit's generator ([`Rng`]) with this test's pieces.
+/// This test's pieces, drawn with the test kit's generator ([`Rng`]).
 struct Gen(Rng);
 
 impl Gen {
     /// Mostly well-formed pieces, sometimes a weird one.
     fn hex(&mut self) -> &'static str {
-        if self.chance(70) {
-            self.pick(GOOD_HEX)
+        if self.0.chance(70) {
+            self.0.pick(GOOD_HEX)
         } else {
-            self.pick(HEX)
+            self.0.pick(HEX)
         }
-    }
-}
-
-impl std::ops::Deref for Gen {
-    type Target = Rng;
-    fn deref(&self) -> &Rng {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Gen {
-    fn deref_mut(&mut self) -> &mut Rng {
-        &mut self.0
     }
 }
 
@@ -233,56 +220,58 @@ const NOISE: &[&str] = &[
 
 fn bdf_text(g: &mut Gen) -> String {
     let mut s = String::new();
-    if g.chance(40) {
+    if g.0.chance(40) {
         s.push_str(g.hex());
         s.push(':');
     }
     s.push_str(g.hex());
     s.push(':');
     s.push_str(g.hex());
-    if g.chance(97) {
+    if g.0.chance(97) {
         s.push('.');
     }
-    s.push_str(if g.chance(15) { "*" } else { g.hex() });
+    s.push_str(if g.0.chance(15) { "*" } else { g.hex() });
     s
 }
 
 fn spec_text(g: &mut Gen) -> String {
     let mut s = String::new();
-    match g.below(10) {
+    match g.0.below(10) {
         0..=5 => {
             s.push_str(&bdf_text(g));
-            if g.chance(30) {
+            if g.0.chance(30) {
                 s.push('@');
                 s.push_str(g.hex());
             }
         }
         6 => s.push_str(&format!("bdf={}", bdf_text(g))),
-        7 => s.push_str(&format!("name={}", g.pick(VALUES))),
+        7 => s.push_str(&format!("name={}", g.0.pick(VALUES))),
         _ => {}
     }
-    for _ in 0..g.below(4) {
+    for _ in 0..g.0.below(4) {
         if !s.is_empty() {
-            s.push_str(if g.chance(80) { "," } else { g.pick(SEPS) });
+            s.push_str(if g.0.chance(80) { "," } else { g.0.pick(SEPS) });
         }
-        let key = if g.chance(75) {
-            g.pick(GOOD_KEYS)
+        let key = if g.0.chance(75) {
+            g.0.pick(GOOD_KEYS)
         } else {
-            g.pick(KEYS)
+            g.0.pick(KEYS)
         };
         s.push_str(key);
-        if g.chance(95) {
+        if g.0.chance(95) {
             s.push('=');
         }
         s.push_str(&match key {
             "bdf" => bdf_text(g),
             "vslot" => g.hex().to_string(),
-            "rdm_policy" if g.chance(60) => g.pick(&["strict", "relaxed", "Invalid"]).to_string(),
-            _ if g.chance(60) => g.pick(GOOD_VALUES).to_string(),
-            _ => g.pick(VALUES).to_string(),
+            "rdm_policy" if g.0.chance(60) => {
+                g.0.pick(&["strict", "relaxed", "Invalid"]).to_string()
+            }
+            _ if g.0.chance(60) => g.0.pick(GOOD_VALUES).to_string(),
+            _ => g.0.pick(VALUES).to_string(),
         });
     }
-    if g.chance(10) {
+    if g.0.chance(10) {
         s.push(',');
     }
     mutate(g, s)
@@ -294,17 +283,17 @@ fn rdm_text(g: &mut Gen) -> String {
         "host", "HOST", "strict", "relaxed", "invalid", "Relaxed", "bogus", "", "host ", "a=b",
     ];
     let mut s = String::new();
-    for i in 0..1 + g.below(3) {
+    for i in 0..1 + g.0.below(3) {
         if i > 0 {
             s.push(',');
         }
-        s.push_str(g.pick(&keys));
-        if g.chance(95) {
+        s.push_str(g.0.pick(&keys));
+        if g.0.chance(95) {
             s.push('=');
         }
-        s.push_str(g.pick(&vals));
+        s.push_str(g.0.pick(&vals));
     }
-    if g.chance(10) {
+    if g.0.chance(10) {
         s.push(',');
     }
     mutate(g, s)
@@ -312,18 +301,18 @@ fn rdm_text(g: &mut Gen) -> String {
 
 /// Sometimes inserts, deletes or replaces one character, or glues random noise together.
 fn mutate(g: &mut Gen, s: String) -> String {
-    if g.chance(5) {
-        return (0..g.below(12)).map(|_| g.pick(NOISE)).collect();
+    if g.0.chance(5) {
+        return (0..g.0.below(12)).map(|_| g.0.pick(NOISE)).collect();
     }
     let mut chars: Vec<char> = s.chars().collect();
-    if g.chance(15) {
-        let at = g.below(chars.len() + 1);
-        match g.below(3) {
+    if g.0.chance(15) {
+        let at = g.0.below(chars.len() + 1);
+        match g.0.below(3) {
             0 if at < chars.len() => {
                 chars.remove(at);
             }
-            1 if at < chars.len() => chars[at] = g.pick(NOISE).chars().next().unwrap(),
-            _ => chars.insert(at, g.pick(NOISE).chars().next().unwrap()),
+            1 if at < chars.len() => chars[at] = g.0.pick(NOISE).chars().next().unwrap(),
+            _ => chars.insert(at, g.0.pick(NOISE).chars().next().unwrap()),
         }
     }
     chars.into_iter().collect()
@@ -340,7 +329,7 @@ fn our_parsers_reach_what_xens_libxlutil_reaches() {
     }
     let mut g = Gen(Rng::new(0x5eed_1234_abcd_0001));
     for _ in 0..60_000 {
-        let d = Defaults::from_bits(g.below(16) as u8, g.below(3) as u8);
+        let d = Defaults::from_bits(g.0.below(16) as u8, g.0.below(3) as u8);
         let s = spec_text(&mut g);
         cases.push((Ctx::Spec, s, d));
     }

@@ -71,7 +71,7 @@ fn run_real(docs: &[String]) -> Vec<String> {
     blocks
 }
 
-/// The test kit's generator ([`Rng`]) with this test's pieces.
+/// This test's pieces, drawn with the test kit's generator ([`Rng`]).
 struct Gen(Rng);
 
 impl Gen {
@@ -105,47 +105,48 @@ impl Gen {
             "\\x41", "\\q", "\\0", "\\7777", "\\1+2", "\\ ", "\\é", "\\\t", "\\1\t5", "\\1\r5",
             "\\9", "\\19", "\\x",
         ];
-        let q = if self.chance(50) { '\'' } else { '"' };
+        let q = if self.0.chance(50) { '\'' } else { '"' };
         let mut s = String::new();
         s.push(q);
-        for _ in 0..self.below(3) {
-            if self.chance(12) {
-                s.push_str(self.pick(ESCAPES));
+        for _ in 0..self.0.below(3) {
+            if self.0.chance(12) {
+                s.push_str(self.0.pick(ESCAPES));
             } else {
-                s.push_str(self.pick(PIECES));
+                s.push_str(self.0.pick(PIECES));
             }
         }
-        if self.chance(2) {
+        if self.0.chance(2) {
             s.push(if q == '"' { '\'' } else { '"' });
         }
-        if !self.chance(2) {
+        if !self.0.chance(2) {
             s.push(q);
         }
         s
     }
 
     fn atom(&mut self) -> String {
-        if self.chance(55) {
+        if self.0.chance(55) {
             self.string()
         } else {
-            self.pick(&[
-                "0",
-                "1",
-                "010",
-                "08",
-                "0x1f",
-                "1e",
-                "12",
-                "0x",
-                "99999999999999999999",
-                "7a",
-            ])
-            .to_string()
+            self.0
+                .pick(&[
+                    "0",
+                    "1",
+                    "010",
+                    "08",
+                    "0x1f",
+                    "1e",
+                    "12",
+                    "0x",
+                    "99999999999999999999",
+                    "7a",
+                ])
+                .to_string()
         }
     }
 
     fn nl(&mut self) -> &'static str {
-        match self.below(20) {
+        match self.0.below(20) {
             0..=13 => "",
             14..=16 => "\n",
             17 => " # c\n",
@@ -155,37 +156,37 @@ impl Gen {
     }
 
     fn value(&mut self, depth: usize) -> String {
-        if depth > 1 || self.chance(50) {
+        if depth > 1 || self.0.chance(50) {
             return self.atom();
         }
         let mut s = String::from("[");
-        s.push_str(self.pick(&["", " ", "\n", " # open\n  "]));
-        let n = self.below(4);
+        s.push_str(self.0.pick(&["", " ", "\n", " # open\n  "]));
+        let n = self.0.below(4);
         for i in 0..n {
             let v = self.value(depth + 1);
             s.push_str(&v);
             s.push_str(self.nl());
             if i + 1 < n {
-                s.push_str(if self.chance(2) { ",," } else { "," });
+                s.push_str(if self.0.chance(2) { ",," } else { "," });
                 s.push_str(self.nl());
-                s.push_str(self.pick(&["", " ", "\n    "]));
+                s.push_str(self.0.pick(&["", " ", "\n    "]));
             }
         }
-        if n > 0 && self.chance(25) {
+        if n > 0 && self.0.chance(25) {
             s.push(',');
             s.push_str(self.nl());
         }
-        if self.chance(3) {
+        if self.0.chance(3) {
             s.push_str(" \"z\"");
         }
-        if !self.chance(2) {
+        if !self.0.chance(2) {
             s.push(']');
         }
         s
     }
 
     fn junk(&mut self) -> &'static str {
-        self.pick(&[
+        self.0.pick(&[
             ":", "-1", "PCI", "\\", "(", "'open", "\"open", "\r", "é", ",", "]", "[", "=", "x y",
             ".", "#", "+", "1F", "\t",
         ])
@@ -204,24 +205,27 @@ impl Gen {
             "a.b",
         ];
         let mut s = String::new();
-        let stmts = self.below(6);
+        let stmts = self.0.below(6);
         for i in 0..stmts {
-            if self.chance(8) {
-                s.push_str(self.pick(&["# comment\n", "\n", "  \n", ";", "\t# x = 1\n"]));
+            if self.0.chance(8) {
+                s.push_str(
+                    self.0
+                        .pick(&["# comment\n", "\n", "  \n", ";", "\t# x = 1\n"]),
+                );
             }
-            s.push_str(self.pick(&["", "", " ", "\t"]));
-            s.push_str(self.pick(KEYS_GEN));
-            s.push_str(self.pick(&[" = ", "=", " += ", "+=", " =", "= "]));
+            s.push_str(self.0.pick(&["", "", " ", "\t"]));
+            s.push_str(self.0.pick(KEYS_GEN));
+            s.push_str(self.0.pick(&[" = ", "=", " += ", "+=", " =", "= "]));
             let v = self.value(0);
             s.push_str(&v);
-            if self.chance(6) {
+            if self.0.chance(6) {
                 s.push_str(self.junk());
             }
             let last = i + 1 == stmts;
-            let end = if last && self.chance(20) {
+            let end = if last && self.0.chance(20) {
                 ""
             } else {
-                self.pick(&[
+                self.0.pick(&[
                     "\n",
                     "\n",
                     "\n",
@@ -236,23 +240,10 @@ impl Gen {
             };
             s.push_str(end);
         }
-        if self.chance(4) {
-            s.push_str(self.pick(&["# final", "#", ":", "x", "\n#c\n"]));
+        if self.0.chance(4) {
+            s.push_str(self.0.pick(&["# final", "#", ":", "x", "\n#c\n"]));
         }
         s
-    }
-}
-
-impl std::ops::Deref for Gen {
-    type Target = Rng;
-    fn deref(&self) -> &Rng {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Gen {
-    fn deref_mut(&mut self) -> &mut Rng {
-        &mut self.0
     }
 }
 
