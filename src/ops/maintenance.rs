@@ -310,7 +310,6 @@ pub fn start(
                 .collect(),
         });
     }
-    write(ev.state_dir, &record)?;
     // The shutdowns are one change on the engine (the flows' own shutdown steps), journaled in
     // the record itself: a failed shutdown starts the guests stopped before it again, and the
     // maintenance is called off with nothing moved.
@@ -335,6 +334,8 @@ pub fn start(
             }
         });
     }
+    // Recorded only once every step is known (a VM lookup that fails leaves no record behind).
+    write(ev.state_dir, &record)?;
     let names: Vec<String> = record.pinned.iter().map(|p| p.vm.clone()).collect();
     let said = |n: usize, _: usize, _: &str| {
         if let (Some(vm), Ok(mut o)) = (names.get(n.wrapping_sub(1)), out.lock()) {
