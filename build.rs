@@ -1,4 +1,5 @@
-//! Compiles data/pci.ids (the PCI ID database) into one pointer-free byte table for
+//! The build script: the demo's bundled hosts packed as data ([`demo_hosts`]), and
+//! data/pci.ids (the PCI ID database) compiled into one pointer-free byte table for
 //! `host::names`: fixed-width records of ids and (offset, length) pairs into one string blob,
 //! sorted for binary search. A table of `&str` (what the `pci-ids` crate embeds) costs ~45,000
 //! load-time relocations and ~300 page faults at every start of a static-pie binary, even for a
@@ -8,6 +9,9 @@ use std::collections::BTreeMap;
 use std::env;
 use std::fs;
 use std::path::Path;
+
+#[path = "build/demo_hosts.rs"]
+mod demo_hosts;
 
 #[derive(Default)]
 struct Device {
@@ -59,6 +63,9 @@ impl Blob {
 }
 
 fn main() {
+    let out = env::var("OUT_DIR").expect("OUT_DIR is set by cargo");
+    demo_hosts::generate(Path::new(&out));
+    println!("cargo:rerun-if-changed=build/demo_hosts.rs");
     let src = Path::new("data/pci.ids");
     println!("cargo:rerun-if-changed={}", src.display());
     let text = fs::read_to_string(src).expect("data/pci.ids is readable UTF-8");

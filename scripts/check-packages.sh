@@ -83,7 +83,8 @@ floor_ok() { # static, or GLIBC_ <= 2.17
 }
 
 # No test machinery in what ships: the fault hooks are a cargo feature the packages are built
-# without, and the mocks are not packed (the file lists above).
+# without, the mocks are not packed (the file lists above), and the fixture generator
+# (crates/xenpci-fixtures) is not linked: the demo's hosts are in xenpci as packed data only.
 no_hooks() {
   local b
   for b in "$DIST/xenpci" "$DIST/xenpci-plugin"; do
@@ -93,6 +94,15 @@ no_hooks() {
   done
 }
 check "binaries: no fault-injection hooks compiled in" no_hooks
+no_generator() {
+  local b
+  for b in "$DIST/xenpci" "$DIST/xenpci-plugin"; do
+    if grep -a -q -E 'fixture address|fixture: no (PF|function)' "$b"; then
+      echo "$b carries the fixture generator"; return 1
+    fi
+  done
+}
+check "binaries: no fixture generator linked (the demo's hosts are data)" no_generator
 
 # ---- 3. install and run ----
 rm -rf "$ROOTS"; mkdir -p "$ROOTS/rpm" "$ROOTS/deb/var/lib/dpkg/info" "$ROOTS/deb/var/lib/dpkg/updates"

@@ -842,7 +842,7 @@ fn assigned_on_a_pool_member_does_not_check_another_hosts_vm_here() {
 /// its hide (a udev rule by PF and index) then the assign, and changes nothing; a VF is no PF.
 #[test]
 fn assign_vf_of_takes_a_free_hidden_vf_and_says_which() {
-    use xenpci::host::fixture::{Fixture, Func};
+    use xenpci_fixtures::{Fixture, Func};
     let w = seed000();
     let mut s = w.state();
     s["vms"].as_array_mut().unwrap().push(json!({

@@ -218,7 +218,7 @@ fn attach_takes_the_xm_form_with_a_slot_and_dash_o() {
 /// bad input naming why.
 #[test]
 fn attach_vf_of_takes_a_hidden_vf_and_says_which() {
-    use xenpci::host::fixture::{Fixture, Func};
+    use xenpci_fixtures::{Fixture, Func};
     let s = Scenario::with_state(serde_json::json!({"hosts": {
         "h1": {"devices": [
             {"bdf": "0000:01:10.2", "driver": "pciback"},

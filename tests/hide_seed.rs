@@ -9,7 +9,7 @@ mod util;
 
 use predicates::prelude::*;
 use util::{generated, original, Host};
-use xenpci::host::fixture;
+use xenpci_fixtures as fixture;
 
 fn seed_host() -> Host {
     let h = generated(fixture::x9drw(), "xcpng82");

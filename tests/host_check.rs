@@ -3,7 +3,7 @@
 mod util;
 
 use util::Host;
-use xenpci::host::fixture::{self, Func};
+use xenpci_fixtures::{self as fixture, Func};
 
 fn finding<'a>(report: &'a serde_json::Value, check: &str) -> Vec<&'a serde_json::Value> {
     report["findings"]

@@ -37,13 +37,11 @@ fn snapshot(dir: &Path) -> BTreeMap<String, String> {
 
 #[test]
 fn the_committed_demo_tree_is_what_the_generator_writes() {
-    let fresh = Host::new(&xenpci::host::fixture::x9drw());
+    let fresh = Host::new(&xenpci_fixtures::x9drw());
     if std::env::var_os("XENPCI_REGEN_DEMO").is_some() {
         let _ = std::fs::remove_dir_all(DEMO);
         std::fs::create_dir_all(DEMO).unwrap();
-        xenpci::host::fixture::x9drw()
-            .write(Path::new(DEMO))
-            .unwrap();
+        xenpci_fixtures::x9drw().write(Path::new(DEMO)).unwrap();
     }
     let want = snapshot(fresh.root());
     let have = snapshot(Path::new(DEMO));
@@ -236,4 +234,43 @@ fn demo_write_refuses_a_non_empty_directory_and_unknown_shapes() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown shape \"nope\""));
+}
+
+#[test]
+fn every_bundled_host_is_what_the_generator_writes_and_big_hosts_are_not_bundled() {
+    for shape in [
+        "x9drw",
+        "gpu-pair",
+        "sriov-nic",
+        "legacy-bridge",
+        "kvm-debian",
+        "kvm-fedora",
+    ] {
+        let d = tempfile::tempdir().unwrap();
+        let out = Cli::xenpci()
+            .into_command()
+            .args(["demo", "--shape", shape, "--write"])
+            .arg(d.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{shape}: {out:?}");
+        let fresh = Host::new(&xenpci_fixtures::shape(shape).unwrap());
+        let (want, have) = (snapshot(fresh.root()), snapshot(d.path()));
+        let differ: Vec<_> = want
+            .keys()
+            .filter(|k| have.get(*k) != want.get(*k))
+            .collect();
+        let extra: Vec<_> = have.keys().filter(|k| !want.contains_key(*k)).collect();
+        assert!(
+            differ.is_empty() && extra.is_empty() && want.len() > 50,
+            "{shape}: differ {differ:?}, extra {extra:?}"
+        );
+    }
+    let out = Cli::xenpci()
+        .into_command()
+        .args(["demo", "--shape", "big-1000", "--write", "/nonexistent/x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("xenpci-fixture write big-N DIR"));
 }

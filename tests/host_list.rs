@@ -228,7 +228,7 @@ fn conventional_pci_goes_with_its_bridge() {
 #[test]
 fn a_device_on_a_kvm_stub_is_not_hidden_for_xen() {
     for stub in ["vfio-pci", "pci-stub"] {
-        let h = Host::new(&xenpci::host::fixture::x9drw().rebind("05:00.0", Some(stub)));
+        let h = Host::new(&xenpci_fixtures::x9drw().rebind("05:00.0", Some(stub)));
         let list = h.run(&["list", "--json"]).json();
         let hba = record(&list, "0000:05:00.0");
         assert_eq!(hba["driver"], stub);
@@ -249,7 +249,7 @@ fn a_device_on_a_kvm_stub_is_not_hidden_for_xen() {
         );
         assert!(!line.contains("hidden from dom0"), "{line}");
     }
-    let h = Host::new(&xenpci::host::fixture::x9drw().rebind("05:00.0", Some("pciback")));
+    let h = Host::new(&xenpci_fixtures::x9drw().rebind("05:00.0", Some("pciback")));
     let out = h.run(&["list"]).stdout;
     let line = out
         .lines()

@@ -8,7 +8,7 @@ mod util;
 
 use serde_json::Value;
 use util::{generated, Host};
-use xenpci::host::fixture::{Fixture, Func};
+use xenpci_fixtures::{Fixture, Func};
 
 const LSI: (u16, u16) = (0x1000, 0x0087);
 const HBA_SERIAL: u64 = 0x0050_56ff_fe12_3456;

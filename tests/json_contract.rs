@@ -9,7 +9,7 @@ mod util;
 
 use serde_json::Value;
 use util::generated;
-use xenpci::host::fixture;
+use xenpci_fixtures as fixture;
 
 const ERROR_KEYS: &[&str] = &["refused", "kind", "error", "input", "hint", "refusals"];
 

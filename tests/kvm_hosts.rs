@@ -1,5 +1,5 @@
 //! KVM hosts (issue 16) over the fixture hosts `kvm-debian` and `kvm-fedora`
-//! (`xenpci::host::fixture_kvm`): the toolstack and host check, `hide` as vfio-pci (the whole
+//! (`xenpci_fixtures`): the toolstack and host check, `hide` as vfio-pci (the whole
 //! IOMMU group, bridges left, the host's disk controller and NIC refused), its persistence (one
 //! udev rule per function — never the identical twin —, the initramfs, the kernel IOMMU option,
 //! each through the tool doubles), rollback, `unhide --now`, `hidden`, `check BDF`, and the

@@ -29,7 +29,7 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 use util::{generated, Host};
-use xenpci::host::fixture::{self, Func};
+use xenpci_fixtures::{self as fixture, Func};
 use xenpci_testkit::cli::Cli;
 
 const HOST: &str = "8f7e0c2a-0000-4000-8000-000000000001";

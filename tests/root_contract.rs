@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use util::{generated, Host};
-use xenpci::host::fixture;
+use xenpci_fixtures as fixture;
 use xenpci_testkit::cli::Cli;
 
 /// A directory of spies named like the host tools; each appends `NAME ARGS` and its

@@ -8,7 +8,7 @@
 mod util;
 
 use util::Host;
-use xenpci::host::fixture::{Fixture, Func};
+use xenpci_fixtures::{Fixture, Func};
 
 /// An 82576-like PF on igb (total 8) at 01:00.0 with `vfs` VFs (igbvf, none held), and a second
 /// port 01:00.1 without VFs.

@@ -48,7 +48,7 @@ fn bins(p: &Value) -> Vec<String> {
         .collect()
 }
 
-const DEV_ONLY: &[&str] = &["mock-xe", "mock-xl", "xenpci-testkit"];
+const DEV_ONLY: &[&str] = &["mock-xe", "mock-xl", "xenpci-fixtures", "xenpci-testkit"];
 
 #[test]
 fn the_shipped_package_builds_xenpci_and_the_plugin_and_the_mocks_are_their_own_crates() {

@@ -309,7 +309,7 @@ impl ConfigSpace {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::fixture::{config_bytes, Func};
+    use xenpci_fixtures::{config_bytes, Func};
 
     #[test]
     fn header_fields_and_pcie_flr_are_read() {

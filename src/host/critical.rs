@@ -269,7 +269,7 @@ fn net_to_pci(root: &HostRoot, iface: &str, depth: usize, out: &mut Vec<(Bdf, St
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::fixture::{self, Fixture, Func};
+    use xenpci_fixtures::{self as fixture, Fixture, Func};
 
     fn crit(fx: &Fixture) -> Critical {
         let d = tempfile::tempdir().unwrap();

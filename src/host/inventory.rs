@@ -800,7 +800,7 @@ fn read_sriov(dd: &DeviceDir, w: &mut Vec<String>) -> Option<Sriov> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::fixture;
+    use xenpci_fixtures as fixture;
 
     fn scan(fx: &fixture::Fixture) -> (tempfile::TempDir, Inventory) {
         let d = tempfile::tempdir().unwrap();
@@ -942,7 +942,10 @@ mod tests {
         // Garbage there is a warning only for a scan that reads it.
         let attr = d
             .path()
-            .join(fx.device_dir(b("05:00.0")).trim_start_matches('/'))
+            .join(
+                fx.device_dir("05:00.0".parse().unwrap())
+                    .trim_start_matches('/'),
+            )
             .join("numa_node");
         assert!(attr.is_file(), "{}", attr.display());
         std::fs::write(&attr, "banana\n").unwrap();

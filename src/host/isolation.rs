@@ -162,10 +162,15 @@ pub fn compute(nodes: &[Node]) -> BTreeMap<Bdf, Vec<Bdf>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::fixture::{self, config_bytes, Fixture, Func};
+    use xenpci_fixtures::{self as fixture, config_bytes, Fixture, Func};
+
+    /// A fixture address as xenpci's own.
+    fn ours(b: fixture::Bdf) -> Bdf {
+        Bdf::new(b.segment, b.bus, b.device, b.function).unwrap()
+    }
 
     fn nodes(fx: &Fixture) -> Vec<Node> {
-        let slot_count = |b: Bdf| {
+        let slot_count = |b: fixture::Bdf| {
             fx.funcs()
                 .iter()
                 .filter(|f| f.physfn.is_none() && (f.bdf.bus, f.bdf.device) == (b.bus, b.device))
@@ -177,8 +182,8 @@ mod tests {
                 let mut c = ConfigSpace::parse(&config_bytes(f)).unwrap();
                 c.multifunction = f.physfn.is_none() && slot_count(f.bdf) > 1;
                 Node {
-                    bdf: f.bdf,
-                    parent: f.parent,
+                    bdf: ours(f.bdf),
+                    parent: f.parent.map(ours),
                     config: Some(c),
                     is_virtfn: f.physfn.is_some(),
                 }

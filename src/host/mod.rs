@@ -4,8 +4,9 @@
 //!
 //! [`Inventory::scan`] reads every PCI function ([`PciFunction`]): ids and names, driver,
 //! isolation group ([`isolation`]), SR-IOV, reset methods, and why dom0 needs it ([`critical`]).
-//! [`preflight`] answers "would passing these functions work?" for `xenpci check`;
-//! [`fixture`] writes fake hosts for tests, the bundled demo and the benchmark.
+//! [`preflight`] answers "would passing these functions work?" for `xenpci check`. The fake
+//! hosts the tests, the demo and the benchmark use are written by the dev-only
+//! `xenpci-fixtures` crate (crates/xenpci-fixtures), which the library does not depend on.
 
 pub mod config;
 pub mod critical;
@@ -13,8 +14,6 @@ pub mod devdir;
 pub mod driver;
 pub mod filter;
 pub mod finding;
-pub mod fixture;
-pub mod fixture_kvm;
 pub mod inventory;
 pub mod isolation;
 pub mod kvm;

@@ -364,7 +364,7 @@ mod tests {
     #[test]
     fn config_is_read_sparsely_but_completely_for_the_walk() {
         use crate::host::config::ConfigSpace;
-        use crate::host::fixture::{config_bytes, Func};
+        use xenpci_fixtures::{config_bytes, Func};
         let d = tempfile::tempdir().unwrap();
         let root = HostRoot::new(d.path());
         let pf = Func::endpoint("01:00.0", 0x8086, 0x10c9, 0x020000)

@@ -29,13 +29,13 @@ impl HostFacts for VfioFacts<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::{fixture_kvm, HostRoot};
+    use crate::host::HostRoot;
     use crate::policy::{decide, Action, InUse, Reason, Request};
 
     #[test]
     fn a_sibling_on_vfio_pci_is_hidden_and_completes_a_give() {
         let d = tempfile::tempdir().unwrap();
-        fixture_kvm::kvm_debian()
+        xenpci_fixtures::kvm_debian()
             .rebind("01:00.1", Some(VFIO_PCI))
             .write(d.path())
             .unwrap();

@@ -10,11 +10,11 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=${N:-1000}
 RUNS=${RUNS:-30}
-cargo build --release -q --bin xenpci
+cargo build --release -q --bin xenpci --bin xenpci-fixture
 BIN=$PWD/target/release/xenpci
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-"$BIN" demo --write "$TMP/root" --shape "big-$N" >/dev/null
+"$(dirname "$BIN")/xenpci-fixture" write "big-$N" "$TMP/root" >/dev/null
 echo "host root: $N functions ($(ls "$TMP/root/sys/bus/pci/devices" | wc -l) in sys/bus/pci/devices)"
 # Both read the same tree; check once that both see every function.
 "$BIN" --root "$TMP/root" list --json | python3 -c 'import json,sys; print("xenpci lists", len(json.load(sys.stdin)))'

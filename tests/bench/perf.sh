@@ -25,11 +25,11 @@ done
 RUNS=${RUNS:-30}
 TARGET=x86_64-unknown-linux-musl
 if rustup target list --installed 2>/dev/null | grep -qx "$TARGET"; then
-  cargo build --release --locked -q --target "$TARGET" --bin xenpci --bin xenpci-plugin --bin xe --bin xl
+  cargo build --release --locked -q --target "$TARGET" --bin xenpci --bin xenpci-plugin --bin xe --bin xl --bin xenpci-fixture
   BIN=$PWD/target/$TARGET/release
 else
   echo "perf.sh: no musl target; measuring the glibc release build"
-  cargo build --release --locked -q --bin xenpci --bin xenpci-plugin --bin xe --bin xl
+  cargo build --release --locked -q --bin xenpci --bin xenpci-plugin --bin xe --bin xl --bin xenpci-fixture
   BIN=$PWD/target/release
 fi
 TMP=$(mktemp -d)
@@ -55,7 +55,7 @@ verdict() { # verdict NAME VALUE OP TARGET UNIT
 }
 
 # ---- 1, 2: list on 1000 functions ----
-"$BIN/xenpci" demo --write "$TMP/big" --shape big-1000 >/dev/null
+"$BIN/xenpci-fixture" write big-1000 "$TMP/big" >/dev/null
 cat > "$TMP/floor.c" <<'C'
 /* The syscall floor of a PCI inventory: per function, open+read its config space and read the
  * driver and iommu_group links, then print one line. */
@@ -163,7 +163,7 @@ while read -r name mean _; do
 done <<<"$m"
 
 # ---- 7: growth: list --json on 4000 functions against 1000 ----
-"$BIN/xenpci" demo --write "$TMP/big4" --shape big-4000 >/dev/null
+"$BIN/xenpci-fixture" write big-4000 "$TMP/big4" >/dev/null
 m=$(hyperfine_means "n1000=$BIN/xenpci --root $TMP/big list --json" "n4000=$BIN/xenpci --root $TMP/big4 list --json")
 a=$(mean_of n1000 "$m") b=$(mean_of n4000 "$m")
 echo "list --json: 1000 functions $(python3 -c "print(f'{$a*1000:.2f}')") ms, 4000 functions $(python3 -c "print(f'{$b*1000:.2f}')") ms"

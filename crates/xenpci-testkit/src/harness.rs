@@ -1,5 +1,5 @@
 //! The one shared harness (formerly tests/util/) for the integration tests that need a host root: a throw-away root
-//! written by the fixture generator (`xenpci::host::fixture`), copied from
+//! written by the fixture generator (`xenpci_fixtures`), copied from
 //! `tests/fixtures/hide/<name>` or from the bundled `demo/<name>`; a small sysfs writer (devices,
 //! drivers, pciback, IOMMU groups) and ways to damage a tree; and `xenpci` against it, either
 //! plain (`Host::run`: `--root ROOT`, no tools) or wired to the test doubles for `xen-cmdline`
@@ -13,7 +13,7 @@ use assert_cmd::Command;
 
 use serde_json::Value;
 use tempfile::TempDir;
-use xenpci::host::fixture::{self, Fixture};
+use xenpci_fixtures::{self as fixture, Fixture};
 
 /// The repository's test directory.
 pub fn tests_dir() -> PathBuf {

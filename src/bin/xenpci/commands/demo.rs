@@ -6,24 +6,26 @@
 //! the mock `xl`; with `--keep` the root stays and each step's command line can be pasted after
 //! the printed `export`. It ends
 //! saying whether every step did what it said (exit 1 if not). `--write DIR` only writes a
-//! fixture host root (any shape, e.g. `--shape big-1000` for the benchmark).
+//! bundled host root (`--shape`: the seed's X9DRW, or one of the other bundled shapes,
+//! [`demo_hosts`]); bigger hosts (`big-N`, for the benchmark) are written by the dev-only
+//! `xenpci-fixture write SHAPE DIR`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
-use xenpci::host::fixture;
 
+use super::demo_hosts;
 use super::Globals;
 
 /// Arguments of `xenpci demo`.
 #[derive(Args, Debug)]
 pub struct DemoArgs {
-    /// Write the fixture host root into DIR (created; must be empty or absent) and stop.
+    /// Write the bundled host root into DIR (created; must be empty or absent) and stop.
     #[arg(long, value_name = "DIR")]
     pub write: Option<PathBuf>,
-    /// Which host: x9drw, gpu-pair, sriov-nic, legacy-bridge, big-N (N functions, N <= 8000).
+    /// Which bundled host: x9drw, gpu-pair, sriov-nic, legacy-bridge, kvm-debian, kvm-fedora.
     #[arg(long, default_value = "x9drw", value_name = "SHAPE")]
     pub shape: String,
     /// Keep the demo's host root after the story (it is removed otherwise), to type its
@@ -33,11 +35,17 @@ pub struct DemoArgs {
 }
 
 pub fn run(a: DemoArgs, g: &Globals) -> anyhow::Result<ExitCode> {
-    let fx = fixture::shape(&a.shape).with_context(|| {
+    let fx = demo_hosts::find(&a.shape).with_context(|| {
+        let also = if a.shape.starts_with("big-") {
+            "; big-N hosts are written by the dev-only `xenpci-fixture write big-N DIR` \
+             (`cargo run -p xenpci-fixtures -- write big-1000 DIR` in the source tree)"
+        } else {
+            ""
+        };
         format!(
-            "unknown shape {:?} (expected one of: {})",
+            "unknown shape {:?} (expected one of: {}){also}",
             a.shape,
-            fixture::SHAPES.join(", ")
+            demo_hosts::names().join(", ")
         )
     })?;
     if let Some(dir) = a.write {

@@ -6,6 +6,7 @@ pub mod assign;
 pub mod assigned;
 pub mod check;
 pub mod demo;
+pub mod demo_hosts;
 pub mod examples;
 pub mod flows;
 pub mod hidden;
