@@ -2,7 +2,7 @@
 //! of [`SHAPES`] with the dev-only fixture generator (`xenpci-fixtures`, a build-dependency, so
 //! none of its code is linked into the binary) into `OUT_DIR/demo-hosts/<shape>`, and packs the
 //! trees into `OUT_DIR/demo_hosts.bin`, which `xenpci demo` unpacks
-//! (src/bin/xenpci/commands/demo_hosts.rs reads the same layout):
+//! (src/commands/demo_hosts.rs reads the same layout):
 //!
 //! ```text
 //! "XPDH1\n"

@@ -19,7 +19,7 @@ fn xenpci(h: &Host, args: &[&str]) -> std::process::Command {
     let plugins = dir.join("plugins");
     if !plugins.exists() {
         std::fs::create_dir_all(&plugins).unwrap();
-        std::fs::copy(env!("CARGO_BIN_EXE_xenpci-plugin"), plugins.join("xenpci")).unwrap();
+        std::fs::copy(xenpci_testkit::bins::plugin_str(), plugins.join("xenpci")).unwrap();
         let x9 = concat!(env!("CARGO_MANIFEST_DIR"), "/demo/x9drw");
         let state = serde_json::json!({
             "hosts": [{"uuid": "11111111-1111-4111-8111-111111111111", "name-label": "xcp1",

@@ -1,16 +1,16 @@
 //! Fuzzing that runs on stable Rust inside `cargo test` (the cargo-fuzz targets in fuzz/ need
 //! nightly): a fixed-seed generator mutates real inputs for a few seconds each
 //! (`XENPCI_FUZZ_SECS`, default 3), so a failure names the seed and the case.
-//! * the plugin's XML reader and call decoder (`xapi-plugin/xml.rs`, `protocol.rs`, compiled in
+//! * the plugin's XML reader and call decoder (`crates/xenpci-plugin/src/xml.rs`, `protocol.rs`, compiled in
 //!   here): never a panic; every reply, whatever it echoes, is well-formed XML to the reader;
 //! * the CLI's argv (clap): random command lines from the CLI's own words never panic, in an
 //!   empty host root with no host tools, from a scratch directory.
 
-#[path = "../xapi-plugin/xml.rs"]
+#[path = "../crates/xenpci-plugin/src/xml.rs"]
 #[allow(dead_code)]
 mod xml;
 
-#[path = "../xapi-plugin/protocol.rs"]
+#[path = "../crates/xenpci-plugin/src/protocol.rs"]
 #[allow(dead_code)]
 mod protocol;
 

@@ -9,7 +9,7 @@ use serde_json::Value;
 use xenpci_testkit::cli::Cli;
 
 fn plugin() -> &'static str {
-    env!("CARGO_BIN_EXE_xenpci-plugin")
+    xenpci_testkit::bins::plugin_str()
 }
 
 /// Runs tests/plugin/xmlrpc_call.py with these arguments and returns its JSON verdict.

@@ -199,7 +199,7 @@ impl World {
     fn plugin(&self, args: &[&str]) -> Value {
         let mut c = Command::new("python3");
         c.arg(util::tests_dir().join("plugin/xmlrpc_call.py"))
-            .arg(env!("CARGO_BIN_EXE_xenpci-plugin"))
+            .arg(xenpci_testkit::bins::plugin_str())
             .args(args);
         for (k, v) in self.env() {
             c.env(format!("PLUGIN_PASS_{k}"), v);

@@ -24,7 +24,7 @@ fn pool(dir: &Path) {
     assert_eq!(made.code, 0, "{}", made.stderr);
     let plugins = dir.join("plugins");
     std::fs::create_dir_all(&plugins).unwrap();
-    std::fs::copy(env!("CARGO_BIN_EXE_xenpci-plugin"), plugins.join("xenpci")).unwrap();
+    std::fs::copy(xenpci_testkit::bins::plugin_str(), plugins.join("xenpci")).unwrap();
     let state = json!({
         "hosts": [
             {"uuid": H1, "name-label": "xcp1", "plugin-env": {"XENPCI_ROOT": x9}},

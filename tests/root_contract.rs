@@ -103,7 +103,7 @@ fn under_a_fixture_root_no_host_tool_ever_runs() {
     ] {
         let o = Command::new("python3")
             .arg(util::tests_dir().join("plugin/xmlrpc_call.py"))
-            .arg(env!("CARGO_BIN_EXE_xenpci-plugin"))
+            .arg(xenpci_testkit::bins::plugin_str())
             .args(&call)
             .env("PLUGIN_PASS_XENPCI_ROOT", &root)
             .env("PLUGIN_PASS_PATH", spy_path(&bin))

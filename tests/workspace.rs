@@ -1,7 +1,9 @@
-//! The workspace's shape (issue 12): the shipped package builds only `xenpci` and
-//! `xenpci-plugin`; its normal dependency tree (what the shipped binaries link) holds none of the
-//! dev-only crates (the mocks, the test kit, the test-only crates); the fault hooks are a feature
-//! that is off by default; and `src/` has no import cycle beyond the known list.
+//! The workspace's shape (issue 12): one crate per part — the library (`xenpci-core`, crate
+//! `xenpci`), the command (`xenpci`, this package) and the XAPI plugin (`xenpci-plugin`), each
+//! shipped crate building one binary; their normal dependency trees (what the shipped binaries
+//! link) hold none of the dev-only crates (the mocks, the fixture generator, the test kit, the
+//! test-only crates); the fault hooks are a feature that is off by default; and no crate's
+//! sources have an import cycle beyond the known list.
 
 use std::process::Command;
 
@@ -51,15 +53,24 @@ fn bins(p: &Value) -> Vec<String> {
 const DEV_ONLY: &[&str] = &["mock-xe", "mock-xl", "xenpci-fixtures", "xenpci-testkit"];
 
 #[test]
-fn the_shipped_package_builds_xenpci_and_the_plugin_and_the_mocks_are_their_own_crates() {
+fn the_command_the_plugin_and_the_library_are_crates_of_their_own_and_so_are_the_mocks() {
     let all = packages();
-    let mut shipped = bins(package(&all, "xenpci"));
-    shipped.sort();
     assert_eq!(
-        shipped,
-        ["xenpci", "xenpci-plugin"],
-        "`cargo install` would install these"
+        bins(package(&all, "xenpci")),
+        ["xenpci"],
+        "`cargo install --path .` would install these (the plugin: --path crates/xenpci-plugin)"
     );
+    assert_eq!(bins(package(&all, "xenpci-plugin")), ["xenpci-plugin"]);
+    let core = package(&all, "xenpci-core");
+    assert!(bins(core).is_empty(), "the library builds no binary");
+    let lib: Vec<&str> = core["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["kind"].as_array().unwrap().iter().any(|k| k == "lib"))
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(lib, ["xenpci"], "the library's crate name");
     assert_eq!(bins(package(&all, "mock-xe")), ["xe"]);
     assert_eq!(bins(package(&all, "mock-xl")), ["xl"]);
     for name in DEV_ONLY {
@@ -74,20 +85,40 @@ fn the_shipped_package_builds_xenpci_and_the_plugin_and_the_mocks_are_their_own_
 
 #[test]
 fn the_shipped_binaries_link_none_of_the_dev_only_crates() {
-    let tree = cargo(&["tree", "-e", "normal", "-p", "xenpci", "--prefix", "none"]);
-    let names: Vec<&str> = tree
-        .lines()
-        .filter_map(|l| l.split_whitespace().next())
-        .collect();
-    assert!(
-        names.contains(&"xenpci") && names.contains(&"clap"),
-        "{tree}"
-    );
-    for dev in DEV_ONLY
-        .iter()
-        .chain(&["assert_cmd", "predicates", "proptest", "pci-ids"])
-    {
-        assert!(!names.contains(dev), "xenpci links {dev}:\n{tree}");
+    for (shipped, also) in [("xenpci", "clap"), ("xenpci-plugin", "serde_json")] {
+        let tree = cargo(&["tree", "-e", "normal", "-p", shipped, "--prefix", "none"]);
+        let names: Vec<&str> = tree
+            .lines()
+            .filter_map(|l| l.split_whitespace().next())
+            .collect();
+        assert!(
+            names.contains(&shipped) && names.contains(&"xenpci-core") && names.contains(&also),
+            "{tree}"
+        );
+        for dev in DEV_ONLY
+            .iter()
+            .chain(&["assert_cmd", "predicates", "proptest", "pci-ids"])
+        {
+            assert!(!names.contains(dev), "{shipped} links {dev}:\n{tree}");
+        }
+    }
+    // The library is not built with the command's or the plugin's argument machinery.
+    let tree = cargo(&[
+        "tree",
+        "-e",
+        "normal",
+        "-p",
+        "xenpci-core",
+        "--prefix",
+        "none",
+    ]);
+    for adapter in ["clap", "anyhow", "xenpci", "xenpci-plugin"] {
+        assert!(
+            !tree
+                .lines()
+                .any(|l| l.split_whitespace().next() == Some(adapter)),
+            "the library depends on {adapter}:\n{tree}"
+        );
     }
 }
 
@@ -107,10 +138,12 @@ fn the_fault_hooks_are_a_feature_that_is_off_by_default() {
             p["name"]
         );
     }
-    // what a plain `cargo build` / `cargo install` of xenpci enables
-    let tree = cargo(&["tree", "-e", "features", "-p", "xenpci", "--prefix", "none"]);
-    assert!(tree.contains("xenpci v"), "{tree}");
-    assert!(!tree.contains("fault-injection"), "{tree}");
+    // what a plain `cargo build` / `cargo install` of the shipped crates enables
+    for shipped in ["xenpci", "xenpci-plugin"] {
+        let tree = cargo(&["tree", "-e", "features", "-p", shipped, "--prefix", "none"]);
+        assert!(tree.contains("xenpci-core v"), "{tree}");
+        assert!(!tree.contains("fault-injection"), "{tree}");
+    }
 }
 
 /// The import cycles that are still there, each to be broken by the branch that made it. The
@@ -120,8 +153,21 @@ fn the_fault_hooks_are_a_feature_that_is_off_by_default() {
 const KNOWN_CYCLES: &[(&str, &str)] = &[];
 
 #[test]
-fn src_has_no_import_cycle_beyond_the_known_list() {
-    let src = workspace_root().join("src");
+fn no_crate_has_an_import_cycle_beyond_the_known_list() {
+    // the command and the plugin (no cycle, none known), then the library
+    for adapter in ["src", "crates/xenpci-plugin/src"] {
+        let found = modgraph::cycles(&workspace_root().join(adapter)).expect("read the sources");
+        assert!(
+            modgraph::modules(&workspace_root().join(adapter))
+                .unwrap()
+                .len()
+                > 3
+                && found.is_empty(),
+            "import cycles in {adapter}: {:?}",
+            found.iter().map(|c| c.to_string()).collect::<Vec<_>>()
+        );
+    }
+    let src = workspace_root().join("crates/xenpci-core/src");
     let found = modgraph::cycles(&src).expect("read src/");
     let report: Vec<String> = found.iter().map(|c| c.to_string()).collect();
     eprintln!(
@@ -175,7 +221,7 @@ const KNOWN_ENV_READS: &[(&str, &str)] = &[
 
 #[test]
 fn the_library_reads_the_environment_only_in_config() {
-    let src = workspace_root().join("src");
+    let src = workspace_root().join("crates/xenpci-core/src");
     let mut readers: Vec<String> = Vec::new();
     for (m, file) in modgraph::modules(&src).unwrap() {
         let text = std::fs::read_to_string(&file).unwrap();
@@ -244,7 +290,6 @@ fn the_cited_reference_facts_are_in_the_repository() {
         "tests",
         "grammar",
         "docs",
-        "xapi-plugin",
         "scripts",
         "README.md",
     ] {

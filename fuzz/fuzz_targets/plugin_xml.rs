@@ -1,13 +1,13 @@
-//! Fuzz target: the XAPI plugin's XML reader and call decoder (compiled in from xapi-plugin/).
+//! Fuzz target: the XAPI plugin's XML reader and call decoder (compiled in from crates/xenpci-plugin/src/).
 //! Never panics; the reply to any call, echoing its method name, holds only characters XML 1.0
 //! can carry and reads back with the same reader. The stable-Rust run of the same properties
 //! is tests/fuzz_inputs.rs.
 #![no_main]
 
-#[path = "../../xapi-plugin/xml.rs"]
+#[path = "../../crates/xenpci-plugin/src/xml.rs"]
 #[allow(dead_code)]
 mod xml;
-#[path = "../../xapi-plugin/protocol.rs"]
+#[path = "../../crates/xenpci-plugin/src/protocol.rs"]
 #[allow(dead_code)]
 mod protocol;
 

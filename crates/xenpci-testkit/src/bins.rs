@@ -1,10 +1,10 @@
-//! Where the binaries of the running test build are: `xenpci` and `xenpci-plugin` (built by
-//! cargo before the integration tests of the xenpci package run), and the mock `xe` and `xl`,
-//! which are binaries of their own dev-only crates (crates/mock-xe, crates/mock-xl) and so are not
-//! built for xenpci's tests by cargo itself: the first test of a process that asks for one runs
-//! `$CARGO build -p mock-xe --bin xe` (with the `fault-injection` feature when this build has it,
-//! as the mocks had when they were targets of the xenpci package) into the same target
-//! directory, once; cargo's own freshness check makes that a no-op when nothing changed.
+//! Where the binaries of the running test build are: `xenpci` (built by cargo before the
+//! integration tests of the xenpci package run), and the plugin `xenpci-plugin` and the mock
+//! `xe` and `xl`, which are binaries of their own crates (crates/xenpci-plugin, crates/mock-xe,
+//! crates/mock-xl) and so are not built for xenpci's tests by cargo itself: the first test of a
+//! process that asks for one runs `$CARGO build -p mock-xe --bin xe` (with the `fault-injection`
+//! feature when this build has it) into the same target directory, once; cargo's own freshness
+//! check makes that a no-op when nothing changed.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -43,9 +43,15 @@ pub fn xenpci() -> PathBuf {
     built("xenpci")
 }
 
-/// The `xenpci-plugin` binary of this build.
+/// The `xenpci-plugin` binary of this build (crates/xenpci-plugin), built on first use.
 pub fn plugin() -> PathBuf {
-    built("xenpci-plugin")
+    plugin_str().into()
+}
+
+/// [`plugin`] as a `&str`, for the places that pass it on as text.
+pub fn plugin_str() -> &'static str {
+    static PLUGIN: OnceLock<String> = OnceLock::new();
+    PLUGIN.get_or_init(|| build_member("xenpci-plugin", "xenpci-plugin"))
 }
 
 fn built(name: &str) -> PathBuf {
@@ -62,19 +68,19 @@ fn built(name: &str) -> PathBuf {
 /// `env!("CARGO_BIN_EXE_xe")` was when the mock was a target of the xenpci package.
 pub fn xe() -> &'static str {
     static XE: OnceLock<String> = OnceLock::new();
-    XE.get_or_init(|| build_mock("mock-xe", "xe"))
+    XE.get_or_init(|| build_member("mock-xe", "xe"))
 }
 
 /// The path of the mock `xl` (crates/mock-xl), built on first use (see [`xe`]).
 pub fn xl() -> &'static str {
     static XL: OnceLock<String> = OnceLock::new();
-    XL.get_or_init(|| build_mock("mock-xl", "xl"))
+    XL.get_or_init(|| build_member("mock-xl", "xl"))
 }
 
 /// Builds `bin` of the workspace member `package` into this build's target directory and
 /// profile, with the cargo running the tests (`CARGO`, else the one on PATH), and returns its
 /// path. Panics, naming the command, when the build fails or the path is not UTF-8.
-fn build_mock(package: &str, bin: &str) -> String {
+fn build_member(package: &str, bin: &str) -> String {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let dir = bin_dir();
     let mut c = Command::new(cargo);
@@ -95,11 +101,11 @@ fn build_mock(package: &str, bin: &str) -> String {
     }
     let status = c
         .status()
-        .unwrap_or_else(|e| panic!("running {c:?} to build the mock {bin}: {e}"));
+        .unwrap_or_else(|e| panic!("running {c:?} to build {bin}: {e}"));
     assert!(status.success(), "{c:?} failed ({status})");
     let p = dir.join(bin);
     assert!(p.is_file(), "{c:?} did not produce {}", p.display());
     p.into_os_string()
         .into_string()
-        .unwrap_or_else(|p| panic!("the mock's path {p:?} is not UTF-8"))
+        .unwrap_or_else(|p| panic!("the path {p:?} of {bin} is not UTF-8"))
 }

@@ -57,7 +57,8 @@ impl std::fmt::Display for Cycle {
     }
 }
 
-/// The library modules under `src` (a directory holding `lib.rs`), by path, with their files.
+/// The modules of the crate under `src` (a directory holding `lib.rs` or `main.rs`), by path,
+/// with their files.
 pub fn modules(src: &Path) -> io::Result<BTreeMap<ModPath, std::path::PathBuf>> {
     let mut out = BTreeMap::new();
     walk(src, src, &mut out)?;
@@ -79,7 +80,10 @@ fn walk(src: &Path, dir: &Path, out: &mut BTreeMap<ModPath, std::path::PathBuf>)
                 .components()
                 .map(|c| c.as_os_str().to_string_lossy().into_owned())
                 .collect();
-            if segs.last().is_some_and(|s| s == "mod" || s == "lib") {
+            if segs
+                .last()
+                .is_some_and(|s| s == "mod" || s == "lib" || s == "main")
+            {
                 segs.pop();
             }
             out.insert(segs, p);
