@@ -256,32 +256,55 @@ fn every_edit_survives_a_kill_at_every_state_changing_syscall() {
 
 /// The grub pair killed between its two renames (the journal written first and around each
 /// step — created, step 1 started, /etc/default/grub, step 1 done, step 2 started — then
-/// grub.cfg, the sixth rename): the
-/// defaults already have the change (so an `update-grub` now would complete it, not drop it), and
-/// `xenpci resume` (or the next hide) puts both back first.
+/// grub.cfg, the sixth rename): the defaults already have the change (so an `update-grub` now
+/// would complete it, not drop it); `xenpci resume` finishes it (grub.cfg as a clean run leaves
+/// it), `xenpci resume --rollback` (or the next hide) puts both back first.
 #[test]
-fn a_grub_hide_killed_between_its_files_is_rolled_back_by_resume() {
-    let h = host("debian");
-    let (cfg, defaults) = (h.read("/boot/grub/grub.cfg"), h.read("/etc/default/grub"));
-    let st = killed_at(&command(&h, &hide(&h)), "renameat", 6);
-    assert_eq!(st.signal(), Some(9));
-    assert!(h
-        .read("/etc/default/grub")
-        .contains("xen-pciback.hide=(0000:05:00.0)"));
-    assert_eq!(
-        h.read("/boot/grub/grub.cfg"),
-        cfg,
-        "grub.cfg was not replaced yet"
+fn a_grub_hide_killed_between_its_files_is_finished_or_rolled_back_by_resume() {
+    let clean = host("debian");
+    let (cfg, defaults) = (
+        clean.read("/boot/grub/grub.cfg"),
+        clean.read("/etc/default/grub"),
     );
-    let r = h.std_xenpci(&["resume"]).output().unwrap();
-    let err = String::from_utf8_lossy(&r.stderr);
-    assert!(r.status.success(), "{err}");
-    assert!(
-        err.contains(
-            "an interrupted 'hide 0000:05:00.0' was rolled back: /etc/default/grub restored"
-        ),
-        "{err}"
+    assert!(command(&clean, &hide(&clean)).status().unwrap().success());
+    let (cfg_after, defaults_after) = (
+        clean.read("/boot/grub/grub.cfg"),
+        clean.read("/etc/default/grub"),
     );
-    assert_eq!(h.read("/etc/default/grub"), defaults);
-    assert!(!h.path("/var/lib/xenpci/plan-journal.json").exists());
+    for rollback in [false, true] {
+        let h = host("debian");
+        let st = killed_at(&command(&h, &hide(&h)), "renameat", 6);
+        assert_eq!(st.signal(), Some(9));
+        assert!(h
+            .read("/etc/default/grub")
+            .contains("xen-pciback.hide=(0000:05:00.0)"));
+        assert_eq!(
+            h.read("/boot/grub/grub.cfg"),
+            cfg,
+            "grub.cfg was not replaced yet"
+        );
+        let args: &[&str] = if rollback {
+            &["resume", "--rollback"]
+        } else {
+            &["resume"]
+        };
+        let r = h.std_xenpci(args).output().unwrap();
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert!(r.status.success(), "{err}");
+        if rollback {
+            assert!(
+                err.contains(
+                    "an interrupted 'hide 0000:05:00.0' was rolled back: /etc/default/grub restored"
+                ),
+                "{err}"
+            );
+            assert_eq!(h.read("/etc/default/grub"), defaults);
+            assert_eq!(h.read("/boot/grub/grub.cfg"), cfg);
+        } else {
+            assert!(err.contains("is finished from where it stopped"), "{err}");
+            assert_eq!(h.read("/etc/default/grub"), defaults_after);
+            assert_eq!(h.read("/boot/grub/grub.cfg"), cfg_after);
+        }
+        assert!(!h.path("/var/lib/xenpci/plan-journal.json").exists());
+    }
 }

@@ -120,9 +120,10 @@ fn two_file_hides_at_once_both_land() {
 // ---- hide on the change engine: every step failing, killed at every step --------------------
 //
 // `hide 05:00.0 --persistent` on the grub pair (two steps: /etc/default/grub, then grub.cfg,
-// journaled in plan-journal.json) and on extlinux (one step, no journal). Consistent = every
-// file exactly as before or exactly as after; the next `hide` converges to after and leaves no
-// journal.
+// journaled in plan-journal.json with the request) and on extlinux (one step, no journal).
+// Consistent = every file exactly as before or exactly as after; `resume` finishes a journaled
+// run (after), `resume --rollback` puts it back (before); the next `hide` converges to after and
+// leaves no journal.
 
 const HIDE: [&str; 3] = ["hide", "05:00.0", "--persistent"];
 const PLANS: [(&str, &[&str]); 2] = [
@@ -189,7 +190,7 @@ fn hide_each_failing_step_rolls_back_by_itself() {
     not(feature = "fault-injection"),
     ignore = "needs the fault hooks: cargo test --features fault-injection (tests/run.sh)"
 )]
-fn hide_killed_at_every_step_is_rolled_back_by_resume() {
+fn hide_killed_at_every_step_is_finished_by_resume_or_rolled_back() {
     for (fixture, list) in PLANS {
         let (before, after) = hide_ends(fixture, list);
         for hook in ["XENPCI_CRASH_BEFORE_STEP", "XENPCI_CRASH_AFTER_STEP"] {
@@ -198,7 +199,8 @@ fn hide_killed_at_every_step_is_rolled_back_by_resume() {
                     let h = host(fixture);
                     h.xenpci(&HIDE).env(hook, n.to_string()).assert().code(137);
                     let journaled = list.len() >= 2;
-                    // a two-file plan is journaled: status says so, resume puts the files back
+                    // a two-file plan is journaled: status says so; resume finishes it,
+                    // resume --rollback puts the files back
                     let status = h.xenpci(&["status"]).assert();
                     if journaled {
                         status
@@ -210,8 +212,10 @@ fn hide_killed_at_every_step_is_rolled_back_by_resume() {
                     }
                     h.xenpci(resume).assert().success();
                     let now = files(&h, list);
-                    // one file, killed after its step: the change is whole, nothing to undo
-                    let want = if !journaled && hook.contains("AFTER") {
+                    // one file, killed after its step: the change is whole, nothing to undo;
+                    // journaled: finished by resume, rolled back by resume --rollback
+                    let forward = resume.len() == 1;
+                    let want = if journaled && forward || !journaled && hook.contains("AFTER") {
                         &after
                     } else {
                         &before
@@ -233,6 +237,87 @@ fn hide_killed_at_every_step_is_rolled_back_by_resume() {
                     );
                 }
             }
+        }
+    }
+}
+
+/// A hide now and at boot (`hide 05:00.0` with pciback loaded: the boot files, then pciback's
+/// sysfs writes) killed after each step: `status` names it, `resume` finishes it — the boot
+/// files exactly as a run that was not killed leaves them, pciback given the device — and
+/// `resume --rollback` puts the boot files back and says what it left.
+#[test]
+#[cfg_attr(
+    not(feature = "fault-injection"),
+    ignore = "needs the fault hooks: cargo test --features fault-injection (tests/run.sh)"
+)]
+fn a_hide_now_and_at_boot_killed_at_every_step_is_finished_by_resume() {
+    let boot = ["/etc/default/grub", "/boot/grub/grub.cfg"];
+    let seed = || {
+        let h = host("debian");
+        h.pciback()
+            .device("0000:00:1f.2", "010601", Some("ahci"))
+            .device("0000:05:00.0", "010700", Some("mpt3sas"));
+        h
+    };
+    let clean = seed();
+    let plan = clean
+        .xenpci(&["hide", "05:00.0", "--live", "sysfs", "--dry-run", "--json"])
+        .assert()
+        .success();
+    let plan: serde_json::Value = serde_json::from_slice(&plan.get_output().stdout).unwrap();
+    let steps = plan["plan"]["steps"].as_array().map_or(0, Vec::len);
+    assert!(steps > boot.len(), "boot files and sysfs writes: {plan}");
+    let before = files(&clean, &boot);
+    clean
+        .xenpci(&["hide", "05:00.0", "--live", "sysfs"])
+        .assert()
+        .success();
+    let after = files(&clean, &boot);
+    let new_slot = "/sys/bus/pci/drivers/pciback/new_slot";
+    assert!(clean.read(new_slot).contains("0000:05:00.0"));
+    for n in 1..steps {
+        for rollback in [false, true] {
+            let h = seed();
+            h.xenpci(&["hide", "05:00.0", "--live", "sysfs"])
+                .env("XENPCI_CRASH_AFTER_STEP", n.to_string())
+                .assert()
+                .code(137);
+            h.xenpci(&["status"])
+                .assert()
+                .code(1)
+                .stdout(predicate::str::contains("hide 0000:05:00.0"));
+            let args: &[&str] = if rollback {
+                &["resume", "--rollback"]
+            } else {
+                &["resume"]
+            };
+            let r = h.xenpci(args).assert().success();
+            let err = String::from_utf8_lossy(&r.get_output().stderr).into_owned();
+            assert!(!h.path(JOURNAL).exists(), "step {n} {args:?}");
+            h.xenpci(&["status"]).assert().success();
+            if rollback {
+                assert_eq!(files(&h, &boot), before, "step {n} rolled back");
+                assert!(
+                    err.contains("is rolled back as far as its files go"),
+                    "{err}"
+                );
+            } else {
+                assert_eq!(files(&h, &boot), after, "step {n} finished");
+                assert!(h.read(new_slot).contains("0000:05:00.0"), "step {n}");
+                assert!(
+                    err.contains("finishing the interrupted `hide 0000:05:00.0`"),
+                    "{err}"
+                );
+            }
+            eprintln!(
+                "matrix hide now+boot killed after step {n} of {steps}, then {}: {}",
+                args.join(" "),
+                if rollback {
+                    "files as before"
+                } else {
+                    "as a clean run"
+                }
+            );
         }
     }
 }

@@ -93,10 +93,10 @@ pub enum FlowCmd {
     /// Attach devices saved by detach-all again (mapped to this host's devices with --map).
     #[command(after_help = super::examples::REATTACH)]
     Reattach(Box<ReattachArgs>),
-    /// Finish or roll back half-done flows and assign/unassign edits (after a crash).
+    /// Finish or roll back half-done flows, assign/unassign edits and hide/unhide runs (after a crash).
     #[command(after_help = super::examples::RESUME)]
     Resume(Box<ResumeArgs>),
-    /// Show half-done flows and assign/unassign edits.
+    /// Show half-done flows, assign/unassign edits and hide/unhide runs.
     #[command(after_help = super::examples::STATUS)]
     Status(Box<StatusArgs>),
     /// Move every VM off a host, N at a time.
@@ -498,10 +498,32 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
         FlowCmd::Resume(a) => {
             let site = a.opts.site(g, &runner)?;
             let dir = a.state.dir(g)?;
+            let mut worst = ExitCode::SUCCESS;
             if a.id.is_none() {
-                // hide's own journal (two boot files), kept apart from the flows'
-                if let Some(said) = xenpci::hide::apply::resume(&site.root)? {
-                    eprintln!("xenpci: {said}");
+                // hide/unhide's own journal, kept apart from the flows': its files put back,
+                // then (unless --rollback) the recorded request made again
+                let ctx = xenpci::hide::Ctx {
+                    root: &site.root,
+                    runner: site.runner,
+                };
+                match xenpci::ops::give::resume_hide(ctx, a.rollback) {
+                    Ok(None) => {}
+                    Ok(Some(r)) => {
+                        eprintln!("xenpci: {}", r.settled);
+                        match (&r.request, &r.finished) {
+                            (Some(req), Some(out)) => {
+                                eprintln!("xenpci: finishing the interrupted `{req}`");
+                                worst = super::hide::render(out, a.opts.json)?;
+                            }
+                            (Some(req), None) => eprintln!(
+                                "xenpci: the interrupted `{req}` is rolled back as far as its \
+                                 files go; commands and sysfs writes it did are left (`xenpci \
+                                 hidden` shows them; run `xenpci {req}` to finish it instead)"
+                            ),
+                            (None, _) => {}
+                        }
+                    }
+                    Err(e) => return Ok(super::report_op_error(&e, a.opts.json)),
                 }
             }
             // assign/unassign journal their edits as changes (engine::change), apart from flows
@@ -530,7 +552,6 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
             if ids.is_empty() && changes.is_empty() && maint.is_empty() {
                 outln!("no half-done flow in {}", dir.display());
             }
-            let mut worst = ExitCode::SUCCESS;
             let xe = xenpci::xapi::Xe::new(site.runner);
             for id in changes {
                 let r = match xenpci::xapi::assign::resume(
@@ -602,8 +623,8 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
             let change_needs_resume = |c: &xenpci::engine::change::ChangeRecord<_>| {
                 !c.status.is_final() && !xenpci::engine::change::is_held(&dir, &c.id)
             };
-            // hide/unhide's journal of its two boot files: left by a run killed between them
-            // (unless a run holds the hide lock now); `resume` rolls the files back
+            // hide/unhide's journal: left by a run killed half-way (unless a run holds the hide
+            // lock now); `resume` finishes it, `resume --rollback` puts its files back
             let hide = g.host_root().ok().and_then(|root| {
                 xenpci::plan_journal::pending(&root)
                     .filter(|_| !xenpci::engine::disk::is_held(&xenpci::hide::lock_path(&root)))
@@ -653,7 +674,7 @@ fn run_cmd(cmd: FlowCmd, g: &Globals) -> anyhow::Result<ExitCode> {
             }
             if let Some(title) = &hide {
                 outln!(
-                    "{}  {title}  interrupted (run `xenpci resume`: it puts the boot files back)",
+                    "{}  {title}  interrupted (run `xenpci resume` to finish it, or `xenpci resume --rollback` to put its files back)",
                     xenpci::plan_journal::PATH
                 );
             }

@@ -113,28 +113,35 @@ fn execute(
         Ok(out) => out,
         Err(e) => return Ok(super::report_op_error(&e, a.json)),
     };
-    if let (Some(m), Some(why), false) = (out.method, &out.method_why, a.json) {
+    render(&out, a.json)
+}
+
+/// Prints a hide/unhide outcome as `hide` does (the plan of a dry run, each step done, the
+/// failure and what was undone; one JSON document with `json`) and returns its exit code.
+pub fn render(out: &Outcome, json: bool) -> anyhow::Result<ExitCode> {
+    let a_json = json;
+    if let (Some(m), Some(why), false) = (out.method, &out.method_why, a_json) {
         eprintln!("xenpci: persistent method: {m} ({why})");
     }
     for w in &out.warnings {
         eprintln!("xenpci: warning: {w}");
     }
-    if a.json && out.result.is_some() {
+    if a_json && out.result.is_some() {
         report!(
             "{}",
             serde_json::to_string_pretty(&OutcomeDoc {
                 refused: false,
-                outcome: &out,
+                outcome: out,
             })?
         );
-    } else if a.json {
+    } else if a_json {
         print_json(&OutcomeDoc {
             refused: false,
-            outcome: &out,
+            outcome: out,
         })?;
     }
     let Some(result) = &out.result else {
-        if !a.json {
+        if !a_json {
             out!("{}", out.plan);
             outln!("# dry run: nothing was changed");
         }
@@ -150,7 +157,7 @@ fn execute(
         }
         return Ok(ExitCode::from(1));
     }
-    if !a.json {
+    if !a_json {
         for d in &result.done {
             match &d.backup {
                 Some(b) => report!("done: {} (backup: {})", d.action, b.display()),

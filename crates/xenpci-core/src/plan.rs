@@ -177,6 +177,11 @@ pub struct Plan {
     pub steps: Vec<Step>,
     /// Things the admin should know (normalised entries, reboot needed, ...).
     pub notes: Vec<String>,
+    /// The request this plan carries out, as its maker records it (hide/unhide: the devices and
+    /// options). With one, a plan of two steps or more is journaled even without two files, and
+    /// `xenpci resume` finishes an interrupted run by making that request again (planned from
+    /// the host as it is then, so what was done is not done twice).
+    pub request: Option<serde_json::Value>,
 }
 
 impl Plan {
@@ -296,7 +301,8 @@ impl Plan {
     }
 
     /// [`Plan::execute`], with the file changes journaled ([`crate::plan_journal`]) when the plan
-    /// changes two files or more, so a run killed between them is rolled back by the next one.
+    /// changes two files or more, so a run killed between them is rolled back by the next one,
+    /// or when it has two steps or more and a [`Plan::request`], so `xenpci resume` can finish it.
     /// The journal is removed when the plan is done or fully undone. The caller holds the lock
     /// that serialises plans on this host.
     pub fn execute_journaled(
@@ -321,7 +327,7 @@ impl Plan {
                 _ => None,
             })
             .collect();
-        let journaled = files.len() >= 2;
+        let journaled = files.len() >= 2 || (self.request.is_some() && self.steps.len() >= 2);
         let fail = |e: WriteError| {
             Box::new(Failure {
                 step: 0,
@@ -332,8 +338,14 @@ impl Plan {
             })
         };
         let r = if journaled {
-            let mut journal =
-                plan_journal::begin(root, &self.title, &files, self.steps.len()).map_err(fail)?;
+            let mut journal = plan_journal::begin(
+                root,
+                &self.title,
+                &files,
+                self.steps.len(),
+                self.request.as_ref(),
+            )
+            .map_err(fail)?;
             self.execute_in(runner, root, &mut journal)
         } else {
             self.execute(runner, root)

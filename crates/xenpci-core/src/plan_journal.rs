@@ -1,8 +1,10 @@
 //! The journal of a [`Plan`](crate::plan::Plan) that changes more than one file (grub.cfg and
-//! `/etc/default/grub`): before the first file is touched, every file's content before and after
-//! is written (atomically) to `<root>/var/lib/xenpci/plan-journal.json`; it is removed once the
-//! plan is done or rolled back. A run killed in between leaves it, and the next run ([`recover`],
-//! called by `hide`/`unhide` under the hide lock and by `xenpci resume`) rolls the files back to
+//! `/etc/default/grub`) or that has two steps or more and records its request (hide/unhide):
+//! before the first step, every file's content before and after, and the request, are written
+//! (atomically) to `<root>/var/lib/xenpci/plan-journal.json`; it is removed once the plan is
+//! done or rolled back. A run killed in between leaves it. `xenpci resume` then makes the
+//! request again from where the run stopped ([`request`], then [`end`]); the next hide/unhide,
+//! or `xenpci resume --rollback` ([`recover`], under the hide lock), rolls the files back to
 //! their old content first, so the files never disagree for longer than one run (`update-grub`
 //! regenerating grub.cfg from a defaults file without the hide list would drop it).
 //!
@@ -60,12 +62,15 @@ pub struct FileChange {
     pub new: Option<String>,
 }
 
-/// What the journal holds: the plan's title, its files before and after, and where the plan
-/// and each of its steps stand.
+/// What the journal holds: the plan's title, its files before and after, where the plan and
+/// each of its steps stand, and the request that made the plan (what `xenpci resume` runs
+/// again to finish it; opaque here, see [`crate::plan::Plan::request`]).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct PlanRecord {
     title: String,
     files: Vec<FileChange>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    request: Option<serde_json::Value>,
     #[serde(default = "running")]
     status: Status,
     #[serde(default)]
@@ -103,6 +108,7 @@ pub fn begin(
     title: &str,
     files: &[FileChange],
     steps: usize,
+    request: Option<&serde_json::Value>,
 ) -> Result<DiskJournal<PlanRecord>, WriteError> {
     let path = root.path(PATH);
     if let Some(dir) = path.parent() {
@@ -115,6 +121,7 @@ pub fn begin(
     let rec = PlanRecord {
         title: title.to_string(),
         files: files.to_vec(),
+        request: request.cloned(),
         status: Status::Running,
         steps: vec![StepState::Planned; steps],
     };
@@ -151,6 +158,13 @@ pub fn pending(root: &HostRoot) -> Option<String> {
             .map(|r| r.title)
             .unwrap_or_else(|_| format!("(unreadable {PATH})")),
     )
+}
+
+/// The request recorded with the journal's plan (None: no journal, an unreadable one, or a
+/// plan recorded without one), read before [`recover`] removes it.
+pub fn request(root: &HostRoot) -> Option<serde_json::Value> {
+    let text = fsutil::read_text(&root.path(PATH)).ok()??;
+    serde_json::from_str::<PlanRecord>(&text).ok()?.request
 }
 
 /// Rolls back the files of an interrupted plan, if its journal is there: every file that holds
@@ -240,7 +254,9 @@ mod tests {
             change("/etc/a", "old a\n", "new a\n"),
             change("/etc/b", "old b\n", "new b\n"),
         ];
-        begin(&root, "hide x", &files, 2).unwrap();
+        let req = serde_json::json!({"op": "hide", "devices": ["0000:05:00.0"]});
+        begin(&root, "hide x", &files, 2, Some(&req)).unwrap();
+        assert_eq!(request(&root), Some(req), "the request reads back");
         let said = recover(&root).unwrap().unwrap();
         assert!(said.contains("/etc/a restored"), "{said}");
         assert_eq!(
@@ -249,7 +265,8 @@ mod tests {
         );
         assert!(!root.path(PATH).exists());
         assert_eq!(recover(&root).unwrap(), None);
-        begin(&root, "hide x", &files, 2).unwrap();
+        begin(&root, "hide x", &files, 2, None).unwrap();
+        assert_eq!(request(&root), None);
         std::fs::write(root.path("/etc/b"), "someone\n").unwrap();
         assert!(matches!(
             recover(&root),

@@ -2,7 +2,7 @@
 //! detection, plan, then either the plan alone (dry run) or its execution with rollback and a
 //! re-read of the configured list to confirm. The result is one serializable [`Outcome`].
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::methods::{detect, live, read_configured};
 use super::{Change, Ctx, HideError, LiveMethod, Method, Request};
@@ -32,6 +32,88 @@ pub struct Options {
     pub force: bool,
     /// Also hide the isolation-group siblings (hide only).
     pub with_group: bool,
+}
+
+/// A hide or unhide as its plan's journal records it ([`crate::plan::Plan::request`]), so
+/// `xenpci resume` can make the same request again after a run was killed
+/// ([`crate::ops::give::resume_hide`]). Addresses and the live method as their `Display` text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resumable {
+    /// `hide` or `unhide`.
+    pub op: String,
+    /// The devices (after the policy: with their group siblings when those were added).
+    pub devices: Vec<String>,
+    /// [`Options::persistent`].
+    pub persistent: bool,
+    /// [`Options::now`].
+    pub now: bool,
+    /// [`Options::method`].
+    pub method: Option<Method>,
+    /// [`Options::live`], as `xl` / `sysfs`.
+    pub live: Option<String>,
+    /// [`Options::force`].
+    pub force: bool,
+    /// [`Options::with_group`].
+    pub with_group: bool,
+}
+
+impl Resumable {
+    /// The record of `change` made with `opts`.
+    pub fn of(change: &Change, opts: &Options) -> Resumable {
+        Resumable {
+            op: match change {
+                Change::Add(_) => "hide",
+                Change::Remove(_) => "unhide",
+            }
+            .to_string(),
+            devices: change.bdfs().iter().map(Bdf::to_string).collect(),
+            persistent: opts.persistent,
+            now: opts.now,
+            method: opts.method,
+            live: opts.live.map(|l| l.to_string()),
+            force: opts.force,
+            with_group: opts.with_group,
+        }
+    }
+
+    /// The devices and options again; Err names what does not read back.
+    pub fn request(&self) -> Result<(bool, Vec<Bdf>, Options), String> {
+        let hide = match self.op.as_str() {
+            "hide" => true,
+            "unhide" => false,
+            other => {
+                return Err(format!(
+                    "unknown operation {other:?} (expected hide or unhide)"
+                ))
+            }
+        };
+        let devices = self
+            .devices
+            .iter()
+            .map(|d| d.parse::<Bdf>().map_err(|e| e.to_string()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let live = match &self.live {
+            Some(l) => Some(l.parse::<LiveMethod>().map_err(|e| e.to_string())?),
+            None => None,
+        };
+        Ok((
+            hide,
+            devices,
+            Options {
+                persistent: self.persistent,
+                now: self.now,
+                method: self.method,
+                live,
+                dry_run: false,
+                force: self.force,
+                with_group: self.with_group,
+            },
+        ))
+    }
+
+    fn value(&self) -> Option<serde_json::Value> {
+        serde_json::to_value(self).ok()
+    }
 }
 
 /// What executing the plan did.
@@ -199,7 +281,7 @@ fn begin(
     if dry_run {
         if ctx.root.path(crate::plan_journal::PATH).exists() {
             warnings.push(format!(
-                "an interrupted run left {}; the next run (or `xenpci resume`) rolls it back first",
+                "an interrupted run left {}; `xenpci resume` finishes it, the next run (or `xenpci resume --rollback`) rolls it back first",
                 crate::plan_journal::PATH
             ));
         }
@@ -248,7 +330,8 @@ pub fn apply(ctx: Ctx<'_>, change: Change, opts: Options) -> Result<Outcome, Hid
         persistent: method,
         now: live_method,
     };
-    let plan = super::plan(ctx, &req)?;
+    let mut plan = super::plan(ctx, &req)?;
+    plan.request = Resumable::of(&change, &opts).value();
     let result = if opts.dry_run {
         None
     } else {
@@ -272,7 +355,7 @@ pub fn apply(ctx: Ctx<'_>, change: Change, opts: Options) -> Result<Outcome, Hid
 fn apply_kvm(ctx: Ctx<'_>, change: Change, opts: Options) -> Result<Outcome, HideError> {
     if let Some(m) = opts.method {
         return Err(HideError::Kvm(format!(
-            "--method {m} edits Xen's hide list; on a KVM host the boot part is the vfio udev              rule, the initramfs and the kernel's IOMMU option (leave --method out)"
+            "--method {m} edits Xen's hide list; on a KVM host the boot part is the vfio udev rule, the initramfs and the kernel's IOMMU option (leave --method out)"
         )));
     }
     if let Some(l) = opts.live.filter(|l| *l != LiveMethod::Vfio) {
@@ -291,6 +374,7 @@ fn apply_kvm(ctx: Ctx<'_>, change: Change, opts: Options) -> Result<Outcome, Hid
     };
     let names: Vec<String> = change.bdfs().iter().map(Bdf::to_string).collect();
     let mut plan = Plan::new(format!("{verb} {} (vfio-pci)", names.join(" ")));
+    plan.request = Resumable::of(&change, &opts).value();
     if persistent {
         super::vfio_persist::plan(ctx, &change, &mut plan)?;
     }
@@ -326,13 +410,37 @@ fn apply_kvm(ctx: Ctx<'_>, change: Change, opts: Options) -> Result<Outcome, Hid
     })
 }
 
-/// Finishes what an interrupted hide/unhide left (`xenpci resume`): under the hide lock, rolls
-/// back the files of a plan killed between two of them. Some(what was done) when there was one.
-pub fn resume(root: &crate::host::HostRoot) -> Result<Option<String>, HideError> {
+/// Settles what an interrupted hide/unhide left (`xenpci resume`), under the hide lock. With
+/// `rollback`, or when the journal recorded no request, the plan's files are rolled back to how
+/// they were before it; otherwise they are left as the killed run left them (the request is
+/// planned again from them, and a file it wrote, such as the record of a device's original
+/// driver, is kept). Either way the journal is removed. Some((what was done, the request)) when
+/// there was a journal; finishing the request is the caller's
+/// ([`crate::ops::give::resume_hide`]: it goes through the policy again).
+pub fn resume(
+    root: &crate::host::HostRoot,
+    rollback: bool,
+) -> Result<Option<(String, Option<Resumable>)>, HideError> {
     root.check()?;
     let _lock =
         fsutil::lock(&super::lock_path(root)).map_err(|e| HideError::Refused(e.to_string()))?;
-    Ok(crate::plan_journal::recover(root)?)
+    let request = crate::plan_journal::request(root)
+        .and_then(|v| serde_json::from_value::<Resumable>(v).ok());
+    match (&request, rollback) {
+        (Some(r), false) => {
+            let Some(title) = crate::plan_journal::pending(root) else {
+                return Ok(None);
+            };
+            crate::plan_journal::end(root).map_err(crate::plan_journal::PlanJournalError::from)?;
+            let said = format!(
+                "an interrupted '{title}' is finished from where it stopped (`{} {}` again)",
+                r.op,
+                r.devices.join(" ")
+            );
+            Ok(Some((said, request)))
+        }
+        _ => Ok(crate::plan_journal::recover(root)?.map(|said| (said, request))),
+    }
 }
 
 /// Re-reads the configured list after executing (xen-cmdline always exits 0, so its success

@@ -67,6 +67,59 @@ pub fn unhide(ctx: Ctx<'_>, bdfs: &[Bdf], opts: Options) -> Result<Outcome, OpEr
     Ok(out)
 }
 
+/// What `xenpci resume` did with a hide/unhide its journal shows interrupted.
+#[derive(Debug, Serialize)]
+pub struct HideResume {
+    /// What was done with the interrupted plan's journal and files (in words).
+    pub settled: String,
+    /// The recorded request, made again (None: `--rollback`, or a journal without a request).
+    pub finished: Option<Outcome>,
+    /// What that request was (`hide 0000:05:00.0`), when there was one.
+    pub request: Option<String>,
+}
+
+/// `xenpci resume` for hide/unhide: a plan whose journal is there was interrupted (a run
+/// killed, or a failure not fully undone). Unless `rollback`, the request it recorded is made
+/// again through [`hide`] / [`unhide`] — the policy asked again, the plan computed from the
+/// host as the killed run left it, so the steps it did are not done twice and the rest is
+/// done. With `rollback` (or a journal without a request) its files are put back as they were
+/// before it. None when no hide/unhide journal is there.
+pub fn resume_hide(ctx: Ctx<'_>, rollback: bool) -> Result<Option<HideResume>, OpError> {
+    let Some((settled, request)) = apply::resume(ctx.root, rollback)? else {
+        return Ok(None);
+    };
+    let Some(request) = request else {
+        return Ok(Some(HideResume {
+            settled,
+            finished: None,
+            request: None,
+        }));
+    };
+    let shown = format!("{} {}", request.op, request.devices.join(" "));
+    if rollback {
+        return Ok(Some(HideResume {
+            settled,
+            finished: None,
+            request: Some(shown),
+        }));
+    }
+    let (is_hide, bdfs, opts) = request.request().map_err(|e| OpError::BadInput {
+        what: format!("the request recorded in {}", crate::plan_journal::PATH),
+        input: shown.clone(),
+        expected: e,
+    })?;
+    let out = if is_hide {
+        hide(ctx, &bdfs, opts)?
+    } else {
+        unhide(ctx, &bdfs, opts)?
+    };
+    Ok(Some(HideResume {
+        settled,
+        finished: Some(out),
+        request: Some(shown),
+    }))
+}
+
 /// What an attach did, and what was forced.
 #[derive(Debug, Clone, Serialize)]
 pub struct AttachReport {
