@@ -15,21 +15,24 @@ use predicates::prelude::*;
 use serde_json::{json, Value};
 use xenpci::xenstore::{Store, XsStore};
 use xenpci_testkit::cli::Cli;
+use xenpci_testkit::mock_xe::MockXe;
 
 const HOST: &str = "8f7e0c2a-0000-4000-8000-000000000001";
 const DOM0: &str = "5b1f2d3c-0000-4000-8000-000000000002";
 const OSD: &str = "0a3e6c1e-0000-4000-8000-000000000003";
 const NAS: &str = "7c9d4e5f-0000-4000-8000-000000000004";
 
-/// A temporary world: mock state, call log, and a host root with sysfs driver links.
+/// A temporary world: the kit's mock `xe` (state and call log) and a host root with sysfs
+/// driver links; no xl or xen-cmdline at all (an XAPI host seen through `xe` only).
 struct World {
     dir: tempfile::TempDir,
+    xe: MockXe,
 }
 
 impl World {
     fn new(state: Value, drivers: &[(&str, &str)]) -> World {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("state.json"), state.to_string()).unwrap();
+        let xe = MockXe::at(dir.path(), "state.json", Some(&state));
         let root = dir.path().join("root");
         for (bdf, drv) in drivers {
             let dev = root.join("sys/bus/pci/devices").join(bdf);
@@ -39,38 +42,28 @@ impl World {
             std::os::unix::fs::symlink(&d, dev.join("driver")).unwrap();
         }
         std::fs::create_dir_all(&root).unwrap();
-        World { dir }
+        World { dir, xe }
     }
 
     fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
-    fn env(&self, c: &mut Command) {
-        c.env("XENPCI_XE", xenpci_testkit::bins::xe())
-            .env("XE_MOCK_STATE", self.path("state.json"))
-            .env("XE_MOCK_LOG", self.path("xe.log"))
-            .env("XENPCI_ROOT", self.path("root"))
-            .env_remove("XE_MOCK_FAIL")
-            .env_remove("XE_MOCK_LATENCY_MS");
-    }
-
     fn xenpci(&self, args: &[&str]) -> Command {
-        let mut c = Command::from_std(Cli::xenpci().into_command());
-        self.env(&mut c);
-        c.args(args);
-        c
+        let mut c = Cli::xenpci().into_command();
+        self.xe.wire(&mut c);
+        c.env("XENPCI_ROOT", self.path("root")).args(args);
+        Command::from_std(c)
     }
 
     fn xe(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(xenpci_testkit::bins::xe());
-        self.env(&mut c);
-        c.args(args);
-        c
+        let mut c = self.xe.command(args);
+        c.env("XENPCI_ROOT", self.path("root"));
+        Command::from_std(c)
     }
 
     fn state(&self) -> Value {
-        serde_json::from_str(&std::fs::read_to_string(self.path("state.json")).unwrap()).unwrap()
+        self.xe.state()
     }
 
     fn vm(&self, uuid: &str) -> Value {
@@ -84,11 +77,7 @@ impl World {
     }
 
     fn log(&self) -> Vec<String> {
-        std::fs::read_to_string(self.path("xe.log"))
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_string)
-            .collect()
+        self.xe.calls()
     }
 }
 
@@ -337,9 +326,8 @@ fn concurrent_assigns_of_different_devices_all_land() {
         .iter()
         .map(|b| {
             let mut c = Cli::xenpci().into_command();
-            c.env("XENPCI_XE", xenpci_testkit::bins::xe())
-                .env("XE_MOCK_STATE", w.path("state.json"))
-                .env("XENPCI_ROOT", w.path("root"))
+            w.xe.wire(&mut c);
+            c.env("XENPCI_ROOT", w.path("root"))
                 // Slow xe widens the read-modify-write window a missing lock would lose.
                 .env("XE_MOCK_LATENCY_MS", "30")
                 .args(["assign", b, "--vm", "nas"])
@@ -644,11 +632,9 @@ fn concurrent_assigns_of_one_device_to_two_vms_never_duplicate() {
     let children: Vec<_> = ["ceph-osd-1", "nas"]
         .iter()
         .map(|vm| {
-            Cli::xenpci()
-                .into_command()
-                .env("XENPCI_XE", xenpci_testkit::bins::xe())
-                .env("XE_MOCK_STATE", w.path("state.json"))
-                .env("XENPCI_ROOT", w.path("root"))
+            let mut c = Cli::xenpci().into_command();
+            w.xe.wire(&mut c);
+            c.env("XENPCI_ROOT", w.path("root"))
                 .env("XE_MOCK_LATENCY_MS", "40")
                 .args(["assign", "05:00.0", "--vm", vm])
                 .stdout(std::process::Stdio::null())

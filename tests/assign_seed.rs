@@ -4,57 +4,20 @@
 //! it, `xenpci hide` (through the xen-cmdline and xl test doubles), `xenpci assign --restart` to
 //! the Ceph OSD VM `ceph-osd-1` through the mock `xe`, and `xenpci assigned` to verify.
 
-use std::path::{Path, PathBuf};
-
 use assert_cmd::Command;
 use predicates::prelude::*;
 use serde_json::{json, Value};
 use xenpci_testkit::cli::Cli;
+use xenpci_testkit::harness::Host;
 
 const HOST: &str = "8f7e0c2a-0000-4000-8000-000000000001";
 const OSD: &str = "0a3e6c1e-0000-4000-8000-000000000003";
 
-fn tests_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests")
-}
-
-struct Seed {
-    dir: tempfile::TempDir,
-}
-
-impl Seed {
-    fn root(&self) -> PathBuf {
-        self.dir.path().join("root")
-    }
-
-    fn state_path(&self) -> PathBuf {
-        self.dir.path().join("state.json")
-    }
-
-    fn state(&self) -> Value {
-        serde_json::from_str(&std::fs::read_to_string(self.state_path()).unwrap()).unwrap()
-    }
-
-    fn xenpci(&self, args: &[&str]) -> Command {
-        let mut c = Command::from_std(Cli::xenpci().into_command());
-        c.env("XENPCI_ROOT", self.root())
-            .env("XENPCI_XE", xenpci_testkit::bins::xe())
-            .env("XE_MOCK_STATE", self.state_path())
-            .env(
-                "XENPCI_XEN_CMDLINE",
-                tests_dir().join("doubles/xen-cmdline"),
-            )
-            .env("XENPCI_XL", tests_dir().join("doubles/xl"))
-            .env_remove("XE_MOCK_FAIL")
-            .args(args);
-        c
-    }
-}
-
-fn seed() -> Seed {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Seed { dir };
-    let root = s.root();
+/// The seed's host: the kit's [`Host`] with the demo's X9DRW, XCP-ng 8.2's grub.cfg, pciback
+/// loaded and the mock `xe` holding the pool (xen-cmdline and xl are the kit's doubles).
+fn seed() -> Host {
+    let s = xenpci_testkit::harness::host("");
+    let root = s.root().to_path_buf();
     Command::from_std(Cli::xenpci().into_command())
         .args(["demo", "--write"])
         .arg(&root)
@@ -63,22 +26,11 @@ fn seed() -> Seed {
         .success();
     std::fs::create_dir_all(root.join("boot/grub")).unwrap();
     std::fs::copy(
-        tests_dir().join("fixtures/hide/xcpng82/boot/grub/grub.cfg"),
+        xenpci_testkit::harness::tests_dir().join("fixtures/hide/xcpng82/boot/grub/grub.cfg"),
         root.join("boot/grub/grub.cfg"),
     )
     .unwrap();
-    let pciback = root.join("sys/bus/pci/drivers/pciback");
-    std::fs::create_dir_all(&pciback).unwrap();
-    for f in [
-        "bind",
-        "unbind",
-        "new_id",
-        "new_slot",
-        "remove_slot",
-        "slots",
-    ] {
-        std::fs::write(pciback.join(f), "").unwrap();
-    }
+    s.pciback();
     let state = json!({
         "xcp-ng-version": "8.2",
         "hosts": [{"uuid": HOST, "name-label": "xcp1", "devices": [
@@ -93,8 +45,7 @@ fn seed() -> Seed {
                  "resident-on": HOST, "domid": 1,
                  "other-config": {"mac_seed": "2d6f0e8b", "base_template_name": "Debian Buster 10"}}]
     });
-    std::fs::write(s.state_path(), state.to_string()).unwrap();
-    s
+    s.with_mock_xe(&state)
 }
 
 #[test]
@@ -117,7 +68,10 @@ fn seed000_list_refuse_hide_assign_restart_verify() {
         .code(1)
         .stderr(predicate::str::contains("mpt3sas"))
         .stderr(predicate::str::contains(format!("`xenpci hide {bdf}`")));
-    assert_eq!(s.state()["vms"][0]["other-config"].get("pci"), None);
+    assert_eq!(
+        s.mock_xe().state()["vms"][0]["other-config"].get("pci"),
+        None
+    );
     // The onboard AHCI holds dom0's own filesystems: refused, and not offered for hiding.
     s.xenpci(&["assign", "00:1f.2", "--vm", "ceph-osd-1"])
         .assert()
@@ -132,9 +86,9 @@ fn seed000_list_refuse_hide_assign_restart_verify() {
         .unwrap()
         .contains("xen-pciback.hide=(0000:05:00.0)"));
     // The mock keeps its own view of dom0's drivers: mirror the host's change there.
-    let mut st = s.state();
+    let mut st = s.mock_xe().state();
     st["hosts"][0]["devices"][1]["driver"] = json!("pciback");
-    std::fs::write(s.state_path(), st.to_string()).unwrap();
+    s.mock_xe().set_state(&st);
     // 4. Assign and restart.
     s.xenpci(&["assign", &bdf, "--vm", "ceph-osd-1", "--restart"])
         .assert()
@@ -143,7 +97,7 @@ fn seed000_list_refuse_hide_assign_restart_verify() {
         .stdout(predicate::str::contains(
             "other-config:pci = 0/0000:05:00.0",
         ));
-    let st = s.state();
+    let st = s.mock_xe().state();
     let vm = &st["vms"][0];
     assert_eq!(vm["power-state"], "running");
     assert_eq!(vm["attached-pcis"], json!(["0000:05:00.0"]));

@@ -30,9 +30,7 @@ fn xenpci(h: &Host, args: &[&str]) -> std::process::Command {
         std::fs::write(dir.join("state.json"), state.to_string()).unwrap();
     }
     let mut c = h.std_xenpci(args);
-    c.env("XENPCI_XE", xenpci_testkit::bins::xe())
-        .env("XE_MOCK_STATE", dir.join("state.json"))
-        .env("XE_MOCK_LOG", dir.join("xe.log"));
+    xenpci_testkit::mock_xe::MockXe::at(dir, "state.json", None).wire(&mut c);
     c
 }
 

@@ -466,23 +466,16 @@ fn xapi_host(cards: [Option<Func>; 3], hba_at: &str) -> Host {
              "other-config": {"mac_seed": "2d6f0e8b"}},
         ]
     });
-    std::fs::write(h.dir.path().join("state.json"), state.to_string()).unwrap();
-    h
+    h.with_mock_xe(&state)
 }
 
+/// `xenpci ARGS` on a host made by [`xapi_host`] (the kit wires its mock `xe`).
 fn with_xe(h: &Host, args: &[&str]) -> std::process::Output {
-    h.std_xenpci(args)
-        .env("XENPCI_XE", xenpci_testkit::bins::xe())
-        .env("XE_MOCK_STATE", h.dir.path().join("state.json"))
-        .output()
-        .unwrap()
+    h.std_xenpci(args).output().unwrap()
 }
 
 fn osd(h: &Host) -> Value {
-    let s: Value =
-        serde_json::from_str(&std::fs::read_to_string(h.dir.path().join("state.json")).unwrap())
-            .unwrap();
-    s["vms"]
+    h.mock_xe().state()["vms"]
         .as_array()
         .unwrap()
         .iter()
@@ -528,9 +521,9 @@ fn on_xapi_a_vm_naming_a_moved_device_is_blocked_from_starting_until_repaired() 
         osd(&h)
     );
     // xapi (the mock) refuses to start it.
-    let start = std::process::Command::new(xenpci_testkit::bins::xe())
-        .args(["vm-start", &format!("uuid={OSD}")])
-        .env("XE_MOCK_STATE", h.dir.path().join("state.json"))
+    let start = h
+        .mock_xe()
+        .command(&["vm-start", &format!("uuid={OSD}")])
         .env("XENPCI_ROOT", h.root())
         .output()
         .unwrap();

@@ -7,6 +7,7 @@ use std::path::Path;
 use serde_json::{json, Value};
 use xenpci_testkit::cli::Cli;
 use xenpci_testkit::harness::Run;
+use xenpci_testkit::mock_xe::MockXe;
 
 const H1: &str = "11111111-1111-4111-8111-111111111111";
 const H2: &str = "22222222-2222-4222-8222-222222222222";
@@ -36,13 +37,17 @@ fn pool(dir: &Path) {
     std::fs::write(dir.join("state.json"), state.to_string()).unwrap();
 }
 
+/// `xenpci ARGS` with the kit's mock `xe` holding the pool `pool` wrote into `dir`, and more
+/// environment after it.
+fn xenpci_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut c = Cli::xenpci().args(args).into_command();
+    MockXe::at(dir, "state.json", None).wire(&mut c);
+    c.envs(env.iter().copied());
+    Run::from(c.output().unwrap())
+}
+
 fn xenpci(dir: &Path, args: &[&str]) -> Run {
-    Cli::xenpci()
-        .args(args)
-        .env("XENPCI_XE", xenpci_testkit::bins::xe())
-        .env("XE_MOCK_STATE", dir.join("state.json"))
-        .env("XE_MOCK_LOG", dir.join("xe.log"))
-        .run()
+    xenpci_env(dir, args, &[])
 }
 
 #[test]
@@ -134,12 +139,11 @@ fn pool_check_runs_the_preflight_on_every_host() {
 fn a_host_that_does_not_answer_in_time_is_reported_not_hung_on() {
     let dir = tempfile::tempdir().unwrap();
     pool(dir.path());
-    let out = Cli::xenpci()
-        .args(["pool", "list", "--timeout", "1"])
-        .env("XENPCI_XE", xenpci_testkit::bins::xe())
-        .env("XE_MOCK_STATE", dir.path().join("state.json"))
-        .env("XE_MOCK_LATENCY_MS", "host-call-plugin=4000")
-        .run();
+    let out = xenpci_env(
+        dir.path(),
+        &["pool", "list", "--timeout", "1"],
+        &[("XE_MOCK_LATENCY_MS", "host-call-plugin=4000")],
+    );
     let err = &out.stderr;
     assert_eq!(out.code, 1, "{err}");
     assert!(

@@ -22,7 +22,10 @@ fn main() -> std::process::ExitCode {
             };
             let mut top: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
                 Default::default();
-            for m in xenpci_testkit::modgraph::modules(&src).unwrap_or_default().keys() {
+            for m in xenpci_testkit::modgraph::modules(&src)
+                .unwrap_or_default()
+                .keys()
+            {
                 if let Some(first) = m.first() {
                     top.entry(first.clone()).or_default();
                 }

@@ -20,11 +20,13 @@ pub fn tests_dir() -> PathBuf {
     crate::bins::workspace_root().join("tests")
 }
 
-/// A host root (`<tmp>/root`) in a temporary directory, with the doubles' call log beside it.
+/// A host root (`<tmp>/root`) in a temporary directory, with the doubles' call log beside it,
+/// and the mock `xe` when [`Host::with_mock_xe`] gave it one.
 pub struct Host {
     pub dir: TempDir,
     pub log: PathBuf,
     root: PathBuf,
+    xe: Option<crate::mock_xe::MockXe>,
 }
 
 /// What one run of a binary gave: its exit code (-1 when a signal ended it), stdout and stderr
@@ -101,7 +103,12 @@ fn empty() -> Host {
     let root = dir.path().join("root");
     fs::create_dir_all(&root).unwrap();
     let log = dir.path().join("calls.log");
-    Host { dir, log, root }
+    Host {
+        dir,
+        log,
+        root,
+        xe: None,
+    }
 }
 
 /// A copy of the bundled demo host `demo/<name>` (symlinks kept).
@@ -142,6 +149,24 @@ impl Host {
     /// One of the named shapes (`x9drw`, `gpu-pair`, `sriov-nic`, `legacy-bridge`, `big-N`).
     pub fn shape(name: &str) -> Host {
         Host::new(&fixture::shape(name).unwrap_or_else(|| panic!("no shape {name}")))
+    }
+
+    /// This host with the mock `xe` (crates/mock-xe) in `XENPCI_XE` instead of none, its state
+    /// `state` kept beside the root (`<tmp>/state.json`): an XCP-ng host.
+    pub fn with_mock_xe(mut self, state: &Value) -> Host {
+        self.xe = Some(crate::mock_xe::MockXe::at(
+            self.dir.path(),
+            "state.json",
+            Some(state),
+        ));
+        self
+    }
+
+    /// The mock `xe` of [`Host::with_mock_xe`].
+    pub fn mock_xe(&self) -> &crate::mock_xe::MockXe {
+        self.xe
+            .as_ref()
+            .expect("a host made with_mock_xe (this one has no mock xe)")
     }
 
     /// The directory standing for `/`.
@@ -289,6 +314,9 @@ impl Host {
             .env("XENPCI_IP", tests_dir().join("doubles/ip"))
             .env("XENPCI_XE", self.dir.path().join("no-xe"))
             .env("XENPCI_DOUBLE_LOG", &self.log);
+        if let Some(xe) = &self.xe {
+            xe.wire(&mut c);
+        }
         c
     }
 

@@ -4,6 +4,7 @@
 //! sysfs roots per host for identity checks, a state dir, and `xenpci` runs against all of it.
 
 use crate::cli::Cli;
+use crate::mock_xe::MockXe;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -11,6 +12,8 @@ use std::process::Command;
 pub struct Scenario {
     pub dir: tempfile::TempDir,
     pub extra_env: Vec<(String, String)>,
+    /// The mock `xe` (state `xe.json`), wired into every run as the other harnesses wire it.
+    pub xe: MockXe,
 }
 
 /// A finished run: the test kit's one result type.
@@ -91,34 +94,30 @@ impl Scenario {
                  "devices": [{"bdf": "0000:81:00.0", "uuid": "aaaaaaaa-0000-0000-0000-000000000002", "class": "0104", "driver": "pciback"}]}],
             "vms": [{"uuid": "33333333-3333-3333-3333-333333333333", "name-label": "xvm", "power-state": "halted",
                      "hvm": true, "other-config": {"pci": "0/0000:03:00.0"}, "domid": -1, "attached-pcis": []}]});
-        std::fs::write(self.path("xe.json"), st.to_string()).unwrap();
-        let mut c = Command::new(crate::bins::xe());
+        self.xe.set_state(&st);
+        let mut c = self.xe.command(&["vm-start", "vm=xvm", "on=h1"]);
         self.base(&mut c);
-        let o = c.args(["vm-start", "vm=xvm", "on=h1"]).output().unwrap();
+        let o = c.output().unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
 
     /// `xe vm-param-get` of xvm.
     pub fn xe_get(&self, param: &str) -> String {
-        let mut c = Command::new(crate::bins::xe());
+        let mut c = self.xe.command(&[
+            "vm-param-get",
+            "uuid=33333333-3333-3333-3333-333333333333",
+            &format!("param-name={param}"),
+        ]);
         self.base(&mut c);
-        let o = c
-            .args([
-                "vm-param-get",
-                "uuid=33333333-3333-3333-3333-333333333333",
-                &format!("param-name={param}"),
-            ])
-            .output()
-            .unwrap();
+        let o = c.output().unwrap();
         String::from_utf8_lossy(&o.stdout).trim().to_string()
     }
 
     /// The mock xe with this scenario's state.
     pub fn xe(&self, args: &[&str]) -> Run {
-        let mut c = Command::new(crate::bins::xe());
+        let mut c = self.xe.command(args);
         self.base(&mut c);
-        let o = c.args(args).output().unwrap();
-        Run::from(o)
+        Run::from(c.output().unwrap())
     }
 
     pub fn with_state(state: serde_json::Value) -> Scenario {
@@ -128,9 +127,11 @@ impl Scenario {
             serde_json::to_string_pretty(&state).unwrap(),
         )
         .unwrap();
+        let xe = MockXe::at(dir.path(), "xe.json", None);
         Scenario {
             dir,
             extra_env: Vec::new(),
+            xe,
         }
     }
 
@@ -154,12 +155,10 @@ impl Scenario {
     }
 
     fn base(&self, cmd: &mut Command) {
+        self.xe.wire(cmd);
         cmd.env("XENPCI_XL", crate::bins::xl())
-            .env("XENPCI_XE", crate::bins::xe())
             .env("XL_MOCK_STATE", self.path("xl.json"))
             .env("XL_MOCK_LOG", self.path("xl.log"))
-            .env("XE_MOCK_STATE", self.path("xe.json"))
-            .env("XE_MOCK_LOG", self.path("xe.log"))
             .env("XENPCI_LOCAL_HOST", "h1")
             .env("XENPCI_TRANSPORT", "env XL_MOCK_HOST={host} {cmd}")
             .env("XENPCI_STATE_DIR", self.path("state"))
@@ -170,7 +169,6 @@ impl Scenario {
             .env("XENPCI_MAP", self.path("map.json"))
             .env_remove("XL_MOCK_HOST")
             .env_remove("XL_MOCK_FAIL")
-            .env_remove("XE_MOCK_FAIL")
             .env_remove("XL_MOCK_XENSTORE")
             .env_remove("XENPCI_CRASH_AFTER_STEP")
             .env_remove("XENPCI_CRASH_BEFORE_STEP");

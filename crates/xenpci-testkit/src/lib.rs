@@ -5,6 +5,8 @@
 //!   and `demo/`), small sysfs edits, and `xenpci` run against them;
 //! * [`lab`]: the flow tests' scenario: a two-host mock-xl lab, a mock-xe state, fake sysfs
 //!   roots per host, a state dir, and `xenpci` runs against all of it;
+//! * [`mock_xe`]: the mock `xe`'s state and log and their wiring, for every harness that
+//!   drives it;
 //! * [`cli`]: the one launcher of `xenpci` / `xenpci-plugin` runs (no inherited seam, one
 //!   result type, [`harness::Run`]);
 //! * [`bins`]: where the binaries of this build are, and the mock `xe` / `xl` (crates/mock-xe,
@@ -17,5 +19,6 @@ pub mod bins;
 pub mod cli;
 pub mod harness;
 pub mod lab;
+pub mod mock_xe;
 pub mod modgraph;
 pub mod rng;
