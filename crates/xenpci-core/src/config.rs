@@ -34,6 +34,9 @@ pub struct Config {
     pub xen_cmdline: Option<PathBuf>,
     /// `XENPCI_ROOT` is set (to anything): children inherit it, so it is not set for them.
     pub root_in_env: bool,
+    /// `XENPCI_ROOT`, when set and not empty: the host root (else `/`). The CLI reads the same
+    /// variable through clap (`--root`); the plugin takes it from here.
+    pub root: Option<PathBuf>,
     /// `XENPCI_XE_WAIT_SECS`: the longest wait for a VM to reach a power state.
     pub xe_wait: Duration,
     /// `XENSTORED_PATH`: the xenstored socket (the xenstore client library reads the same
@@ -89,6 +92,7 @@ impl Config {
             xl: path("XENPCI_XL"),
             xen_cmdline: path("XENPCI_XEN_CMDLINE"),
             root_in_env: var("XENPCI_ROOT").is_some(),
+            root: path("XENPCI_ROOT"),
             xe_wait: secs("XENPCI_XE_WAIT_SECS", 600),
             xenstored_path: text("XENSTORED_PATH")
                 .unwrap_or_else(|| "/run/xenstored/socket".to_string()),
@@ -162,6 +166,11 @@ mod tests {
         assert_eq!(c.xe, Some(PathBuf::from("/opt/mock/xe")));
         assert_eq!(c.xl, None, "an empty path is unset");
         assert!(c.root_in_env, "set, even to nothing");
+        assert_eq!(c.root, None, "an empty root is /");
+        assert_eq!(
+            vars(&[("XENPCI_ROOT", "/srv/host")]).root,
+            Some(PathBuf::from("/srv/host"))
+        );
         assert_eq!(c.xe_wait, Duration::from_secs(5));
         assert_eq!(
             c.verify,

@@ -122,7 +122,7 @@ fn version(args: &Args) -> Result<String, Failure> {
 /// The host root: `XENPCI_ROOT` as for the CLI (xapi itself passes only PATH, so on a real host
 /// this is `/`).
 fn root() -> HostRoot {
-    HostRoot::from_env()
+    HostRoot::configured()
 }
 
 fn invalid(func: &str, key: &str, msg: String) -> Failure {

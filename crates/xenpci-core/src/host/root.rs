@@ -73,10 +73,12 @@ impl HostRoot {
         Ok(r)
     }
 
-    /// The root from `XENPCI_ROOT`, else `/`.
-    pub fn from_env() -> HostRoot {
-        std::env::var_os("XENPCI_ROOT")
-            .filter(|v| !v.is_empty())
+    /// The configured root ([`crate::config::Config::root`], from `XENPCI_ROOT` read once by
+    /// the binary's `main`), else `/`.
+    pub fn configured() -> HostRoot {
+        crate::config::get()
+            .root
+            .clone()
             .map(HostRoot::new)
             .unwrap_or_default()
     }
