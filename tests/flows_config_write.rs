@@ -35,7 +35,7 @@ fn run(s: &Scenario, env: &[(&str, &str)], args: &[String]) -> Run {
 
 /// Backups of `name` in the scenario dir.
 fn backups(s: &Scenario, name: &str) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(s.dir.path())
+    let mut v: Vec<String> = std::fs::read_dir(s.dir())
         .unwrap()
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())

@@ -99,8 +99,14 @@ fn copy_tree(from: &Path, to: &Path) {
 
 /// An empty host root.
 fn empty() -> Host {
+    host_at("root")
+}
+
+/// An empty host root at `<tmp>/<rel>` (the two-host lab keeps this host's root beside the
+/// other host's, as `roots/h1`).
+pub fn host_at(rel: &str) -> Host {
     let dir = tempfile::tempdir().expect("tempdir");
-    let root = dir.path().join("root");
+    let root = dir.path().join(rel);
     fs::create_dir_all(&root).unwrap();
     let log = dir.path().join("calls.log");
     Host {

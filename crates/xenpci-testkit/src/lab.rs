@@ -1,16 +1,18 @@
-//! The flow tests' scenario (moved here from tests/flows_support, issue 12: the harnesses live in
-//! the kit): a two-host mock-xl state (h1 = this host, h2 = the target,
-//! reached through the template transport `env XL_MOCK_HOST={host} {cmd}`), a mock-xe state, fake
-//! sysfs roots per host for identity checks, a state dir, and `xenpci` runs against all of it.
+//! The flow tests' scenario: the kit's [`Host`] for this host (h1; its root at `roots/h1`, its
+//! doubles and its launcher) plus a two-host mock-xl state (h1, and h2 = the target, reached
+//! through the template transport `env XL_MOCK_HOST={host} {cmd}`), the mock xe
+//! ([`MockXe`]), h2's fake sysfs root for identity checks, a state dir, and `xenpci` runs
+//! against all of it.
 
-use crate::cli::Cli;
+use crate::harness::{host_at, Host};
 use crate::mock_xe::MockXe;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// One scenario's files.
 pub struct Scenario {
-    pub dir: tempfile::TempDir,
+    /// This host (h1): the lab's directory, its root, the launcher.
+    pub host: Host,
     pub extra_env: Vec<(String, String)>,
     /// The mock `xe` (state `xe.json`), wired into every run as the other harnesses wire it.
     pub xe: MockXe,
@@ -121,22 +123,27 @@ impl Scenario {
     }
 
     pub fn with_state(state: serde_json::Value) -> Scenario {
-        let dir = tempfile::tempdir().unwrap();
+        let host = host_at("roots/h1");
         std::fs::write(
-            dir.path().join("xl.json"),
+            host.dir.path().join("xl.json"),
             serde_json::to_string_pretty(&state).unwrap(),
         )
         .unwrap();
-        let xe = MockXe::at(dir.path(), "xe.json", None);
+        let xe = MockXe::at(host.dir.path(), "xe.json", None);
         Scenario {
-            dir,
+            host,
             extra_env: Vec::new(),
             xe,
         }
     }
 
+    /// The lab's directory (state files, logs, both roots).
+    pub fn dir(&self) -> &Path {
+        self.host.dir.path()
+    }
+
     pub fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        self.dir().join(name)
     }
 
     pub fn root(&self, host: &str) -> PathBuf {
@@ -179,7 +186,7 @@ impl Scenario {
 
     /// `xenpci ARGS…` with extra env.
     pub fn xenpci_env(&self, env: &[(&str, &str)], args: &[&str]) -> Run {
-        let mut c = Cli::xenpci().into_command();
+        let mut c = self.host.std_xenpci(&[]);
         self.base(&mut c);
         c.args(args);
         for (k, v) in env {
@@ -195,7 +202,7 @@ impl Scenario {
 
     /// `xenpci ARGS…` with extra env, started in the background with piped output.
     pub fn spawn_xenpci(&self, env: &[(&str, &str)], args: &[&str]) -> std::process::Child {
-        let mut c = Cli::xenpci().into_command();
+        let mut c = self.host.std_xenpci(&[]);
         self.base(&mut c);
         c.args(args)
             .envs(env.iter().copied())

@@ -3,8 +3,9 @@
 //!
 //! * [`harness`]: throw-away host roots (generated fixture hosts, copies of `tests/fixtures`
 //!   and `demo/`), small sysfs edits, and `xenpci` run against them;
-//! * [`lab`]: the flow tests' scenario: a two-host mock-xl lab, a mock-xe state, fake sysfs
-//!   roots per host, a state dir, and `xenpci` runs against all of it;
+//! * [`lab`]: the flow tests' scenario: a [`harness::Host`] for this host plus a two-host
+//!   mock-xl lab, the mock xe, the other host's fake sysfs root, a state dir, and `xenpci` runs
+//!   against all of it (through the Host's launcher);
 //! * [`mock_xe`]: the mock `xe`'s state and log and their wiring, for every harness that
 //!   drives it;
 //! * [`cli`]: the one launcher of `xenpci` / `xenpci-plugin` runs (no inherited seam, one
