@@ -321,3 +321,41 @@ fn a_hide_now_and_at_boot_killed_at_every_step_is_finished_by_resume() {
         }
     }
 }
+
+/// A resumed hide that does not finish (here its one remaining write fails) leaves the files as
+/// the killed run left them and puts the killed run's journal back: `status` still names it and
+/// `resume --rollback` still restores the files.
+#[test]
+#[cfg_attr(
+    not(feature = "fault-injection"),
+    ignore = "needs the fault hooks: cargo test --features fault-injection (tests/run.sh)"
+)]
+fn a_resume_that_fails_puts_the_journal_back() {
+    let list = ["/etc/default/grub", "/boot/grub/grub.cfg"];
+    let h = host("debian");
+    let before = files(&h, &list);
+    h.xenpci(&HIDE)
+        .env("XENPCI_CRASH_AFTER_STEP", "1")
+        .assert()
+        .code(137);
+    let killed = files(&h, &list);
+    assert_ne!(killed, before, "the first file was written");
+    h.xenpci(&["resume"])
+        .env("XENPCI_FAIL_WRITE", "rename@1")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("injected failure at rename"));
+    assert_eq!(
+        files(&h, &list),
+        killed,
+        "the failed resume changed nothing"
+    );
+    assert!(h.path(JOURNAL).exists(), "the journal is back");
+    h.xenpci(&["status"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("hide 0000:05:00.0"));
+    h.xenpci(&["resume", "--rollback"]).assert().success();
+    assert_eq!(files(&h, &list), before);
+    assert!(!h.path(JOURNAL).exists());
+}

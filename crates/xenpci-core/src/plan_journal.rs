@@ -160,6 +160,27 @@ pub fn pending(root: &HostRoot) -> Option<String> {
     )
 }
 
+/// Takes the journal away (its text, None when there is none), so a resumed request runs
+/// without it; [`put_back`] restores it when that run does not finish.
+pub fn stash(root: &HostRoot) -> Result<Option<String>, WriteError> {
+    let Some(text) = fsutil::read_text(&root.path(PATH))? else {
+        return Ok(None);
+    };
+    end(root)?;
+    Ok(Some(text))
+}
+
+/// Writes a [`stash`]ed journal back, unless a journal is there now (the run that did not
+/// finish left its own, which then describes the files better). The files are as the stashed
+/// journal left them: the resumed run changed nothing, or undid what it changed.
+pub fn put_back(root: &HostRoot, text: &str) -> Result<(), WriteError> {
+    let path = root.path(PATH);
+    if fsutil::read_text(&path)?.is_some() {
+        return Ok(());
+    }
+    fsutil::atomic_write(&path, text.as_bytes(), false).map(drop)
+}
+
 /// The request recorded with the journal's plan (None: no journal, an unreadable one, or a
 /// plan recorded without one), read before [`recover`] removes it.
 pub fn request(root: &HostRoot) -> Option<serde_json::Value> {

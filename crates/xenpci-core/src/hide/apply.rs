@@ -410,17 +410,19 @@ fn apply_kvm(ctx: Ctx<'_>, change: Change, opts: Options) -> Result<Outcome, Hid
     })
 }
 
+/// What [`resume`] found: what it did (in words), the request the journal recorded, and, when
+/// that request is to be made again, the journal's text to [`crate::plan_journal::put_back`]
+/// if the new run does not finish.
+pub type Resumed = (String, Option<Resumable>, Option<String>);
+
 /// Settles what an interrupted hide/unhide left (`xenpci resume`), under the hide lock. With
 /// `rollback`, or when the journal recorded no request, the plan's files are rolled back to how
-/// they were before it; otherwise they are left as the killed run left them (the request is
-/// planned again from them, and a file it wrote, such as the record of a device's original
-/// driver, is kept). Either way the journal is removed. Some((what was done, the request)) when
-/// there was a journal; finishing the request is the caller's
+/// they were before it and the journal is removed; otherwise the journal is taken away and the
+/// files are left as the killed run left them (the request is planned again from them, and a
+/// file it wrote, such as the record of a device's original driver, is kept). None when there
+/// was no journal. Finishing the request is the caller's
 /// ([`crate::ops::give::resume_hide`]: it goes through the policy again).
-pub fn resume(
-    root: &crate::host::HostRoot,
-    rollback: bool,
-) -> Result<Option<(String, Option<Resumable>)>, HideError> {
+pub fn resume(root: &crate::host::HostRoot, rollback: bool) -> Result<Option<Resumed>, HideError> {
     root.check()?;
     let _lock =
         fsutil::lock(&super::lock_path(root)).map_err(|e| HideError::Refused(e.to_string()))?;
@@ -431,15 +433,16 @@ pub fn resume(
             let Some(title) = crate::plan_journal::pending(root) else {
                 return Ok(None);
             };
-            crate::plan_journal::end(root).map_err(crate::plan_journal::PlanJournalError::from)?;
+            let stashed = crate::plan_journal::stash(root)
+                .map_err(crate::plan_journal::PlanJournalError::from)?;
             let said = format!(
                 "an interrupted '{title}' is finished from where it stopped (`{} {}` again)",
                 r.op,
                 r.devices.join(" ")
             );
-            Ok(Some((said, request)))
+            Ok(Some((said, request, stashed)))
         }
-        _ => Ok(crate::plan_journal::recover(root)?.map(|said| (said, request))),
+        _ => Ok(crate::plan_journal::recover(root)?.map(|said| (said, request, None))),
     }
 }
 

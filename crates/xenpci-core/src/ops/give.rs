@@ -85,7 +85,7 @@ pub struct HideResume {
 /// done. With `rollback` (or a journal without a request) its files are put back as they were
 /// before it. None when no hide/unhide journal is there.
 pub fn resume_hide(ctx: Ctx<'_>, rollback: bool) -> Result<Option<HideResume>, OpError> {
-    let Some((settled, request)) = apply::resume(ctx.root, rollback)? else {
+    let Some((settled, request, stashed)) = apply::resume(ctx.root, rollback)? else {
         return Ok(None);
     };
     let Some(request) = request else {
@@ -103,21 +103,45 @@ pub fn resume_hide(ctx: Ctx<'_>, rollback: bool) -> Result<Option<HideResume>, O
             request: Some(shown),
         }));
     }
-    let (is_hide, bdfs, opts) = request.request().map_err(|e| OpError::BadInput {
-        what: format!("the request recorded in {}", crate::plan_journal::PATH),
-        input: shown.clone(),
-        expected: e,
-    })?;
-    let out = if is_hide {
-        hide(ctx, &bdfs, opts)?
-    } else {
-        unhide(ctx, &bdfs, opts)?
+    // A run that does not finish (refused now, failed and undone, unconfirmed) leaves the
+    // files as the killed run left them: its journal goes back, for `status` and `--rollback`.
+    let put_back = || {
+        if let Some(text) = &stashed {
+            let _ = crate::plan_journal::put_back(ctx.root, text);
+        }
     };
-    Ok(Some(HideResume {
-        settled,
-        finished: Some(out),
-        request: Some(shown),
-    }))
+    let (is_hide, bdfs, opts) = match request.request() {
+        Ok(r) => r,
+        Err(e) => {
+            put_back();
+            return Err(OpError::BadInput {
+                what: format!("the request recorded in {}", crate::plan_journal::PATH),
+                input: shown,
+                expected: e,
+            });
+        }
+    };
+    let out = if is_hide {
+        hide(ctx, &bdfs, opts)
+    } else {
+        unhide(ctx, &bdfs, opts)
+    };
+    match out {
+        Ok(out) => {
+            if !out.result.as_ref().is_some_and(|r| r.ok) {
+                put_back();
+            }
+            Ok(Some(HideResume {
+                settled,
+                finished: Some(out),
+                request: Some(shown),
+            }))
+        }
+        Err(e) => {
+            put_back();
+            Err(e)
+        }
+    }
 }
 
 /// What an attach did, and what was forced.
