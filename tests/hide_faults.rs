@@ -305,7 +305,7 @@ fn a_hide_now_and_at_boot_killed_at_every_step_is_finished_by_resume() {
                 assert_eq!(files(&h, &boot), after, "step {n} finished");
                 assert!(h.read(new_slot).contains("0000:05:00.0"), "step {n}");
                 assert!(
-                    err.contains("finishing the interrupted `hide 0000:05:00.0`"),
+                    err.contains("finishing the interrupted `hide 0000:05:00.0 --live sysfs`"),
                     "{err}"
                 );
             }
@@ -322,40 +322,54 @@ fn a_hide_now_and_at_boot_killed_at_every_step_is_finished_by_resume() {
     }
 }
 
-/// A resumed hide that does not finish (here its one remaining write fails) leaves the files as
-/// the killed run left them and puts the killed run's journal back: `status` still names it and
-/// `resume --rollback` still restores the files.
+/// A resumed hide that does not finish (here the first step it still had to do fails, and is
+/// undone) keeps the record of how the files were before the *killed* run: its journal takes
+/// /etc/default/grub's old content over from the killed run's, so `status` still names the
+/// change and `resume --rollback` puts both boot files back.
 #[test]
 #[cfg_attr(
     not(feature = "fault-injection"),
     ignore = "needs the fault hooks: cargo test --features fault-injection (tests/run.sh)"
 )]
-fn a_resume_that_fails_puts_the_journal_back() {
+fn a_resume_that_fails_keeps_the_record_of_before_the_killed_run() {
     let list = ["/etc/default/grub", "/boot/grub/grub.cfg"];
     let h = host("debian");
+    h.pciback()
+        .device("0000:00:1f.2", "010601", Some("ahci"))
+        .device("0000:05:00.0", "010700", Some("mpt3sas"));
+    let args = ["hide", "05:00.0", "--live", "sysfs"];
     let before = files(&h, &list);
-    h.xenpci(&HIDE)
+    h.xenpci(&args)
         .env("XENPCI_CRASH_AFTER_STEP", "1")
         .assert()
         .code(137);
     let killed = files(&h, &list);
-    assert_ne!(killed, before, "the first file was written");
+    assert_ne!(killed[0], before[0], "/etc/default/grub was written");
+    assert_eq!(killed[1], before[1], "grub.cfg was not");
+    // the resumed plan journals first (1), then its first step's intent (2), then that
+    // step's file, grub.cfg (3): that write fails, and the step is undone
     h.xenpci(&["resume"])
-        .env("XENPCI_FAIL_WRITE", "rename@1")
+        .env("XENPCI_FAIL_WRITE", "rename@3")
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("injected failure at rename"));
+        .stderr(predicate::str::contains("injected failure at rename"))
+        .stderr(predicate::str::contains("did not finish"));
     assert_eq!(
         files(&h, &list),
         killed,
-        "the failed resume changed nothing"
+        "the failed resume undid its own step"
     );
-    assert!(h.path(JOURNAL).exists(), "the journal is back");
+    assert!(h.path(JOURNAL).exists(), "the journal is kept");
     h.xenpci(&["status"])
         .assert()
         .code(1)
         .stdout(predicate::str::contains("hide 0000:05:00.0"));
     h.xenpci(&["resume", "--rollback"]).assert().success();
-    assert_eq!(files(&h, &list), before);
+    assert_eq!(
+        files(&h, &list),
+        before,
+        "both files as before the killed run"
+    );
     assert!(!h.path(JOURNAL).exists());
+    h.xenpci(&["status"]).assert().success();
 }

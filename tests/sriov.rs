@@ -608,3 +608,32 @@ fn vf_mac_and_vlan_go_through_the_pfs_net_device_and_persist() {
     );
     assert_eq!(h.calls().len(), 2, "{:?}", h.calls());
 }
+
+/// A VF's hide killed half-way through its live part is finished by `resume` as the whole
+/// request: the live hide and then the VF's udev rule (the journal records what was asked,
+/// not the live-only plan the VF path makes first).
+#[test]
+#[cfg_attr(
+    not(feature = "fault-injection"),
+    ignore = "needs the fault hooks: cargo test --features fault-injection (tests/run.sh)"
+)]
+fn a_vf_hide_killed_in_its_live_part_is_finished_with_its_udev_rule() {
+    let h = Host::new(&nic(2, "igb"));
+    h.pciback().driver_dir("igbvf");
+    let rule = "etc/udev/rules.d/71-xenpci-hide-0000:01:00.0-virtfn1.rules";
+    h.xenpci(&["hide", "01:10.2", "--live", "sysfs"])
+        .env("XENPCI_CRASH_AFTER_STEP", "1")
+        .assert()
+        .code(137);
+    assert!(!h.path(rule).exists());
+    h.xenpci(&["status"]).assert().code(1);
+    let r = h.xenpci(&["resume"]).assert().success();
+    let err = String::from_utf8_lossy(&r.get_output().stderr).into_owned();
+    assert!(err.contains("is finished from where it stopped"), "{err}");
+    assert!(h.path(rule).exists(), "{err}");
+    assert_eq!(
+        h.read("sys/bus/pci/drivers/pciback/new_slot"),
+        "0000:01:10.2"
+    );
+    h.xenpci(&["status"]).assert().success();
+}

@@ -327,7 +327,17 @@ impl Plan {
                 _ => None,
             })
             .collect();
-        let journaled = files.len() >= 2 || (self.request.is_some() && self.steps.len() >= 2);
+        // Resuming an interrupted plan: its journal stays the record of how the files were
+        // before it, so this plan's journal takes every file's content from there (and the
+        // files only it changed), and is removed only when this plan is done.
+        let resuming = plan_journal::resuming();
+        let files = match &resuming {
+            Some(prior) => merged(prior, files),
+            None => files,
+        };
+        let journaled = resuming.is_some()
+            || files.len() >= 2
+            || (self.request.is_some() && self.steps.len() >= 2);
         let fail = |e: WriteError| {
             Box::new(Failure {
                 step: 0,
@@ -352,10 +362,13 @@ impl Plan {
         };
         let settled = match &r {
             Ok(_) => true,
-            Err(f) => f.not_undone.is_empty(),
+            Err(f) => f.not_undone.is_empty() && resuming.is_none(),
         };
         if journaled && settled {
             plan_journal::end(root).map_err(fail)?;
+        }
+        if resuming.is_some() && r.is_ok() {
+            plan_journal::resumed_done();
         }
         r
     }
@@ -418,6 +431,25 @@ impl Plan {
             not_undone,
         }))
     }
+}
+
+/// This plan's file changes with each file's content from before the resumed plan (`prior`)
+/// where it recorded one, followed by the files only the resumed plan changed.
+fn merged(
+    prior: &[plan_journal::FileChange],
+    mut files: Vec<plan_journal::FileChange>,
+) -> Vec<plan_journal::FileChange> {
+    for f in &mut files {
+        if let Some(p) = prior.iter().find(|p| p.path == f.path) {
+            f.old = p.old.clone();
+        }
+    }
+    for p in prior {
+        if !files.iter().any(|f| f.path == p.path) {
+            files.push(p.clone());
+        }
+    }
+    files
 }
 
 /// What plan steps run against.

@@ -160,25 +160,76 @@ pub fn pending(root: &HostRoot) -> Option<String> {
     )
 }
 
-/// Takes the journal away (its text, None when there is none), so a resumed request runs
-/// without it; [`put_back`] restores it when that run does not finish.
-pub fn stash(root: &HostRoot) -> Result<Option<String>, WriteError> {
-    let Some(text) = fsutil::read_text(&root.path(PATH))? else {
-        return Ok(None);
-    };
-    end(root)?;
-    Ok(Some(text))
+thread_local! {
+    /// The files of the journal being resumed on this thread (see [`Resuming`]).
+    static RESUMING: std::cell::RefCell<Option<Vec<FileChange>>> =
+        const { std::cell::RefCell::new(None) };
 }
 
-/// Writes a [`stash`]ed journal back, unless a journal is there now (the run that did not
-/// finish left its own, which then describes the files better). The files are as the stashed
-/// journal left them: the resumed run changed nothing, or undid what it changed.
-pub fn put_back(root: &HostRoot, text: &str) -> Result<(), WriteError> {
-    let path = root.path(PATH);
-    if fsutil::read_text(&path)?.is_some() {
-        return Ok(());
+/// While alive, this thread is resuming an interrupted plan whose journal is still in place
+/// and whose hide lock the caller holds ([`crate::ops::give::resume_hide`]): the hide run made
+/// meanwhile takes no lock of its own and rolls nothing back ([`resuming`]), and its plan's
+/// journal replaces the old one with every file's content from before the *interrupted* run
+/// ([`crate::plan::Plan::execute_journaled`]), kept until that plan is done.
+pub struct Resuming(());
+
+impl Resuming {
+    /// Marks this thread as resuming the journal whose files are `files`.
+    pub fn begin(files: Vec<FileChange>) -> Resuming {
+        RESUMING.with(|r| *r.borrow_mut() = Some(files));
+        Resuming(())
     }
-    fsutil::atomic_write(&path, text.as_bytes(), false).map(drop)
+}
+
+impl Drop for Resuming {
+    fn drop(&mut self) {
+        RESUMING.with(|r| *r.borrow_mut() = None);
+    }
+}
+
+/// The files of the journal this thread is resuming (None: not resuming).
+pub fn resuming() -> Option<Vec<FileChange>> {
+    RESUMING.with(|r| r.borrow().clone())
+}
+
+/// The resumed plan's record has been carried by a plan that is done: later plans of the same
+/// resumed request (a VF's udev rules after its live part) journal only their own files.
+pub fn resumed_done() {
+    RESUMING.with(|r| {
+        if let Some(files) = r.borrow_mut().as_mut() {
+            files.clear();
+        }
+    });
+}
+
+/// An interrupted plan's journal as [`read_checked`] reads it: its title, its files (content
+/// before and after), and the request it recorded.
+pub type Pending = (String, Vec<FileChange>, Option<serde_json::Value>);
+
+/// The journal's title, files and recorded request, read without changing anything (None: no
+/// journal). Every file must hold its content from before or after the plan: one that holds
+/// anything else is a [`PlanJournalError::Conflict`] (something else changed it; the journal
+/// is left for the admin).
+pub fn read_checked(root: &HostRoot) -> Result<Option<Pending>, PlanJournalError> {
+    let path = root.path(PATH);
+    let Some(text) = fsutil::read_text(&path)? else {
+        return Ok(None);
+    };
+    let rec: PlanRecord =
+        serde_json::from_str(&text).map_err(|source| PlanJournalError::Parse {
+            path: PathBuf::from(PATH),
+            source,
+        })?;
+    for f in &rec.files {
+        let now = fsutil::read_text(&root.path(&f.path))?;
+        if now != f.old && now != f.new {
+            return Err(PlanJournalError::Conflict {
+                file: f.path.clone(),
+                journal: PathBuf::from(PATH),
+            });
+        }
+    }
+    Ok(Some((rec.title, rec.files, rec.request)))
 }
 
 /// The request recorded with the journal's plan (None: no journal, an unreadable one, or a

@@ -20,6 +20,7 @@ pub(super) fn resume(
     let site = a.opts.site(g, runner)?;
     let dir = a.state.dir(g)?;
     let mut worst = ExitCode::SUCCESS;
+    let mut hide_journal = false;
     if a.id.is_none() {
         // hide/unhide's own journal, kept apart from the flows': its files put back,
         // then (unless --rollback) the recorded request made again
@@ -30,6 +31,7 @@ pub(super) fn resume(
         match xenpci::ops::give::resume_hide(ctx, a.rollback) {
             Ok(None) => {}
             Ok(Some(r)) => {
+                hide_journal = true;
                 eprintln!("xenpci: {}", r.settled);
                 match (&r.request, &r.finished) {
                     (Some(req), Some(out)) => {
@@ -44,7 +46,11 @@ pub(super) fn resume(
                     (None, _) => {}
                 }
             }
-            Err(e) => return Ok(crate::commands::report_op_error(&e, a.opts.json)),
+            // said, and the other journals are still resumed
+            Err(e) => {
+                hide_journal = true;
+                worst = crate::commands::report_op_error(&e, a.opts.json);
+            }
         }
     }
     // assign/unassign journal their edits as changes (engine::change), apart from flows
@@ -70,8 +76,13 @@ pub(super) fn resume(
     } else {
         Vec::new()
     };
-    if ids.is_empty() && changes.is_empty() && maint.is_empty() {
-        outln!("no half-done flow in {}", dir.display());
+    if ids.is_empty() && changes.is_empty() && maint.is_empty() && !hide_journal {
+        // nothing to resume: with --json an empty list, so stdout is still one JSON document
+        if a.opts.json {
+            outln!("[]");
+        } else {
+            outln!("no half-done flow in {}", dir.display());
+        }
     }
     let xe = xenpci::xapi::Xe::new(site.runner);
     for id in changes {

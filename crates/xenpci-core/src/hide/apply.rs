@@ -111,9 +111,68 @@ impl Resumable {
         ))
     }
 
+    /// The request as the `xenpci` arguments that make it (`hide 0000:05:00.0 --persistent
+    /// --method grub`), for the messages that tell the admin how to make it again.
+    pub fn command_line(&self) -> String {
+        let mut words = vec![self.op.clone()];
+        words.extend(self.devices.iter().cloned());
+        if self.persistent {
+            words.push("--persistent".into());
+        }
+        if self.now {
+            words.push("--now".into());
+        }
+        if let Some(m) = self.method {
+            words.push(format!("--method {m}"));
+        }
+        if let Some(l) = &self.live {
+            words.push(format!("--live {l}"));
+        }
+        if self.with_group {
+            words.push("--with-group".into());
+        }
+        if self.force {
+            words.push("--force".into());
+        }
+        words.join(" ")
+    }
+
     fn value(&self) -> Option<serde_json::Value> {
         serde_json::to_value(self).ok()
     }
+}
+
+thread_local! {
+    /// The request an operation made of several hide plans records instead of its inner ones
+    /// (see [`Recording`]).
+    static OUTER: std::cell::RefCell<Option<Resumable>> = const { std::cell::RefCell::new(None) };
+}
+
+/// While alive, the hide/unhide plans made on this thread record `request` (what the user
+/// asked) rather than their own: a VF's hide is a live hide here and then udev rules
+/// ([`crate::ops::vf_hide`]), and `xenpci resume` must make the whole request again.
+pub struct Recording(());
+
+impl Recording {
+    /// Records `request` for the plans made until the guard is dropped.
+    pub fn begin(request: Resumable) -> Recording {
+        OUTER.with(|o| *o.borrow_mut() = Some(request));
+        Recording(())
+    }
+}
+
+impl Drop for Recording {
+    fn drop(&mut self) {
+        OUTER.with(|o| *o.borrow_mut() = None);
+    }
+}
+
+/// The request a plan of `change` made with `opts` records.
+fn recorded(change: &Change, opts: &Options) -> Option<serde_json::Value> {
+    OUTER
+        .with(|o| o.borrow().clone())
+        .unwrap_or_else(|| Resumable::of(change, opts))
+        .value()
 }
 
 /// What executing the plan did.
@@ -287,12 +346,31 @@ fn begin(
         }
         return Ok(None);
     }
-    let lock =
-        fsutil::lock(&super::lock_path(ctx.root)).map_err(|e| HideError::Refused(e.to_string()))?;
+    let Some(lock) = lock_unless_resuming(ctx.root)? else {
+        // `xenpci resume` holds the lock and keeps the interrupted plan's journal on purpose
+        return Ok(None);
+    };
     if let Some(said) = crate::plan_journal::recover(ctx.root)? {
         warnings.push(said);
     }
     Ok(Some(lock))
+}
+
+/// Takes the hide lock that serialises every hide/unhide (and their resume) on this host.
+pub fn lock(root: &crate::host::HostRoot) -> Result<fsutil::FileLock, HideError> {
+    fsutil::lock(&super::lock_path(root)).map_err(|e| HideError::Refused(e.to_string()))
+}
+
+/// [`lock`], except on a thread resuming an interrupted plan ([`crate::plan_journal::Resuming`]):
+/// its caller holds the lock already (a second `flock` of it from this process would wait for
+/// itself), so None.
+pub fn lock_unless_resuming(
+    root: &crate::host::HostRoot,
+) -> Result<Option<fsutil::FileLock>, HideError> {
+    if crate::plan_journal::resuming().is_some() {
+        return Ok(None);
+    }
+    lock(root).map(Some)
 }
 
 /// Applies an already-guarded change.
@@ -331,7 +409,7 @@ pub fn apply(ctx: Ctx<'_>, change: Change, opts: Options) -> Result<Outcome, Hid
         now: live_method,
     };
     let mut plan = super::plan(ctx, &req)?;
-    plan.request = Resumable::of(&change, &opts).value();
+    plan.request = recorded(&change, &opts);
     let result = if opts.dry_run {
         None
     } else {
@@ -374,7 +452,7 @@ fn apply_kvm(ctx: Ctx<'_>, change: Change, opts: Options) -> Result<Outcome, Hid
     };
     let names: Vec<String> = change.bdfs().iter().map(Bdf::to_string).collect();
     let mut plan = Plan::new(format!("{verb} {} (vfio-pci)", names.join(" ")));
-    plan.request = Resumable::of(&change, &opts).value();
+    plan.request = recorded(&change, &opts);
     if persistent {
         super::vfio_persist::plan(ctx, &change, &mut plan)?;
     }
@@ -408,42 +486,6 @@ fn apply_kvm(ctx: Ctx<'_>, change: Change, opts: Options) -> Result<Outcome, Hid
         forced: Vec::new(),
         binding: Some(super::vfio::BINDING),
     })
-}
-
-/// What [`resume`] found: what it did (in words), the request the journal recorded, and, when
-/// that request is to be made again, the journal's text to [`crate::plan_journal::put_back`]
-/// if the new run does not finish.
-pub type Resumed = (String, Option<Resumable>, Option<String>);
-
-/// Settles what an interrupted hide/unhide left (`xenpci resume`), under the hide lock. With
-/// `rollback`, or when the journal recorded no request, the plan's files are rolled back to how
-/// they were before it and the journal is removed; otherwise the journal is taken away and the
-/// files are left as the killed run left them (the request is planned again from them, and a
-/// file it wrote, such as the record of a device's original driver, is kept). None when there
-/// was no journal. Finishing the request is the caller's
-/// ([`crate::ops::give::resume_hide`]: it goes through the policy again).
-pub fn resume(root: &crate::host::HostRoot, rollback: bool) -> Result<Option<Resumed>, HideError> {
-    root.check()?;
-    let _lock =
-        fsutil::lock(&super::lock_path(root)).map_err(|e| HideError::Refused(e.to_string()))?;
-    let request = crate::plan_journal::request(root)
-        .and_then(|v| serde_json::from_value::<Resumable>(v).ok());
-    match (&request, rollback) {
-        (Some(r), false) => {
-            let Some(title) = crate::plan_journal::pending(root) else {
-                return Ok(None);
-            };
-            let stashed = crate::plan_journal::stash(root)
-                .map_err(crate::plan_journal::PlanJournalError::from)?;
-            let said = format!(
-                "an interrupted '{title}' is finished from where it stopped (`{} {}` again)",
-                r.op,
-                r.devices.join(" ")
-            );
-            Ok(Some((said, request, stashed)))
-        }
-        _ => Ok(crate::plan_journal::recover(root)?.map(|said| (said, request, None))),
-    }
 }
 
 /// Re-reads the configured list after executing (xen-cmdline always exits 0, so its success

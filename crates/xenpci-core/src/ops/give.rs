@@ -78,70 +78,65 @@ pub struct HideResume {
     pub request: Option<String>,
 }
 
-/// `xenpci resume` for hide/unhide: a plan whose journal is there was interrupted (a run
-/// killed, or a failure not fully undone). Unless `rollback`, the request it recorded is made
-/// again through [`hide`] / [`unhide`] — the policy asked again, the plan computed from the
-/// host as the killed run left it, so the steps it did are not done twice and the rest is
-/// done. With `rollback` (or a journal without a request) its files are put back as they were
-/// before it. None when no hide/unhide journal is there.
+/// `xenpci resume` for hide/unhide, under the hide lock for the whole of it: a plan whose
+/// journal is there was interrupted (a run killed, or a failure not fully undone). Every file it
+/// names must hold its content from before or after that plan (else the journal is left for the
+/// admin: [`crate::plan_journal::PlanJournalError::Conflict`]). Unless `rollback`, the request
+/// it recorded is made again through [`hide`] / [`unhide`] — the policy asked again, the plan
+/// computed from the host as the killed run left it, so what it did is not planned again —
+/// with the old journal in place until the new plan takes it over (each file's content from
+/// before the *interrupted* run) and removed only when the new plan is done
+/// ([`crate::plan_journal::Resuming`]); a request that is refused or fails leaves it, for
+/// `status` and `resume --rollback`. With `rollback` (or a journal without a request) the
+/// files are put back as they were before it and the journal is removed. None when no
+/// hide/unhide journal is there.
 pub fn resume_hide(ctx: Ctx<'_>, rollback: bool) -> Result<Option<HideResume>, OpError> {
-    let Some((settled, request, stashed)) = apply::resume(ctx.root, rollback)? else {
+    ctx.root.check().map_err(crate::hide::HideError::from)?;
+    let _lock = apply::lock(ctx.root)?;
+    let journal =
+        crate::plan_journal::read_checked(ctx.root).map_err(crate::hide::HideError::from)?;
+    let Some((title, files, request)) = journal else {
         return Ok(None);
     };
-    let Some(request) = request else {
+    let request = request.and_then(|v| serde_json::from_value::<apply::Resumable>(v).ok());
+    let shown = request.as_ref().map(apply::Resumable::command_line);
+    let (Some(request), Some(shown), false) = (request, shown.clone(), rollback) else {
+        let settled = crate::plan_journal::recover(ctx.root)
+            .map_err(crate::hide::HideError::from)?
+            .unwrap_or_default();
         return Ok(Some(HideResume {
             settled,
             finished: None,
-            request: None,
+            request: shown,
         }));
     };
-    let shown = format!("{} {}", request.op, request.devices.join(" "));
-    if rollback {
-        return Ok(Some(HideResume {
-            settled,
-            finished: None,
-            request: Some(shown),
-        }));
-    }
-    // A run that does not finish (refused now, failed and undone, unconfirmed) leaves the
-    // files as the killed run left them: its journal goes back, for `status` and `--rollback`.
-    let put_back = || {
-        if let Some(text) = &stashed {
-            let _ = crate::plan_journal::put_back(ctx.root, text);
-        }
-    };
-    let (is_hide, bdfs, opts) = match request.request() {
-        Ok(r) => r,
-        Err(e) => {
-            put_back();
-            return Err(OpError::BadInput {
-                what: format!("the request recorded in {}", crate::plan_journal::PATH),
-                input: shown,
-                expected: e,
-            });
-        }
-    };
+    let (is_hide, bdfs, opts) = request.request().map_err(|e| OpError::BadInput {
+        what: format!("the request recorded in {}", crate::plan_journal::PATH),
+        input: shown.clone(),
+        expected: e,
+    })?;
+    let _resuming = crate::plan_journal::Resuming::begin(files);
     let out = if is_hide {
-        hide(ctx, &bdfs, opts)
+        hide(ctx, &bdfs, opts)?
     } else {
-        unhide(ctx, &bdfs, opts)
+        unhide(ctx, &bdfs, opts)?
     };
-    match out {
-        Ok(out) => {
-            if !out.result.as_ref().is_some_and(|r| r.ok) {
-                put_back();
-            }
-            Ok(Some(HideResume {
-                settled,
-                finished: Some(out),
-                request: Some(shown),
-            }))
-        }
-        Err(e) => {
-            put_back();
-            Err(e)
-        }
-    }
+    let settled = if out.result.as_ref().is_some_and(|r| r.ok) {
+        format!("an interrupted '{title}' is finished from where it stopped (`{shown}` again)")
+    } else if ctx.root.path(crate::plan_journal::PATH).exists() {
+        format!(
+            "an interrupted '{title}' was made again (`{shown}`) and did not finish; its journal \
+             {} is kept (`xenpci resume --rollback` puts its files back)",
+            crate::plan_journal::PATH
+        )
+    } else {
+        format!("an interrupted '{title}' was made again (`{shown}`) and did not finish")
+    };
+    Ok(Some(HideResume {
+        settled,
+        finished: Some(out),
+        request: Some(shown),
+    }))
 }
 
 /// What an attach did, and what was forced.

@@ -114,8 +114,7 @@ fn finish(ctx: Ctx<'_>, rules: Plan, opts: &Options, out: &mut Outcome) -> Resul
         out.plan.extend(rules);
         return Ok(());
     }
-    let _lock = fsutil::lock(&crate::hide::lock_path(ctx.root))
-        .map_err(|e| OpError::Hide(crate::hide::HideError::Refused(e.to_string())))?;
+    let _lock = apply::lock_unless_resuming(ctx.root)?;
     let r = rules.execute(ctx.runner, ctx.root);
     out.plan.extend(rules);
     let result = out.result.get_or_insert_with(|| RunResult {
@@ -205,6 +204,10 @@ pub fn hide(ctx: Ctx<'_>, bdfs: &[Bdf], vfs: &[Vf], opts: Options) -> Result<Out
             persistent: false,
             ..opts
         };
+        let _whole = apply::Recording::begin(apply::Resumable::of(
+            &crate::hide::Change::Add(bdfs.to_vec()),
+            &opts,
+        ));
         apply::hide(ctx, bdfs, live)?
     };
     let rules = plan_rules(ctx, vfs, true)?;
@@ -249,6 +252,10 @@ pub fn unhide(
             persistent: false,
             ..opts
         };
+        let _whole = apply::Recording::begin(apply::Resumable::of(
+            &crate::hide::Change::Remove(bdfs.to_vec()),
+            &opts,
+        ));
         apply::unhide(ctx, bdfs, live, in_use)?
     };
     let rules = plan_rules(ctx, vfs, false)?;
