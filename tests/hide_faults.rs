@@ -373,3 +373,23 @@ fn a_resume_that_fails_keeps_the_record_of_before_the_killed_run() {
     assert!(!h.path(JOURNAL).exists());
     h.xenpci(&["status"]).assert().success();
 }
+
+/// `resume` asks the policy again: a journal whose recorded request would hide dom0's own disk
+/// controller (00:1f.2 holds `/` on the demo host; such a journal can only be written by hand)
+/// is refused like `hide 00:1f.2`, and the journal is left for the admin.
+#[test]
+fn a_resumed_request_goes_through_the_policy_again() {
+    let h = xenpci_testkit::harness::demo_host("x9drw");
+    let journal = serde_json::json!({
+        "title": "hide 0000:00:1f.2", "files": [], "status": "running", "steps": [],
+        "request": {"op": "hide", "devices": ["0000:00:1f.2"], "persistent": true,
+                    "now": false, "method": null, "live": null, "force": false,
+                    "with_group": false}});
+    h.write(JOURNAL, &journal.to_string());
+    h.xenpci(&["resume"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("refusing to hide 0000:00:1f.2"));
+    assert!(h.path(JOURNAL).exists(), "kept for the admin");
+    h.xenpci(&["status"]).assert().code(1);
+}
