@@ -1,5 +1,5 @@
 //! The demo's bundled hosts, compiled into `xenpci` as data: the build script writes each shape
-//! of [`SHAPES`] with the dev-only fixture generator (`xenpci-fixtures`, a build-dependency, so
+//! of [`shapes`] with the dev-only fixture generator (`xenpci-fixtures`, a build-dependency, so
 //! none of its code is linked into the binary) into `OUT_DIR/demo-hosts/<shape>`, and packs the
 //! trees into `OUT_DIR/demo_hosts.bin`, which `xenpci demo` unpacks
 //! (src/commands/demo_hosts.rs reads the same layout):
@@ -17,15 +17,14 @@
 use std::fs;
 use std::path::Path;
 
-/// The shapes `xenpci demo --shape` offers (big-N is written by `xenpci-fixture`).
-pub const SHAPES: &[&str] = &[
-    "x9drw",
-    "gpu-pair",
-    "sriov-nic",
-    "legacy-bridge",
-    "kvm-debian",
-    "kvm-fedora",
-];
+/// The shapes `xenpci demo --shape` offers: every named shape of the generator (`big-N`, any
+/// size, is written by `xenpci-fixture`).
+fn shapes() -> impl Iterator<Item = &'static str> {
+    xenpci_fixtures::SHAPES
+        .iter()
+        .copied()
+        .filter(|s| !s.starts_with("big-"))
+}
 
 /// Writes every shape and the packed `demo_hosts.bin` into `out`.
 pub fn generate(out: &Path) {
@@ -34,7 +33,7 @@ pub fn generate(out: &Path) {
         fs::remove_dir_all(&trees).expect("removing the old demo hosts");
     }
     let mut blob = b"XPDH1\n".to_vec();
-    for name in SHAPES {
+    for name in shapes() {
         let fx = xenpci_fixtures::shape(name).unwrap_or_else(|| panic!("no fixture shape {name}"));
         let dir = trees.join(name);
         fs::create_dir_all(&dir).expect("creating a demo host directory");

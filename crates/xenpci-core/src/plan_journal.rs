@@ -3,7 +3,7 @@
 //! before the first step, every file's content before and after, and the request, are written
 //! (atomically) to `<root>/var/lib/xenpci/plan-journal.json`; it is removed once the plan is
 //! done or rolled back. A run killed in between leaves it. `xenpci resume` then makes the
-//! request again from where the run stopped ([`request`], then [`end`]); the next hide/unhide,
+//! request again from where the run stopped ([`read_checked`], [`Resuming`]); the next hide/unhide,
 //! or `xenpci resume --rollback` ([`recover`], under the hide lock), rolls the files back to
 //! their old content first, so the files never disagree for longer than one run (`update-grub`
 //! regenerating grub.cfg from a defaults file without the hide list would drop it).
@@ -232,57 +232,28 @@ pub fn read_checked(root: &HostRoot) -> Result<Option<Pending>, PlanJournalError
     Ok(Some((rec.title, rec.files, rec.request)))
 }
 
-/// The request recorded with the journal's plan (None: no journal, an unreadable one, or a
-/// plan recorded without one), read before [`recover`] removes it.
-pub fn request(root: &HostRoot) -> Option<serde_json::Value> {
-    let text = fsutil::read_text(&root.path(PATH)).ok()??;
-    serde_json::from_str::<PlanRecord>(&text).ok()?.request
-}
-
 /// Rolls back the files of an interrupted plan, if its journal is there: every file that holds
 /// its new content gets its old content back (a file already old is left), then the journal is
 /// removed. Returns what was done, in words (None: no journal). A file holding anything else is
 /// a [`PlanJournalError::Conflict`] and nothing is changed.
 pub fn recover(root: &HostRoot) -> Result<Option<String>, PlanJournalError> {
-    let path = root.path(PATH);
-    let Some(text) = fsutil::read_text(&path)? else {
+    let Some((title, files, _)) = read_checked(root)? else {
         return Ok(None);
     };
-    let rec: PlanRecord =
-        serde_json::from_str(&text).map_err(|source| PlanJournalError::Parse {
-            path: PathBuf::from(PATH),
-            source,
-        })?;
-    let mut todo = Vec::new();
-    for f in &rec.files {
-        let real = root.path(&f.path);
-        let now = fsutil::read_text(&real)?;
-        if now == f.old {
-            continue;
-        }
-        if now != f.new {
-            return Err(PlanJournalError::Conflict {
-                file: f.path.clone(),
-                journal: PathBuf::from(PATH),
-            });
-        }
-        todo.push((f, real));
-    }
     let mut restored = Vec::new();
-    for (f, real) in todo.iter().rev() {
-        restore(real, f.old.as_deref())?;
-        restored.push(f.path.display().to_string());
+    for f in files.iter().rev() {
+        let real = root.path(&f.path);
+        if fsutil::read_text(&real)? != f.old {
+            restore(&real, f.old.as_deref())?;
+            restored.push(f.path.display().to_string());
+        }
     }
     end(root)?;
     Ok(Some(if restored.is_empty() {
-        format!(
-            "an interrupted '{}' had changed no file yet; its journal was removed",
-            rec.title
-        )
+        format!("an interrupted '{title}' had changed no file yet; its journal was removed")
     } else {
         format!(
-            "an interrupted '{}' was rolled back: {} restored",
-            rec.title,
+            "an interrupted '{title}' was rolled back: {} restored",
             restored.join(", ")
         )
     }))
@@ -328,7 +299,11 @@ mod tests {
         ];
         let req = serde_json::json!({"op": "hide", "devices": ["0000:05:00.0"]});
         begin(&root, "hide x", &files, 2, Some(&req)).unwrap();
-        assert_eq!(request(&root), Some(req), "the request reads back");
+        assert_eq!(
+            read_checked(&root).unwrap().unwrap().2,
+            Some(req),
+            "the request reads back"
+        );
         let said = recover(&root).unwrap().unwrap();
         assert!(said.contains("/etc/a restored"), "{said}");
         assert_eq!(
@@ -338,7 +313,7 @@ mod tests {
         assert!(!root.path(PATH).exists());
         assert_eq!(recover(&root).unwrap(), None);
         begin(&root, "hide x", &files, 2, None).unwrap();
-        assert_eq!(request(&root), None);
+        assert_eq!(read_checked(&root).unwrap().unwrap().2, None);
         std::fs::write(root.path("/etc/b"), "someone\n").unwrap();
         assert!(matches!(
             recover(&root),
